@@ -1,0 +1,290 @@
+"""The MQTT wire contract between the firmware and the hub: topics, payloads, encode/decode.
+
+Both sides import this module and nothing else defines a topic or a payload field, so
+the contract documented in docs/mqtt.md lives in exactly one place. Standard library
+only, so the firmware stays light and this imports on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+CONTRACT_VERSION: Final = 1
+
+STATUS_ONLINE: Final = "online"
+STATUS_OFFLINE: Final = "offline"
+Status = Literal["online", "offline"]
+
+READING_QOS: Final = 1
+STATUS_QOS: Final = 1
+FAULT_QOS: Final = 1
+
+# What a DHT22/DHT11 can physically report; stricter plausibility belongs to the rules.
+TEMPERATURE_RANGE_C: Final = (-40.0, 80.0)
+HUMIDITY_RANGE_PCT: Final = (0.0, 100.0)
+
+MAX_PAYLOAD_BYTES: Final = 4096
+_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TS_RE: Final = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+)
+
+
+class ContractError(ValueError):
+    """A topic or payload does not follow the wire contract; the message says how."""
+
+
+def check_name(kind: str, value: str) -> str:
+    """Room names and base-topic levels: lowercase, digits, '-' and '_', no MQTT wildcards."""
+    if not _NAME_RE.fullmatch(value):
+        raise ContractError(
+            f"{kind} {value!r} must be 1-63 characters of a-z, 0-9, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def check_base_topic(base: str) -> str:
+    """A base topic is one or more name levels separated by '/' (default 'nursery')."""
+    for level in base.split("/"):
+        check_name("base topic level", level)
+    return base
+
+
+# --- topics -------------------------------------------------------------------------
+
+
+def reading_topic(base: str, room: str) -> str:
+    return f"{base}/{room}/reading"
+
+
+def status_topic(base: str, room: str) -> str:
+    return f"{base}/{room}/status"
+
+
+def fault_topic(base: str, room: str) -> str:
+    return f"{base}/{room}/fault"
+
+
+def subscriptions(base: str) -> list[str]:
+    """The topic filters the hub subscribes to."""
+    return [f"{base}/+/reading", f"{base}/+/status", f"{base}/+/fault"]
+
+
+TopicKind = Literal["reading", "status", "fault"]
+
+
+def parse_topic(base: str, topic: str) -> tuple[str, TopicKind]:
+    """Split `<base>/<room>/<kind>` into (room, kind), refusing anything else."""
+    prefix = base + "/"
+    if not topic.startswith(prefix):
+        raise ContractError(f"topic {topic!r} is not under {base!r}")
+    parts = topic[len(prefix) :].split("/")
+    if len(parts) != 2:
+        raise ContractError(f"topic {topic!r} is not {base}/<room>/<kind>")
+    room, kind = parts
+    check_name("room", room)
+    if kind == "reading":
+        return room, "reading"
+    if kind == "status":
+        return room, "status"
+    if kind == "fault":
+        return room, "fault"
+    raise ContractError(f"topic {topic!r} has unknown kind {kind!r}")
+
+
+# --- time ---------------------------------------------------------------------------
+
+
+def format_ts(ts: datetime) -> str:
+    """UTC ISO 8601 with a 'Z', milliseconds kept when present."""
+    if ts.tzinfo is None:
+        raise ContractError("timestamps must be timezone-aware")
+    ts = ts.astimezone(UTC)
+    if ts.microsecond:
+        return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(value: object, field: str = "ts") -> datetime:
+    """Parse an ISO 8601 timestamp that carries its offset ('Z' or ±hh:mm) into UTC."""
+    if not isinstance(value, str) or not _TS_RE.fullmatch(value):
+        raise ContractError(f"{field} must be an ISO 8601 UTC time like 2026-11-23T18:00:00Z")
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    # Python's parser takes at most 6 fractional digits.
+    match = re.match(r"^(.*\.\d{6})\d+(.*)$", text)
+    if match:
+        text = match.group(1) + match.group(2)
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError as exc:
+        raise ContractError(f"{field} is not a valid time: {exc}") from exc
+
+
+# --- payloads -----------------------------------------------------------------------
+
+
+def _obj(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ContractError(f"payload is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ContractError("payload must be a JSON object")
+    version = data.get("v")
+    if version != CONTRACT_VERSION or isinstance(version, bool):
+        raise ContractError(f"v must be {CONTRACT_VERSION}, got {version!r}")
+    return data
+
+
+def _str(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str):
+        raise ContractError(f"{field} must be a string")
+    return value
+
+
+def _int(data: dict[str, Any], field: str, minimum: int = 0) -> int:
+    value = data.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value < 2**63:
+        raise ContractError(f"{field} must be an integer from {minimum}")
+    return value
+
+
+def _number(data: dict[str, Any], field: str, bounds: tuple[float, float]) -> float:
+    value = data.get(field)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ContractError(f"{field} must be a number")
+    number = float(value)
+    if not math.isfinite(number) or not bounds[0] <= number <= bounds[1]:
+        raise ContractError(f"{field} must be between {bounds[0]:g} and {bounds[1]:g}")
+    return number
+
+
+def _boot_id(data: dict[str, Any]) -> str:
+    value = _str(data, "boot_id")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError as exc:
+        raise ContractError("boot_id must be a UUID") from exc
+    return str(parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingMessage:
+    """One measurement, as published on `<base>/<room>/reading` (QoS 1, not retained).
+
+    (room, boot_id, seq) identifies it: a redelivery carries the same three and is
+    stored once. `seq` grows by one per reading within a boot.
+    """
+
+    room: str
+    boot_id: str
+    seq: int
+    ts: datetime
+    temperature_c: float
+    humidity_pct: float
+
+    def __post_init__(self) -> None:
+        check_name("room", self.room)
+        data = {
+            "v": CONTRACT_VERSION,
+            "boot_id": self.boot_id,
+            "seq": self.seq,
+            "temperature_c": self.temperature_c,
+            "humidity_pct": self.humidity_pct,
+        }
+        _boot_id(data)
+        _int(data, "seq")
+        _number(data, "temperature_c", TEMPERATURE_RANGE_C)
+        _number(data, "humidity_pct", HUMIDITY_RANGE_PCT)
+        if self.ts.tzinfo is None:
+            raise ContractError("ts must be timezone-aware")
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "v": CONTRACT_VERSION,
+                "room": self.room,
+                "boot_id": self.boot_id,
+                "seq": self.seq,
+                "ts": format_ts(self.ts),
+                "temperature_c": round(self.temperature_c, 2),
+                "humidity_pct": round(self.humidity_pct, 2),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> ReadingMessage:
+        """Parse a payload; anything off-contract raises ContractError and nothing else."""
+        data = _obj(payload)
+        return cls(
+            room=check_name("room", _str(data, "room")),
+            boot_id=_boot_id(data),
+            seq=_int(data, "seq"),
+            ts=parse_ts(data.get("ts")),
+            temperature_c=_number(data, "temperature_c", TEMPERATURE_RANGE_C),
+            humidity_pct=_number(data, "humidity_pct", HUMIDITY_RANGE_PCT),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultMessage:
+    """A sensor read that failed after its retries, on `<base>/<room>/fault` (QoS 1).
+
+    An extension of the contract: it lets the hub show "sensor fault" instead of
+    silence. `consecutive_failures` counts failed reading slots since the last good one.
+    """
+
+    room: str
+    boot_id: str
+    ts: datetime
+    error: str
+    consecutive_failures: int
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "v": CONTRACT_VERSION,
+                "room": self.room,
+                "boot_id": self.boot_id,
+                "ts": format_ts(self.ts),
+                "error": self.error[:200],
+                "consecutive_failures": self.consecutive_failures,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> FaultMessage:
+        data = _obj(payload)
+        return cls(
+            room=check_name("room", _str(data, "room")),
+            boot_id=_boot_id(data),
+            ts=parse_ts(data.get("ts")),
+            error=_str(data, "error")[:200],
+            consecutive_failures=_int(data, "consecutive_failures", minimum=1),
+        )
+
+
+def decode_status(payload: bytes) -> Status:
+    """The retained status payload: exactly `online` or `offline`."""
+    if payload == b"online":
+        return "online"
+    if payload == b"offline":
+        return "offline"
+    raise ContractError(f"status must be 'online' or 'offline', got {payload[:40]!r}")
+
+
+def new_boot_id() -> str:
+    """A fresh boot id: one per firmware process start."""
+    return str(uuid.uuid4())

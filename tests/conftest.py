@@ -1,0 +1,115 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, settings, and a wait helper."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition"
+) -> T:
+    """Poll `predicate` until it returns something truthy; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: T = predicate()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+        last = predicate()
+    return last
+
+
+class Mosquitto:
+    """A real mosquitto process on 127.0.0.1, started and stopped by the tests."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "mosquitto.log"
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 100000\n"
+        )
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(conf)],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
+
+    def _accepting(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"mosquitto exited: {self.log.read_text()[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """One Mosquitto for the session; tests keep apart by their own base topic."""
+    mosq = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    mosq.start()
+    yield mosq
+    mosq.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto for one test, for tests that stop and restart it."""
+    mosq = Mosquitto(tmp_path)
+    mosq.start()
+    yield mosq
+    mosq.stop()
+
+
+@pytest.fixture
+def base_topic() -> str:
+    """A base topic no other test uses, so retained messages never leak between tests."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No NURSERY_* variables from the caller's shell leak into a test."""
+    for key in list(os.environ):
+        if key.startswith("NURSERY_"):
+            monkeypatch.delenv(key)
+    return monkeypatch
