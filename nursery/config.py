@@ -72,15 +72,12 @@ class HubSettings(_Section):
         description="MQTT client id; fixed so the broker keeps the hub's session across restarts.",
     )
     batch_size: int = Field(
-        500, ge=1, le=10000, description="Most readings stored in one database commit."
+        500,
+        ge=1,
+        le=10000,
+        description="Most readings stored in one database commit (readings that arrive "
+        "while a commit runs share the next one).",
     )
-    batch_wait_s: float = Field(
-        0.05,
-        gt=0,
-        le=5,
-        description="Longest a received reading waits for its batch to commit and be acknowledged.",
-    )
-
 
 class FirmwareSettings(_Section):
     room: str = Field("nursery", description="Room name used in topics (a-z, 0-9, `-`, `_`).")

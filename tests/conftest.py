@@ -10,9 +10,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from nursery.config import Settings
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +118,74 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         if key.startswith("NURSERY_"):
             monkeypatch.delenv(key)
     return monkeypatch
+
+
+class RunningHub:
+    """The real hub app served by uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, settings: "Settings") -> None:
+        import threading
+
+        import uvicorn
+
+        from hub.app import create_app
+
+        self.settings = settings
+        self.port = settings.hub.http_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=15, what="the hub's HTTP server")
+
+    def get(self, path: str, **params: object) -> "httpx.Response":
+        import httpx
+
+        return httpx.get(self.url + path, params=params, timeout=10)  # type: ignore[arg-type]
+
+    def mqtt_connected(self) -> bool:
+        return bool(self.get("/healthz").json()["mqtt"]["connected"])
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def hub_settings(
+    tmp_path: Path, broker_port: int, base_topic: str, **sections: dict[str, object]
+) -> "Settings":
+    """Settings for a hub (and firmware) on the test broker, database in tmp_path."""
+    from nursery.config import Settings
+
+    values: dict[str, dict[str, object]] = {
+        "mqtt": {"host": "127.0.0.1", "port": broker_port, "base_topic": base_topic},
+        "hub": {
+            "db": tmp_path / "hub.db",
+            "http_port": free_port(),
+            "client_id": f"hub-{base_topic}"[:23],
+        },
+        "firmware": {"sensor": "simulated", "interval_s": 0.05},
+    }
+    for section, overrides in sections.items():
+        values.setdefault(section, {}).update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def start_hub(clean_env: pytest.MonkeyPatch) -> Iterator[Callable[["Settings"], RunningHub]]:
+    """Start hubs with the given settings; all are stopped after the test."""
+    hubs: list[RunningHub] = []
+
+    def start(settings: "Settings") -> RunningHub:
+        hub = RunningHub(settings)
+        hubs.append(hub)
+        wait_until(hub.mqtt_connected, timeout=15, what="the hub to connect to MQTT")
+        return hub
+
+    yield start
+    for hub in hubs:
+        hub.stop()

@@ -1,0 +1,7 @@
+"""Placeholder replaced by the dashboard work."""
+
+from fastapi import FastAPI
+
+
+def install(app: FastAPI) -> None:
+    return None

@@ -1,0 +1,73 @@
+"""The JSON shapes of the HTTP API: what automations and the dashboard read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Counts(BaseModel):
+    stored: int = Field(description="Readings stored (each (room, boot_id, seq) once).")
+    duplicates: int = Field(description="Redelivered readings that were already stored.")
+    rejected: int = Field(description="Messages that broke the MQTT contract and were dropped.")
+    statuses: int = Field(description="Online/offline status messages received.")
+    faults: int = Field(description="Sensor fault messages received.")
+    store_errors: int = Field(description="Database writes that failed and were retried.")
+
+
+class MqttHealth(BaseModel):
+    connected: bool
+    broker: str = Field(description="host:port of the broker the hub uses.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded` while the broker is unreachable or the database fails."
+    )
+    mqtt: MqttHealth
+    messages: Counts
+
+
+class ReadingOut(BaseModel):
+    ts: datetime = Field(description="UTC time of measurement.")
+    temperature_c: float
+    humidity_pct: float
+
+
+class LatestOut(ReadingOut):
+    boot_id: str
+    seq: int
+    received_at: datetime = Field(description="UTC time the hub received it.")
+
+
+class FaultOut(BaseModel):
+    at: datetime
+    error: str
+    consecutive_failures: int
+
+
+class RoomOut(BaseModel):
+    room: str
+    status: Literal["online", "offline", "unknown"] = Field(
+        description="From the retained status topic: the firmware's own word or its last will."
+    )
+    online: bool
+    status_since: datetime | None
+    last_seen: datetime | None = Field(description="When the hub last heard from the room.")
+    seconds_since_seen: float | None
+    stale: bool = Field(
+        description="True when no valid reading arrived within rules.stale_after_s: "
+        "the room temperature is unknown."
+    )
+    latest: LatestOut | None
+    fault: FaultOut | None = Field(description="A sensor fault newer than the latest reading.")
+
+
+class SeriesOut(BaseModel):
+    room: str
+    since: datetime
+    until: datetime
+    downsampled: bool = Field(description="True when points are averages over equal buckets.")
+    points: list[ReadingOut]

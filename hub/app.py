@@ -1,0 +1,63 @@
+"""create_app(settings): the hub as one object, built from its settings and nothing else.
+
+Its lifespan opens the store and starts MQTT ingest; tests build it around a temporary
+database and their own broker, the service around the configured ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import dashboard.views
+from hub.api import health, rooms
+from hub.api.deps import HubContext
+from hub.ingest import Clock, Ingest, utc_now
+from hub.store import Store, StoreError
+from nursery.config import Settings
+
+log = logging.getLogger("nursery.hub")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    ingest: bool = True,
+) -> FastAPI:
+    """The hub's web app; with ingest=False it only serves what the database holds."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.hub.db)
+        runner = Ingest(settings, store, clock) if ingest else None
+        app.state.hub = HubContext(settings=settings, store=store, ingest=runner, clock=clock)
+        if runner:
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner:
+                runner.stop()
+            store.close()
+
+    app = FastAPI(
+        title="nursery-monitor hub",
+        version="0.1.0",
+        summary="Nursery temperature and humidity: rooms, readings and the hub's health.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(rooms.router)
+    dashboard.views.install(app)
+
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("database error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": "the hub's database is unavailable"}, status_code=503)
+
+    return app

@@ -1,0 +1,244 @@
+"""MQTT ingest: receive, validate, store in batches, and only then acknowledge.
+
+paho's network thread only queues what arrives; one writer thread validates, commits and
+sends each PUBACK after its commit (paho's manual ack), so a hub crash means redelivery,
+never loss. The session is persistent (fixed client id, clean_session=False) so the broker
+keeps what arrives while the hub is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from firmware.contract import (
+    ContractError,
+    FaultMessage,
+    ReadingMessage,
+    decode_status,
+    parse_topic,
+    subscriptions,
+)
+from hub.store import Received, Store
+from nursery.config import Settings
+
+log = logging.getLogger("nursery.hub.ingest")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class IngestCounters:
+    """What /healthz reports; plain ints updated by the writer thread only."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    statuses: int = 0
+    faults: int = 0
+    store_errors: int = 0
+    last_rejection: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_at: datetime
+
+
+@dataclass
+class _Batch:
+    readings: list[Received] = field(default_factory=list)
+    acks: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Ingest:
+    """Subscribes to every room's readings, statuses and faults and stores them."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock = utc_now) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._base = settings.mqtt.base_topic
+        self.counters = IngestCounters()
+        self._queue: queue.SimpleQueue[_Incoming | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.hub.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+            manual_ack=True,
+        )
+        if settings.mqtt.username is not None:
+            password = settings.mqtt.password
+            self._client.username_pw_set(
+                settings.mqtt.username, password.get_secret_value() if password else None
+            )
+        self._client.reconnect_delay_set(1, 30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        mqtt_settings = self._settings.mqtt
+        log.info("connecting to MQTT broker %s:%d", mqtt_settings.host, mqtt_settings.port)
+        self._writer.start()
+        self._client.connect_async(
+            mqtt_settings.host, mqtt_settings.port, keepalive=mqtt_settings.keepalive_s
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Store and acknowledge what has arrived, then disconnect."""
+        self._stopping.set()
+        self._queue.put(None)
+        if self._writer.is_alive():
+            self._writer.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # --- paho's network thread: never block here ------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT broker refused the hub: %s", reason_code)
+            return
+        self._connected.set()
+        log.info(
+            "connected to MQTT broker (session %s)",
+            "resumed" if flags.session_present else "new",
+        )
+        client.subscribe([(topic, 1) for topic in subscriptions(self._base)])
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Any,
+    ) -> None:
+        if self._connected.is_set():
+            log.warning("disconnected from MQTT broker (%s); reconnecting", reason_code)
+        self._connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(
+            _Incoming(message.topic, message.payload, message.mid, message.qos, self._clock())
+        )
+
+    # --- the writer thread ----------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                if self._stopping.is_set() and self._queue.empty():
+                    return
+                continue
+            items = [first]
+            # Group commit: whatever arrived while the last commit ran shares this one.
+            while len(items) < self._settings.hub.batch_size:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # keep the stop marker for the outer loop
+                    break
+                items.append(item)
+            self._handle(items)
+
+    def _handle(self, items: list[_Incoming]) -> None:
+        batch = _Batch()
+        for item in items:
+            try:
+                self._route(item, batch)
+            except ContractError as exc:
+                self._reject(item, str(exc))
+            except Exception:  # one bad write must not stop ingest
+                self.counters.store_errors += 1
+                log.exception("cannot record message on %s", item.topic[:80])
+            batch.acks.append((item.mid, item.qos))
+        self._commit(batch)
+
+    def _route(self, item: _Incoming, batch: _Batch) -> None:
+        room, kind = parse_topic(self._base, item.topic)
+        if kind == "reading":
+            reading = ReadingMessage.decode(item.payload)
+            if reading.room != room:
+                raise ContractError(f"room {reading.room!r} does not match the topic")
+            batch.readings.append(Received(reading, item.received_at))
+        elif kind == "status":
+            if not item.payload:
+                return  # a retained status being cleared: nothing to record
+            self._store.set_status(room, decode_status(item.payload), item.received_at)
+            self.counters.statuses += 1
+        else:
+            fault = FaultMessage.decode(item.payload)
+            if fault.room != room:
+                raise ContractError(f"room {fault.room!r} does not match the topic")
+            self._store.add_fault(fault, item.received_at)
+            self.counters.faults += 1
+            log.warning(
+                "sensor fault in %s: %s (%d in a row)",
+                room,
+                fault.error,
+                fault.consecutive_failures,
+            )
+
+    def _reject(self, item: _Incoming, reason: str) -> None:
+        self.counters.rejected += 1
+        line = f"{item.topic[:80]}: {reason[:160]}"
+        self.counters.last_rejection = line
+        log.warning("rejected message on %s (payload %r)", line, item.payload[:60])
+
+    def _commit(self, batch: _Batch) -> None:
+        """Commit the batch, retrying while the database fails, then acknowledge it."""
+        delay = 0.5
+        while batch.readings:
+            try:
+                new = self._store.add_readings(batch.readings)
+            except Exception as exc:  # a full disk or locked file must not lose the batch
+                self.counters.store_errors += 1
+                log.error("cannot store %d readings (%s); retrying", len(batch.readings), exc)
+                if self._stopping.wait(delay):
+                    return  # not acknowledged: the broker redelivers after restart
+                delay = min(delay * 2, 30)
+                continue
+            self.counters.stored += new
+            self.counters.duplicates += len(batch.readings) - new
+            break
+        for mid, qos in batch.acks:
+            if qos > 0:
+                self._client.ack(mid, qos)
