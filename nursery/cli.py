@@ -1,0 +1,173 @@
+"""The `nursery` command: `demo`, `hub` and `firmware`, each building its settings once."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from nursery.config import Settings, SettingsError, load_settings
+
+EXIT_BAD_SETTINGS = 2
+
+_DESCRIPTION = """\
+Nursery monitor: a Raspberry Pi reads a DHT22/DHT11 sensor and publishes over MQTT; the
+hub stores the readings and serves a dashboard. Settings come from --config (or
+./nursery.toml) and NURSERY_<SECTION>__<KEY> environment variables; see the README.
+"""
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="TOML settings file (default: ./nursery.toml when present)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (default: info)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nursery", description=_DESCRIPTION)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        dist_version = version("nursery-monitor")
+    except PackageNotFoundError:
+        dist_version = "unknown"
+    parser.add_argument("--version", action="version", version=f"%(prog)s {dist_version}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run a broker, a simulated sensor, the hub and the dashboard on this machine",
+        description="Start everything on this machine and print the dashboard URL: an MQTT "
+        "broker (mosquitto when installed, else a built-in Python broker), the firmware with "
+        "a simulated sensor, and the hub. Ctrl-C stops all of it. Ignores NURSERY_* settings.",
+    )
+    demo.add_argument(
+        "--http-port",
+        type=int,
+        default=8000,
+        help="dashboard port; a free one is taken when it is busy (default: 8000)",
+    )
+    demo.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded"],
+        default="auto",
+        help="auto: mosquitto when on PATH, else the embedded Python broker (default: auto)",
+    )
+    demo.add_argument(
+        "--scenario",
+        choices=["steady", "cold-night", "flaky"],
+        default="cold-night",
+        help="what the simulated sensor plays (default: cold-night)",
+    )
+    demo.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between simulated readings (default: 2)",
+    )
+    demo.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="how much the hub and firmware log (default: warning)",
+    )
+
+    hub = commands.add_parser(
+        "hub",
+        help="run the hub: MQTT ingest, history, HTTP API and dashboard",
+        description="Subscribe to every room's readings and status, store them in SQLite "
+        "(hub.db) and serve the dashboard and API on hub.http_host:hub.http_port.",
+    )
+    _add_common(hub)
+
+    firmware = commands.add_parser(
+        "firmware",
+        help="run on the Pi: read the sensor and publish readings over MQTT",
+        description="Read the DHT sensor (or the simulated one) every firmware.interval_s and "
+        "publish each reading to <base_topic>/<room>/reading. Stops cleanly on SIGTERM/Ctrl-C.",
+    )
+    _add_common(firmware)
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        for line in str(exc).splitlines():
+            print(f"nursery: bad setting: {line}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def run_firmware(settings: Settings) -> int:
+    from firmware.runner import run
+    from firmware.sensors import SensorUnavailable
+
+    stop = _stop_on_signals()
+    try:
+        run(settings, stop)
+    except SensorUnavailable as exc:
+        print(f"nursery: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from nursery.demo import DemoOptions, run_demo
+
+        return run_demo(
+            DemoOptions(
+                http_port=args.http_port,
+                broker=args.broker,
+                scenario=args.scenario,
+                interval_s=args.interval,
+                log_level=args.log_level,
+            )
+        )
+    settings = _settings(args.config)
+    _configure_logging(args.log_level)
+    if args.command == "hub":
+        from hub.service import serve
+
+        return serve(settings)
+    return run_firmware(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
