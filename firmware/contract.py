@@ -31,9 +31,7 @@ HUMIDITY_RANGE_PCT: Final = (0.0, 100.0)
 
 MAX_PAYLOAD_BYTES: Final = 4096
 _NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_TS_RE: Final = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
-)
+_TS_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
 
 class ContractError(ValueError):

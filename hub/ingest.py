@@ -154,7 +154,9 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put(
-            _Incoming(message.topic, message.payload, message.mid, message.qos, self._clock())
+            _Incoming(
+                message.topic, bytes(message.payload), message.mid, message.qos, self._clock()
+            )
         )
 
     # --- the writer thread ----------------------------------------------------------

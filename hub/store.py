@@ -124,7 +124,7 @@ class Store:
                 # Create the file 0600 before SQLite does, whatever the umask.
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
                 os.close(fd)
-                os.chmod(self.path, 0o600)
+                self.path.chmod(0o600)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -136,7 +136,7 @@ class Store:
         for suffix in ("-wal", "-shm"):
             side = Path(f"{self.path}{suffix}")
             if side.exists():
-                os.chmod(side, 0o600)
+                side.chmod(0o600)
         self._room_ids: dict[str, int] = {}
         self._boot_ids: dict[tuple[int, str], int] = {}
 
@@ -174,9 +174,7 @@ class Store:
         key = (room_id, boot_id)
         boot = self._boot_ids.get(key)
         if boot is None:
-            db.execute(
-                "INSERT OR IGNORE INTO boots (room_id, boot_id) VALUES (?, ?)", key
-            )
+            db.execute("INSERT OR IGNORE INTO boots (room_id, boot_id) VALUES (?, ?)", key)
             row = db.execute(
                 "SELECT id FROM boots WHERE room_id = ? AND boot_id = ?", key
             ).fetchone()
@@ -300,9 +298,7 @@ class Store:
             fault=fault,
         )
 
-    def readings(
-        self, room: str, since: datetime, until: datetime, max_points: int
-    ) -> Series:
+    def readings(self, room: str, since: datetime, until: datetime, max_points: int) -> Series:
         """The room's readings in [since, until], averaged into at most max_points buckets."""
         lo, hi = to_ms(since), to_ms(until)
         with self._lock:

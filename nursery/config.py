@@ -37,9 +37,7 @@ class MqttSettings(_Section):
     host: str = Field("localhost", description="MQTT broker host name or address.")
     port: int = Field(1883, ge=1, le=65535, description="MQTT broker TCP port.")
     username: str | None = Field(None, description="MQTT user name; unset for anonymous.")
-    password: SecretStr | None = Field(
-        None, description="MQTT password; never logged."
-    )
+    password: SecretStr | None = Field(None, description="MQTT password; never logged.")
     base_topic: str = Field(
         "nursery", description="First level(s) of every topic, as in `nursery/<room>/reading`."
     )
@@ -79,6 +77,7 @@ class HubSettings(_Section):
         "while a commit runs share the next one).",
     )
 
+
 class FirmwareSettings(_Section):
     room: str = Field("nursery", description="Room name used in topics (a-z, 0-9, `-`, `_`).")
     sensor: Literal["dht22", "dht11", "simulated"] = Field(
@@ -92,14 +91,16 @@ class FirmwareSettings(_Section):
     interval_s: float = Field(
         10.0,
         gt=0,
-        description="Seconds between readings; at least 2 for a DHT, any positive value when simulated.",
+        description="Seconds between readings; at least 2 for a DHT, any positive value "
+        "when simulated.",
     )
     read_retries: int = Field(
         3, ge=0, le=10, description="Extra attempts when a DHT read fails, 2 s apart."
     )
     use_pulseio: bool = Field(
         True,
-        description="Use the DHT driver's pulseio helper (faster, the Pi default); false bit-bangs.",
+        description="Use the DHT driver's pulseio helper (faster, the Pi default); "
+        "false bit-bangs.",
     )
 
     @_field_validator("room")

@@ -34,7 +34,7 @@ def test_env_overrides_toml(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> No
 def test_nursery_toml_in_the_working_directory_is_read(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    (tmp_path / "nursery.toml").write_text('[hub]\nhttp_port = 9001\n')
+    (tmp_path / "nursery.toml").write_text("[hub]\nhttp_port = 9001\n")
     clean_env.chdir(tmp_path)
     assert load_settings().hub.http_port == 9001
 

@@ -125,8 +125,10 @@ def test_a_reading_is_acknowledged_only_after_commit(
         blocker.close()
     hub = start_hub(settings)
     wait_until(
-        lambda: [p["temperature_c"] for p in hub.get("/api/rooms/nursery/readings").json()["points"]]
-        == [19.4, 19.4],
+        lambda: (
+            [p["temperature_c"] for p in hub.get("/api/rooms/nursery/readings").json()["points"]]
+            == [19.4, 19.4]
+        ),
         what="the unacknowledged reading redelivered and stored",
     )
 

@@ -52,16 +52,14 @@ def test_survives_reopen(tmp_path: Path) -> None:
 
 def test_unopenable_database_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
-    with pytest.raises(StoreError, match="dir.db"):
+    with pytest.raises(StoreError, match=r"dir\.db"):
         Store(tmp_path / "dir.db")
 
 
 def test_series_is_raw_when_small_and_averaged_when_large(tmp_path: Path) -> None:
     boot = str(uuid.uuid4())
     with Store(tmp_path / "hub.db") as store:
-        store.add_readings(
-            [received("nursery", boot, i, temp=18.0 + (i % 2)) for i in range(1000)]
-        )
+        store.add_readings([received("nursery", boot, i, temp=18.0 + (i % 2)) for i in range(1000)])
         end = T0 + timedelta(seconds=10 * 999)
         raw = store.readings("nursery", T0, end, max_points=1000)
         assert not raw.downsampled
@@ -71,7 +69,9 @@ def test_series_is_raw_when_small_and_averaged_when_large(tmp_path: Path) -> Non
         assert small.downsampled
         assert 50 <= len(small.points) <= 100
         assert all(p.temperature_c == pytest.approx(18.5, abs=0.11) for p in small.points)
-        window = store.readings("nursery", T0 + timedelta(seconds=100), T0 + timedelta(seconds=190), 1000)
+        window = store.readings(
+            "nursery", T0 + timedelta(seconds=100), T0 + timedelta(seconds=190), 1000
+        )
         assert len(window.points) == 10
         assert store.readings("nowhere", T0, end, 10).points == []
 
@@ -89,7 +89,9 @@ def test_room_state_tracks_latest_status_and_fault(tmp_path: Path) -> None:
         assert room.status == "online"
         assert room.last_seen == T0 + timedelta(seconds=21)
         store.add_fault(
-            FaultMessage("nursery", boot, T0 + timedelta(minutes=5), "Checksum did not validate", 2),
+            FaultMessage(
+                "nursery", boot, T0 + timedelta(minutes=5), "Checksum did not validate", 2
+            ),
             T0 + timedelta(minutes=5),
         )
         store.set_status("nursery", "offline", T0 + timedelta(minutes=6))

@@ -63,7 +63,9 @@ def room_readings(
     end = _utc(until) if until else ctx.clock()
     start = _utc(since) if since else end - DEFAULT_SPAN
     if start > end:
-        raise HTTPException(422, detail=[{"loc": ["query", "since"], "msg": "since is after until"}])
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "since"], "msg": "since is after until"}]
+        )
     if ctx.store.room(room) is None:
         raise HTTPException(404, detail=f"no room named {room!r}")
     series = ctx.store.readings(room, start, end, max_points)

@@ -1,0 +1,231 @@
+"""The firmware's MQTT side: readings, faults and a retained online/offline status.
+
+It connects in the background and keeps retrying, because a Pi often boots before its
+broker. Readings published while offline wait in paho's memory queue (bounded by
+`MAX_QUEUED_MESSAGES`) and are lost if the process ends; a durable outbox on disk is a
+later piece of work.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from firmware.contract import (
+    FAULT_QOS,
+    READING_QOS,
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    STATUS_QOS,
+    FaultMessage,
+    ReadingMessage,
+    fault_topic,
+    reading_topic,
+    status_topic,
+)
+from nursery.config import Settings
+
+log = logging.getLogger("nursery.firmware")
+
+# About 28 hours of readings at the default 10 s interval; beyond it new ones are dropped.
+MAX_QUEUED_MESSAGES: Final = 10_000
+RECONNECT_MIN_DELAY_S: Final = 1
+RECONNECT_MAX_DELAY_S: Final = 30
+CLOSE_TIMEOUT_S: Final = 5.0
+
+
+class Publisher:
+    """One paho client for one firmware boot; construct it to start connecting."""
+
+    def __init__(self, settings: Settings, boot_id: str) -> None:
+        mqtt_settings = settings.mqtt
+        self.room = settings.firmware.room
+        self.base_topic = mqtt_settings.base_topic
+        self.broker = f"{mqtt_settings.host}:{mqtt_settings.port}"
+        self.client_id = f"nursery-fw-{self.room}-{boot_id[:8]}"
+        self._status_topic = status_topic(self.base_topic, self.room)
+
+        self._closing = False
+        self._closed = False
+        self._reported_down = False  # a connection problem is logged once, until it heals
+        self._ever_connected = False
+        self.failed_attempts = 0  # connection attempts that failed since the last success
+        self._dropping = False  # queue-full drops are logged once per episode
+        self._acked = threading.Condition()
+        self._acked_mids: collections.deque[int] = collections.deque(maxlen=1024)
+
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=MQTTProtocolVersion.MQTTv311,
+            clean_session=True,
+        )
+        if mqtt_settings.username is not None:
+            password = mqtt_settings.password
+            client.username_pw_set(
+                mqtt_settings.username,
+                password.get_secret_value() if password is not None else None,
+            )
+        client.will_set(self._status_topic, STATUS_OFFLINE, qos=STATUS_QOS, retain=True)
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        client.max_queued_messages_set(MAX_QUEUED_MESSAGES)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self._client = client
+
+        log.debug("connecting to MQTT broker %s as %s", self.broker, self.client_id)
+        client.connect_async(mqtt_settings.host, mqtt_settings.port, mqtt_settings.keepalive_s)
+        client.loop_start()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._client.is_connected()
+
+    def publish_reading(self, message: ReadingMessage) -> bool:
+        """Hand a reading to paho (sent now, or queued while offline); False if dropped."""
+        return self._publish(
+            reading_topic(self.base_topic, message.room), message.encode(), READING_QOS
+        )
+
+    def publish_fault(self, message: FaultMessage) -> bool:
+        """Hand a fault to paho, like a reading; False if dropped."""
+        return self._publish(
+            fault_topic(self.base_topic, message.room), message.encode(), FAULT_QOS
+        )
+
+    def _publish(self, topic: str, payload: bytes, qos: int) -> bool:
+        if self._closed:
+            raise RuntimeError("the publisher is closed")
+        info = self._client.publish(topic, payload, qos=qos, retain=False)
+        # NO_CONN means queued for the next connection (QoS 1), not lost.
+        if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            if self._dropping:
+                self._dropping = False
+                log.info("MQTT queue has room again; publishing resumed")
+            return True
+        if not self._dropping:
+            self._dropping = True
+            log.warning(
+                "dropping new messages: %s (at most %d wait for the broker)",
+                mqtt.error_string(info.rc),
+                MAX_QUEUED_MESSAGES,
+            )
+        return False
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Publish a retained `offline`, wait (bounded) for the broker to take it, disconnect.
+
+        While disconnected there is nothing to wait for: the broker has already sent our
+        last will, or never saw us.
+        """
+        if self._closed:
+            return
+        self._closing = True
+        connected = self._client.is_connected()
+        try:
+            if connected:
+                with self._acked:
+                    self._acked_mids.clear()
+                info = self._client.publish(
+                    self._status_topic, STATUS_OFFLINE, qos=STATUS_QOS, retain=True
+                )
+                if not self._wait_acked(info.mid, timeout):
+                    log.warning("broker did not confirm the offline status within %g s", timeout)
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+            self._closed = True
+        if connected:
+            log.info("disconnected from MQTT broker %s", self.broker)
+        else:
+            log.info("stopped trying to reach MQTT broker %s", self.broker)
+
+    def _wait_acked(self, mid: int, timeout: float) -> bool:
+        # Not MQTTMessageInfo.wait_for_publish: it raises for messages queued while offline.
+        deadline = time.monotonic() + timeout
+        with self._acked:
+            while mid not in self._acked_mids:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._acked.wait(remaining)
+        return True
+
+    # --- paho callbacks (on paho's network thread: never block here) ---------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.failed_attempts += 1
+            if not self._reported_down:
+                self._reported_down = True
+                log.error("MQTT broker %s refused the connection: %s", self.broker, reason_code)
+            return
+        self._reported_down = False
+        self.failed_attempts = 0
+        verb = "reconnected to" if self._ever_connected else "connected to"
+        self._ever_connected = True
+        log.info("%s MQTT broker %s as %s", verb, self.broker, self.client_id)
+        if not self._closing:
+            client.publish(self._status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.failed_attempts += 1
+        if not self._reported_down:
+            self._reported_down = True
+            log.warning(
+                "cannot reach MQTT broker %s; retrying every %d-%d s in the background",
+                self.broker,
+                RECONNECT_MIN_DELAY_S,
+                RECONNECT_MAX_DELAY_S,
+            )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self._closing or self._reported_down:
+            return
+        self._reported_down = True
+        log.warning(
+            "lost connection to MQTT broker %s (%s); reconnecting", self.broker, reason_code
+        )
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> None:
+        with self._acked:
+            self._acked_mids.append(mid)
+            self._acked.notify_all()

@@ -1,0 +1,97 @@
+"""`nursery demo` from the outside: it prints a URL, the dashboard fills with live readings,
+and Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_until
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_shows_live_readings_and_stops_cleanly(tmp_path: Path, broker: str) -> None:
+    http_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    started = time.monotonic()
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nursery",
+            "demo",
+            "--http-port",
+            str(http_port),
+            "--broker",
+            broker,
+            "--interval",
+            "0.3",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(demo.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    try:
+        url = wait_until(
+            lambda: next(
+                (m.group(1) for line in lines if (m := re.search(r"Open (\S+)", line))), None
+            ),
+            timeout=60,
+            what=f"the demo to print its URL; output so far: {lines}",
+        )
+        assert time.monotonic() - started < 60
+        assert url == f"http://127.0.0.1:{http_port}/"
+        broker_port = int(
+            next(m.group(1) for line in lines if (m := re.search(r"127\.0\.0\.1:(\d+)…", line)))
+        )
+        assert any(
+            ("mosquitto" if broker == "mosquitto" else "built-in Python broker") in line
+            for line in lines
+        )
+        page = httpx.get(url, timeout=5)
+        assert page.status_code == 200
+        assert "Nursery monitor" in page.text
+
+        def latest_seq() -> int:
+            rooms = httpx.get(url + "api/rooms", timeout=5).json()
+            return rooms[0]["latest"]["seq"] if rooms and rooms[0]["latest"] else -1
+
+        first = latest_seq()
+        assert first >= 0, "the demo said it was running before the first reading arrived"
+        wait_until(lambda: latest_seq() > first + 2, timeout=30, what="new readings (live)")
+        assert httpx.get(url + "api/rooms", timeout=5).json()[0]["online"] is True
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(30)
+        reader.join(5)
+    assert code == 0, "".join(lines)
+    assert "Traceback" not in "".join(lines)
+    assert not _listening(http_port), "the hub still listens after Ctrl-C"
+    assert not _listening(broker_port), "the broker still listens after Ctrl-C"
