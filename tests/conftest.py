@@ -29,9 +29,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(
-    predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition"
-) -> T:
+def wait_until(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
     """Poll `predicate` until it returns something truthy; fail with `what` on timeout."""
     deadline = time.monotonic() + timeout
     last: T = predicate()
@@ -123,7 +121,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 class RunningHub:
     """The real hub app served by uvicorn on a free loopback port, in a thread."""
 
-    def __init__(self, settings: "Settings") -> None:
+    def __init__(self, settings: Settings) -> None:
         import threading
 
         import uvicorn
@@ -142,7 +140,7 @@ class RunningHub:
         self.thread.start()
         wait_until(lambda: self.server.started, timeout=15, what="the hub's HTTP server")
 
-    def get(self, path: str, **params: object) -> "httpx.Response":
+    def get(self, path: str, **params: object) -> httpx.Response:
         import httpx
 
         return httpx.get(self.url + path, params=params, timeout=10)  # type: ignore[arg-type]
@@ -157,7 +155,7 @@ class RunningHub:
 
 def hub_settings(
     tmp_path: Path, broker_port: int, base_topic: str, **sections: dict[str, object]
-) -> "Settings":
+) -> Settings:
     """Settings for a hub (and firmware) on the test broker, database in tmp_path."""
     from nursery.config import Settings
 
@@ -176,11 +174,11 @@ def hub_settings(
 
 
 @pytest.fixture
-def start_hub(clean_env: pytest.MonkeyPatch) -> Iterator[Callable[["Settings"], RunningHub]]:
+def start_hub(clean_env: pytest.MonkeyPatch) -> Iterator[Callable[[Settings], RunningHub]]:
     """Start hubs with the given settings; all are stopped after the test."""
     hubs: list[RunningHub] = []
 
-    def start(settings: "Settings") -> RunningHub:
+    def start(settings: Settings) -> RunningHub:
         hub = RunningHub(settings)
         hubs.append(hub)
         wait_until(hub.mqtt_connected, timeout=15, what="the hub to connect to MQTT")
