@@ -1,7 +1,53 @@
-"""Placeholder replaced by the dashboard work."""
+"""The dashboard: one HTML page, its static assets and the web-app manifest, served by the hub.
+
+Everything the page needs comes from here (the Pi has no internet); the page itself reads
+the JSON API and holds no logic on the server side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATE = HERE / "templates" / "index.html"
+
+# Pages and the manifest are revalidated on every load; assets carry a content hash in
+# their URL so a phone picks up a new app.js after an upgrade without a hard refresh.
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def asset_version(static_dir: Path = STATIC_DIR) -> str:
+    """A short hash of the page's own script and style sheet."""
+    digest = hashlib.sha256()
+    for name in ("app.js", "app.css"):
+        digest.update((static_dir / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def render_index() -> str:
+    return TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", asset_version())
 
 
 def install(app: FastAPI) -> None:
-    return None
+    """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
+    page = render_index()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard_page() -> HTMLResponse:
+        return HTMLResponse(page, headers=NO_CACHE)
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "manifest.webmanifest",
+            media_type="application/manifest+json",
+            headers=NO_CACHE,
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 import dashboard.views
 from hub.api import health, rooms
@@ -50,10 +51,22 @@ def create_app(
         version="0.1.0",
         summary="Nursery temperature and humidity: rooms, readings and the hub's health.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's default pulls Swagger UI from a CDN; a nursery Pi is offline
+        redoc_url=None,
     )
     app.include_router(health.router)
     app.include_router(rooms.router)
     dashboard.views.install(app)
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="nursery-monitor API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/icon.svg",
+        )
 
     @app.exception_handler(StoreError)
     async def store_failed(request: Request, exc: StoreError) -> JSONResponse:

@@ -148,7 +148,9 @@ class Ingest:
         reason_code: ReasonCode,
         properties: Any,
     ) -> None:
-        if self._connected.is_set():
+        if self._stopping.is_set():
+            log.info("disconnected from MQTT broker")
+        elif self._connected.is_set():
             log.warning("disconnected from MQTT broker (%s); reconnecting", reason_code)
         self._connected.clear()
 

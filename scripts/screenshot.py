@@ -1,0 +1,161 @@
+"""Phone-size screenshots of the dashboard for the docs, from a real hub and broker.
+
+Starts its own Mosquitto and a hub on a temporary database, publishes a plausible evening
+(the last 6 h at one reading a minute, the room cooling to about 16.3 °C), then saves
+390×844 screenshots in the light and dark colour schemes to docs/screenshots/, plus one of
+a room that has gone silent, to check how the warning reads at night.
+
+    python scripts/screenshot.py [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from playwright.sync_api import Browser, ViewportSize, sync_playwright  # noqa: E402
+
+from firmware.contract import (  # noqa: E402
+    ReadingMessage,
+    new_boot_id,
+    reading_topic,
+    status_topic,
+)
+from hub.store import Received, Store  # noqa: E402
+from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+def evening(
+    now: datetime, hours: float = 6, step_min: int = 1
+) -> list[tuple[datetime, float, float]]:
+    """A room warmed in the evening that cools through the night to about 16.3 °C."""
+    rng = random.Random(7)
+    count = int(hours * 60 / step_min)
+    out = []
+    for i in range(count + 1):
+        ts = now - timedelta(minutes=(count - i) * step_min)
+        progress = i / count
+        temperature = 16.3 + 4.2 * math.exp(-3.2 * progress) - 0.25 * progress
+        temperature += 0.35 * math.exp(-(((progress - 0.18) / 0.05) ** 2))  # a short warm spell
+        temperature += rng.gauss(0, 0.04)
+        humidity = 47 + 8 * progress + 5 * math.exp(-(((progress - 0.2) / 0.06) ** 2))
+        humidity += rng.gauss(0, 0.4)
+        out.append((ts, round(temperature, 2), round(humidity, 1)))
+    return out
+
+
+def publish(
+    client: mqtt.Client, base: str, room: str, readings: list[tuple[datetime, float, float]]
+) -> None:
+    boot = new_boot_id()
+    for seq, (ts, temperature, humidity) in enumerate(readings):
+        message = ReadingMessage(room, boot, seq, ts, temperature, humidity)
+        client.publish(reading_topic(base, room), message.encode(), qos=1).wait_for_publish(5)
+
+
+def seed_silent_room(db: Path, stopped: datetime) -> None:
+    """A nursery whose monitor sent its last reading, then its last will, at `stopped`."""
+    boot = new_boot_id()
+    with Store(db) as store:
+        store.add_readings(
+            Received(ReadingMessage("nursery", boot, seq, ts, temperature, humidity), ts)
+            for seq, (ts, temperature, humidity) in enumerate(evening(stopped, hours=5))
+        )
+        store.set_status("nursery", "offline", stopped + timedelta(seconds=30))
+
+
+def shoot(browser: Browser, url: str, scheme: Literal["light", "dark"], path: Path) -> None:
+    """One phone-size screenshot, once the chart has drawn its points."""
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, color_scheme=scheme, reduced_motion="reduce"
+    )
+    page = context.new_page()
+    page.goto(url)
+    page.locator(".room .plot-temp svg[data-points]:not([data-points='0'])").first.wait_for()
+    page.wait_for_function("document.fonts.ready.then(() => true)")
+    page.screenshot(path=str(path))
+    context.close()
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        broker = Mosquitto(work)
+        broker.start()
+        hubs: list[RunningHub] = []
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        try:
+            client.connect("127.0.0.1", broker.port)
+            client.loop_start()
+
+            # A healthy nursery for the light and dark screenshots.
+            settings = hub_settings(work / "ok", broker.port, "shots")
+            hub = RunningHub(settings)
+            hubs.append(hub)
+            wait_until(hub.mqtt_connected, what="the hub to connect to MQTT")
+            client.publish(status_topic("shots", "nursery"), b"online", qos=1, retain=True)
+            readings = evening(datetime.now(UTC))
+            publish(client, "shots", "nursery", readings)
+            wait_until(
+                lambda: (
+                    len(hub.get("/api/rooms/nursery/readings").json()["points"]) == len(readings)
+                ),
+                timeout=30,
+                what="the evening's readings to be stored",
+            )
+
+            # A room that went quiet 25 minutes ago. The hub stamps readings with the time
+            # it receives them, so this history is written to its database beforehand.
+            silent = hub_settings(work / "silent", broker.port, "silent")
+            seed_silent_room(silent.hub.db, datetime.now(UTC) - timedelta(minutes=25))
+            quiet_hub = RunningHub(silent)
+            hubs.append(quiet_hub)
+            wait_until(quiet_hub.mqtt_connected, what="the second hub to connect to MQTT")
+
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                shoot(browser, hub.url, "light", out / "dashboard-light.png")
+                shoot(browser, hub.url, "dark", out / "dashboard-dark.png")
+                shoot(browser, quiet_hub.url, "dark", out / "dashboard-no-reading-dark.png")
+                browser.close()
+        finally:
+            client.loop_stop()
+            client.disconnect()
+            for running in hubs:
+                running.stop()
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,438 @@
+"""The dashboard in a real browser: the real hub on a real Mosquitto, readings published
+over MQTT as the firmware would, headless Chromium at phone size (390×844).
+
+Every wait is on a condition (playwright's expect, or wait_until), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+
+from firmware.contract import (
+    FaultMessage,
+    ReadingMessage,
+    fault_topic,
+    new_boot_id,
+    reading_topic,
+    status_topic,
+)
+from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+
+# The page polls every 3 s; leave room for a slow CI machine.
+expect.set_options(timeout=15_000)
+
+StartHub = Callable[..., RunningHub]
+
+
+# --- browser, phone and monitor helpers --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: apt-get install chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Phone:
+    """One browser tab at phone size that records every request and script error."""
+
+    def __init__(self, browser: Browser, color_scheme: Literal["light", "dark"]) -> None:
+        self.context = browser.new_context(viewport=PHONE, color_scheme=color_scheme)
+        self.page: Page = self.context.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, hub: RunningHub) -> Page:
+        self.page.goto(hub.url + "/")
+        # A marker that a reload would wipe: proves later updates happen in place.
+        self.page.evaluate("window.__sameDocument = true")
+        return self.page
+
+    def card(self, room: str) -> Locator:
+        return self.page.locator(f'.room[data-room="{room}"]')
+
+    def still_same_document(self) -> bool:
+        return bool(self.page.evaluate("window.__sameDocument === true"))
+
+    def horizontal_overflow(self) -> int:
+        width = int(self.page.evaluate("document.documentElement.scrollWidth"))
+        return width - PHONE["width"]
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Callable[..., Phone]]:
+    phones: list[Phone] = []
+
+    def open_phone(color_scheme: Literal["light", "dark"] = "light") -> Phone:
+        tab = Phone(browser, color_scheme)
+        phones.append(tab)
+        return tab
+
+    yield open_phone
+    for tab in phones:
+        tab.context.close()
+
+
+class Monitor:
+    """Publishes on the broker as one room's firmware would."""
+
+    def __init__(self, client: mqtt.Client, base: str, room: str) -> None:
+        self.client = client
+        self.base = base
+        self.room = room
+        self.boot_id = new_boot_id()
+        self.seq = 0
+
+    def reading(
+        self, temperature_c: float, humidity_pct: float, ts: datetime | None = None
+    ) -> None:
+        message = ReadingMessage(
+            self.room,
+            self.boot_id,
+            self.seq,
+            ts or datetime.now(UTC),
+            temperature_c,
+            humidity_pct,
+        )
+        self.seq += 1
+        self._publish(reading_topic(self.base, self.room), message.encode())
+
+    def status(self, value: Literal["online", "offline"]) -> None:
+        self._publish(status_topic(self.base, self.room), value.encode(), retain=True)
+
+    def fault(self, error: str, ts: datetime) -> None:
+        message = FaultMessage(self.room, self.boot_id, ts, error, consecutive_failures=3)
+        self._publish(fault_topic(self.base, self.room), message.encode())
+
+    def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+
+@pytest.fixture
+def mqtt_client(broker: Mosquitto) -> Iterator[mqtt.Client]:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    yield client
+    client.loop_stop()
+    client.disconnect()
+
+
+@pytest.fixture
+def monitor(mqtt_client: mqtt.Client, base_topic: str) -> Callable[[str], Monitor]:
+    return lambda room: Monitor(mqtt_client, base_topic, room)
+
+
+@pytest.fixture
+def hub(tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub) -> RunningHub:
+    return start_hub(hub_settings(tmp_path, broker.port, base_topic))
+
+
+def rooms_json(hub: RunningHub) -> list[dict[str, object]]:
+    rooms: list[dict[str, object]] = hub.get("/api/rooms").json()
+    return rooms
+
+
+class AssetRefs(HTMLParser):
+    """Every URL the page's HTML points at through href or src."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.urls.append(value)
+
+
+# --- the tests ---------------------------------------------------------------------
+
+
+def test_page_loads_everything_from_the_hub_and_nothing_else(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    nursery = monitor("nursery")
+    nursery.status("online")
+    nursery.reading(19.4, 52.0)
+    tab = phone()
+    page = tab.open(hub)
+
+    expect(tab.card("nursery").locator(".temp-value")).to_have_text("19.4")
+    expect(tab.card("nursery").locator(".plot-temp svg")).to_have_attribute("data-points", "1")
+    expect(page).to_have_title("Nursery monitor")
+
+    hub_origin = f"127.0.0.1:{hub.port}"
+    assert tab.requests, "the page made no requests at all"
+    elsewhere = [url for url in tab.requests if urlsplit(url).netloc != hub_origin]
+    assert elsewhere == [], f"requests to hosts other than the hub: {elsewhere}"
+    assert any("/api/rooms/nursery/readings" in url for url in tab.requests)
+    assert tab.errors == []
+
+
+def test_every_asset_the_page_references_is_served(hub: RunningHub) -> None:
+    page = hub.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    refs = AssetRefs()
+    refs.feed(page.text)
+    assert "{{" not in page.text, "the template left a placeholder in the page"
+
+    manifest = hub.get("/manifest.webmanifest")
+    assert manifest.status_code == 200
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    icons = [icon["src"] for icon in manifest.json()["icons"]]
+
+    local = [url for url in refs.urls + icons if not url.startswith(("http:", "https:", "//"))]
+    assert set(local) >= {"/manifest.webmanifest", "/docs", "/static/icon.svg"}
+    assert any(url.startswith("/static/app.js?v=") for url in local)
+    assert any(url.startswith("/static/app.css?v=") for url in local)
+    assert len(local) == len(refs.urls) + len(icons), "the page links to another host"
+    for url in local:
+        response = httpx.get(urljoin(hub.url + "/", url), timeout=10)
+        assert response.status_code == 200, f"{url} answered {response.status_code}"
+        assert response.content, f"{url} is empty"
+
+
+def test_card_shows_the_reading_and_updates_without_a_reload(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    nursery = monitor("nursery")
+    nursery.status("online")
+    nursery.reading(19.4, 52.0)
+    tab = phone()
+    tab.open(hub)
+    card = tab.card("nursery")
+
+    expect(card.locator(".temp-value")).to_have_text("19.4")
+    expect(card.locator(".humidity-value")).to_have_text("52")
+    expect(card.locator(".badge")).to_have_text("Online")
+    expect(card.locator(".range")).to_have_text("Within 16–20 °C")
+    expect(card.locator(".seen")).to_have_text(re.compile(r"^Last heard from \d+ s ago$"))
+    expect(card.locator(".alert")).to_have_count(0)
+    expect(tab.page.locator("#summary")).to_have_attribute("data-state", "ok")
+
+    nursery.reading(17.2, 55.0)
+    expect(card.locator(".temp-value")).to_have_text("17.2")
+    expect(card.locator(".humidity-value")).to_have_text("55")
+    expect(card.locator(".plot-temp svg")).to_have_attribute("data-points", "2")
+    assert tab.still_same_document(), "the page reloaded to show the new reading"
+    assert any("since=" in url for url in tab.requests), "new points were not fetched by since="
+    assert tab.errors == []
+
+
+def test_chart_draws_the_day_and_appends_new_points(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    nursery = monitor("nursery")
+    now = datetime.now(UTC)
+    for minutes_ago, temperature in [(40, 20.1), (30, 19.6), (20, 19.0), (10, 18.4), (1, 18.1)]:
+        nursery.reading(temperature, 50.0, ts=now - timedelta(minutes=minutes_ago))
+    # A reading from two days ago is outside the chart's 24 hours.
+    nursery.reading(22.0, 40.0, ts=now - timedelta(days=2))
+    tab = phone()
+    tab.open(hub)
+    card = tab.card("nursery")
+
+    temp_chart = card.locator(".plot-temp svg")
+    expect(temp_chart).to_have_attribute("data-points", "5")
+    expect(temp_chart.locator("rect.band")).to_have_count(1)
+    path = temp_chart.locator("path.line").get_attribute("d") or ""
+    assert len(re.findall(r"[ML]", path)) == 5
+    expect(card.locator(".plot-humidity svg")).to_have_attribute("data-points", "5")
+    expect(card.locator(".caption")).to_contain_text("16–20 °C")
+
+    nursery.reading(17.9, 51.0)
+    expect(temp_chart).to_have_attribute("data-points", "6")
+    assert tab.still_same_document()
+    assert tab.errors == []
+
+
+def test_offline_monitor_says_so(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    nursery = monitor("nursery")
+    nursery.reading(18.5, 50.0)
+    nursery.status("offline")
+    monitor("landing").status("offline")  # its monitor never sent a reading
+    wait_until(
+        lambda: [room["status"] for room in rooms_json(hub)] == ["offline", "offline"],
+        what="the hub to record both offline statuses",
+    )
+    tab = phone()
+    tab.open(hub)
+    card = tab.card("nursery")
+
+    expect(card.locator(".badge")).to_have_text("Offline")
+    expect(card.locator('.alert[data-alert="offline"]')).to_contain_text("Monitor offline")
+    expect(card).to_have_attribute("data-state", "alert")
+    expect(tab.page.locator("#summary")).to_have_attribute("data-state", "alert")
+    expect(tab.page.locator("#summary")).to_have_text("2 rooms need checking")
+
+    landing = tab.card("landing")
+    expect(landing.locator(".badge")).to_have_text("Offline")
+    expect(landing.locator('.alert[data-alert="stale"]')).to_have_text(
+        "No reading received yet — room temperature unknown"
+    )
+    expect(landing.locator(".temp-value")).to_have_text("–")
+    expect(landing.locator(".seen")).to_have_text("Not heard from yet")
+    assert tab.horizontal_overflow() <= 0
+    assert tab.errors == []
+
+
+def test_silent_sensor_shows_temperature_unknown_not_the_old_value(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: StartHub,
+    monitor: Callable[[str], Monitor],
+    phone: Callable[..., Phone],
+) -> None:
+    hub = start_hub(hub_settings(tmp_path, broker.port, base_topic, rules={"stale_after_s": 1}))
+    nursery = monitor("nursery")
+    nursery.status("online")
+    nursery.reading(18.6, 49.0)
+    wait_until(
+        lambda: rooms_json(hub) and rooms_json(hub)[0]["stale"] is True,
+        what="the room to go stale",
+    )
+    tab = phone()
+    tab.open(hub)
+    card = tab.card("nursery")
+
+    expect(card.locator('.alert[data-alert="stale"]')).to_have_text(
+        re.compile(r"^No reading for \d+ (s|min) — room temperature unknown$")
+    )
+    # The old value stays visible, labelled as the last known one, never as current.
+    expect(card.locator(".temp")).to_have_class(re.compile(r"\bis-stale\b"))
+    expect(card.locator(".temp-label")).to_contain_text("Last known")
+    expect(card.locator(".temp-value")).to_have_text("18.6")
+    expect(card.locator(".range")).to_be_hidden()
+    expect(card).to_have_attribute("data-state", "alert")
+    summary = tab.page.locator("#summary")
+    expect(summary).to_have_attribute("data-state", "alert")
+    expect(summary).to_have_text("Nursery: no current reading")
+    assert tab.errors == []
+
+
+def test_sensor_fault_is_shown_as_text_never_as_html(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    nursery = monitor("nursery")
+    nursery.status("online")
+    nursery.reading(19.0, 50.0, ts=datetime.now(UTC) - timedelta(seconds=20))
+    error = '<img src="x" onerror="window.__pwned = 1">checksum did not validate'
+    nursery.fault(error, ts=datetime.now(UTC))
+    tab = phone()
+    tab.open(hub)
+    card = tab.card("nursery")
+
+    expect(card.locator('.alert[data-alert="fault"]')).to_have_text(f"Sensor fault: {error}")
+    expect(card.locator(".alerts img")).to_have_count(0)
+    expect(tab.page.locator("#summary")).to_have_attribute("data-state", "warn")
+    assert tab.page.evaluate("window.__pwned") is None
+    assert tab.errors == []
+
+
+def test_script_never_writes_html() -> None:
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script, f"app.js uses {sink}"
+
+
+def test_no_horizontal_scroll_at_phone_width(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    long_room = monitor("a" * 63)  # the longest room name the contract allows
+    long_room.status("offline")
+    long_room.reading(23.5, 99.0, ts=datetime.now(UTC) - timedelta(seconds=30))
+    long_room.fault("x" * 200, ts=datetime.now(UTC))
+    nursery = monitor("nursery")
+    nursery.reading(16.9, 41.0)
+    tab = phone()
+    tab.open(hub)
+
+    expect(tab.page.locator(".room")).to_have_count(2)
+    expect(tab.card("a" * 63).locator(".alert")).to_have_count(2)
+    expect(tab.card("nursery").locator(".plot-temp svg")).to_have_attribute("data-points", "1")
+    assert tab.horizontal_overflow() <= 0
+
+
+def test_empty_state_before_any_monitor_reports(
+    hub: RunningHub, phone: Callable[..., Phone]
+) -> None:
+    tab = phone()
+    page = tab.open(hub)
+
+    expect(page.get_by_text("Waiting for the first reading from the monitor…")).to_be_visible()
+    expect(page.locator("#summary")).to_have_text("Hub connected · no monitor yet")
+    expect(page.locator(".room")).to_have_count(0)
+    assert tab.horizontal_overflow() <= 0
+    assert tab.errors == []
+
+
+def test_unreachable_hub_is_announced(
+    hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
+) -> None:
+    monitor("nursery").reading(19.1, 50.0)
+    tab = phone()
+    page = tab.open(hub)
+    expect(tab.card("nursery").locator(".temp-value")).to_have_text("19.1")
+
+    hub.stop()
+    summary = page.locator("#summary")
+    expect(summary).to_have_attribute("data-state", "alert")
+    expect(summary).to_contain_text("Can't reach the hub")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bhub-unreachable\b"))
+
+
+def test_dark_scheme_follows_the_phone(hub: RunningHub, phone: Callable[..., Phone]) -> None:
+    def background(scheme: Literal["light", "dark"]) -> list[int]:
+        page = phone(scheme).open(hub)
+        color = str(page.evaluate("getComputedStyle(document.body).backgroundColor"))
+        return [int(part) for part in re.findall(r"\d+", color)[:3]]
+
+    assert sum(background("dark")) < 120 < sum(background("light"))
+
+
+def test_api_docs_work_offline(hub: RunningHub, phone: Callable[..., Phone]) -> None:
+    """/docs renders from the hub's own copy of Swagger UI: a nursery Pi has no internet."""
+    tab = phone()
+    tab.page.goto(hub.url + "/docs")
+    expect(tab.page.locator(".swagger-ui .info .title")).to_contain_text("nursery-monitor hub")
+    expect(tab.page.locator("#operations-rooms-list_rooms_api_rooms_get")).to_be_visible()
+    hub_origin = f"127.0.0.1:{hub.port}"
+    elsewhere = [url for url in tab.requests if urlsplit(url).netloc != hub_origin]
+    assert elsewhere == [], f"/docs reached outside the hub: {elsewhere}"
