@@ -1,0 +1,71 @@
+"""The vocabulary shared by the rules, the alert lifecycle and the messages.
+
+A Finding is the rules' verdict on one condition of one room at one moment; the lifecycle
+turns findings into incidents and pushes, the messages turn them into words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+
+class Condition(StrEnum):
+    COLD = "cold"
+    COOL = "cool"
+    FAST_DROP = "fast_drop"
+    WARM = "warm"
+    HOT = "hot"
+    HUMIDITY = "humidity"
+    NO_DATA = "no_data"
+    OFFLINE = "offline"
+    SENSOR_SUSPECT = "sensor_suspect"
+    CLOCK_SKEW = "clock_skew"
+
+
+class Severity(IntEnum):
+    """Advisories may wait for quiet hours to end; alerts never do."""
+
+    ADVISORY = 1
+    WARNING = 2
+    ALERT = 3
+
+
+SEVERITY: dict[Condition, Severity] = {
+    Condition.COLD: Severity.ALERT,
+    Condition.HOT: Severity.ALERT,
+    Condition.NO_DATA: Severity.ALERT,
+    Condition.OFFLINE: Severity.ALERT,
+    Condition.FAST_DROP: Severity.WARNING,
+    Condition.SENSOR_SUSPECT: Severity.WARNING,
+    Condition.COOL: Severity.ADVISORY,
+    Condition.WARM: Severity.ADVISORY,
+    Condition.HUMIDITY: Severity.ADVISORY,
+    Condition.CLOCK_SKEW: Severity.ADVISORY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One active condition of a room, with what was measured against what.
+
+    `value` is the filtered temperature (°C) for temperature conditions, the humidity (%RH)
+    for HUMIDITY, the seconds without data for NO_DATA/OFFLINE, the error ratio for
+    SENSOR_SUSPECT, the skew in seconds for CLOCK_SKEW. `worst` is the most extreme value
+    since the condition became active (coldest for COLD/COOL/FAST_DROP, warmest for
+    WARM/HOT, furthest from the band for HUMIDITY), which the lifecycle uses to re-arm.
+    """
+
+    room: str
+    condition: Condition
+    since: datetime
+    value: float | None = None
+    threshold: float | None = None
+    worst: float | None = None
+    minutes_to_cold: float | None = None
+    detail: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.condition]
