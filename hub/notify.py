@@ -1,0 +1,721 @@
+"""Push delivery that never slows ingest: a persistent outbox and a background dispatcher.
+
+A push is written to the `pushes` table of the hub's SQLite file before anything is sent,
+so a hub restart loses none. A dispatcher thread sends what is due through Apprise, each
+send in its own thread so a hanging channel delays only itself, retries failures with
+backoff, and keeps each channel under an hourly limit that severity upgrades may pass.
+Apprise URLs carry secrets (tokens, passwords, private topics): logs and errors show them
+only as `scheme://host`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, unquote
+
+import apprise
+
+from hub import messages
+from hub.messages import PRIORITIES, Message, Priority
+from hub.store import from_ms, to_ms
+
+log = logging.getLogger("nursery.hub.notify")
+
+Clock = Callable[[], datetime]
+HOUR = timedelta(hours=1)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NotifyError(Exception):
+    """Root of the delivery errors."""
+
+
+class DeliveryError(NotifyError):
+    """One push could not be delivered; the message names the channel without secrets."""
+
+
+class OutboxError(NotifyError):
+    """The outbox table cannot be read or written; the message says which file and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button on the push that makes an HTTP POST (acknowledge, snooze).
+
+    `clear` dismisses the notification once tapped (ntfy), right for "I'm on it".
+    """
+
+    label: str
+    url: str
+    clear: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.label.strip():
+            raise ValueError("an action needs a label")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("an action URL must be http:// or https://")
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One message for one channel (one Apprise URL), as stored in the outbox."""
+
+    id: int
+    url: str
+    message: Message
+    incident_id: int | None = None
+    actions: tuple[Action, ...] = ()
+    bypass_rate_limit: bool = False
+    attempts: int = 0
+    created_at: datetime | None = None
+
+
+class PushSender(Protocol):
+    def send(self, push: Push) -> None:
+        """Deliver the push or raise DeliveryError."""
+
+
+# --- redaction -----------------------------------------------------------------------
+
+_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9-]{1,63})+$")
+_URL_IN_TEXT_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _hostname(url: str) -> str:
+    rest = url.partition("://")[2]
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.partition(":")[0]
+
+
+def _looks_like_host(host: str) -> bool:
+    """A real host name or address, not a token in the host position (tgram://TOKEN/…)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host.lower() == "localhost" or bool(_HOST_RE.match(host.lower()))
+    return True
+
+
+def redact_url(url: str) -> str:
+    """`scheme://host #abc123` for logs: the host only when it is one, plus a short
+    fingerprint so two channels on one service can be told apart."""
+    scheme, sep, _ = url.partition("://")
+    fingerprint = hashlib.sha256(url.encode()).hexdigest()[:6]
+    if not sep:
+        return f"<not a URL> #{fingerprint}"
+    host = _hostname(url)
+    shown = host if _looks_like_host(host) else "…"
+    return f"{scheme.lower()}://{shown} #{fingerprint}"
+
+
+def _secrets_of(url: str) -> list[str]:
+    """The parts of an Apprise URL that may be secret, longest first."""
+    rest = url.partition("://")[2]
+    netloc, _, tail = rest.partition("/")
+    userinfo, at, _ = netloc.rpartition("@")
+    parts = [unquote(p) for p in re.split(r"[:]", userinfo)] if at else []
+    host_name = _hostname(url)
+    if not _looks_like_host(host_name):
+        parts.append(host_name)
+    path, _, query = tail.partition("?")
+    parts += [unquote(p) for p in re.split(r"[/#]", path)]
+    parts += [unquote(kv.partition("=")[2]) for kv in query.split("&")]
+    return sorted({p for p in parts if len(p) >= 4}, key=len, reverse=True)
+
+
+def _scrub(text: str, url: str) -> str:
+    """An error text without the channel's secrets or any full URL."""
+    text = _URL_IN_TEXT_RE.sub(lambda m: redact_url(m.group(0)).split(" #")[0], text)
+    for secret in _secrets_of(url):
+        text = text.replace(secret, "…")
+    return text[:300]
+
+
+# --- sending -------------------------------------------------------------------------
+
+# Apprise's priority names per URL scheme; the message's priority replaces any in the URL.
+# Pushover's "emergency" repeats until acknowledged in its own app, which our own
+# acknowledge button could not stop, so urgent maps to "high" there.
+_PRIORITY_PARAM: dict[str, dict[Priority, str]] = {
+    "ntfy": {"low": "low", "default": "default", "high": "high", "urgent": "max"},
+    "gotify": {"low": "low", "default": "normal", "high": "high", "urgent": "emergency"},
+    "pover": {"low": "moderate", "default": "normal", "high": "high", "urgent": "high"},
+}
+_SCHEME_FAMILY = {"ntfys": "ntfy", "gotifys": "gotify"}
+
+
+def _with_params(url: str, params: dict[str, str], drop: Sequence[str] = ()) -> str:
+    """The URL with these query parameters set (and `drop` removed), the rest of the
+    query kept byte for byte: re-encoding it could change a token."""
+    base, _, query = url.partition("?")
+    replaced = set(params) | set(drop)
+    kept = [
+        segment
+        for segment in query.split("&")
+        if segment and unquote(segment.partition("=")[0]).lower() not in replaced
+    ]
+    added = [f"{key}={quote(value, safe='')}" for key, value in params.items()]
+    return base + "?" + "&".join(kept + added)
+
+
+def _query_value(url: str, key: str) -> str | None:
+    query = url.partition("?")[2]
+    for segment in query.split("&"):
+        name, _, value = segment.partition("=")
+        if unquote(name).lower() == key:
+            return unquote(value)
+    return None
+
+
+def _ntfy_actions(actions: Sequence[Action]) -> str:
+    """ntfy's JSON action format: unlike the simple one it survives commas in URLs and
+    non-ASCII labels (escaped), and ntfy reads it from the same header."""
+    return json.dumps(
+        [
+            {"action": "http", "label": a.label, "url": a.url, "method": "POST", "clear": a.clear}
+            for a in actions
+        ]
+    )
+
+
+class ApprisePushSender:
+    """Sends one push through Apprise, in the calling thread, with socket timeouts.
+
+    A fresh Apprise object per send: each push has its own priority and buttons, and a
+    reused one would throttle consecutive sends to the same service. `timeout_s` bounds
+    connecting and each read; a hung DNS lookup can still take longer, which is why the
+    dispatcher runs each channel in its own thread.
+    """
+
+    def __init__(self, timeout_s: float = 10.0) -> None:
+        self.timeout_s = timeout_s
+        self._asset = apprise.AppriseAsset(
+            service_timeout=0,  # no Apprise worker pool: the caller owns the thread
+            storage_mode=apprise.PersistentStoreMode.MEMORY,  # nothing written to the SD card
+            result_log_disk_size=0,
+        )
+
+    def prepare(self, push: Push) -> tuple[str, str]:
+        """The Apprise URL and body actually sent: priority, tags and buttons added."""
+        url, body = push.url, push.message.body
+        scheme = url.partition("://")[0].lower()
+        family = _SCHEME_FAMILY.get(scheme, scheme)
+        params: dict[str, str] = {}
+        drop: list[str] = []
+        if family in _PRIORITY_PARAM:
+            params["priority"] = _PRIORITY_PARAM[family][push.message.priority]
+        if family == "ntfy":
+            user_tags = _query_value(url, "xtags") or _query_value(url, "tags") or ""
+            tags = [t for t in user_tags.split(",") if t] + list(push.message.tags)
+            if tags:
+                params["xtags"] = ",".join(dict.fromkeys(tags))
+                drop.append("tags")  # the legacy spelling; xtags now carries both
+            if push.actions:
+                params["actions"] = _ntfy_actions(push.actions)
+        elif push.actions:
+            body = messages.with_links(body, [(a.label, a.url) for a in push.actions])
+        if params:
+            url = _with_params(url, params, drop)
+        return url, body
+
+    def send(self, push: Push) -> None:
+        url, body = self.prepare(push)
+        where = redact_url(push.url)
+        try:
+            service = apprise.Apprise.instantiate(url, asset=self._asset)
+        except Exception as exc:  # a plugin may raise on a malformed URL
+            raise DeliveryError(
+                f"{where}: not a usable Apprise URL ({type(exc).__name__})"
+            ) from exc
+        if service is None:
+            raise DeliveryError(f"{where}: not a valid Apprise URL")
+        service.socket_connect_timeout = self.timeout_s
+        service.socket_read_timeout = self.timeout_s
+        notifier = apprise.Apprise(asset=self._asset)
+        notifier.add(service)
+        urgent = push.message.priority in ("high", "urgent")
+        try:
+            result = notifier.notify(
+                body=body,
+                title=push.message.title,
+                notify_type=apprise.NotifyType.WARNING if urgent else apprise.NotifyType.INFO,
+            )
+        except Exception as exc:
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {_scrub(str(exc), url)}") from exc
+        if result:
+            return
+        problems = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
+        reason = problems[-1] if problems else f"delivery failed ({result.status.name.lower()})"
+        raise DeliveryError(f"{where}: {_scrub(reason, url)}")
+
+
+class RecordingSender:
+    """A fake sender for tests of code that enqueues: keeps every push it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[Push] = []
+        self.fail_with: str | None = None
+        self._lock = threading.Lock()
+
+    def send(self, push: Push) -> None:
+        if self.fail_with is not None:
+            raise DeliveryError(self.fail_with)
+        with self._lock:
+            self.sent.append(push)
+
+
+# --- the outbox ----------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pushes (
+    id INTEGER PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    priority TEXT NOT NULL CHECK (priority IN ('low', 'default', 'high', 'urgent')),
+    tags TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    incident_id INTEGER,
+    bypass_rate_limit INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    sent_at_ms INTEGER,
+    last_error TEXT,
+    last_error_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS pushes_pending ON pushes (url, id) WHERE sent_at_ms IS NULL;
+CREATE INDEX IF NOT EXISTS pushes_due ON pushes (next_attempt_ms) WHERE sent_at_ms IS NULL;
+CREATE INDEX IF NOT EXISTS pushes_sent ON pushes (url, sent_at_ms) WHERE sent_at_ms IS NOT NULL;
+"""
+
+
+# Per channel, only the oldest unsent push may go (so "back to normal" never overtakes the
+# alert it ends), except that the oldest bypass push may pass a head held by the hourly
+# limit or by its own backoff.
+_DUE_SQL = """
+SELECT id, url, title, body, priority, tags, actions, incident_id, bypass_rate_limit,
+    attempts, created_at_ms
+FROM pushes AS p
+WHERE p.sent_at_ms IS NULL AND p.next_attempt_ms <= :now AND (
+    p.id = (SELECT min(q.id) FROM pushes AS q WHERE q.url = p.url AND q.sent_at_ms IS NULL)
+    OR (p.bypass_rate_limit = 1 AND p.id = (
+        SELECT min(q.id) FROM pushes AS q
+        WHERE q.url = p.url AND q.sent_at_ms IS NULL AND q.bypass_rate_limit = 1))
+)
+ORDER BY p.bypass_rate_limit DESC, p.next_attempt_ms, p.id
+LIMIT :limit
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    pending: int
+    failed_attempts: int  # failed attempts of pushes still pending
+    last_error: str | None
+    last_error_at: datetime | None
+    sent_last_hour: int
+
+
+class PushOutbox:
+    """The `pushes` table in the hub's SQLite file, on a connection of its own.
+
+    Its own connection so a push is committed at once, never waiting for (or riding on)
+    the store's reading batches. synchronous=FULL: pushes are few, and an alert should
+    survive a power cut as well as a restart.
+    """
+
+    def __init__(self, db_path: Path | str) -> None:
+        self.path = Path(db_path)
+        self._lock = threading.Lock()
+        try:
+            if not self.path.exists():
+                # The store normally creates it; if not, keep it private as the store would.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=5, isolation_level=None
+            )
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot open the push outbox in {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> PushOutbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise OutboxError(f"push outbox in {self.path}: {exc}") from exc
+
+    def enqueue(
+        self,
+        url: str,
+        message: Message,
+        *,
+        incident_id: int | None = None,
+        actions: Sequence[Action] = (),
+        bypass_rate_limit: bool = False,
+        now: datetime,
+    ) -> int:
+        """Store a push for sending; returns its id. One short commit, no network."""
+        if not url.strip():
+            raise ValueError("a push needs an Apprise URL")
+        actions_json = json.dumps(
+            [{"label": a.label, "url": a.url, "clear": a.clear} for a in actions]
+        )
+        with self._use() as db:
+            cursor = db.execute(
+                "INSERT INTO pushes (created_at_ms, url, title, body, priority, tags, actions,"
+                " incident_id, bypass_rate_limit, next_attempt_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_ms(now),
+                    url,
+                    message.title,
+                    message.body,
+                    message.priority,
+                    json.dumps(list(message.tags)),
+                    actions_json,
+                    incident_id,
+                    int(bypass_rate_limit),
+                    to_ms(now),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def due(self, now: datetime, limit: int = 100) -> list[Push]:
+        """Pushes to try now, at most one regular and one bypass push per channel, in order."""
+        with self._use() as db:
+            rows = db.execute(_DUE_SQL, {"now": to_ms(now), "limit": limit}).fetchall()
+        return [_push(row) for row in rows]
+
+    def delivered(self, push_id: int, at: datetime) -> None:
+        with self._use() as db:
+            db.execute(
+                "UPDATE pushes SET sent_at_ms = ?, attempts = attempts + 1"
+                " WHERE id = ? AND sent_at_ms IS NULL",
+                (to_ms(at), push_id),
+            )
+
+    def failed(self, push_id: int, at: datetime, error: str, retry_at: datetime) -> None:
+        with self._use() as db:
+            db.execute(
+                "UPDATE pushes SET attempts = attempts + 1, next_attempt_ms = ?,"
+                " last_error = ?, last_error_at_ms = ? WHERE id = ? AND sent_at_ms IS NULL",
+                (to_ms(retry_at), error[:500], to_ms(at), push_id),
+            )
+
+    def sent_count(self, url: str, since: datetime) -> int:
+        """Pushes delivered to this channel since then that count toward the hourly limit
+        (bypass pushes neither wait for it nor use it up)."""
+        with self._use() as db:
+            row = db.execute(
+                "SELECT count(*) FROM pushes"
+                " WHERE url = ? AND sent_at_ms >= ? AND bypass_rate_limit = 0",
+                (url, to_ms(since)),
+            ).fetchone()
+        return int(row[0])
+
+    def next_attempt_after(self, now: datetime) -> datetime | None:
+        """When the next push in backoff becomes due, so the dispatcher can wake for it."""
+        with self._use() as db:
+            row = db.execute(
+                "SELECT min(next_attempt_ms) FROM pushes"
+                " WHERE sent_at_ms IS NULL AND next_attempt_ms > ?",
+                (to_ms(now),),
+            ).fetchone()
+        return None if row[0] is None else from_ms(int(row[0]))
+
+    def stats(self, now: datetime) -> OutboxStats:
+        with self._use() as db:
+            pending, failed = db.execute(
+                "SELECT count(*), coalesce(sum(attempts), 0) FROM pushes WHERE sent_at_ms IS NULL"
+            ).fetchone()
+            last = db.execute(
+                "SELECT last_error, last_error_at_ms FROM pushes"
+                " WHERE last_error_at_ms IS NOT NULL ORDER BY last_error_at_ms DESC LIMIT 1"
+            ).fetchone()
+            sent = db.execute(
+                "SELECT count(*) FROM pushes WHERE sent_at_ms >= ?", (to_ms(now - HOUR),)
+            ).fetchone()[0]
+        return OutboxStats(
+            pending=int(pending),
+            failed_attempts=int(failed),
+            last_error=None if last is None else str(last[0]),
+            last_error_at=None if last is None else from_ms(int(last[1])),
+            sent_last_hour=int(sent),
+        )
+
+    def prune(self, before: datetime) -> int:
+        """Forget pushes delivered before then; pending ones are never dropped."""
+        with self._use() as db:
+            cursor = db.execute(
+                "DELETE FROM pushes WHERE sent_at_ms IS NOT NULL AND sent_at_ms < ?",
+                (to_ms(before),),
+            )
+            return cursor.rowcount
+
+
+def _priority(value: str) -> Priority:
+    if value not in PRIORITIES:
+        raise OutboxError(f"push has an unknown priority {value!r}")
+    return value
+
+
+def _push(row: tuple[object, ...]) -> Push:
+    (push_id, url, title, body, priority, tags, actions, incident_id, bypass, attempts, created) = (
+        row
+    )
+    return Push(
+        id=int(str(push_id)),
+        url=str(url),
+        message=Message(
+            title=str(title),
+            body=str(body),
+            priority=_priority(str(priority)),
+            tags=tuple(json.loads(str(tags))),
+        ),
+        incident_id=None if incident_id is None else int(str(incident_id)),
+        actions=tuple(
+            Action(a["label"], a["url"], bool(a.get("clear"))) for a in json.loads(str(actions))
+        ),
+        bypass_rate_limit=bool(bypass),
+        attempts=int(str(attempts)),
+        created_at=from_ms(int(str(created))),
+    )
+
+
+# --- the dispatcher ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHealth:
+    """For /healthz and the dashboard: is anything stuck, and why."""
+
+    pending: int
+    last_error: str | None
+    last_error_at: datetime | None
+    sent_last_hour: int
+    failing: bool  # some push still waiting has already failed at least once
+
+
+class Dispatcher:
+    """Sends due pushes from the outbox in the background.
+
+    One thread polls the outbox (about every `poll_s`, or at once on `wake()`); each send
+    runs in a thread of its own with at most one send per channel at a time, so a channel
+    that hangs holds up only its own pushes. Failures retry after `retry_base_s`, doubling
+    up to `retry_max_s`. Each channel gets at most `max_per_hour` pushes per rolling hour;
+    pushes over it wait (never dropped) unless they bypass the limit.
+    """
+
+    def __init__(
+        self,
+        outbox: PushOutbox,
+        sender: PushSender,
+        clock: Clock = utc_now,
+        max_per_hour: int = 6,
+        *,
+        poll_s: float = 1.0,
+        retry_base_s: float = 5.0,
+        retry_max_s: float = 300.0,
+        late_after: timedelta = timedelta(minutes=2),
+        keep_sent: timedelta = timedelta(days=7),
+        batch: int = 100,
+    ) -> None:
+        self.outbox = outbox
+        self.sender = sender
+        self.clock = clock
+        self.max_per_hour = max_per_hour
+        self.poll_s = poll_s
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self.late_after = late_after
+        self.keep_sent = keep_sent
+        self.batch = batch
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._in_flight: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._pruned_at: datetime | None = None
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="push-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop polling at once; give sends under way up to `timeout` s to record a result.
+
+        A send still running after that is recorded when it ends, or, if the outbox is
+        closed by then, sent again after the next start (a duplicate rather than a loss).
+        """
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        with self._lock:
+            sends = list(self._in_flight.values())
+        deadline = time.monotonic() + timeout
+        for thread in sends:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> Dispatcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    def enqueue(
+        self,
+        url: str,
+        message: Message,
+        *,
+        incident_id: int | None = None,
+        actions: Sequence[Action] = (),
+        bypass_rate_limit: bool = False,
+    ) -> int:
+        """Store a push and wake the dispatcher; returns without waiting for delivery."""
+        push_id = self.outbox.enqueue(
+            url,
+            message,
+            incident_id=incident_id,
+            actions=actions,
+            bypass_rate_limit=bypass_rate_limit,
+            now=self.clock(),
+        )
+        self.wake()
+        return push_id
+
+    def health(self) -> DeliveryHealth:
+        stats = self.outbox.stats(self.clock())
+        return DeliveryHealth(
+            pending=stats.pending,
+            last_error=stats.last_error,
+            last_error_at=stats.last_error_at,
+            sent_last_hour=stats.sent_last_hour,
+            failing=stats.failed_attempts > 0,
+        )
+
+    # --- the loop ---
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            wait_s = self.poll_s
+            try:
+                wait_s = self._tick()
+            except Exception:
+                log.exception("push dispatcher: cannot read the outbox; retrying")
+            self._wake.wait(wait_s)
+
+    def _tick(self) -> float:
+        """Start the sends that are due; returns how long to wait before looking again."""
+        now = self.clock()
+        with self._lock:
+            busy = set(self._in_flight)
+        for push in self.outbox.due(now, self.batch):
+            if push.url in busy or self._stop.is_set():
+                continue
+            if not push.bypass_rate_limit:
+                sent = self.outbox.sent_count(push.url, now - HOUR)
+                if sent >= self.max_per_hour:
+                    log.debug("push %d held: hourly limit for %s", push.id, redact_url(push.url))
+                    continue
+            busy.add(push.url)
+            thread = threading.Thread(
+                target=self._deliver, args=(push,), name=f"push-{push.id}", daemon=True
+            )
+            with self._lock:
+                self._in_flight[push.url] = thread
+            thread.start()
+        if self._pruned_at is None or now - self._pruned_at >= HOUR:
+            self._pruned_at = now
+            self.outbox.prune(now - self.keep_sent)
+        upcoming = self.outbox.next_attempt_after(now)
+        if upcoming is None:
+            return self.poll_s
+        return min(self.poll_s, max(0.01, (upcoming - now).total_seconds()))
+
+    def _deliver(self, push: Push) -> None:
+        error: str | None = None
+        try:
+            self.sender.send(self._late(push))
+        except DeliveryError as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.exception("push %d: unexpected error in the sender", push.id)
+            error = f"{redact_url(push.url)}: unexpected {type(exc).__name__}"
+        now = self.clock()
+        try:
+            if error is None:
+                self.outbox.delivered(push.id, now)
+                log.info("push %d delivered to %s", push.id, redact_url(push.url))
+            else:
+                delay = min(self.retry_max_s, self.retry_base_s * 2**push.attempts)
+                self.outbox.failed(push.id, now, error, now + timedelta(seconds=delay))
+                log.warning(
+                    "push %d failed (attempt %d), retry in %g s: %s",
+                    push.id,
+                    push.attempts + 1,
+                    delay,
+                    error,
+                )
+        except (OutboxError, sqlite3.ProgrammingError) as exc:
+            log.warning("push %d: cannot record the outcome (%s); it will be retried", push.id, exc)
+        finally:
+            with self._lock:
+                self._in_flight.pop(push.url, None)
+            self._wake.set()
+
+    def _late(self, push: Push) -> Push:
+        """Say so when a push goes out late, so old numbers are not read as current."""
+        if push.created_at is None:
+            return push
+        age = self.clock() - push.created_at
+        if age < self.late_after:
+            return push
+        message = replace(push.message, body=f"{push.message.body} {messages.late_note(age)}")
+        return replace(push, message=message)

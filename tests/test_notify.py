@@ -1,0 +1,438 @@
+"""Push delivery against real HTTP receivers standing in for the push services.
+
+Apprise's `json://` posts {"version", "title", "message", "type"} to a local receiver, and
+`ntfy://127.0.0.1:PORT/topic` talks to a local server pretending to be ntfy; the outbox is a
+real SQLite file. Time is real except where the hourly limit needs an hour to pass.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from hub import messages
+from hub.messages import Message
+from hub.notify import (
+    Action,
+    ApprisePushSender,
+    DeliveryError,
+    DeliveryHealth,
+    Dispatcher,
+    Push,
+    PushOutbox,
+    RecordingSender,
+    redact_url,
+    utc_now,
+)
+from tests.conftest import free_port, wait_until
+
+ALERT = Message(
+    "Nursery: room is cold (15.2 °C)", "The room is at 15.2 °C.", "high", ("snowflake",)
+)
+
+
+@dataclass(frozen=True)
+class Received:
+    at: float  # time.monotonic() on arrival
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, object]:
+        data = json.loads(self.body)
+        assert isinstance(data, dict)
+        return data
+
+
+class Receiver:
+    """A push service on 127.0.0.1 that records what it gets; it can fail or hang."""
+
+    def __init__(self, port: int = 0, fail_times: int = 0, hang_s: float = 0.0) -> None:
+        self.requests: list[Received] = []
+        self.answered: list[Received] = []  # got a 200
+        self.fail_times = fail_times
+        self.hang_s = hang_s
+        self.release = threading.Event()  # ends a hang early at teardown
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Received(
+                    time.monotonic(), self.path, dict(self.headers), self.rfile.read(length)
+                )
+                with receiver._lock:
+                    receiver.requests.append(request)
+                    failing = receiver.fail_times > 0
+                    receiver.fail_times -= int(failing)
+                if receiver.hang_s:
+                    receiver.release.wait(receiver.hang_s)
+                try:
+                    self.send_response(500 if failing else 200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "boom"}' if failing else b'{"id": "x"}')
+                except OSError:
+                    return  # the client gave up waiting
+                if not failing:
+                    with receiver._lock:
+                        receiver.answered.append(request)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def url(self, path: str = "hook") -> str:
+        return f"json://127.0.0.1:{self.port}/{path}"
+
+    def titles(self) -> list[str]:
+        with self._lock:
+            return [str(r.json()["title"]) for r in self.answered]
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    started: list[Receiver] = []
+
+    def start(port: int = 0, fail_times: int = 0, hang_s: float = 0.0) -> Receiver:
+        receiver = Receiver(port, fail_times, hang_s)
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """The hub's database file, which the store creates before the outbox opens it."""
+    path = tmp_path / "hub.db"
+    sqlite3.connect(path).close()
+    return path
+
+
+@pytest.fixture
+def outbox(db_path: Path) -> Iterator[PushOutbox]:
+    with PushOutbox(db_path) as box:
+        yield box
+
+
+@pytest.fixture
+def dispatchers() -> Iterator[Callable[..., Dispatcher]]:
+    started: list[Dispatcher] = []
+
+    def start(
+        outbox: PushOutbox,
+        timeout_s: float = 5.0,
+        clock: Callable[[], datetime] = utc_now,
+        max_per_hour: int = 6,
+        retry_base_s: float = 0.2,
+        retry_max_s: float = 5.0,
+    ) -> Dispatcher:
+        sender = ApprisePushSender(timeout_s)
+        dispatcher = Dispatcher(
+            outbox,
+            sender,
+            clock,
+            max_per_hour,
+            retry_base_s=retry_base_s,
+            retry_max_s=retry_max_s,
+        )
+        dispatcher.start()
+        started.append(dispatcher)
+        return dispatcher
+
+    yield start
+    for dispatcher in started:
+        dispatcher.stop()
+
+
+class FakeClock:
+    """Real time plus an offset, so a test can let an hour pass at once."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def wait_for_health(
+    dispatcher: Dispatcher, check: Callable[[DeliveryHealth], bool], what: str
+) -> DeliveryHealth:
+    def probe() -> DeliveryHealth | None:
+        health = dispatcher.health()
+        return health if check(health) else None
+
+    health = wait_until(probe, what=what)
+    assert health is not None
+    return health
+
+
+def message(title: str) -> Message:
+    return Message(title, f"{title} body", "default")
+
+
+# --- delivery ------------------------------------------------------------------------
+
+
+def test_an_enqueued_push_reaches_the_receiver(
+    receivers: Callable[..., Receiver], outbox: PushOutbox, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    receiver = receivers()
+    dispatcher = dispatchers(outbox)
+    dispatcher.enqueue(receiver.url(), ALERT, incident_id=7)
+
+    wait_until(lambda: receiver.answered, what="the push at the receiver")
+    payload = receiver.answered[0].json()
+    assert payload["title"] == ALERT.title
+    assert payload["message"] == ALERT.body
+    assert payload["type"] == "warning"
+    assert receiver.answered[0].path == "/hook"
+    wait_until(lambda: dispatcher.health().pending == 0, what="the outbox to record it")
+    health = dispatcher.health()
+    assert health.sent_last_hour == 1
+    assert not health.failing
+    assert health.last_error is None
+
+
+def test_a_failing_receiver_is_retried_with_backoff_and_shows_in_health(
+    receivers: Callable[..., Receiver], outbox: PushOutbox, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    receiver = receivers(fail_times=3)
+    dispatcher = dispatchers(outbox, retry_base_s=0.2, retry_max_s=5.0)
+    url = f"json://parent:s3cret-pass@127.0.0.1:{receiver.port}/hook-token-4711"
+    dispatcher.enqueue(url, ALERT)
+
+    health = wait_for_health(dispatcher, lambda h: h.failing, "the failure to show in health")
+    assert health.pending == 1
+    assert health.last_error is not None and "500" in health.last_error
+    assert health.last_error_at is not None
+    for secret in ("s3cret-pass", "hook-token-4711", "parent"):
+        assert secret not in health.last_error
+
+    wait_until(lambda: receiver.answered, what="delivery after the failures")
+    assert len(receiver.requests) == 4  # three 500s, then success
+    gaps = [b.at - a.at for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
+    for attempt, gap in enumerate(gaps):  # 0.2 s, 0.4 s, 0.8 s
+        assert 0.2 * 2**attempt * 0.9 <= gap < 0.2 * 2**attempt + 0.8, gaps
+    health = wait_for_health(dispatcher, lambda h: h.pending == 0, "the delivery recorded")
+    assert not health.failing
+    assert health.last_error is not None  # the last error stays visible after recovery
+
+
+def test_a_hanging_receiver_does_not_delay_a_healthy_one(
+    receivers: Callable[..., Receiver], outbox: PushOutbox, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    hanging = receivers(hang_s=10)
+    healthy = receivers()
+    dispatcher = dispatchers(outbox, timeout_s=2.0)
+
+    start = time.monotonic()
+    dispatcher.enqueue(hanging.url(), message("to the hanging one"))
+    wait_until(lambda: hanging.requests, what="the hanging receiver to be reached")
+    dispatcher.enqueue(healthy.url(), message("to the healthy one"))
+    assert time.monotonic() - start < 1.0  # enqueue never waits for a send
+
+    wait_until(lambda: healthy.answered, timeout=5, what="the healthy receiver")
+    assert healthy.answered[0].at - start < 1.0  # well before the 2 s timeout ends
+    stats = outbox.stats(datetime.now(UTC))
+    assert stats.failed_attempts == 0  # the hanging send is still waiting
+    assert not hanging.answered
+
+    health = wait_for_health(dispatcher, lambda h: h.failing, "the timeout to count as failed")
+    assert health.pending == 1
+    assert time.monotonic() - start < 5  # the 2 s timeout, not the receiver's 10 s
+
+
+def test_the_hourly_limit_holds_the_seventh_push_but_not_a_bypass(
+    receivers: Callable[..., Receiver], outbox: PushOutbox, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    receiver = receivers()
+    clock = FakeClock()
+    for n in range(1, 8):
+        outbox.enqueue(receiver.url(), message(f"push {n}"), now=clock())
+    outbox.enqueue(receiver.url(), message("hotter now"), bypass_rate_limit=True, now=clock())
+    dispatcher = dispatchers(outbox, clock=clock, max_per_hour=6)
+
+    wait_until(lambda: len(receiver.answered) == 7, what="six pushes and the bypass")
+    titles = receiver.titles()
+    # The six regular pushes in order; the bypass went while the seventh was held.
+    assert [t for t in titles if t != "hotter now"] == [f"push {n}" for n in range(1, 7)]
+    assert "hotter now" in titles
+    assert dispatcher.health().pending == 1
+
+    clock.offset = timedelta(minutes=61)  # the hour has passed: the held push goes
+    dispatcher.wake()
+    wait_until(lambda: len(receiver.answered) == 8, what="the held push")
+    held = receiver.answered[-1].json()
+    assert held["title"] == "push 7"
+    assert "Sent late: this was raised 1 h 1 min ago." in str(held["message"])
+
+
+def test_pushes_survive_a_restart(
+    receivers: Callable[..., Receiver], db_path: Path, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    port = free_port()  # nothing listens here yet: the service is down
+    url = f"json://127.0.0.1:{port}/hook"
+    first = PushOutbox(db_path)
+    dispatcher = dispatchers(first, retry_base_s=0.1)
+    dispatcher.enqueue(url, ALERT)
+    wait_until(lambda: dispatcher.health().failing, what="the first attempt to fail")
+    dispatcher.stop()
+    first.close()
+
+    receiver = receivers(port=port)
+    with PushOutbox(db_path) as second:
+        restarted = dispatchers(second, retry_base_s=0.1)
+        wait_until(lambda: receiver.answered, what="delivery after the restart")
+        wait_until(lambda: restarted.health().pending == 0, what="the delivery recorded")
+        assert len(receiver.answered) == 1
+        assert receiver.answered[0].json()["title"] == ALERT.title
+
+
+def test_ntfy_pushes_carry_priority_tags_and_action_buttons(
+    receivers: Callable[..., Receiver], outbox: PushOutbox, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    ntfy = receivers()  # a local server pretending to be ntfy
+    ack = "http://nursery.local:8000/api/alerts/7/ack?exp=1767225600&sig=abc,def"
+    snooze = "http://nursery.local:8000/api/alerts/7/snooze?exp=1767225600&sig=x&minutes=30"
+    dispatcher = dispatchers(outbox)
+    dispatcher.enqueue(
+        f"ntfy://127.0.0.1:{ntfy.port}/nursery-alerts?tags=baby",
+        ALERT,
+        incident_id=7,
+        actions=(
+            Action(messages.ACK_LABEL, ack, clear=True),
+            Action(messages.SNOOZE_LABEL, snooze),
+        ),
+    )
+
+    wait_until(lambda: ntfy.answered, what="the ntfy publish")
+    request = ntfy.answered[0]
+    payload = request.json()
+    assert payload["topic"] == "nursery-alerts"
+    assert payload["title"] == ALERT.title
+    assert payload["message"] == ALERT.body  # buttons, so no links in the text
+    assert request.headers["X-Priority"] == "high"
+    assert request.headers["X-Tags"] == "baby,snowflake"
+    actions = json.loads(request.headers["X-Actions"])
+    assert actions == [
+        {"action": "http", "label": "I'm on it", "url": ack, "method": "POST", "clear": True},
+        {
+            "action": "http",
+            "label": "Snooze 30 min",
+            "url": snooze,
+            "method": "POST",
+            "clear": False,
+        },
+    ]
+
+
+def test_other_services_get_the_links_as_text(
+    receivers: Callable[..., Receiver], outbox: PushOutbox, dispatchers: Callable[..., Dispatcher]
+) -> None:
+    receiver = receivers()
+    ack = "http://nursery.local:8000/api/alerts/7/ack?exp=1&sig=s"
+    dispatchers(outbox).enqueue(receiver.url(), ALERT, actions=(Action("I'm on it", ack),))
+    wait_until(lambda: receiver.answered, what="the push")
+    assert receiver.answered[0].json()["message"] == f"{ALERT.body}\n\nI'm on it: {ack}"
+
+
+def test_a_bad_url_fails_without_leaking_it(outbox: PushOutbox) -> None:
+    sender = ApprisePushSender(timeout_s=1)
+    push = Push(1, "nosuchservice://tok3n-secret@somewhere/x", ALERT)
+    with pytest.raises(DeliveryError) as caught:
+        sender.send(push)
+    assert "not a valid Apprise URL" in str(caught.value)
+    assert "tok3n-secret" not in str(caught.value)
+
+
+def test_stop_is_prompt(outbox: PushOutbox) -> None:
+    dispatcher = Dispatcher(outbox, RecordingSender(), poll_s=60)
+    dispatcher.start()
+    start = time.monotonic()
+    dispatcher.stop()
+    assert time.monotonic() - start < 1
+
+
+# --- the outbox and the sender without a network ------------------------------------
+
+
+def test_outbox_keeps_each_channel_in_order(outbox: PushOutbox) -> None:
+    now = datetime.now(UTC)
+    first = outbox.enqueue("json://a/x", message("cold"), now=now)
+    outbox.enqueue("json://a/x", message("back to normal"), now=now)
+    other = outbox.enqueue("json://b/x", message("other channel"), now=now)
+    assert [p.id for p in outbox.due(now)] == [first, other]
+
+    outbox.failed(first, now, "boom", retry_at=now + timedelta(seconds=30))
+    # "back to normal" waits behind the alert it ends, even while that one backs off.
+    assert [p.id for p in outbox.due(now)] == [other]
+    upgrade = outbox.enqueue("json://a/x", message("hot"), bypass_rate_limit=True, now=now)
+    assert [p.id for p in outbox.due(now)] == [upgrade, other]
+
+    later = outbox.due(now + timedelta(seconds=31))
+    retry = next(p for p in later if p.id == first)
+    assert retry.attempts == 1
+    outbox.delivered(first, now + timedelta(seconds=31))
+    assert outbox.sent_count("json://a/x", now) == 1
+    stats = outbox.stats(now + timedelta(seconds=31))
+    assert (stats.pending, stats.failed_attempts, stats.last_error) == (3, 0, "boom")
+
+
+def test_outbox_round_trips_a_push(outbox: PushOutbox) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    actions = (Action("I'm on it", "https://h/ack", clear=True), Action("Snooze", "https://h/s"))
+    push_id = outbox.enqueue(
+        "ntfys://ntfy.sh/topic", ALERT, incident_id=3, actions=actions, now=now
+    )
+    (push,) = outbox.due(now)
+    assert push == Push(push_id, "ntfys://ntfy.sh/topic", ALERT, 3, actions, False, 0, now)
+
+
+def test_redact_url_keeps_scheme_and_host_only() -> None:
+    assert redact_url("json://user:pw@example.com:8080/path?token=x").startswith(
+        "json://example.com #"
+    )
+    assert redact_url("ntfy://127.0.0.1:8080/topic").startswith("ntfy://127.0.0.1 #")
+    # A token in the host position is not a host.
+    assert redact_url("tgram://123456789:AAHsecret/987").startswith("tgram://… #")
+    assert redact_url("ntfy://my-private-topic").startswith("ntfy://… #")
+    assert redact_url("json://a/x") != redact_url("json://a/y")  # told apart
+
+
+def test_prepare_sets_priority_and_keeps_the_users_parameters() -> None:
+    sender = ApprisePushSender()
+    url, body = sender.prepare(
+        Push(1, "ntfys://ntfy.example.com/t?token=tk_a%2Bb&priority=min&tags=x", ALERT)
+    )
+    assert url == "ntfys://ntfy.example.com/t?token=tk_a%2Bb&priority=high&xtags=x%2Csnowflake"
+    assert body == ALERT.body
+    urgent = Message("t", "b", "urgent")
+    gotify, _ = sender.prepare(Push(1, "gotify://host/token", urgent))
+    assert gotify == "gotify://host/token?priority=emergency"
+    mail, _ = sender.prepare(Push(1, "mailto://u:p@example.com", urgent))
+    assert mail == "mailto://u:p@example.com"
