@@ -70,6 +70,11 @@ def fault_topic(base: str, room: str) -> str:
     return f"{base}/{room}/fault"
 
 
+def alert_topic(base: str, room: str) -> str:
+    """Retained by the hub: the room's alert state, for home automation."""
+    return f"{base}/{room}/alert"
+
+
 def subscriptions(base: str) -> list[str]:
     """The topic filters the hub subscribes to."""
     return [f"{base}/+/reading", f"{base}/+/status", f"{base}/+/fault"]
@@ -271,6 +276,106 @@ class FaultMessage:
             ts=parse_ts(data.get("ts")),
             error=_str(data, "error")[:200],
             consecutive_failures=_int(data, "consecutive_failures", minimum=1),
+        )
+
+
+AlertLevel = Literal["ok", "warning", "alert", "acknowledged", "snoozed"]
+ALERT_LEVELS: Final = ("ok", "warning", "alert", "acknowledged", "snoozed")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEntry:
+    """One open incident as published in an alert-state message."""
+
+    id: int
+    condition: str
+    severity: str
+    state: str
+    since: datetime
+    acknowledged_by: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "condition": self.condition,
+            "severity": self.severity,
+            "state": self.state,
+            "since": format_ts(self.since),
+            "acknowledged_by": self.acknowledged_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStateMessage:
+    """The hub's summary of a room's alerts on `<base>/<room>/alert` (QoS 1, retained).
+
+    `state` is the most pressing open incident's: `alert` (cold, hot, no data, offline) over
+    `warning` (fast drop, suspect sensor, advisories), then `snoozed`/`acknowledged` when
+    every alert-level incident has been answered; `ok` when nothing is open. Carries no
+    health data: room conditions only.
+    """
+
+    room: str
+    state: AlertLevel
+    since: datetime | None
+    condition: str | None
+    acknowledged_by: str | None
+    open: tuple[AlertEntry, ...]
+    temperature_c: float | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "v": CONTRACT_VERSION,
+                "room": self.room,
+                "state": self.state,
+                "since": format_ts(self.since) if self.since else None,
+                "condition": self.condition,
+                "acknowledged_by": self.acknowledged_by,
+                "temperature_c": self.temperature_c,
+                "open": [entry.as_json() for entry in self.open],
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> AlertStateMessage:
+        data = _obj(payload)
+        state = data.get("state")
+        if state not in ALERT_LEVELS:
+            raise ContractError(f"state must be one of {', '.join(ALERT_LEVELS)}")
+        entries = data.get("open")
+        if not isinstance(entries, list):
+            raise ContractError("open must be a list")
+        parsed: list[AlertEntry] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ContractError("open entries must be objects")
+            by = entry.get("acknowledged_by")
+            parsed.append(
+                AlertEntry(
+                    id=_int(entry, "id"),
+                    condition=_str(entry, "condition"),
+                    severity=_str(entry, "severity"),
+                    state=_str(entry, "state"),
+                    since=parse_ts(entry.get("since"), "open.since"),
+                    acknowledged_by=by if isinstance(by, str) else None,
+                )
+            )
+        since = data.get("since")
+        condition = data.get("condition")
+        by = data.get("acknowledged_by")
+        temperature = data.get("temperature_c")
+        return cls(
+            room=check_name("room", _str(data, "room")),
+            state=state,
+            since=None if since is None else parse_ts(since, "since"),
+            condition=condition if isinstance(condition, str) else None,
+            acknowledged_by=by if isinstance(by, str) else None,
+            open=tuple(parsed),
+            temperature_c=None
+            if temperature is None
+            else _number(data, "temperature_c", TEMPERATURE_RANGE_C),
         )
 
 

@@ -15,9 +15,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 import dashboard.views
-from hub.api import health, rooms
+from hub.api import alerts, health, rooms
 from hub.api.deps import HubContext
 from hub.ingest import Clock, Ingest, utc_now
+from hub.monitor import Monitor
+from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
 from hub.store import Store, StoreError
 from nursery.config import Settings
 
@@ -35,15 +37,41 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.hub.db)
-        runner = Ingest(settings, store, clock) if ingest else None
-        app.state.hub = HubContext(settings=settings, store=store, ingest=runner, clock=clock)
-        if runner:
+        context = HubContext(settings=settings, store=store, ingest=None, clock=clock)
+        app.state.hub = context
+        outbox = PushOutbox(settings.hub.db) if ingest else None
+        if outbox is not None:
+            dispatcher = Dispatcher(
+                outbox,
+                ApprisePushSender(timeout_s=settings.notify.timeout_s),
+                clock=clock,
+                max_per_hour=settings.alerts.max_per_hour,
+            )
+            runner = Ingest(settings, store, clock)
+            monitor = Monitor(
+                settings,
+                store,
+                outbox,
+                clock,
+                publish=runner.publish,
+                wake_dispatcher=dispatcher.wake,
+            )
+            runner.listener = monitor
+            context.ingest, context.monitor, context.dispatcher = runner, monitor, dispatcher
+            monitor.start()
+            dispatcher.start()
             runner.start()
         try:
             yield
         finally:
-            if runner:
-                runner.stop()
+            if context.ingest:
+                context.ingest.stop()
+            if context.monitor:
+                context.monitor.stop()
+            if context.dispatcher:
+                context.dispatcher.stop()
+            if outbox is not None:
+                outbox.close()
             store.close()
 
     app = FastAPI(
@@ -56,6 +84,7 @@ def create_app(
     )
     app.include_router(health.router)
     app.include_router(rooms.router)
+    app.include_router(alerts.router)
     dashboard.views.install(app)
 
     @app.get("/docs", include_in_schema=False)

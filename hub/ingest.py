@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,6 +24,7 @@ from firmware.contract import (
     ContractError,
     FaultMessage,
     ReadingMessage,
+    Status,
     decode_status,
     parse_topic,
     subscriptions,
@@ -38,6 +39,15 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class IngestListener(Protocol):
+    """Who hears about what ingest stored: the alert monitor."""
+
+    def on_readings(self, batch: list[Received]) -> None: ...
+    def on_status(self, room: str, status: Status, at: datetime) -> None: ...
+    def on_fault(self, fault: FaultMessage, at: datetime) -> None: ...
+    def republish(self) -> None: ...
 
 
 @dataclass
@@ -77,6 +87,7 @@ class Ingest:
         self._clock = clock
         self._base = settings.mqtt.base_topic
         self.counters = IngestCounters()
+        self.listener: IngestListener | None = None
         self._queue: queue.SimpleQueue[_Incoming | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -139,6 +150,9 @@ class Ingest:
             "resumed" if flags.session_present else "new",
         )
         client.subscribe([(topic, 1) for topic in subscriptions(self._base)])
+        if self.listener is not None:
+            # The broker may have restarted without persistence: say our state again.
+            threading.Thread(target=self.listener.republish, daemon=True).start()
 
     def _on_disconnect(
         self,
@@ -206,20 +220,38 @@ class Ingest:
         elif kind == "status":
             if not item.payload:
                 return  # a retained status being cleared: nothing to record
-            self._store.set_status(room, decode_status(item.payload), item.received_at)
+            status = decode_status(item.payload)
+            self._store.set_status(room, status, item.received_at)
             self.counters.statuses += 1
+            self._notify_listener(
+                lambda listener: listener.on_status(room, status, item.received_at)
+            )
         else:
             fault = FaultMessage.decode(item.payload)
             if fault.room != room:
                 raise ContractError(f"room {fault.room!r} does not match the topic")
             self._store.add_fault(fault, item.received_at)
             self.counters.faults += 1
+            self._notify_listener(lambda listener: listener.on_fault(fault, item.received_at))
             log.warning(
                 "sensor fault in %s: %s (%d in a row)",
                 room,
                 fault.error,
                 fault.consecutive_failures,
             )
+
+    def _notify_listener(self, call: Callable[[IngestListener], None]) -> None:
+        """Tell the listener after the commit; its failure must never stop ingest."""
+        if self.listener is None:
+            return
+        try:
+            call(self.listener)
+        except Exception:
+            log.exception("the alert monitor failed on a message; ingest goes on")
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish the hub's own retained state (alert state) at QoS 1."""
+        self._client.publish(topic, payload, qos=1, retain=True)
 
     def _reject(self, item: _Incoming, reason: str) -> None:
         self.counters.rejected += 1
@@ -228,8 +260,10 @@ class Ingest:
         log.warning("rejected message on %s (payload %r)", line, item.payload[:60])
 
     def _commit(self, batch: _Batch) -> None:
-        """Commit the batch, retrying while the database fails, then acknowledge it."""
+        """Commit the batch, retrying while the database fails, acknowledge it, then tell
+        the monitor about the new readings."""
         delay = 0.5
+        new: list[Received] = []
         while batch.readings:
             try:
                 new = self._store.add_readings(batch.readings)
@@ -240,9 +274,11 @@ class Ingest:
                     return  # not acknowledged: the broker redelivers after restart
                 delay = min(delay * 2, 30)
                 continue
-            self.counters.stored += new
-            self.counters.duplicates += len(batch.readings) - new
+            self.counters.stored += len(new)
+            self.counters.duplicates += len(batch.readings) - len(new)
             break
         for mid, qos in batch.acks:
             if qos > 0:
                 self._client.ack(mid, qos)
+        if new:
+            self._notify_listener(lambda listener: listener.on_readings(new))

@@ -7,16 +7,19 @@ commit. The file is created 0600: it will hold health data.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from firmware.contract import FaultMessage, ReadingMessage, Status
+from hub.alerts import Incident
+from hub.conditions import Condition
 
 SCHEMA_VERSION = 1
 
@@ -48,7 +51,105 @@ CREATE TABLE IF NOT EXISTS readings (
     PRIMARY KEY (boot, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_room_time ON readings (room_id, ts_ms);
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY,
+    room TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    opened_at_ms INTEGER NOT NULL,
+    since_ms INTEGER NOT NULL,
+    value REAL,
+    threshold REAL,
+    worst REAL,
+    minutes_to_cold REAL,
+    notified_at_ms INTEGER,
+    last_push_at_ms INTEGER,
+    repeats INTEGER NOT NULL DEFAULT 0,
+    escalated_at_ms INTEGER,
+    acked_at_ms INTEGER,
+    acked_by TEXT,
+    acked_via TEXT,
+    rearm_from REAL,
+    snoozed_until_ms INTEGER,
+    held INTEGER NOT NULL DEFAULT 0,
+    resolved_at_ms INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_open_incident_per_condition
+    ON incidents (room, condition) WHERE resolved_at_ms IS NULL;
+CREATE INDEX IF NOT EXISTS incidents_by_time ON incidents (opened_at_ms);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+_INCIDENT_COLUMNS = (
+    "id, room, condition, opened_at_ms, since_ms, value, threshold, worst, minutes_to_cold,"
+    " notified_at_ms, last_push_at_ms, repeats, escalated_at_ms, acked_at_ms, acked_by,"
+    " acked_via, rearm_from, snoozed_until_ms, held, resolved_at_ms"
+)
+
+
+_FIELDS = [column.strip() for column in _INCIDENT_COLUMNS.split(",")[1:]]
+# Built once from the fixed column list above; no user input reaches these strings.
+_INSERT_INCIDENT = (
+    f"INSERT INTO incidents ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})"  # noqa: S608
+)
+_UPDATE_INCIDENT = f"UPDATE incidents SET {', '.join(f + ' = ?' for f in _FIELDS)} WHERE id = ?"  # noqa: S608
+_SELECT_INCIDENTS = f"SELECT {_INCIDENT_COLUMNS} FROM incidents"  # noqa: S608
+
+
+def _ms(ts: datetime | None) -> int | None:
+    return None if ts is None else to_ms(ts)
+
+
+def _dt(ms: object) -> datetime | None:
+    return from_ms(ms) if isinstance(ms, int) else None
+
+
+def _incident_row(incident: Incident) -> tuple[object, ...]:
+    return (
+        incident.room,
+        incident.condition.value,
+        to_ms(incident.opened_at),
+        to_ms(incident.since),
+        incident.value,
+        incident.threshold,
+        incident.worst,
+        incident.minutes_to_cold,
+        _ms(incident.notified_at),
+        _ms(incident.last_push_at),
+        incident.repeats,
+        _ms(incident.escalated_at),
+        _ms(incident.acked_at),
+        incident.acked_by,
+        incident.acked_via,
+        incident.rearm_from,
+        _ms(incident.snoozed_until),
+        int(incident.held),
+        _ms(incident.resolved_at),
+    )
+
+
+def _incident(row: tuple[Any, ...]) -> Incident:
+    return Incident(
+        id=row[0],
+        room=row[1],
+        condition=Condition(row[2]),
+        opened_at=from_ms(row[3]),
+        since=from_ms(row[4]),
+        value=row[5],
+        threshold=row[6],
+        worst=row[7],
+        minutes_to_cold=row[8],
+        notified_at=_dt(row[9]),
+        last_push_at=_dt(row[10]),
+        repeats=row[11],
+        escalated_at=_dt(row[12]),
+        acked_at=_dt(row[13]),
+        acked_by=row[14],
+        acked_via=row[15],
+        rearm_from=row[16],
+        snoozed_until=_dt(row[17]),
+        held=bool(row[18]),
+        resolved_at=_dt(row[19]),
+    )
 
 
 def to_ms(ts: datetime) -> int:
@@ -184,10 +285,10 @@ class Store:
 
     # --- writes ---------------------------------------------------------------------
 
-    def add_readings(self, batch: Iterable[Received]) -> int:
-        """Store a batch in one commit; returns how many were new (redeliveries are not)."""
+    def add_readings(self, batch: Iterable[Received]) -> list[Received]:
+        """Store a batch in one commit; returns the new ones (redeliveries are not)."""
         with self._tx() as db:
-            inserted = 0
+            inserted: list[Received] = []
             last_seen: dict[int, int] = {}
             for item in batch:
                 reading = item.reading
@@ -206,7 +307,8 @@ class Store:
                         reading.humidity_pct,
                     ),
                 )
-                inserted += cursor.rowcount
+                if cursor.rowcount == 1:
+                    inserted.append(item)
                 last_seen[room_id] = max(received_ms, last_seen.get(room_id, 0))
             for room_id, seen_ms in last_seen.items():
                 db.execute(
@@ -237,7 +339,71 @@ class Store:
                 ),
             )
 
+    def save_incidents(self, incidents: Iterable[Incident]) -> list[Incident]:
+        """Insert new incidents and update known ones in one commit; returns them with ids."""
+        saved: list[Incident] = []
+        with self._tx() as db:
+            for incident in incidents:
+                row = _incident_row(incident)
+                if incident.id is None:
+                    cursor = db.execute(_INSERT_INCIDENT, row)
+                    incident = replace(incident, id=cursor.lastrowid)
+                else:
+                    db.execute(_UPDATE_INCIDENT, (*row, incident.id))
+                saved.append(incident)
+        return saved
+
+    def secret(self, name: str) -> str:
+        """A random secret kept in the database (0600), made on first use."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+            if row is not None:
+                return str(row[0])
+            value = secrets.token_urlsafe(32)
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, value))
+            return value
+
     # --- reads ----------------------------------------------------------------------
+
+    def open_incidents(self) -> list[Incident]:
+        with self._lock:
+            rows = self._db.execute(
+                _SELECT_INCIDENTS + " WHERE resolved_at_ms IS NULL ORDER BY id"
+            ).fetchall()
+        return [_incident(row) for row in rows]
+
+    def incident(self, incident_id: int) -> Incident | None:
+        with self._lock:
+            row = self._db.execute(
+                _SELECT_INCIDENTS + " WHERE id = ?",
+                (incident_id,),
+            ).fetchone()
+        return None if row is None else _incident(row)
+
+    def recent_incidents(self, since: datetime, limit: int = 100) -> list[Incident]:
+        """Open incidents and those opened or resolved since `since`, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                _SELECT_INCIDENTS
+                + " WHERE resolved_at_ms IS NULL OR resolved_at_ms >= ? OR opened_at_ms >= ?"
+                " ORDER BY opened_at_ms DESC, id DESC LIMIT ?",
+                (to_ms(since), to_ms(since), limit),
+            ).fetchall()
+        return [_incident(row) for row in rows]
+
+    def recent_readings(
+        self, room: str, since: datetime
+    ) -> list[tuple[datetime, datetime, float, float]]:
+        """(ts, received_at, temperature, humidity) since a time, oldest first: to rebuild
+        the rules' memory after a restart."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ts_ms, received_ms, temperature_c, humidity_pct FROM readings"
+                " JOIN rooms ON rooms.id = readings.room_id"
+                " WHERE rooms.name = ? AND received_ms >= ? ORDER BY received_ms, ts_ms",
+                (room, to_ms(since)),
+            ).fetchall()
+        return [(from_ms(a), from_ms(b), t, h) for a, b, t, h in rows]
 
     def count_readings(self, room: str | None = None) -> int:
         with self._lock:

@@ -102,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
         "publish each reading to <base_topic>/<room>/reading. Stops cleanly on SIGTERM/Ctrl-C.",
     )
     _add_common(firmware)
+
+    notify_test = commands.add_parser(
+        "notify-test",
+        help="send a test push to every configured channel and say which worked",
+        description="Send one test notification to each Apprise URL in notify.urls and "
+        "notify.caregivers, right now, and print the result per channel (secrets hidden). "
+        "Exits 1 when a channel failed or none is configured.",
+    )
+    _add_common(notify_test)
     return parser
 
 
@@ -166,7 +175,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hub.service import serve
 
         return serve(settings)
+    if args.command == "notify-test":
+        return notify_test(settings)
     return run_firmware(settings)
+
+
+def notify_test(settings: Settings) -> int:
+    from hub.messages import test_message
+    from hub.notify import ApprisePushSender, DeliveryError, Push, redact_url
+
+    notify = settings.notify
+    urls = list(
+        dict.fromkeys([*notify.urls, *(url for group in notify.caregivers for url in group)])
+    )
+    if not urls:
+        print(
+            "nursery: no channels to test: set notify.urls (NURSERY_NOTIFY__URLS) "
+            "or notify.caregivers",
+            file=sys.stderr,
+        )
+        return 1
+    sender = ApprisePushSender(timeout_s=notify.timeout_s)
+    failed = 0
+    for number, url in enumerate(urls, start=1):
+        try:
+            sender.send(Push(id=number, url=url, message=test_message()))
+        except DeliveryError as exc:
+            failed += 1
+            print(f"failed  {exc}")
+        else:
+            print(f"sent    {redact_url(url)}")
+    print(f"{len(urls) - failed} of {len(urls)} channels reached")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

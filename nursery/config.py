@@ -9,12 +9,21 @@ keeps the two in step.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic import field_validator as _field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -123,11 +132,180 @@ class FirmwareSettings(_Section):
         return value
 
 
+Preset = Literal["uk", "who", "us"]
+
+# Published guidance: 16–20 °C for a sleeping baby (Lullaby Trust/NHS), 18 °C minimum
+# (WHO), 20–22 °C (commonly cited in the US). cold/cool/warm thresholds per preset, in °C.
+PRESETS: dict[str, dict[str, float]] = {
+    "uk": {"cold_below_c": 16.0, "cool_below_c": 17.0, "warm_above_c": 20.0},
+    "who": {"cold_below_c": 18.0, "cool_below_c": 19.0, "warm_above_c": 22.0},
+    "us": {"cold_below_c": 20.0, "cool_below_c": 20.5, "warm_above_c": 22.0},
+}
+COLD_CLEAR_MARGIN_C = 0.5
+_QUIET_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
+
+
 class RulesSettings(_Section):
+    preset: Preset = Field(
+        "uk",
+        description="Temperature guidance the thresholds start from: `uk` (16–20 °C, Lullaby "
+        "Trust/NHS), `who` (18 °C minimum), `us` (20–22 °C).",
+    )
+    cold_below_c: float | None = Field(
+        None, ge=-10, le=40, description="Cold alert below this (°C); default from the preset."
+    )
+    cold_clear_c: float | None = Field(
+        None,
+        ge=-10,
+        le=40,
+        description="A cold alert clears only at or above this (°C); default cold_below_c + 0.5.",
+    )
+    cold_for_s: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds the room must stay cold before the alert (and warm before it clears).",
+    )
+    cool_below_c: float | None = Field(
+        None, ge=-10, le=40, description="Cool advisory below this (°C); default from the preset."
+    )
+    cool_for_s: float = Field(900.0, ge=0, description="Seconds cool before the advisory.")
+    drop_c: float = Field(
+        2.0, gt=0, le=20, description="A fall of at least this many °C is a fast drop."
+    )
+    drop_window_s: float = Field(
+        1800.0, gt=0, description="Seconds within which a fall of drop_c is a fast drop."
+    )
+    warm_above_c: float | None = Field(
+        None, ge=0, le=50, description="Warm advisory above this (°C); default from the preset."
+    )
+    warm_for_s: float = Field(900.0, ge=0, description="Seconds warm before the advisory.")
+    hot_above_c: float = Field(24.0, ge=0, le=50, description="Hot alert above this (°C).")
+    hot_for_s: float = Field(600.0, ge=0, description="Seconds hot before the alert.")
+    humidity_low_pct: float = Field(
+        40.0, ge=0, le=100, description="Humidity advisory below this (%RH)."
+    )
+    humidity_high_pct: float = Field(
+        60.0, ge=0, le=100, description="Humidity advisory above this (%RH)."
+    )
+    humidity_for_s: float = Field(
+        3600.0, ge=0, description="Seconds outside the humidity band before the advisory."
+    )
     stale_after_s: float = Field(
         300.0,
         gt=0,
-        description="Seconds without a valid reading after which a room shows as no data.",
+        description="Seconds without a valid reading after which a room shows as no data "
+        "(an alert as urgent as cold).",
+    )
+    max_jump_c: float = Field(
+        5.0,
+        gt=0,
+        description="A single reading this many °C away from the last one is ignored unless "
+        "the next reading confirms it.",
+    )
+    replay_after_s: float = Field(
+        120.0,
+        gt=0,
+        description="A reading measured this long before it arrived is a replay: stored, "
+        "but it raises no alerts about the past.",
+    )
+    clock_skew_s: float = Field(
+        60.0, gt=0, description="A device clock this many seconds ahead of the hub is flagged."
+    )
+    suspect_error_ratio: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Share of failed or impossible readings in the last 30 min that marks the "
+        "sensor as suspect.",
+    )
+    stuck_for_s: float = Field(
+        1800.0,
+        gt=0,
+        description="Temperature and humidity both unchanged this long marks the sensor as "
+        "suspect.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RulesSettings:
+        cold, clear = self.effective("cold_below_c"), self.effective("cold_clear_c")
+        if clear < cold:
+            raise ValueError(f"cold_clear_c ({clear:g}) must not be below cold_below_c ({cold:g})")
+        if self.humidity_low_pct >= self.humidity_high_pct:
+            raise ValueError("humidity_low_pct must be below humidity_high_pct")
+        if self.effective("warm_above_c") > self.hot_above_c:
+            raise ValueError("warm_above_c must not be above hot_above_c")
+        return self
+
+    def effective(self, key: str) -> float:
+        """A threshold with the preset filled in where the setting is unset."""
+        value = getattr(self, key)
+        if value is not None:
+            return float(value)
+        if key == "cold_clear_c":
+            return self.effective("cold_below_c") + COLD_CLEAR_MARGIN_C
+        return PRESETS[self.preset][key]
+
+
+class AlertsSettings(_Section):
+    repeat_after_s: list[float] = Field(
+        [600.0, 1200.0, 1800.0],
+        description="Seconds after the first push at which an unacknowledged alert is repeated "
+        '(JSON list in env: `"[600, 1200, 1800]"`).',
+    )
+    repeat_every_s: float = Field(
+        1800.0, gt=0, description="After the listed repeats, repeat this often until acknowledged."
+    )
+    escalate_after_s: float = Field(
+        900.0,
+        gt=0,
+        description="Seconds without an acknowledgement before the second caregiver is paged.",
+    )
+    rearm_c: float = Field(
+        1.0,
+        gt=0,
+        description="An acknowledged or snoozed alert pages again when the room gets this many "
+        "°C further from the threshold.",
+    )
+    max_per_hour: int = Field(
+        6,
+        ge=1,
+        description="Most pushes per channel per hour; a more severe alert still goes through.",
+    )
+    quiet_hours: str | None = Field(
+        None,
+        description="Local hours (`22:00-07:00`) when advisories wait; cold, hot and no-data "
+        "alerts are never held.",
+    )
+
+    @_field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is not None and not _QUIET_RE.fullmatch(value):
+            raise ValueError("must be HH:MM-HH:MM in 24-hour local time, like 22:00-07:00")
+        return value
+
+
+class NotifySettings(_Section):
+    urls: list[str] = Field(
+        [],
+        description="Apprise URLs every alert goes to (ntfy, Pushover, Telegram, Gotify, email, "
+        "Home Assistant…); JSON list in env.",
+    )
+    caregivers: list[list[str]] = Field(
+        [],
+        description="Ordered caregivers, each a list of Apprise URLs; the second is paged on "
+        "escalation. JSON list of lists in env.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Where phones reach the hub (`http://nursery.local:8000`), for the "
+        "acknowledge and snooze buttons in pushes.",
+    )
+    link_ttl_s: float = Field(
+        21600.0, gt=0, description="Seconds an acknowledge link in a push stays valid."
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Seconds one push may take before it counts as failed."
     )
 
 
@@ -147,6 +325,8 @@ class Settings(BaseSettings):
         default_factory=FirmwareSettings, description="The Pi in the nursery."
     )
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Room rules.")
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="Alert lifecycle.")
+    notify: NotifySettings = Field(default_factory=NotifySettings, description="Push delivery.")
 
     @classmethod
     def settings_customise_sources(
@@ -166,6 +346,8 @@ SECTIONS: dict[str, type[_Section]] = {
     "hub": HubSettings,
     "firmware": FirmwareSettings,
     "rules": RulesSettings,
+    "alerts": AlertsSettings,
+    "notify": NotifySettings,
 }
 
 

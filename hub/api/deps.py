@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from hub.ingest import Clock, Ingest
+from hub.monitor import Monitor
+from hub.notify import Dispatcher
 from hub.store import Store
 from nursery.config import Settings
 
@@ -20,6 +22,8 @@ class HubContext:
     store: Store
     ingest: Ingest | None
     clock: Clock
+    monitor: Monitor | None = None
+    dispatcher: Dispatcher | None = None
 
 
 def get_context(request: Request) -> HubContext:
@@ -28,3 +32,13 @@ def get_context(request: Request) -> HubContext:
 
 
 ContextDep = Annotated[HubContext, Depends(get_context)]
+
+
+def get_monitor(request: Request) -> Monitor:
+    monitor = get_context(request).monitor
+    if monitor is None:
+        raise HTTPException(503, detail="the hub is not watching rooms (started without ingest)")
+    return monitor
+
+
+MonitorDep = Annotated[Monitor, Depends(get_monitor)]

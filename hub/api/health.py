@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hub.api.deps import ContextDep
-from hub.api.schemas import Counts, Health, MqttHealth
+from hub.api.schemas import Counts, DeliveryOut, Health, MqttHealth
 
 router = APIRouter(tags=["health"])
 
@@ -15,8 +15,19 @@ def healthz(ctx: ContextDep) -> Health:
     mqtt = ctx.settings.mqtt
     counters = ctx.ingest.counters if ctx.ingest else None
     connected = bool(ctx.ingest and ctx.ingest.connected)
+    delivery = ctx.dispatcher.health() if ctx.dispatcher else None
+    failing = bool(delivery and delivery.failing)
     return Health(
-        status="ok" if connected else "degraded",
+        status="ok" if connected and not failing else "degraded",
+        notifications=DeliveryOut(
+            pending=delivery.pending,
+            failing=delivery.failing,
+            last_error=delivery.last_error,
+            last_error_at=delivery.last_error_at,
+            sent_last_hour=delivery.sent_last_hour,
+        )
+        if delivery
+        else None,
         mqtt=MqttHealth(connected=connected, broker=f"{mqtt.host}:{mqtt.port}"),
         messages=Counts(
             stored=counters.stored if counters else 0,

@@ -22,12 +22,23 @@ class MqttHealth(BaseModel):
     broker: str = Field(description="host:port of the broker the hub uses.")
 
 
+class DeliveryOut(BaseModel):
+    pending: int = Field(description="Pushes waiting to be sent (or retried).")
+    failing: bool = Field(description="True while the last attempt to some channel failed.")
+    last_error: str | None
+    last_error_at: datetime | None
+    sent_last_hour: int
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"] = Field(
         description="`degraded` while the broker is unreachable or the database fails."
     )
     mqtt: MqttHealth
     messages: Counts
+    notifications: DeliveryOut | None = Field(
+        None, description="Push delivery; `failing` also makes the status `degraded`."
+    )
 
 
 class ReadingOut(BaseModel):
@@ -71,3 +82,27 @@ class SeriesOut(BaseModel):
     until: datetime
     downsampled: bool = Field(description="True when points are averages over equal buckets.")
     points: list[ReadingOut]
+
+
+class AlertOut(BaseModel):
+    id: int
+    room: str
+    condition: str = Field(
+        description="cold, cool, fast_drop, warm, hot, humidity, no_data, offline, "
+        "sensor_suspect or clock_skew."
+    )
+    severity: Literal["advisory", "warning", "alert"]
+    state: Literal["open", "acknowledged", "snoozed", "resolved"]
+    opened_at: datetime
+    since: datetime = Field(description="When the condition began.")
+    value: float | None
+    threshold: float | None
+    worst: float | None
+    notified_at: datetime | None
+    repeats: int
+    escalated_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_via: str | None
+    snoozed_until: datetime | None
+    resolved_at: datetime | None

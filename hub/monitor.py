@@ -1,0 +1,356 @@
+"""The watch over every room: rules on each reading and each second, incidents, pushes.
+
+Ingest calls in after each commit, a ticker calls in every second (a silent room changes
+nothing on the wire, so time itself must be watched), and the API calls in for
+acknowledgements. One lock keeps the three in step; the work under it is small.
+Pushes go to the outbox, never straight to the network, so a hanging push service cannot
+slow ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from firmware.contract import (
+    AlertEntry,
+    AlertLevel,
+    AlertStateMessage,
+    FaultMessage,
+    Status,
+    alert_topic,
+)
+from hub import messages
+from hub.alerts import (
+    AlertError,
+    Incident,
+    PushRequest,
+    acknowledge,
+    plan,
+    snooze,
+)
+from hub.conditions import Condition, Finding, Severity
+from hub.links import LinkSigner
+from hub.notify import Action, PushOutbox
+from hub.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
+from hub.store import Received, Store
+from nursery.config import Settings
+
+log = logging.getLogger("nursery.hub.monitor")
+
+Clock = Callable[[], datetime]
+Publish = Callable[[str, bytes], None]
+TICK_S = 1.0
+RECENT = timedelta(hours=24)
+
+
+class UnknownAlert(LookupError):
+    """No alert with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    incident: Incident
+    state: str
+
+
+class Monitor:
+    """Feeds the rules, keeps incidents in the store, and queues the pushes they need."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        outbox: PushOutbox,
+        clock: Clock,
+        publish: Publish | None = None,
+        wake_dispatcher: Callable[[], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._outbox = outbox
+        self._clock = clock
+        self._publish = publish
+        self._wake = wake_dispatcher or (lambda: None)
+        self._policy = Policy.from_settings(settings.rules)
+        self._lock = threading.RLock()
+        self._rules: dict[str, RoomRules] = {}
+        self._findings: dict[str, dict[Condition, Finding]] = {}
+        self._open: dict[str, dict[Condition, Incident]] = {}
+        self._published: dict[str, bytes] = {}
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="monitor-tick", daemon=True)
+        public_url = settings.notify.public_url
+        self._signer = (
+            LinkSigner(
+                store.secret("link-signing"),
+                public_url,
+                timedelta(seconds=settings.notify.link_ttl_s),
+            )
+            if public_url
+            else None
+        )
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Rebuild the rules' memory from the database, then watch the clock."""
+        with self._lock:
+            for incident in self._store.open_incidents():
+                self._open.setdefault(incident.room, {})[incident.condition] = incident
+            self._rebuild()
+            self.tick()
+        if not (self._settings.notify.urls or self._settings.notify.caregivers):
+            log.warning(
+                "no notify.urls or notify.caregivers: alerts show on the dashboard and "
+                "MQTT only, no phone will be told"
+            )
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=5)
+
+    def _rebuild(self) -> None:
+        now = self._clock()
+        window = timedelta(seconds=self._policy.memory_s)
+        for room in self._store.rooms():
+            state = RoomRules.empty(room.name, room.latest.received_at if room.latest else now)
+            rows = self._store.recent_readings(room.name, now - window)
+            if not rows and room.latest is not None:
+                latest = room.latest
+                rows = [(latest.ts, latest.received_at, latest.temperature_c, latest.humidity_pct)]
+            for ts, received_at, temperature, humidity in rows:
+                event = ReadingSeen(ts, received_at, temperature, humidity)
+                state, _ = step(state, event, self._policy, received_at)
+            if room.status == "offline" and room.status_at is not None:
+                state, _ = step(
+                    state, StatusSeen(room.status_at, online=False), self._policy, room.status_at
+                )
+            self._rules[room.name] = state
+            log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.tick()
+            except Exception:  # the watch must go on; the next tick tries again
+                log.exception("monitor tick failed")
+
+    # --- inputs ---------------------------------------------------------------------
+
+    def on_readings(self, batch: Iterable[Received]) -> None:
+        now = self._clock()
+        with self._lock:
+            touched: set[str] = set()
+            for item in batch:
+                reading = item.reading
+                event = ReadingSeen(
+                    reading.ts, item.received_at, reading.temperature_c, reading.humidity_pct
+                )
+                self._step(reading.room, event, item.received_at)
+                touched.add(reading.room)
+            for room in touched:
+                self._apply(room, now)
+
+    def on_status(self, room: str, status: Status, at: datetime) -> None:
+        with self._lock:
+            self._step(room, StatusSeen(at, online=status == "online"), at)
+            self._apply(room, self._clock())
+
+    def on_fault(self, fault: FaultMessage, at: datetime) -> None:
+        with self._lock:
+            self._step(fault.room, FaultSeen(at, fault.consecutive_failures), at)
+            self._apply(fault.room, self._clock())
+
+    def tick(self) -> None:
+        now = self._clock()
+        with self._lock:
+            for room in list(self._rules):
+                self._step(room, None, now)
+                self._apply(room, now)
+
+    def _step(
+        self, room: str, event: ReadingSeen | StatusSeen | FaultSeen | None, at: datetime
+    ) -> None:
+        state = self._rules.get(room) or RoomRules.empty(room, at)
+        state, findings = step(state, event, self._policy, at)
+        self._rules[room] = state
+        self._findings[room] = findings
+
+    def _apply(self, room: str, now: datetime) -> None:
+        open_now = self._open.get(room, {})
+        decided = plan(
+            room,
+            open_now,
+            self._findings.get(room, {}),
+            self._settings.alerts,
+            now,
+            now.astimezone(),
+        )
+        saved = {i.condition: i for i in self._save(decided.changed)} if decided.changed else {}
+        for push in decided.pushes:
+            self._send(push, saved.get(push.incident.condition, push.incident), now)
+        self._publish_state(room, now)
+
+    def _save(self, incidents: list[Incident]) -> list[Incident]:
+        saved = self._store.save_incidents(incidents)
+        for incident in saved:
+            room = self._open.setdefault(incident.room, {})
+            if incident.resolved_at is None:
+                room[incident.condition] = incident
+            else:
+                room.pop(incident.condition, None)
+        return saved
+
+    # --- pushes ---------------------------------------------------------------------
+
+    def _urls(self, audience: str) -> list[str]:
+        notify = self._settings.notify
+        everyone = [*notify.urls, *(notify.caregivers[0] if notify.caregivers else [])]
+        if audience == "escalation":
+            second = notify.caregivers[1] if len(notify.caregivers) > 1 else []
+            return list(dict.fromkeys(second or everyone))
+        return list(dict.fromkeys(everyone))
+
+    def _send(self, push: PushRequest, incident: Incident, now: datetime) -> None:
+        finding = incident.finding()
+        rules = self._settings.rules
+        if push.kind == "first":
+            message = messages.first_page(finding, rules, now)
+        elif push.kind == "repeat":
+            message = messages.repeat(finding, rules, now)
+        elif push.kind == "worse":
+            message = messages.worse(finding, rules, now)
+        elif push.kind == "escalation":
+            message = messages.escalation(
+                finding, rules, now, unacknowledged_for=now - (incident.notified_at or now)
+            )
+        else:
+            state = self._rules.get(incident.room)
+            message = messages.resolved(
+                finding,
+                now - incident.opened_at,
+                value=state.filtered_temperature if state else None,
+            )
+        actions: tuple[Action, ...] = ()
+        if self._signer and incident.id is not None and push.kind != "resolved":
+            actions = (
+                Action(messages.ACK_LABEL, self._signer.url(incident.id, "ack", now), clear=True),
+                Action(messages.SNOOZE_LABEL, self._signer.url(incident.id, "snooze", now)),
+            )
+        for url in self._urls(push.audience):
+            self._outbox.enqueue(
+                url,
+                message,
+                incident_id=incident.id,
+                actions=actions,
+                bypass_rate_limit=push.bypass_rate_limit,
+                now=now,
+            )
+        log.info(
+            "%s %s push for %s (alert %s)",
+            push.kind,
+            incident.condition,
+            incident.room,
+            incident.id,
+        )
+        self._wake()
+
+    # --- MQTT -----------------------------------------------------------------------
+
+    def _publish_state(self, room: str, now: datetime) -> None:
+        if self._publish is None:
+            return
+        message = self.alert_state(room, now)
+        payload = message.encode()
+        if self._published.get(room) == payload:
+            return
+        self._published[room] = payload
+        self._publish(alert_topic(self._settings.mqtt.base_topic, room), payload)
+
+    def republish(self) -> None:
+        """Send every room's alert state again (after the hub reconnects to the broker)."""
+        with self._lock:
+            self._published.clear()
+            now = self._clock()
+            for room in self._rules:
+                self._publish_state(room, now)
+
+    def alert_state(self, room: str, now: datetime) -> AlertStateMessage:
+        incidents = [i for i in self._open.get(room, {}).values() if not i.held]
+        latest = self._rules.get(room)
+        temperature = latest.filtered_temperature if latest else None
+        if not incidents:
+            return AlertStateMessage(room, "ok", None, None, None, (), temperature)
+        top = max(incidents, key=lambda i: (i.severity, -i.opened_at.timestamp()))
+        state = top.state(now)
+        level: AlertLevel
+        if state == "open":
+            level = "alert" if top.severity == Severity.ALERT else "warning"
+        else:
+            level = "snoozed" if state == "snoozed" else "acknowledged"
+        entries = tuple(
+            AlertEntry(
+                id=i.id or 0,
+                condition=i.condition.value,
+                severity=i.severity.name.lower(),
+                state=i.state(now),
+                since=i.since,
+                acknowledged_by=i.acked_by,
+            )
+            for i in sorted(incidents, key=lambda i: -i.severity)
+        )
+        return AlertStateMessage(
+            room, level, top.since, top.condition.value, top.acked_by, entries, temperature
+        )
+
+    # --- acknowledgements -----------------------------------------------------------
+
+    def acknowledge(self, incident_id: int, by: str, via: str) -> Incident:
+        return self._answer(incident_id, lambda i, now: acknowledge(i, by, via, now))
+
+    def snooze(self, incident_id: int, minutes: int, by: str, via: str) -> Incident:
+        return self._answer(incident_id, lambda i, now: snooze(i, minutes, by, via, now))
+
+    def _answer(
+        self, incident_id: int, change: Callable[[Incident, datetime], Incident]
+    ) -> Incident:
+        now = self._clock()
+        with self._lock:
+            incident = self._store.incident(incident_id)
+            if incident is None:
+                raise UnknownAlert(f"no alert with id {incident_id}")
+            current = self._open.get(incident.room, {}).get(incident.condition)
+            if current is not None and current.id == incident_id:
+                incident = current
+            updated = change(incident, now)
+            self._save([updated])
+            log.info(
+                "alert %d (%s in %s) %s via %s",
+                incident_id,
+                incident.condition,
+                incident.room,
+                "snoozed" if updated.snoozed_until else "acknowledged",
+                updated.acked_via,
+            )
+            self._publish_state(incident.room, now)
+            return updated
+
+    def verify_link(self, incident_id: int, action: str, expires: int, signature: str) -> None:
+        if self._signer is None:
+            raise AlertError("push links are off: notify.public_url is not set")
+        if action not in ("ack", "snooze"):
+            raise AlertError("unknown action")
+        self._signer.verify(incident_id, action, expires, signature, self._clock())  # type: ignore[arg-type]
+
+    def alerts(self) -> list[AlertView]:
+        """Open alerts and those of the last 24 h, newest first."""
+        now = self._clock()
+        with self._lock:
+            incidents = self._store.recent_incidents(now - RECENT)
+        return [AlertView(i, i.state(now)) for i in incidents]

@@ -1,0 +1,460 @@
+"""Warming reminders through the real pipeline: readings published as the firmware does
+(its own Publisher) → Mosquitto → hub → a local HTTP receiver standing in for the phone's
+push service. Durations are shortened through settings; every wait is on a condition."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware.contract import AlertStateMessage, ReadingMessage, alert_topic, new_boot_id
+from firmware.publisher import Publisher
+from firmware.runner import run as run_firmware
+from nursery.config import Settings
+from tests.conftest import Mosquitto, RunningHub, free_port, hub_settings, wait_until
+from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
+
+StartHub = Callable[[Settings], RunningHub]
+
+FAST_RULES: dict[str, object] = {
+    "cold_for_s": 0.3,
+    "stale_after_s": 2.0,
+    "drop_c": 15.0,  # keep fast-drop warnings out of these traces
+    "cool_below_c": 16.0,  # no cool band: cold or not
+    "humidity_for_s": 3600.0,
+}
+FAST_ALERTS: dict[str, object] = {
+    "repeat_after_s": [1.0, 2.0],
+    "repeat_every_s": 1.0,
+    "escalate_after_s": 3600.0,
+    "max_per_hour": 1000,
+}
+
+
+class TracePlayer:
+    """Plays a room's temperature as the firmware would, every 50 ms, until stopped.
+
+    The test moves the level (`player.level = 15.5`) and waits on what the hub does.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.level = 19.0
+        self.sent = 0
+        self.boot_id = new_boot_id()
+        self.publisher = Publisher(settings, self.boot_id)
+        self.room = settings.firmware.room
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            if self._paused.is_set():
+                continue
+            reading = ReadingMessage(
+                self.room, self.boot_id, self.sent, datetime.now(UTC), self.level, 50.0
+            )
+            self.publisher.publish_reading(reading)
+            self.sent += 1
+
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def wait_readings(self, count: int) -> None:
+        """Wait until `count` more readings went out: time passing, measured by events."""
+        target = self.sent + count
+        wait_until(lambda: self.sent >= target, timeout=30, what=f"{count} more readings")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.publisher.close()
+
+
+@pytest.fixture
+def players() -> Iterator[Callable[[Settings], TracePlayer]]:
+    started: list[TracePlayer] = []
+
+    def start(settings: Settings) -> TracePlayer:
+        player = TracePlayer(settings)
+        started.append(player)
+        return player
+
+    yield start
+    for player in started:
+        player.stop()
+
+
+class AlertTopic:
+    """A home-automation subscriber to `<base>/<room>/alert`."""
+
+    def __init__(self, broker: Mosquitto, base: str) -> None:
+        self.states: list[AlertStateMessage] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_message = lambda c, u, m: self.states.append(
+            AlertStateMessage.decode(m.payload)
+        )
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.subscribe(alert_topic(base, "+"), qos=1)
+        self.client.loop_start()
+
+    def levels(self) -> list[str]:
+        return [state.state for state in self.states]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def settings_for(
+    tmp_path: Path, broker: Mosquitto, base: str, receiver: Receiver, **extra: dict[str, object]
+) -> Settings:
+    port = free_port()
+    sections: dict[str, dict[str, object]] = {
+        "rules": dict(FAST_RULES),
+        "alerts": dict(FAST_ALERTS),
+        "notify": {
+            "urls": [receiver.url("family")],
+            "public_url": f"http://127.0.0.1:{port}",
+            "timeout_s": 5,
+        },
+        "hub": {"http_port": port},
+    }
+    for section, values in extra.items():
+        sections.setdefault(section, {}).update(values)
+    return hub_settings(tmp_path, broker.port, base, **sections)
+
+
+def titles(receiver: Receiver, needle: str) -> list[str]:
+    return [title for title in receiver.titles() if needle in title]
+
+
+def open_alert(hub: RunningHub, condition: str) -> dict[str, Any]:
+    alerts = hub.get("/api/alerts").json()
+    found = [a for a in alerts if a["condition"] == condition and a["state"] != "resolved"]
+    assert found, f"no open {condition} alert in {alerts}"
+    return found[0]  # type: ignore[no-any-return]
+
+
+def test_a_cold_night_pages_once_repeats_stops_on_ack_rearms_and_resolves_once(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Callable[[Settings], TracePlayer],
+) -> None:
+    receiver = receivers()
+    settings = settings_for(tmp_path, broker, base_topic, receiver)
+    alert_topic_sub = AlertTopic(broker, base_topic)
+    hub = start_hub(settings)
+    room = players(settings)
+    room.wait_readings(10)
+    wait_until(lambda: "ok" in alert_topic_sub.levels(), what="alert state ok on MQTT")
+    assert receiver.titles() == []
+
+    room.level = 15.5
+    wait_until(lambda: titles(receiver, "still cold"), what="a repeat of the cold page")
+    assert titles(receiver, "room is cold") == ["Nursery: room is cold (15.5 °C)"]
+    first = receiver.answered[0].json()
+    assert "below 16 °C" in str(first["message"])
+    assert "±0.5 °C" in str(first["message"])
+    wait_until(lambda: "alert" in alert_topic_sub.levels(), what="alert state on MQTT")
+
+    cold = open_alert(hub, "cold")
+    answer = httpx.post(
+        f"{hub.url}/api/alerts/{cold['id']}/ack", json={"by": "Sam", "via": "dashboard"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["acknowledged_by"] == "Sam"
+    assert answer.json()["state"] == "acknowledged"
+    pushes_at_ack = len(receiver.titles())
+    wait_until(lambda: "acknowledged" in alert_topic_sub.levels(), what="acknowledged on MQTT")
+
+    room.level = 15.0  # colder, but not a full degree colder than when acknowledged
+    room.wait_readings(80)  # 4 s: several repeat periods pass
+    assert len(receiver.titles()) == pushes_at_ack, "repeats went on after the ack"
+
+    room.level = 14.4
+    wait_until(lambda: titles(receiver, "colder now"), what="the re-armed page")
+    assert titles(receiver, "colder now") == ["Nursery: colder now (14.4 °C)"]
+
+    room.level = 17.0
+    wait_until(lambda: titles(receiver, "back to normal"), what="back to normal")
+    room.wait_readings(60)
+    assert len(titles(receiver, "back to normal")) == 1
+    assert len(titles(receiver, "room is cold")) == 1
+    wait_until(lambda: alert_topic_sub.levels()[-1] == "ok", what="ok again on MQTT")
+    assert all(a["state"] == "resolved" for a in hub.get("/api/alerts").json())
+    alert_topic_sub.close()
+
+
+def test_a_flaky_sensor_pages_nobody_for_cold(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+) -> None:
+    """The simulated `flaky` firmware (read errors, a spike, a stuck value) plus single
+    impossible and spiking readings: no cold page, no cold alert."""
+    receiver = receivers()
+    settings = settings_for(
+        tmp_path,
+        broker,
+        base_topic,
+        receiver,
+        firmware={"scenario": "flaky", "interval_s": 0.02},
+        rules={"stale_after_s": 30.0},
+    )
+    hub = start_hub(settings)
+    stop = threading.Event()
+    firmware = threading.Thread(target=run_firmware, args=(settings, stop), daemon=True)
+    firmware.start()
+    spiker = mqtt.Client(CallbackAPIVersion.VERSION2)
+    spiker.connect("127.0.0.1", broker.port)
+    spiker.loop_start()
+    boot = new_boot_id()
+    try:
+        for seq, temperature in enumerate([19.5, 8.0, 19.5, 70.0, 19.4, -35.0, 19.5, 9.0, 19.5]):
+            reading = ReadingMessage("nursery", boot, seq, datetime.now(UTC), temperature, 50.0)
+            topic = f"{base_topic}/nursery/reading"
+            spiker.publish(topic, reading.encode(), qos=1).wait_for_publish(5)
+        wait_until(
+            lambda: hub.get("/healthz").json()["messages"]["stored"] >= 300,
+            timeout=60,
+            what="300 flaky readings stored",
+        )
+        wait_until(lambda: hub.get("/healthz").json()["messages"]["faults"] >= 3, what="faults")
+    finally:
+        stop.set()
+        firmware.join(10)
+        spiker.disconnect()
+        spiker.loop_stop()
+    conditions = {alert["condition"] for alert in hub.get("/api/alerts").json()}
+    assert "cold" not in conditions
+    assert not [t for t in receiver.titles() if "cold" in t]
+
+
+def test_a_silent_sensor_pages_no_data_and_never_resolves_while_silent(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Callable[[Settings], TracePlayer],
+) -> None:
+    receiver = receivers()
+    settings = settings_for(tmp_path, broker, base_topic, receiver)
+    hub = start_hub(settings)
+    room = players(settings)
+    room.wait_readings(10)
+    room.pause()
+    stale_after = settings.rules.stale_after_s
+    wait_until(
+        lambda: titles(receiver, "no readings"),
+        timeout=stale_after + 30,
+        what="the no-data page within stale_after_s + 30 s",
+    )
+    wait_until(lambda: len(titles(receiver, "still no readings")) >= 3, what="repeats")
+    assert titles(receiver, "arriving again") == []
+    assert titles(receiver, "back to normal") == []
+    assert open_alert(hub, "no_data")["severity"] == "alert"
+    assert hub.get("/api/rooms").json()[0]["stale"] is True
+
+    room.resume()
+    wait_until(lambda: titles(receiver, "readings arriving again"), what="resolved on data")
+    assert len(titles(receiver, "readings arriving again")) == 1
+
+
+def test_push_buttons_ack_without_login_and_only_with_a_valid_signature(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Callable[[Settings], TracePlayer],
+) -> None:
+    """Services without buttons get the links as text; they work, signed and expiring."""
+    receiver = receivers()
+    settings = settings_for(tmp_path, broker, base_topic, receiver)
+    hub = start_hub(settings)
+    room = players(settings)
+    room.level = 15.0
+    wait_until(lambda: titles(receiver, "room is cold"), what="the cold page")
+    body = str(receiver.answered[0].json()["message"])
+    links = [word for word in body.split() if word.startswith(hub.url + "/api/alerts/")]
+    ack_link = next(link for link in links if "/ack?" in link)
+    snooze_link = next(link for link in links if "/snooze?" in link)
+
+    page = httpx.get(ack_link)
+    assert page.status_code == 200
+    assert "I'm on it" in html.unescape(page.text)
+    assert open_alert(hub, "cold")["state"] == "open", "a GET must not acknowledge"
+
+    forged = ack_link.replace("sig=", "sig=x")
+    assert httpx.post(forged).status_code == 403
+    other = ack_link.replace("/ack?", "/snooze?")
+    assert httpx.post(other).status_code == 403, "an ack signature must not snooze"
+
+    snoozed = httpx.post(snooze_link)
+    assert snoozed.status_code == 200, snoozed.text
+    assert snoozed.json()["state"] == "snoozed"
+    assert snoozed.json()["acknowledged_via"] == "push"
+    acked = httpx.post(ack_link)
+    assert acked.status_code == 200
+    assert acked.json()["state"] == "acknowledged"
+    assert httpx.post(f"{hub.url}/api/alerts/999/ack").status_code == 404
+    bad = httpx.post(f"{hub.url}/api/alerts/{acked.json()['id']}/snooze?minutes=45")
+    assert bad.status_code == 422
+    assert "minutes" in bad.text
+
+
+def test_push_failures_show_on_healthz_and_ingest_goes_on(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Callable[[Settings], TracePlayer],
+) -> None:
+    receiver = receivers(fail_times=1000)
+    settings = settings_for(tmp_path, broker, base_topic, receiver)
+    hub = start_hub(settings)
+    room = players(settings)
+    room.level = 15.0
+    health = wait_until(
+        lambda: (h := hub.get("/healthz").json())["notifications"]["failing"] and h,
+        what="the failing push on /healthz",
+    )
+    assert health["status"] == "degraded"
+    assert health["notifications"]["pending"] >= 1
+    before = health["messages"]["stored"]
+    wait_until(
+        lambda: hub.get("/healthz").json()["messages"]["stored"] > before + 40,
+        what="ingest going on while pushes fail",
+    )
+    receiver.fail_times = 0
+    wait_until(lambda: titles(receiver, "room is cold"), timeout=60, what="delivery after retry")
+
+
+def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    players: Callable[[Settings], TracePlayer],
+) -> None:
+    receiver = receivers()
+    settings = settings_for(
+        tmp_path, broker, base_topic, receiver, alerts={"repeat_after_s": [3.0, 6.0]}
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env.update(
+        {
+            "NURSERY_MQTT__HOST": "127.0.0.1",
+            "NURSERY_MQTT__PORT": str(broker.port),
+            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            "NURSERY_HUB__DB": str(settings.hub.db),
+            "NURSERY_HUB__HTTP_PORT": str(settings.hub.http_port),
+            "NURSERY_HUB__CLIENT_ID": settings.hub.client_id,
+            "NURSERY_NOTIFY__URLS": json.dumps(settings.notify.urls),
+            "NURSERY_ALERTS__REPEAT_AFTER_S": "[3.0, 6.0]",
+            "NURSERY_ALERTS__REPEAT_EVERY_S": "3",
+            **{f"NURSERY_RULES__{k.upper()}": str(v) for k, v in FAST_RULES.items()},
+        }
+    )
+    url = f"http://127.0.0.1:{settings.hub.http_port}"
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nursery", "hub"],
+            env=env,
+            cwd=tmp_path,
+            stdout=(tmp_path / "hub.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+        def up() -> bool:
+            try:
+                return bool(httpx.get(url + "/healthz").json()["mqtt"]["connected"])
+            except httpx.TransportError:
+                assert proc.poll() is None, (tmp_path / "hub.log").read_text()
+                return False
+
+        wait_until(up, timeout=30, what="the hub")
+        return proc
+
+    hub = start()
+    try:
+        room = players(settings)
+        room.level = 15.0
+        wait_until(lambda: titles(receiver, "room is cold"), what="the first cold page")
+        # Delivery is at-least-once: a kill between the push service's answer and the
+        # outbox recording it resends that push. Kill once the hub has recorded it.
+        wait_until(
+            lambda: httpx.get(url + "/healthz").json()["notifications"]["pending"] == 0,
+            what="the first page recorded as delivered",
+        )
+        hub.send_signal(signal.SIGKILL)
+        hub.wait(10)
+        hub = start()
+        wait_until(
+            lambda: titles(receiver, "still cold"), timeout=30, what="a repeat after restart"
+        )
+        assert len(titles(receiver, "room is cold")) == 1
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(15)
+
+
+def test_notify_test_reaches_every_channel_and_names_the_failures(
+    tmp_path: Path,
+    receivers: Callable[..., Receiver],  # noqa: F811
+) -> None:
+    good = receivers()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env["NURSERY_NOTIFY__URLS"] = json.dumps([good.url("ok")])
+    result = subprocess.run(
+        [sys.executable, "-m", "nursery", "notify-test"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert good.titles() == ["Nursery monitor: test notification"]
+    assert "1 of 1 channels reached" in result.stdout
+
+    dead = f"json://user:hunter2@127.0.0.1:{free_port()}/path"
+    env["NURSERY_NOTIFY__CAREGIVERS"] = json.dumps([[dead]])
+    result = subprocess.run(
+        [sys.executable, "-m", "nursery", "notify-test"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "1 of 2 channels reached" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr
