@@ -81,6 +81,8 @@ class Monitor:
         self._findings: dict[str, dict[Condition, Finding]] = {}
         self._open: dict[str, dict[Condition, Incident]] = {}
         self._published: dict[str, bytes] = {}
+        self._last_reading: dict[str, datetime] = {}
+        self._active_at: dict[tuple[str, Condition], datetime] = {}
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="monitor-tick", daemon=True)
         public_url = settings.notify.public_url
@@ -97,18 +99,22 @@ class Monitor:
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Rebuild the rules' memory from the database, then watch the clock."""
-        with self._lock:
-            for incident in self._store.open_incidents():
-                self._open.setdefault(incident.room, {})[incident.condition] = incident
-            self._rebuild()
-            self.tick()
+        """Restore from the database, then watch the clock."""
+        self.restore()
         if not (self._settings.notify.urls or self._settings.notify.caregivers):
             log.warning(
                 "no notify.urls or notify.caregivers: alerts show on the dashboard and "
                 "MQTT only, no phone will be told"
             )
         self._ticker.start()
+
+    def restore(self) -> None:
+        """Open incidents and the rules' memory from the database, as after a restart."""
+        with self._lock:
+            for incident in self._store.open_incidents():
+                self._open.setdefault(incident.room, {})[incident.condition] = incident
+            self._rebuild()
+            self.tick()
 
     def stop(self) -> None:
         self._stop.set()
@@ -153,6 +159,7 @@ class Monitor:
                     reading.ts, item.received_at, reading.temperature_c, reading.humidity_pct
                 )
                 self._step(reading.room, event, item.received_at)
+                self._last_reading[reading.room] = item.received_at
                 touched.add(reading.room)
             for room in touched:
                 self._apply(room, now)
@@ -182,12 +189,28 @@ class Monitor:
         self._rules[room] = state
         self._findings[room] = findings
 
+    def _confirmed(self, room: str, now: datetime) -> dict[Condition, Finding]:
+        """The rules' findings, plus every open incident no reading has spoken on since it
+        was last seen active: only fresh readings may end an alert, never silence and never
+        a restart that forgot why it was open."""
+        findings = dict(self._findings.get(room, {}))
+        last_reading = self._last_reading.get(room)
+        for condition, incident in self._open.get(room, {}).items():
+            key = (room, condition)
+            if condition in findings:
+                self._active_at[key] = now
+                continue
+            active_at = self._active_at.setdefault(key, now)
+            if last_reading is None or last_reading <= active_at:
+                findings[condition] = incident.finding()
+        return findings
+
     def _apply(self, room: str, now: datetime) -> None:
         open_now = self._open.get(room, {})
         decided = plan(
             room,
             open_now,
-            self._findings.get(room, {}),
+            self._confirmed(room, now),
             self._settings.alerts,
             now,
             now.astimezone(),
