@@ -160,6 +160,10 @@ class Demo:
             hub__http_host="127.0.0.1",
             hub__http_port=str(http_port),
             hub__client_id="nursery-demo-hub",
+            # Shorter holds so a newcomer sees an alert open and clear within the demo's
+            # ten-minute night, not after it.
+            rules__cold_for_s="60",
+            rules__cool_for_s="60",
         )
         _say(f"Starting the hub on http://127.0.0.1:{http_port}/…")
         self._spawn("hub", self._command("hub"), env)
