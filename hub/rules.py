@@ -8,13 +8,20 @@ is a decision (NO_DATA) rather than the absence of one.
 Two clocks meet here. Durations of the room's behaviour ("cold for 5 min") run on the
 device's timestamps, so a backlog that arrives in one burst keeps its real spacing. Whether
 data is arriving at all runs on the hub's clock (`received_at`, `now`).
+
+The device clock may be wrong: a Raspberry Pi without internet has no NTP, and after a
+reboot its clock resumes from fake-hwclock, minutes or hours behind. So the rules estimate
+its offset from the readings themselves (DeviceClock): a reading is a replay when it arrived
+more than replay_after_s later than an unqueued reading would have, and device times are
+moved onto the hub's clock by the estimated offset (only once it exceeds clock_skew_s, so a
+clock that agrees keeps its own times).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
@@ -30,6 +37,12 @@ MEDIAN_OF: Final = 3
 # Bounds on the state, whatever the reading rate (a simulated sensor may read every 0.1 s).
 MAX_SERIES_POINTS: Final = 360
 MAX_SLOTS: Final = 720
+# A delay above the estimated clock offset is taken as the device clock going back (rather
+# than a backlog) only after this many readings over this many seconds of the hub's time,
+# with delays that agree within CLOCK_BAND_S: a backlog arrives in a burst, delays falling.
+CLOCK_CONFIRM_READINGS: Final = 3
+CLOCK_CONFIRM_S: Final = 20.0
+CLOCK_BAND_S: Final = 10.0
 
 
 def _aware(value: datetime, name: str) -> None:
@@ -145,8 +158,9 @@ class ReadingSeen:
 class FaultSeen:
     """A failed sensor read reported by the firmware.
 
-    `at` is best the firmware's ts (the sensor-health window runs on device time, like the
-    readings); the hub's arrival time does as well while the clocks agree. The fault counts
+    `at` is the hub's time of arrival: the sensor-health window puts readings on the hub's
+    clock too (by the estimated offset, once the device clock is off by more than
+    clock_skew_s). The firmware's ts does as well while the clocks agree. The fault counts
     as live, and so may change SENSOR_SUSPECT, when `now` is within replay_after_s of `at`.
     """
 
@@ -216,6 +230,44 @@ class StuckRun:
     humidity_pct: float
 
 
+@dataclass(frozen=True, slots=True)
+class DelayRun:
+    """Recent readings, all delayed more than the estimated offset, whose delays agree.
+
+    `first_at`/`last_at` are the hub's times of arrival; `low_s`/`high_s` bound the delays.
+    """
+
+    first_at: datetime
+    last_at: datetime
+    low_s: float
+    high_s: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceClock:
+    """The device clock's offset from the hub's, estimated from the readings alone.
+
+    A reading's delay (received_at - ts) is the offset plus however long it was held up on
+    the way, so the offset is at most the smallest delay: a smaller one lowers the estimate
+    at once (the clock jumped forward, NTP at last). A larger delay is either a backlog or a
+    clock that went back; a backlog drains in a burst with delays falling, a clock that went
+    back keeps a steady delay as readings trickle in. So the estimate rises only to the
+    lowest delay of a `rising` run long enough in the hub's time (CLOCK_CONFIRM_*). Until
+    the readings say otherwise the device clock is taken to agree with the hub's, so a
+    first contact that is a backlog replays. Three numbers and a run: bounded whatever the
+    reading rate.
+    """
+
+    # received_at - ts of a reading that was not held up: positive when the device is behind.
+    offset_s: float = 0.0
+    # Added to device times to put them on the hub's clock. It follows offset_s only when the
+    # two differ by more than clock_skew_s, so a clock that agrees keeps its own times and a
+    # wobble of the network delay never moves them.
+    shift_s: float = 0.0
+    rising: DelayRun | None = None
+
+
 HELD: Final = (
     Condition.COLD,
     Condition.COOL,
@@ -232,13 +284,16 @@ class RoomRules:
 
     room: str
     watching_since: datetime | None = None  # hub time of the first step
+    # Device times below are the readings' ts + clock.shift_s: on the hub's clock, give or
+    # take clock_skew_s.
+    clock: DeviceClock = DeviceClock()
     # Filter: the last accepted raw readings, and a lone jump waiting for confirmation.
     window: tuple[Sample, ...] = ()
     jump: Sample | None = None
     newest_ts: datetime | None = None  # newest reading that reached the filter
     filtered: Sample | None = None
     series: tuple[SeriesPoint, ...] = ()  # filtered temperatures, for drop and slope
-    last_live_ts: datetime | None = None  # device time of the last live accepted reading
+    last_live_ts: datetime | None = None  # last live accepted reading; None restarts holds
     # Held temperature/humidity conditions, keyed by the conditions in HELD.
     holds: Mapping[Condition, Hold] = field(default_factory=lambda: _no_holds)
     drop: Hold = Hold()
@@ -249,7 +304,7 @@ class RoomRules:
     offline_since: datetime | None = None
     online_at: datetime | None = None
     skew_since: datetime | None = None
-    skew_s: float = 0.0
+    skew_s: float = 0.0  # seconds the device clock is ahead of the hub's (negative: behind)
     # Sensor health (device time): (ts, failed) per reading slot, and the unchanged run.
     slots: tuple[tuple[datetime, bool], ...] = ()
     run: StuckRun | None = None
@@ -329,8 +384,9 @@ def held_rules(p: Policy) -> dict[Condition, HeldRule]:
 def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bool) -> Hold:
     """One live filtered value: flip the condition once the opposite stretch lasted hold_s.
 
-    `restart` means continuity was lost (a gap in live readings, or the device clock went
-    back): a stretch in progress starts again, an active condition stays active.
+    `restart` means continuity was lost (a gap in live readings, the device clock went
+    back, or the correction of the device clock changed): a stretch in progress starts
+    again, an active condition stays active.
     """
     if restart and not hold.active:
         hold = Hold()
@@ -371,20 +427,24 @@ def step(
 
 
 def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
-    """Replays update history only; live readings may also change conditions."""
-    live = _seconds(r.received_at, r.ts) <= p.replay_after_s
+    """Replays update history only; live readings may also change conditions.
+
+    A replay is a reading that arrived more than replay_after_s later than an unqueued one
+    would have, by the estimated clock offset: a backlog, not the room now.
+    """
+    s = _judge_clock(s, r, p)
+    live = _seconds(r.received_at, r.ts) <= s.clock.offset_s + p.replay_after_s
+    ts = r.ts + timedelta(seconds=s.clock.shift_s)
     if not live:
-        if s.newest_ts is not None and r.ts <= s.newest_ts:
+        if s.newest_ts is not None and ts <= s.newest_ts:
             return s  # an old reading arriving late: the filter has moved past it
         s = replace(s, last_replay_at=r.received_at)
-    else:
-        s = _judge_clock(s, r, p)
     t, h = r.temperature_c, r.humidity_pct
     plausible = PLAUSIBLE_C[0] <= t <= PLAUSIBLE_C[1] and PLAUSIBLE_PCT[0] <= h <= PLAUSIBLE_PCT[1]
-    s = _count_slot(s, r.ts, failed=not plausible, p=p)
+    s = _count_slot(s, ts, failed=not plausible, p=p)
     if not plausible:
-        return _judge_sensor(s, r.ts, p) if live else s
-    raw = Sample(r.ts, t, h)
+        return _judge_sensor(s, ts, p) if live else s
+    raw = Sample(ts, t, h)
     s = _track_run(s, raw)
     if live:
         s = _judge_data(s, r)
@@ -393,7 +453,7 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
         s = replace(s, filtered=point, series=_extend_series(s.series, point, p))
         if live:
             s = _judge_temperature(s, point, p)
-    return _judge_sensor(s, r.ts, p) if live else s
+    return _judge_sensor(s, ts, p) if live else s
 
 
 def _on_fault(s: RoomRules, f: FaultSeen, p: Policy, now: datetime) -> RoomRules:
@@ -551,11 +611,46 @@ def _judge_silence(s: RoomRules, p: Policy, now: datetime) -> RoomRules:
 
 
 def _judge_clock(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
-    """CLOCK_SKEW while live readings are stamped more than clock_skew_s in the future."""
-    ahead = _seconds(r.ts, r.received_at)
-    if ahead > p.clock_skew_s:
-        return replace(s, skew_since=s.skew_since or r.received_at, skew_s=ahead)
+    """Track the device clock on every reading; CLOCK_SKEW while it is off by > clock_skew_s.
+
+    Holds run on device time moved onto the hub's clock (ts + shift_s), which keeps the real
+    spacing of a backlog and stays continuous when the clock jumps and the estimate follows
+    it. The correction itself moves in steps (DeviceClock.shift_s), and a step may be the
+    clock jumping or the estimate catching up with a drift, which the rules cannot tell
+    apart: so a stretch in progress restarts on every step rather than be completed by one.
+    """
+    clock = _track_clock(s.clock, _seconds(r.received_at, r.ts), r.received_at, p)
+    if clock.shift_s != s.clock.shift_s:
+        s = replace(s, last_live_ts=None)
+    s = replace(s, clock=clock)
+    if abs(clock.offset_s) > p.clock_skew_s:
+        return replace(s, skew_since=s.skew_since or r.received_at, skew_s=-clock.offset_s)
     return replace(s, skew_since=None, skew_s=0.0)
+
+
+def _track_clock(c: DeviceClock, delay_s: float, at: datetime, p: Policy) -> DeviceClock:
+    """The next estimate of the offset after a reading `delay_s` late, received `at`."""
+    if delay_s <= c.offset_s:
+        c = replace(c, offset_s=delay_s, rising=None)
+    else:
+        run = _extend_run(c.rising, delay_s, at, p)
+        confirmed = (
+            run.count >= CLOCK_CONFIRM_READINGS
+            and _seconds(run.last_at, run.first_at) >= CLOCK_CONFIRM_S
+        )
+        c = replace(c, offset_s=run.low_s, rising=None) if confirmed else replace(c, rising=run)
+    if abs(c.offset_s - c.shift_s) > p.clock_skew_s:
+        c = replace(c, shift_s=c.offset_s)
+    return c
+
+
+def _extend_run(run: DelayRun | None, delay_s: float, at: datetime, p: Policy) -> DelayRun:
+    """Add a delay to the run if it agrees and the run was not broken by a silence."""
+    if run is not None and abs(_seconds(at, run.last_at)) <= p.stale_after_s:
+        low, high = min(run.low_s, delay_s), max(run.high_s, delay_s)
+        if high - low <= min(CLOCK_BAND_S, p.replay_after_s):
+            return DelayRun(min(run.first_at, at), max(run.last_at, at), low, high, run.count + 1)
+    return DelayRun(at, at, delay_s, delay_s, 1)
 
 
 def _count_slot(s: RoomRules, ts: datetime, *, failed: bool, p: Policy) -> RoomRules:
@@ -684,11 +779,14 @@ def findings(s: RoomRules, p: Policy, now: datetime) -> dict[Condition, Finding]
         )
 
     if s.skew_since is not None:
+        # value: seconds the device clock is ahead of the hub's, negative when behind.
+        side = "ahead of" if s.skew_s > 0 else "behind"
         out[Condition.CLOCK_SKEW] = Finding(
             room,
             Condition.CLOCK_SKEW,
             s.skew_since,
             value=s.skew_s,
             threshold=p.clock_skew_s,
+            detail=f"device clock {abs(s.skew_s):.0f} s {side} the hub's",
         )
     return out

@@ -32,12 +32,17 @@ COOL = Condition.COOL
 
 
 class Room:
-    """One room on a scripted night: a device clock `t`, readings arriving `delay_s` later."""
+    """One room on a scripted night: a device clock `t`, readings arriving `delay_s` later.
 
-    def __init__(self, policy: Policy = UK, start: datetime = T0) -> None:
+    The device clock is `behind_s` seconds behind the hub's (negative: ahead); `delay_s` is
+    counted on the hub's clock, so a reading arrives at `t + behind_s + delay_s`.
+    """
+
+    def __init__(self, policy: Policy = UK, start: datetime = T0, *, behind_s: float = 0.0):
         self.policy = policy
         self.state = RoomRules.empty("nursery", start)
-        self.t = start  # the device's time of the next reading
+        self.behind_s = behind_s
+        self.t = start - timedelta(seconds=behind_s)  # the device's time of the next reading
         self.now = start  # the hub's time
         self.found: dict[Condition, Finding] = {}
         self.history: list[tuple[datetime, dict[Condition, Finding]]] = []
@@ -50,7 +55,7 @@ class Room:
 
     def read(self, temperature: float, humidity: float = 50.0, *, delay_s: float = 1.0) -> None:
         """One reading taken at device time `t`, arriving `delay_s` later (live by default)."""
-        received = self.t + timedelta(seconds=delay_s)
+        received = self.t + timedelta(seconds=self.behind_s + delay_s)
         self.now = max(self.now, received)
         self._step(ReadingSeen(self.t, received, temperature, humidity))
 
@@ -74,14 +79,19 @@ class Room:
 
     def wait(self, seconds: float) -> None:
         self.t += timedelta(seconds=seconds)
-        self.now = max(self.now, self.t)
+        self.now = max(self.now, self.t + timedelta(seconds=self.behind_s))
+
+    def set_clock(self, behind_s: float) -> None:
+        """The device clock jumps (NTP at last, or a reboot into fake-hwclock's old time)."""
+        self.t += timedelta(seconds=self.behind_s - behind_s)
+        self.behind_s = behind_s
 
     def tick(self, seconds: float) -> None:
         self.wait(seconds)
         self._step(None)
 
     def fault(self) -> None:
-        self._step(FaultSeen(self.t, consecutive_failures=1))
+        self._step(FaultSeen(self.t + timedelta(seconds=self.behind_s), consecutive_failures=1))
 
     def status(self, online: bool) -> None:
         self._step(StatusSeen(self.now, online))
@@ -93,16 +103,21 @@ class Room:
         return next((at for at, found in self.history if condition in found), None)
 
 
-def replay(room: Room, start: datetime, minutes: int, temperature: float) -> None:
-    """A backlog from `start`, a reading every 10 s, all arriving now (at least 5 min late)."""
-    for i in range(minutes * 6):
+def replay(room: Room, start: datetime, minutes: float, temperature: float) -> None:
+    """A backlog from `start` (device time), a reading every 10 s, all arriving now."""
+    for i in range(round(minutes * 6)):
         ts = start + timedelta(seconds=10 * i)
-        assert (room.now - ts).total_seconds() > room.policy.replay_after_s
         humidity = 50.0 + (i % 2) * 0.1
         room.state, room.found = step(
             room.state, ReadingSeen(ts, room.now, temperature, humidity), room.policy, room.now
         )
         room.history.append((room.now, room.found))
+        room.filtered.append(room.state.filtered_temperature)
+
+
+def backlog_since(room: Room, start: datetime) -> float:
+    """Minutes of readings from `start` up to the device's now: the whole outage's backlog."""
+    return (room.t - start).total_seconds() / 60
 
 
 def cold_room() -> Room:
@@ -345,6 +360,7 @@ def test_replayed_cold_readings_raise_no_cold() -> None:
     assert Condition.NO_DATA in room.found
     # The backlog of the outage's first 50 min arrives in one burst: the room was cold then.
     replay(room, outage_start, 50, 14.0)
+    assert room.state.last_replay_at == room.now
     assert not room.ever(COLD)
     assert Condition.NO_DATA in room.found
     assert room.found[Condition.NO_DATA].detail is not None
@@ -371,15 +387,164 @@ def test_after_a_replay_cold_needs_cold_for_s_of_live_readings() -> None:
     assert room.found[COLD].since == live_from
 
 
-def test_a_device_clock_ahead_of_the_hub_is_flagged() -> None:
-    room = Room()
-    room.read(20.0, delay_s=-300)  # stamped five minutes in the hub's future
-    skew = room.found[Condition.CLOCK_SKEW]
-    assert skew.value == pytest.approx(300)
+SKEW = Condition.CLOCK_SKEW
+HOURS_3 = 3 * 3600.0
+
+
+def test_a_device_clock_ahead_of_the_hub_is_flagged_until_it_is_set_right() -> None:
+    # Changed with the clock estimate: a delay that rises (here from -300 s to 1 s) may be a
+    # backlog, so the clock is believed to have gone back only after a few steady readings,
+    # not on the first one as before.
+    room = Room(behind_s=-300)  # stamped five minutes in the hub's future
+    room.read(20.0)
+    skew = room.found[SKEW]
+    assert skew.value == pytest.approx(299)  # the reading took 1 s to arrive
     assert skew.threshold == UK.clock_skew_s
+    assert skew.detail == "device clock 299 s ahead of the hub's"
     room.wait(10)
-    room.read(20.0, delay_s=-30)  # within clock_skew_s: sane
-    assert Condition.CLOCK_SKEW not in room.found
+    room.hold(20.0, 60)
+    assert SKEW in room.found
+
+    room.set_clock(0.0)  # NTP: the clock steps back five minutes
+    room.hold(20.0, 20)
+    assert SKEW in room.found  # two readings: a backlog or a clock that went back?
+    room.hold(20.0, 10)
+    assert SKEW not in room.found
+    assert room.found == {}
+
+
+def test_a_device_clock_behind_the_hub_is_flagged_until_ntp_syncs() -> None:
+    room = Room(behind_s=HOURS_3)
+    room.hold(20.0, 30)
+    skew = room.found[SKEW]
+    assert skew.value == pytest.approx(-HOURS_3 - 1)
+    assert skew.detail == "device clock 10801 s behind the hub's"
+    assert skew.since <= T0 + timedelta(seconds=30)
+    room.hold(20.0, 600)
+    assert set(room.found) == {SKEW}
+
+    room.set_clock(0.0)  # NTP at last: the clock jumps three hours forward
+    room.read(20.0)
+    assert room.found == {}
+
+
+@pytest.mark.parametrize("behind_s", [30.0, -30.0])
+def test_a_clock_within_clock_skew_s_is_not_flagged(behind_s: float) -> None:
+    room = Room(behind_s=behind_s)
+    room.hold(20.0, 600)
+    assert not room.ever(SKEW)
+
+
+def cold_night(room: Room) -> None:
+    """Warm, cold until COLD, silent until NO_DATA, then back (still cold)."""
+    room.hold(20.0, 600)
+    room.hold(15.0, 600)
+    for _ in range(10):
+        room.tick(60)
+    room.hold(15.0, 120)
+
+
+def conditions(room: Room) -> list[tuple[datetime, set[Condition]]]:
+    return [(at, set(found) - {SKEW}) for at, found in room.history]
+
+
+@pytest.mark.parametrize("behind_s", [HOURS_3, -600.0])
+def test_a_steady_wrong_clock_is_judged_like_a_right_one(behind_s: float) -> None:
+    right, wrong = Room(), Room(behind_s=behind_s)
+    cold_night(right)
+    cold_night(wrong)
+    assert conditions(wrong) == conditions(right)
+    assert {COLD, Condition.NO_DATA} <= {c for _, found in conditions(right) for c in found}
+    assert right.first(COLD) == wrong.first(COLD)
+    assert right.first(Condition.NO_DATA) == wrong.first(Condition.NO_DATA)
+    # The COLD the parent is told about began when it did on the hub's clock, to the second
+    # the readings took to arrive: not three hours earlier.
+    for (_, good), (_, bad) in zip(right.history, wrong.history, strict=True):
+        for condition in good.keys() & bad.keys():
+            lag = (bad[condition].since - good[condition].since).total_seconds()
+            assert lag in (0, 1), condition
+    assert wrong.found[SKEW].value == pytest.approx(-behind_s - 1)
+    assert SKEW not in right.found
+
+
+@pytest.mark.parametrize("behind_s", [0.0, HOURS_3, -600.0])
+def test_an_hour_of_backlog_raises_nothing_about_the_past(behind_s: float) -> None:
+    room = Room(behind_s=behind_s)
+    room.hold(20.0, 600)
+    outage_start = room.t
+    for _ in range(60):
+        room.tick(60)
+    # The whole hour arrives in one burst, to the last reading: the room was cold then.
+    burst_at = room.now
+    replay(room, outage_start, backlog_since(room, outage_start), 14.0)
+    assert not room.ever(COLD)
+    assert room.state.filtered_temperature == 14.0
+    # The newest readings of the burst were live (measured within replay_after_s of it).
+    assert room.state.last_data_at == burst_at
+    assert Condition.NO_DATA not in room.found
+
+    room.hold(20.0, 600)
+    assert not room.ever(COLD)
+    assert set(room.found) <= {SKEW}
+    assert (SKEW in room.found) is (behind_s != 0)
+
+
+@pytest.mark.parametrize("behind_s", [0.0, HOURS_3])
+def test_live_readings_after_a_backlog_are_judged(behind_s: float) -> None:
+    room = Room(behind_s=behind_s)
+    room.hold(20.0, 600)
+    outage_start = room.t
+    for _ in range(60):
+        room.tick(60)
+    burst_at = room.now
+    replay(room, outage_start, 50, 20.0)  # the outage's first 50 min, warm
+    assert Condition.NO_DATA in room.found
+    room.hold(14.0, UK.cold_for_s + 20)
+    assert Condition.NO_DATA not in room.found
+    cold = room.found[COLD]
+    assert cold.since == burst_at + timedelta(seconds=10 + (1 if behind_s else 0))
+
+
+def test_ntp_jumping_the_clock_forward_completes_no_hold_and_raises_nothing() -> None:
+    room = Room(behind_s=HOURS_3)
+    room.hold(20.0, 600)
+    room.hold(15.0, 240)  # four minutes of a five-minute stretch
+    assert COLD not in room.found
+    room.set_clock(0.0)  # three hours forward at once: no stretch of three hours
+    jumped_at = room.now
+    room.read(15.0)
+    assert SKEW not in room.found  # a smaller delay is believed at once
+    room.wait(10)
+    room.hold(15.0, 50)
+    # Only the fast drop that is real (20 °C to 15 °C): no NO_DATA, nothing from the jump.
+    assert set(room.found) == {Condition.FAST_DROP}
+    room.hold(15.0, UK.cold_for_s)
+    opened = room.first(COLD)
+    assert opened is not None
+    # The stretch restarted at the jump, so COLD needed cold_for_s of live readings after it.
+    assert (opened - jumped_at).total_seconds() >= UK.cold_for_s
+    assert not room.ever(Condition.NO_DATA)
+
+
+def test_a_reboot_into_an_old_clock_is_absorbed_within_a_few_readings() -> None:
+    room = Room()
+    room.hold(20.0, 600)
+    room.hold(15.0, 240)
+    room.set_clock(HOURS_3)  # the Pi rebooted: fake-hwclock is three hours behind
+    jumped_at = room.now
+    room.hold(15.0, 20)
+    assert room.state.last_data_at is not None
+    assert room.state.last_data_at < jumped_at  # two readings: a backlog, for all we know
+    room.read(15.0)
+    understood_at = room.now
+    assert room.state.last_data_at == understood_at  # the third is live again
+    assert set(room.found) == {SKEW, Condition.FAST_DROP}
+    room.wait(10)
+    room.hold(15.0, UK.cold_for_s - 10)
+    assert COLD not in room.found  # the stretch restarted when the clock was understood
+    room.hold(15.0, 20)
+    assert room.found[COLD].since == understood_at  # on the hub's clock, not 3 h earlier
+    assert not room.ever(Condition.NO_DATA)
 
 
 # --- drops, warmth, humidity -------------------------------------------------------------------
@@ -562,7 +727,48 @@ def test_cold_opens_only_on_a_live_reading_after_cold_for_s(script: list[Op]) ->
     for s in run(script):
         if COLD in s.after and COLD not in s.before:
             assert s.op.kind == "reading"
-            assert s.op.delay_s <= FAST.replay_after_s
+            # Live against the estimated clock offset (changed: a steady delay of 900 s is a
+            # device clock 15 min behind, no longer a replay of every reading).
+            assert s.op.delay_s <= s.state.clock.offset_s + FAST.replay_after_s
+            assert s.op.delay_s >= s.state.clock.offset_s
             assert s.state.last_live_ts is not None
             lasted = (s.state.last_live_ts - s.after[COLD].since).total_seconds()
             assert lasted >= FAST.cold_for_s
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.floats(-86400, 86400),
+    st.integers(int(UK.cold_for_s // 10) - 5, int(UK.cold_for_s // 10) + 30),
+    st.floats(10.0, 15.9),
+)
+def test_a_constant_clock_offset_changes_no_finding(
+    behind_s: float, cold_readings: int, cold_c: float
+) -> None:
+    """COLD opens after cold_for_s of live readings exactly as with a clock that is right."""
+
+    def night(behind_s: float) -> Room:
+        room = Room(behind_s=behind_s)
+        room.hold(20.0, 660)  # longer than slope_window_s, so it holds the whole window
+        room.hold(cold_c, 10 * cold_readings)
+        room.tick(UK.stale_after_s + 60)
+        room.hold(cold_c, 60)
+        return room
+
+    right, wrong = night(0.0), night(behind_s)
+    assert len(right.history) == len(wrong.history)
+    for (at, good), (wrong_at, bad) in zip(right.history, wrong.history, strict=True):
+        assert wrong_at == at
+        assert set(bad) - {SKEW} == set(good)
+        for condition, finding in good.items():
+            other = bad[condition]
+            lag = (other.since - finding.since).total_seconds()
+            assert abs(lag) <= UK.clock_skew_s + 1
+            assert other.value == pytest.approx(finding.value)
+            assert other.worst == finding.worst
+            assert other.minutes_to_cold == finding.minutes_to_cold
+    assert (COLD in right.found) is (cold_readings * 10 > UK.cold_for_s + 10)
+    if abs(behind_s + 1) > 2 * UK.clock_skew_s:
+        assert wrong.found[SKEW].value == pytest.approx(-behind_s - 1)
+    elif abs(behind_s + 1) < UK.clock_skew_s / 2:
+        assert not wrong.ever(SKEW)
