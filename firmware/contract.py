@@ -75,12 +75,28 @@ def alert_topic(base: str, room: str) -> str:
     return f"{base}/{room}/alert"
 
 
+def health_topic(base: str, room: str) -> str:
+    """Retained by the firmware: its outbox and sensor counters."""
+    return f"{base}/{room}/health"
+
+
+def stored_topic(base: str, room: str) -> str:
+    """Retained by the hub: per boot, the highest seq up to which it has stored every reading."""
+    return f"{base}/{room}/stored"
+
+
+def command_topic(base: str, room: str) -> str:
+    """Commands to the hub for a room's alert: `ack`, `snooze` (30 min), `snooze 15|30|60`."""
+    return f"{base}/{room}/command"
+
+
 def subscriptions(base: str) -> list[str]:
     """The topic filters the hub subscribes to."""
-    return [f"{base}/+/reading", f"{base}/+/status", f"{base}/+/fault"]
+    return [f"{base}/+/{kind}" for kind in ("reading", "status", "fault", "health", "command")]
 
 
-TopicKind = Literal["reading", "status", "fault"]
+TopicKind = Literal["reading", "status", "fault", "health", "command"]
+_KINDS: Final[tuple[TopicKind, ...]] = ("reading", "status", "fault", "health", "command")
 
 
 def parse_topic(base: str, topic: str) -> tuple[str, TopicKind]:
@@ -93,12 +109,9 @@ def parse_topic(base: str, topic: str) -> tuple[str, TopicKind]:
         raise ContractError(f"topic {topic!r} is not {base}/<room>/<kind>")
     room, kind = parts
     check_name("room", room)
-    if kind == "reading":
-        return room, "reading"
-    if kind == "status":
-        return room, "status"
-    if kind == "fault":
-        return room, "fault"
+    for known in _KINDS:
+        if kind == known:
+            return room, known
     raise ContractError(f"topic {topic!r} has unknown kind {kind!r}")
 
 
@@ -377,6 +390,109 @@ class AlertStateMessage:
             if temperature is None
             else _number(data, "temperature_c", TEMPERATURE_RANGE_C),
         )
+
+
+def _boot_marks(data: dict[str, Any], field: str) -> dict[str, int]:
+    marks = data.get(field)
+    if not isinstance(marks, dict) or len(marks) > 64:
+        raise ContractError(f"{field} must be an object of at most 64 boot ids")
+    parsed: dict[str, int] = {}
+    for boot, seq in marks.items():
+        parsed[_boot_id({"boot_id": boot})] = _int({"seq": seq}, "seq", minimum=-1)
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class HealthMessage:
+    """The firmware's own counters on `<base>/<room>/health` (QoS 1, retained).
+
+    `floor` maps each boot id the outbox still holds readings of to the lowest seq it will
+    ever (re)send for that boot: everything below was confirmed by the hub or dropped by
+    the cap, so the hub may count past a hole the cap left.
+    """
+
+    room: str
+    boot_id: str
+    ts: datetime
+    outbox_pending: int
+    outbox_dropped: int
+    outbox_error: str | None
+    reads: int
+    read_errors: int
+    floor: dict[str, int]
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "v": CONTRACT_VERSION,
+                "room": self.room,
+                "boot_id": self.boot_id,
+                "ts": format_ts(self.ts),
+                "outbox_pending": self.outbox_pending,
+                "outbox_dropped": self.outbox_dropped,
+                "outbox_error": self.outbox_error[:200] if self.outbox_error else None,
+                "reads": self.reads,
+                "read_errors": self.read_errors,
+                "floor": self.floor,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> HealthMessage:
+        data = _obj(payload)
+        error = data.get("outbox_error")
+        if error is not None and not isinstance(error, str):
+            raise ContractError("outbox_error must be a string or null")
+        return cls(
+            room=check_name("room", _str(data, "room")),
+            boot_id=_boot_id(data),
+            ts=parse_ts(data.get("ts")),
+            outbox_pending=_int(data, "outbox_pending"),
+            outbox_dropped=_int(data, "outbox_dropped"),
+            outbox_error=error[:200] if error else None,
+            reads=_int(data, "reads"),
+            read_errors=_int(data, "read_errors"),
+            floor=_boot_marks(data, "floor"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """The hub's receipt on `<base>/<room>/stored` (QoS 1, retained): for each recent boot,
+    the highest seq such that every reading from the boot's floor up to it is stored.
+
+    The firmware prunes its outbox up to these marks and re-sends what lies above them.
+    """
+
+    room: str
+    boots: dict[str, int]
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {"v": CONTRACT_VERSION, "room": self.room, "boots": self.boots},
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> StoredMessage:
+        data = _obj(payload)
+        return cls(room=check_name("room", _str(data, "room")), boots=_boot_marks(data, "boots"))
+
+
+Command = tuple[Literal["ack", "snooze"], int]
+
+
+def decode_command(payload: bytes) -> Command:
+    """`ack`, `snooze` (30 min) or `snooze 15`, `snooze 30`, `snooze 60`."""
+    text = payload.decode("ascii", errors="replace").strip().lower()
+    if text == "ack":
+        return "ack", 0
+    if text == "snooze":
+        return "snooze", 30
+    if text in ("snooze 15", "snooze 30", "snooze 60"):
+        return "snooze", int(text.split()[1])
+    raise ContractError(f"command must be ack, snooze or snooze 15|30|60, got {payload[:40]!r}")
 
 
 def decode_status(payload: bytes) -> Status:

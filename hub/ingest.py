@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,8 +23,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from firmware.contract import (
     ContractError,
     FaultMessage,
+    HealthMessage,
     ReadingMessage,
     Status,
+    decode_command,
     decode_status,
     parse_topic,
     subscriptions,
@@ -47,6 +49,7 @@ class IngestListener(Protocol):
     def on_readings(self, batch: list[Received]) -> None: ...
     def on_status(self, room: str, status: Status, at: datetime) -> None: ...
     def on_fault(self, fault: FaultMessage, at: datetime) -> None: ...
+    def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None: ...
     def republish(self) -> None: ...
 
 
@@ -59,6 +62,8 @@ class IngestCounters:
     rejected: int = 0
     statuses: int = 0
     faults: int = 0
+    healths: int = 0
+    commands: int = 0
     store_errors: int = 0
     last_rejection: str | None = None
 
@@ -226,6 +231,18 @@ class Ingest:
             self._notify_listener(
                 lambda listener: listener.on_status(room, status, item.received_at)
             )
+        elif kind == "health":
+            if not item.payload:
+                return
+            health = HealthMessage.decode(item.payload)
+            if health.room != room:
+                raise ContractError(f"room {health.room!r} does not match the topic")
+            self._store.set_health(health, item.received_at)
+            self.counters.healths += 1
+        elif kind == "command":
+            action, minutes = decode_command(item.payload)
+            self.counters.commands += 1
+            self._notify_listener(lambda listener: listener.on_command(room, action, minutes))
         else:
             fault = FaultMessage.decode(item.payload)
             if fault.room != room:

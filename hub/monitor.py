@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from firmware.contract import (
     AlertEntry,
@@ -173,6 +174,26 @@ class Monitor:
         with self._lock:
             self._step(fault.room, FaultSeen(at, fault.consecutive_failures), at)
             self._apply(fault.room, self._clock())
+
+    def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None:
+        """An ack or snooze from home automation (a Home Assistant button): it answers the
+        room's most severe open alert."""
+        with self._lock:
+            candidates = [
+                i for i in self._open.get(room, {}).values() if not i.held and i.id is not None
+            ]
+        if not candidates:
+            log.info("%s command for %s: no open alert", action, room)
+            return
+        top = max(candidates, key=lambda i: (i.severity, -i.opened_at.timestamp()))
+        assert top.id is not None
+        try:
+            if action == "ack":
+                self.acknowledge(top.id, "home automation", "mqtt")
+            else:
+                self.snooze(top.id, minutes, "home automation", "mqtt")
+        except AlertError as exc:
+            log.info("%s command for %s: %s", action, room, exc)
 
     def tick(self) -> None:
         now = self._clock()

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from firmware.contract import FaultMessage, ReadingMessage, Status
+from firmware.contract import FaultMessage, HealthMessage, ReadingMessage, Status
 from hub.alerts import Incident
 from hub.conditions import Condition
 
@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS rooms (
     last_seen_ms INTEGER,
     fault_at_ms INTEGER,
     fault_error TEXT,
-    fault_count INTEGER
+    fault_count INTEGER,
+    health_json TEXT,
+    health_at_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS boots (
     id INTEGER PRIMARY KEY,
@@ -231,6 +233,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
@@ -240,6 +243,13 @@ class Store:
                 side.chmod(0o600)
         self._room_ids: dict[str, int] = {}
         self._boot_ids: dict[tuple[int, str], int] = {}
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a database was created (SQLite keeps the old table)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(rooms)")}
+        for column, kind in (("health_json", "TEXT"), ("health_at_ms", "INTEGER")):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE rooms ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -362,6 +372,23 @@ class Store:
             value = secrets.token_urlsafe(32)
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, value))
             return value
+
+    def set_health(self, health: HealthMessage, received_at: datetime) -> None:
+        """Keep the firmware's latest counters (outbox size, drops, read errors)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE rooms SET health_json = ?, health_at_ms = ? WHERE id = ?",
+                (health.encode().decode(), to_ms(received_at), self._room_id(db, health.room)),
+            )
+
+    def health(self, room: str) -> HealthMessage | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT health_json FROM rooms WHERE name = ?", (room,)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return HealthMessage.decode(str(row[0]).encode())
 
     # --- reads ----------------------------------------------------------------------
 

@@ -21,7 +21,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import AlertStateMessage, ReadingMessage, alert_topic, new_boot_id
+from firmware.contract import (
+    AlertStateMessage,
+    ReadingMessage,
+    alert_topic,
+    command_topic,
+    new_boot_id,
+)
 from firmware.publisher import Publisher
 from firmware.runner import run as run_firmware
 from nursery.config import Settings
@@ -323,6 +329,7 @@ def test_push_buttons_ack_without_login_and_only_with_a_valid_signature(
     assert acked.status_code == 200
     assert acked.json()["state"] == "acknowledged"
     assert httpx.post(f"{hub.url}/api/alerts/999/ack").status_code == 404
+    assert httpx.get(ack_link.replace("exp=", "exp=1")).status_code == 403
     bad = httpx.post(f"{hub.url}/api/alerts/{acked.json()['id']}/snooze?minutes=45")
     assert bad.status_code == 422
     assert "minutes" in bad.text
@@ -458,3 +465,32 @@ def test_notify_test_reaches_every_channel_and_names_the_failures(
     assert result.returncode == 1
     assert "1 of 2 channels reached" in result.stdout
     assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_an_ack_command_over_mqtt_acknowledges_the_open_alert(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Callable[[Settings], TracePlayer],
+) -> None:
+    """What a Home Assistant button does: `ack` on <base>/<room>/command."""
+    receiver = receivers()
+    settings = settings_for(tmp_path, broker, base_topic, receiver)
+    hub = start_hub(settings)
+    room = players(settings)
+    room.level = 15.0
+    wait_until(lambda: titles(receiver, "room is cold"), what="the cold page")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        client.publish(command_topic(base_topic, "nursery"), b"nonsense", qos=1).wait_for_publish(5)
+        client.publish(command_topic(base_topic, "nursery"), b"ack", qos=1).wait_for_publish(5)
+        wait_until(lambda: open_alert(hub, "cold")["state"] == "acknowledged", what="acknowledged")
+        assert open_alert(hub, "cold")["acknowledged_via"] == "mqtt"
+        assert hub.get("/healthz").json()["messages"]["rejected"] == 1
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from firmware.contract import (
     ContractError,
     FaultMessage,
+    HealthMessage,
     ReadingMessage,
+    StoredMessage,
+    decode_command,
     decode_status,
     format_ts,
     parse_topic,
@@ -183,3 +186,32 @@ def test_contract_imports_without_hardware_or_web_libraries() -> None:
         "import firmware.contract\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+@given(
+    st.dictionaries(st.uuids().map(str), st.integers(-1, 2**40), max_size=5),
+    st.integers(0, 10**6),
+)
+def test_health_and_stored_round_trip(marks: dict[str, int], count: int) -> None:
+    health = HealthMessage(
+        "nursery", str(uuid.uuid4()), datetime(2026, 1, 1, tzinfo=UTC), count, 3, None, 9, 1, marks
+    )
+    assert HealthMessage.decode(health.encode()) == health
+    stored = StoredMessage("nursery", marks)
+    assert StoredMessage.decode(stored.encode()) == stored
+
+
+@given(st.binary(max_size=300))
+def test_new_decoders_raise_only_contract_error(payload: bytes) -> None:
+    for decode in (HealthMessage.decode, StoredMessage.decode, decode_command):
+        with contextlib.suppress(ContractError):
+            decode(payload)
+
+
+def test_commands() -> None:
+    assert decode_command(b"ack") == ("ack", 0)
+    assert decode_command(b"snooze") == ("snooze", 30)
+    assert decode_command(b"snooze 15") == ("snooze", 15)
+    with pytest.raises(ContractError, match="command"):
+        decode_command(b"snooze 45")
+    assert parse_topic("nursery", "nursery/kids/command") == ("kids", "command")

@@ -35,6 +35,8 @@ def healthz(ctx: ContextDep) -> Health:
             rejected=counters.rejected if counters else 0,
             statuses=counters.statuses if counters else 0,
             faults=counters.faults if counters else 0,
+            healths=counters.healths if counters else 0,
+            commands=counters.commands if counters else 0,
             store_errors=counters.store_errors if counters else 0,
         ),
     )

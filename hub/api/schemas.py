@@ -14,6 +14,8 @@ class Counts(BaseModel):
     rejected: int = Field(description="Messages that broke the MQTT contract and were dropped.")
     statuses: int = Field(description="Online/offline status messages received.")
     faults: int = Field(description="Sensor fault messages received.")
+    healths: int = Field(description="Firmware health messages received.")
+    commands: int = Field(description="Alert commands (ack/snooze) received over MQTT.")
     store_errors: int = Field(description="Database writes that failed and were retried.")
 
 
