@@ -21,6 +21,8 @@ from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
 from hub.store import Store, StoreError
+from hub.systemd import Watchdog
+from hub.systemd import notify as notify_systemd
 from nursery.config import Settings
 
 log = logging.getLogger("nursery.hub")
@@ -40,6 +42,7 @@ def create_app(
         context = HubContext(settings=settings, store=store, ingest=None, clock=clock)
         app.state.hub = context
         outbox = PushOutbox(settings.hub.db) if ingest else None
+        watchdog: Watchdog | None = None
         if outbox is not None:
             dispatcher = Dispatcher(
                 outbox,
@@ -61,9 +64,15 @@ def create_app(
             monitor.start()
             dispatcher.start()
             runner.start()
+            watchdog = Watchdog(lambda: runner.writing and monitor.watching())
+            watchdog.start()
+        notify_systemd("READY=1")
         try:
             yield
         finally:
+            notify_systemd("STOPPING=1")
+            if watchdog is not None:
+                watchdog.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:

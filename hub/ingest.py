@@ -115,6 +115,11 @@ class Ingest:
         self._client.on_message = self._on_message
 
     @property
+    def writing(self) -> bool:
+        """The writer thread is alive (it stores and acknowledges every message)."""
+        return self._writer.is_alive()
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 

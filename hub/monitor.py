@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,6 +86,7 @@ class Monitor:
         self._last_reading: dict[str, datetime] = {}
         self._active_at: dict[tuple[str, Condition], datetime] = {}
         self._stop = threading.Event()
+        self.last_tick = time.monotonic()
         self._ticker = threading.Thread(target=self._tick_loop, name="monitor-tick", daemon=True)
         public_url = settings.notify.public_url
         self._signer = (
@@ -145,8 +147,13 @@ class Monitor:
         while not self._stop.wait(TICK_S):
             try:
                 self.tick()
+                self.last_tick = time.monotonic()
             except Exception:  # the watch must go on; the next tick tries again
                 log.exception("monitor tick failed")
+
+    def watching(self, within_s: float = 10 * TICK_S) -> bool:
+        """True while the ticker has completed a tick recently: for the watchdog."""
+        return time.monotonic() - self.last_tick < within_s
 
     # --- inputs ---------------------------------------------------------------------
 
