@@ -3,7 +3,8 @@
 Starts its own Mosquitto and a hub on a temporary database, publishes a plausible evening
 (the last 6 h at one reading a minute, the room cooling to about 16.3 °C), then saves
 390×844 screenshots in the light and dark colour schemes to docs/screenshots/, plus one of
-a room that has gone silent, to check how the warning reads at night.
+a room that has gone silent, to check how the warning reads at night, and one of an open
+cold alert with its "I'm on it" and "Snooze 30 min" buttons.
 
     python scripts/screenshot.py [--out docs/screenshots]
 """
@@ -50,9 +51,10 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def evening(
-    now: datetime, hours: float = 6, step_min: int = 1
+    now: datetime, hours: float = 6, step_min: int = 1, colder_by: float = 0.0
 ) -> list[tuple[datetime, float, float]]:
-    """A room warmed in the evening that cools through the night to about 16.3 °C."""
+    """A room warmed in the evening that cools through the night to about 16.3 °C
+    (or `colder_by` less)."""
     rng = random.Random(7)
     count = int(hours * 60 / step_min)
     out = []
@@ -61,7 +63,7 @@ def evening(
         progress = i / count
         temperature = 16.3 + 4.2 * math.exp(-3.2 * progress) - 0.25 * progress
         temperature += 0.35 * math.exp(-(((progress - 0.18) / 0.05) ** 2))  # a short warm spell
-        temperature += rng.gauss(0, 0.04)
+        temperature += rng.gauss(0, 0.04) - colder_by
         humidity = 47 + 8 * progress + 5 * math.exp(-(((progress - 0.2) / 0.06) ** 2))
         humidity += rng.gauss(0, 0.4)
         out.append((ts, round(temperature, 2), round(humidity, 1)))
@@ -88,6 +90,24 @@ def seed_silent_room(db: Path, stopped: datetime) -> None:
         store.set_status("nursery", "offline", stopped + timedelta(seconds=30))
 
 
+def seed_cold_room(db: Path, now: datetime) -> None:
+    """A nursery that cooled below 16 °C a while ago and is still reporting."""
+    boot = new_boot_id()
+    with Store(db) as store:
+        store.add_readings(
+            Received(ReadingMessage("nursery", boot, seq, ts, temperature, humidity), ts)
+            for seq, (ts, temperature, humidity) in enumerate(evening(now, colder_by=1.3))
+        )
+        store.set_status("nursery", "online", now - timedelta(hours=6))
+
+
+def open_cold_alert(hub: RunningHub) -> bool:
+    return any(
+        alert["condition"] == "cold" and alert["state"] == "open"
+        for alert in hub.get("/api/alerts").json()
+    )
+
+
 def shoot(browser: Browser, url: str, scheme: Literal["light", "dark"], path: Path) -> None:
     """One phone-size screenshot, once the chart has drawn its points."""
     context = browser.new_context(
@@ -96,6 +116,7 @@ def shoot(browser: Browser, url: str, scheme: Literal["light", "dark"], path: Pa
     page = context.new_page()
     page.goto(url)
     page.locator(".room .plot-temp svg[data-points]:not([data-points='0'])").first.wait_for()
+    page.locator("#recent").wait_for()  # the alerts have loaded too
     page.wait_for_function("document.fonts.ready.then(() => true)")
     page.screenshot(path=str(path))
     context.close()
@@ -143,11 +164,21 @@ def main() -> None:
             hubs.append(quiet_hub)
             wait_until(quiet_hub.mqtt_connected, what="the second hub to connect to MQTT")
 
+            # A room that has been below 16 °C for a while: the rules rebuild that from
+            # the stored evening when the hub starts, and open a cold alert.
+            cold = hub_settings(work / "cold", broker.port, "cold")
+            seed_cold_room(cold.hub.db, datetime.now(UTC))
+            cold_hub = RunningHub(cold)
+            hubs.append(cold_hub)
+            wait_until(cold_hub.mqtt_connected, what="the third hub to connect to MQTT")
+            wait_until(lambda: open_cold_alert(cold_hub), what="an open cold alert")
+
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 shoot(browser, hub.url, "light", out / "dashboard-light.png")
                 shoot(browser, hub.url, "dark", out / "dashboard-dark.png")
                 shoot(browser, quiet_hub.url, "dark", out / "dashboard-no-reading-dark.png")
+                shoot(browser, cold_hub.url, "light", out / "dashboard-cold-alert.png")
                 browser.close()
         finally:
             client.loop_stop()

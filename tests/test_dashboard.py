@@ -6,6 +6,7 @@ Every wait is on a condition (playwright's expect, or wait_until), never a fixed
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,16 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Locator,
+    Page,
+    Route,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
 
 from firmware.contract import (
     FaultMessage,
@@ -28,7 +38,15 @@ from firmware.contract import (
     reading_topic,
     status_topic,
 )
+from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.test_alerting import (  # noqa: F401 - players is a fixture
+    TracePlayer,
+    open_alert,
+    players,
+    settings_for,
+)
+from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -163,6 +181,12 @@ def hub(tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub)
 def rooms_json(hub: RunningHub) -> list[dict[str, object]]:
     rooms: list[dict[str, object]] = hub.get("/api/rooms").json()
     return rooms
+
+
+def assert_only_the_hub(tab: Phone, hub: RunningHub) -> None:
+    hub_origin = f"127.0.0.1:{hub.port}"
+    elsewhere = [url for url in tab.requests if urlsplit(url).netloc != hub_origin]
+    assert elsewhere == [], f"requests to hosts other than the hub: {elsewhere}"
 
 
 class AssetRefs(HTMLParser):
@@ -436,3 +460,222 @@ def test_api_docs_work_offline(hub: RunningHub, phone: Callable[..., Phone]) -> 
     hub_origin = f"127.0.0.1:{hub.port}"
     elsewhere = [url for url in tab.requests if urlsplit(url).netloc != hub_origin]
     assert elsewhere == [], f"/docs reached outside the hub: {elsewhere}"
+
+
+# --- the hub's alerts on the page -----------------------------------------------------
+#
+# A cold incident end to end: a TracePlayer publishing as the firmware does, the hub with
+# the shortened durations of tests/test_alerting.py (FAST_RULES: cold after 0.3 s, no cool
+# band, no fast drop), and a local push receiver.
+
+Players = Callable[[Settings], TracePlayer]
+# Each part keeps its words together (no-break spaces); lines break only between parts.
+COLD_DETAIL = re.compile(r"^15\.0\s°C · below\s16\.0\s°C · for\s\d+\s(s|min)$")
+
+
+def test_cold_alert_on_the_card_and_i_am_on_it_acknowledges(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Players,  # noqa: F811
+    phone: Callable[..., Phone],
+) -> None:
+    settings = settings_for(tmp_path, broker, base_topic, receivers())
+    hub = start_hub(settings)
+    room = players(settings)
+    tab = phone()
+    page = tab.open(hub)
+    card = tab.card("nursery")
+    summary = page.locator("#summary")
+    expect(card.locator(".temp-value")).to_have_text("19.0")
+    recent = page.locator("#recent")
+    recent.locator("summary").click()
+    expect(recent.locator(".recent-empty")).to_have_text("No alerts in the last 24 hours.")
+
+    room.level = 15.0
+    row = card.locator('.incident[data-condition="cold"]')
+    expect(row.locator(".incident-title")).to_have_text("Room is cold")
+    expect(row.locator(".incident-detail")).to_have_text(COLD_DETAIL)
+    expect(row).to_have_attribute("data-severity", "alert")
+    expect(row).to_have_attribute("data-state", "open")
+    ack = row.get_by_role("button", name="I'm on it", exact=True)
+    snooze = row.get_by_role("button", name="Snooze 30 min", exact=True)
+    expect(ack).to_be_visible()
+    expect(snooze).to_be_visible()
+    expect(card).to_have_attribute("data-state", "alert")
+    expect(summary).to_have_text("Nursery: room is cold")
+    expect(summary).to_have_attribute("data-state", "alert")
+    expect(page.locator("#delivery")).to_be_hidden()
+    expect(recent.locator(".recent-item")).to_have_count(1)
+    assert tab.horizontal_overflow() <= 0
+
+    # A press that fails says so in the row and leaves the buttons usable.
+    page.route(
+        "**/api/alerts/*/ack", lambda route: route.fulfill(status=503, json={"detail": "busy"})
+    )
+    ack.click()
+    expect(row.locator(".incident-error")).to_have_text(
+        "Couldn't send “I'm on it”: the hub said: busy. Please try again."
+    )
+    expect(ack).to_be_enabled()
+    assert open_alert(hub, "cold")["state"] == "open"
+    page.unroute("**/api/alerts/*/ack")
+
+    # Hold the next press, and every poll, to see the buttons wait and the answer alone
+    # update the row.
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/api/alerts/*/ack", hold)
+    page.route("**/api/alerts", hold)
+    ack.click()
+    expect(ack).to_be_disabled()
+    expect(snooze).to_be_disabled()
+    expect(row.locator(".incident-error")).to_be_hidden()
+    wait_until(
+        lambda: any(r.request.method == "POST" for r in held) or page.evaluate("false"),
+        what="the held acknowledgement",
+    )
+    press = next(r for r in held if r.request.method == "POST")
+    assert press.request.post_data_json == {"by": "dashboard", "via": "dashboard"}
+    press.continue_()
+    status = row.locator(".incident-status")
+    expect(status).to_have_text(re.compile(r"^Acknowledged by dashboard at \d{1,2}:\d{2}"))
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    expect(ack).to_be_hidden()
+    expect(snooze).to_be_hidden()
+    page.unroute("**/api/alerts")
+    for route in held:
+        if route is not press:
+            with contextlib.suppress(PlaywrightError):  # the page may have given up on it
+                route.continue_()
+
+    acked = open_alert(hub, "cold")
+    assert acked["state"] == "acknowledged"
+    assert acked["acknowledged_by"] == "dashboard"
+    assert acked["acknowledged_via"] == "dashboard"
+    expect(summary).to_have_text("Nursery: room is cold · acknowledged")
+    expect(recent.locator(".recent-who")).to_have_text(
+        re.compile(r"^Acknowledged by dashboard at \d{1,2}:\d{2}")
+    )
+    expect(status).to_have_text(re.compile(r"^Acknowledged by dashboard"))  # polls agree
+    assert tab.horizontal_overflow() <= 0
+    assert_only_the_hub(tab, hub)
+    assert tab.errors == []
+
+
+def test_snooze_then_warming_clears_the_row_and_the_list_keeps_it(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Players,  # noqa: F811
+    phone: Callable[..., Phone],
+) -> None:
+    settings = settings_for(tmp_path, broker, base_topic, receivers())
+    hub = start_hub(settings)
+    room = players(settings)
+    room.level = 15.0
+    wait_until(lambda: _has_open(hub, "cold"), what="an open cold alert")
+    tab = phone("dark")
+    page = tab.open(hub)
+    card = tab.card("nursery")
+    row = card.locator('.incident[data-condition="cold"]')
+
+    row.get_by_role("button", name="Snooze 30 min", exact=True).click()
+    expect(row.locator(".incident-status")).to_have_text(
+        re.compile(r"^Snoozed until \d{1,2}:\d{2}")
+    )
+    expect(row).to_have_attribute("data-state", "snoozed")
+    expect(row.get_by_role("button")).to_have_count(0)
+    snoozed = open_alert(hub, "cold")
+    assert snoozed["state"] == "snoozed"
+    assert snoozed["acknowledged_by"] == "dashboard"
+    left = datetime.fromisoformat(snoozed["snoozed_until"]) - datetime.now(UTC)
+    assert timedelta(minutes=29) < left <= timedelta(minutes=30)
+    expect(page.locator("#summary")).to_have_text("Nursery: room is cold · snoozed")
+
+    room.level = 17.0
+    expect(card.locator(".incident")).to_have_count(0)
+    expect(card).not_to_have_attribute("data-state", "alert")
+    expect(page.locator("#summary")).to_have_text("Monitor reporting")
+    recent = page.locator("#recent")
+    expect(recent.locator(".recent-title")).to_have_text("Alerts in the last 24 h")
+    expect(recent.locator(".recent-count")).to_have_text("1")
+    recent.locator("summary").click()
+    item = recent.locator(f'.recent-item[data-id="{snoozed["id"]}"]')
+    expect(item).to_be_visible()
+    expect(item).to_have_attribute("data-state", "resolved")
+    expect(item.locator(".recent-label")).to_have_text("Room is cold")
+    expect(item.locator(".recent-room")).to_have_text("Nursery")
+    expect(item.locator(".recent-when")).to_have_text(
+        re.compile(r"^Opened \d{1,2}:\d{2}.* · Resolved \d{1,2}:\d{2}")
+    )
+    expect(item.locator(".recent-who")).to_have_text("Snoozed by dashboard")
+    assert all(a["state"] == "resolved" for a in hub.get("/api/alerts").json())
+    assert tab.horizontal_overflow() <= 0
+    assert_only_the_hub(tab, hub)
+    assert tab.errors == []
+
+
+def _has_open(hub: RunningHub, condition: str) -> bool:
+    return any(
+        a["condition"] == condition and a["state"] != "resolved"
+        for a in hub.get("/api/alerts").json()
+    )
+
+
+def test_failing_pushes_show_a_banner_and_alerts_still_show(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Players,  # noqa: F811
+    phone: Callable[..., Phone],
+) -> None:
+    long_room = "a" * 63  # the longest room name the contract allows
+    receiver = receivers(fail_times=1000)
+    settings = settings_for(tmp_path, broker, base_topic, receiver, firmware={"room": long_room})
+    hub = start_hub(settings)
+    room = players(settings)
+    tab = phone()
+    page = tab.open(hub)
+    expect(tab.card(long_room).locator(".temp-value")).to_have_text("19.0")
+    banner = page.locator("#delivery")
+    expect(banner).to_be_hidden()
+
+    room.level = 15.0
+    health = wait_until(
+        lambda: (h := hub.get("/healthz").json())["notifications"]["failing"] and h,
+        what="the failing push on /healthz",
+    )
+    last_error = health["notifications"]["last_error"]
+    assert last_error
+    expect(banner).to_be_visible()
+    expect(page.locator("#delivery-text")).to_have_text(
+        re.compile(r"^Phone alerts are failing: .+ — retrying\. Alerts still show here\.$")
+    )
+    row = tab.card(long_room).locator('.incident[data-condition="cold"]')
+    expect(row.get_by_role("button", name="I'm on it", exact=True)).to_be_visible()
+    assert receiver.titles() == []
+    assert tab.horizontal_overflow() <= 0
+
+    # Who answered is shown as text, never as HTML.
+    who = '<img src="x" onerror="window.__pwned = 1">'
+    cold = open_alert(hub, "cold")
+    answer = httpx.post(f"{hub.url}/api/alerts/{cold['id']}/ack", json={"by": who, "via": "api"})
+    assert answer.status_code == 200, answer.text
+    expect(row.locator(".incident-status")).to_have_text(
+        re.compile(rf"^Acknowledged by {re.escape(who)} at ")
+    )
+    expect(page.locator("main img, #recent img")).to_have_count(0)
+    assert page.evaluate("window.__pwned") is None
+    assert tab.horizontal_overflow() <= 0
+    assert_only_the_hub(tab, hub)
+    assert tab.errors == []

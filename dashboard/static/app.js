@@ -16,6 +16,38 @@
   const MIN_GAP_MS = 5 * 60 * 1000; // a silence longer than this breaks the line
   const SVG_NS = "http://www.w3.org/2000/svg";
 
+  // The hub's alerts (GET /api/alerts), in words a tired parent reads at a glance.
+  const ALERT_LABELS = {
+    cold: "Room is cold",
+    hot: "Room is hot",
+    no_data: "No readings",
+    offline: "Monitor offline",
+    fast_drop: "Falling fast",
+    cool: "Room is a little cool",
+    warm: "Room is a little warm",
+    humidity: "Humidity out of range",
+    sensor_suspect: "Sensor readings look unreliable",
+    clock_skew: "Monitor clock is off",
+  };
+  // After "Nursery: " in the summary line.
+  const SUMMARY_WORDS = {
+    cold: "room is cold",
+    hot: "room is hot",
+    no_data: "no readings",
+    offline: "monitor offline",
+    fast_drop: "temperature falling fast",
+    sensor_suspect: "sensor readings look unreliable",
+  };
+  const SEVERITY_RANK = { alert: 3, warning: 2, advisory: 1 };
+  // Within a severity: without readings nothing else can be known, so that comes first.
+  const CONDITION_ORDER = ["no_data", "offline", "cold", "hot", "fast_drop", "sensor_suspect"];
+  // A hub alert that says the same as a row the page draws from /api/rooms takes that row
+  // as its heading, so one problem is one box.
+  const ADOPTS = { no_data: "stale", offline: "offline" };
+  const ANSWER = { by: "dashboard", via: "dashboard" };
+  const NBSP = "\u00a0";
+  const ACTION_WORDS = { ack: "“I'm on it”", snooze: "the snooze" };
+
   const clockFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
   const dayClockFmt = new Intl.DateTimeFormat(undefined, {
     weekday: "short",
@@ -30,6 +62,12 @@
     rooms: new Map(), // room name -> view
     timer: null,
     polling: false,
+    alerts: [], // GET /api/alerts: open ones and those of the last 24 h, newest first
+    alertsLoaded: false,
+    answered: new Map(), // alert id -> {alert, at}: a POST's answer, newer than a poll in flight
+    sending: new Set(), // alert ids with an ack or snooze on its way
+    answerErrors: new Map(), // alert id -> what went wrong with the last press
+    recentKey: "",
   };
 
   // --- small helpers ------------------------------------------------------------
@@ -80,7 +118,8 @@
 
   function fmtClock(ms) {
     const age = serverNow() - ms;
-    return (age > 20 * 3600 * 1000 ? dayClockFmt : clockFmt).format(new Date(ms));
+    const text = (age > 20 * 3600 * 1000 ? dayClockFmt : clockFmt).format(new Date(ms));
+    return text.replace(/\s/g, "\u00a0"); // "7:46 PM" never splits over two lines
   }
 
   function elapsedSince(perfMs) {
@@ -124,7 +163,8 @@
       drawnAt: 0,
       dirty: true,
       cursorT: null,
-      alertNodes: new Map(),
+      alertNodes: new Map(), // rows drawn from /api/rooms, by key
+      incidentNodes: new Map(), // the hub's open alerts, by id
     };
     card.dataset.room = name;
     view.nodes.name.textContent = displayName(name);
@@ -169,42 +209,239 @@
     return alerts;
   }
 
-  function roomState(room) {
-    if (room.stale || room.status === "offline") return "alert";
-    if (room.fault) return "warn";
-    return room.status === "online" ? "ok" : "notice";
+  // --- the hub's alerts ------------------------------------------------------------
+
+  function unresolvedAlerts(roomName) {
+    const first = (a) => {
+      const at = CONDITION_ORDER.indexOf(a.condition);
+      return at < 0 ? CONDITION_ORDER.length : at;
+    };
+    return page.alerts
+      .filter((a) => a.room === roomName && a.state !== "resolved")
+      .sort(
+        (a, b) =>
+          (SEVERITY_RANK[b.severity] || 0) - (SEVERITY_RANK[a.severity] || 0) || first(a) - first(b)
+      );
   }
 
-  function renderAlerts(view, alerts) {
-    const wanted = new Set(alerts.map((a) => a.key));
+  function alertLabel(alert) {
+    if (alert.condition === "humidity" && alert.value !== null && alert.threshold !== null) {
+      return alert.value <= alert.threshold ? "Humidity is low" : "Humidity is high";
+    }
+    return ALERT_LABELS[alert.condition] || displayName(alert.condition);
+  }
+
+  function sinceSeconds(iso) {
+    return (serverNow() - Date.parse(iso)) / 1000;
+  }
+
+  // What was measured against what, and for how long: "15.0 °C · below 16.0 °C · for 12 min".
+  // While the room is silent its measurements are the last known ones, and say so.
+  function alertDetail(alert, stale) {
+    const v = alert.value;
+    const limit = alert.threshold;
+    const parts = [];
+    const measured = stale ? "last known " : "";
+    switch (alert.condition) {
+      case "cold":
+      case "cool":
+      case "warm":
+      case "hot": {
+        const side = alert.condition === "cold" || alert.condition === "cool" ? "below" : "above";
+        if (v !== null) parts.push(`${measured}${fmtTemp(v)} °C`);
+        if (limit !== null) parts.push(`${side} ${fmtTemp(limit)} °C`);
+        break;
+      }
+      case "fast_drop":
+        if (v !== null) parts.push(`${measured || "now "}${fmtTemp(v)} °C`);
+        if (limit !== null) parts.push(`cold below ${fmtTemp(limit)} °C`);
+        break;
+      case "humidity":
+        if (v !== null) parts.push(`${measured}${fmtHumidity(v)} %RH`);
+        if (v !== null && limit !== null) {
+          parts.push(`${v <= limit ? "below" : "above"} ${fmtHumidity(limit)} %RH`);
+        }
+        break;
+      case "no_data":
+        if (limit !== null) parts.push(`expected every ${fmtDuration(limit)}`);
+        break;
+      case "sensor_suspect":
+        if (v) parts.push(`${Math.round(v * 100)} % of reads failed`);
+        if (v && limit !== null) parts.push(`limit ${Math.round(limit * 100)} %`);
+        break;
+      case "clock_skew":
+        if (v !== null) parts.push(`${fmtDuration(Math.abs(v))} ${v < 0 ? "behind" : "ahead"}`);
+        if (limit !== null) parts.push(`limit ${fmtDuration(limit)}`);
+        break;
+      default:
+        break;
+    }
+    parts.push(`for ${fmtDuration(sinceSeconds(alert.since))}`);
+    return parts.map((part) => part.replace(/ /g, NBSP)).join(" · "); // wrap between parts only
+  }
+
+  function alertStatus(alert) {
+    if (alert.state === "acknowledged") {
+      const at = alert.acknowledged_at ? ` at ${fmtClock(Date.parse(alert.acknowledged_at))}` : "";
+      return `Acknowledged by ${alert.acknowledged_by || "someone"}${at}`;
+    }
+    if (alert.state === "snoozed" && alert.snoozed_until) {
+      return `Snoozed until ${fmtClock(Date.parse(alert.snoozed_until))}`;
+    }
+    return "";
+  }
+
+  // What the summary line and the card's edge say about one room, most urgent first.
+  function roomTroubles(view) {
+    const room = view.data;
+    const troubles = [];
+    if (room.stale) troubles.push({ level: "alert", what: "no current reading" });
+    if (room.status === "offline") troubles.push({ level: "alert", what: "monitor offline" });
+    const incidents = unresolvedAlerts(room.room);
+    const fromHub = (severity, level) => {
+      for (const alert of incidents) {
+        if (alert.severity !== severity) continue;
+        if (alert.condition === "no_data" && room.stale) continue;
+        if (alert.condition === "offline" && room.status === "offline") continue;
+        const what = SUMMARY_WORDS[alert.condition] || alertLabel(alert).toLowerCase();
+        troubles.push({ level, what, state: alert.state });
+      }
+    };
+    fromHub("alert", "alert");
+    if (room.fault) troubles.push({ level: "warn", what: "sensor fault" });
+    fromHub("warning", "warn");
+    return troubles;
+  }
+
+  function roomState(view) {
+    const troubles = roomTroubles(view);
+    if (troubles.some((t) => t.level === "alert")) return "alert";
+    if (troubles.length) return "warn";
+    return view.data.status === "online" ? "ok" : "notice";
+  }
+
+  function createIncident(id) {
+    const root = el("div", "incident");
+    root.dataset.id = String(id);
+    root.setAttribute("role", "group");
+    const head = el("div", "incident-head");
+    const title = el("p", "incident-title");
+    head.append(title);
+    const detail = el("p", "incident-detail");
+    const status = el("p", "incident-status");
+    const actions = el("div", "incident-actions");
+    const ack = el("button", "btn btn-primary", "I'm on it");
+    const snooze = el("button", "btn btn-secondary", "Snooze 30 min");
+    for (const button of [ack, snooze]) button.type = "button";
+    ack.dataset.action = "ack";
+    snooze.dataset.action = "snooze";
+    ack.addEventListener("click", () => answerAlert(id, "ack"));
+    snooze.addEventListener("click", () => answerAlert(id, "snooze"));
+    actions.append(ack, snooze);
+    const error = el("p", "incident-error");
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    root.append(head, detail, status, actions, error);
+    return { root, head, title, detail, status, actions, ack, snooze, error };
+  }
+
+  function updateIncident(incident, alert, adopted, stale) {
+    const root = incident.root;
+    root.dataset.condition = alert.condition;
+    root.dataset.severity = alert.severity;
+    root.dataset.state = alert.state;
+    const label = alertLabel(alert);
+    root.setAttribute("aria-label", label);
+    setText(incident.title, label);
+    incident.title.hidden = Boolean(adopted);
+    setText(incident.detail, alertDetail(alert, stale));
+    incident.detail.hidden = Boolean(adopted); // the adopted row already says how long
+
+    const sending = page.sending.has(alert.id);
+    const open = alert.state === "open";
+    incident.actions.hidden = !open;
+    incident.ack.disabled = sending;
+    incident.snooze.disabled = sending;
+    root.classList.toggle("is-sending", sending);
+    const status = open ? (sending ? "Sending…" : "") : alertStatus(alert);
+    setText(incident.status, status);
+    incident.status.hidden = !status;
+
+    const error = page.answerErrors.get(alert.id) || "";
+    setText(incident.error, error);
+    incident.error.hidden = !error;
+  }
+
+  // The card's rows: the hub's open alerts (with their buttons) and what /api/rooms says.
+  function renderAlerts(view, locals) {
+    const wanted = new Set(locals.map((a) => a.key));
     for (const [key, node] of view.alertNodes) {
       if (!wanted.has(key)) {
         node.remove();
         view.alertNodes.delete(key);
       }
     }
-    alerts.forEach((alert, index) => {
-      let node = view.alertNodes.get(alert.key);
+    const localNodes = new Map();
+    for (const local of locals) {
+      let node = view.alertNodes.get(local.key);
       if (!node) {
         node = el("p", "alert");
-        node.dataset.alert = alert.key;
-        view.alertNodes.set(alert.key, node);
+        node.dataset.alert = local.key;
+        view.alertNodes.set(local.key, node);
       }
-      node.dataset.level = alert.level;
-      setText(node, alert.text);
-      if (view.nodes.alerts.children[index] !== node) {
-        view.nodes.alerts.insertBefore(node, view.nodes.alerts.children[index] || null);
+      node.dataset.level = local.level;
+      setText(node, local.text);
+      localNodes.set(local.key, node);
+    }
+
+    const incidents = unresolvedAlerts(view.name);
+    const ids = new Set(incidents.map((a) => a.id));
+    for (const [id, incident] of view.incidentNodes) {
+      if (!ids.has(id)) {
+        incident.root.remove();
+        view.incidentNodes.delete(id);
       }
+    }
+
+    const rows = [];
+    const adoptedKeys = new Set();
+    for (const alert of incidents) {
+      let incident = view.incidentNodes.get(alert.id);
+      if (!incident) {
+        incident = createIncident(alert.id);
+        view.incidentNodes.set(alert.id, incident);
+      }
+      const key = ADOPTS[alert.condition];
+      const adopted = key && !adoptedKeys.has(key) ? localNodes.get(key) : null;
+      if (adopted) {
+        adoptedKeys.add(key);
+        if (adopted.parentNode !== incident.head) incident.head.insertBefore(adopted, incident.title);
+      }
+      updateIncident(incident, alert, adopted, view.data.stale);
+      const rank = { alert: 0, warning: 2, advisory: 4 }[alert.severity] ?? 4;
+      rows.push({ rank, node: incident.root });
+    }
+    for (const local of locals) {
+      if (adoptedKeys.has(local.key)) continue;
+      rows.push({ rank: local.level === "danger" ? 1 : 3, node: localNodes.get(local.key) });
+    }
+    rows.sort((a, b) => a.rank - b.rank); // stable: newest first within a rank
+
+    const box = view.nodes.alerts;
+    rows.forEach((row, index) => {
+      if (box.children[index] !== row.node) box.insertBefore(row.node, box.children[index] || null);
     });
+    while (box.children.length > rows.length) box.lastElementChild.remove();
   }
 
   // Everything that changes with the clock or the data; runs every second.
   function renderRoom(view) {
     const room = view.data;
     const n = view.nodes;
-    const state = roomState(room);
+    const state = roomState(view);
     view.card.dataset.state = state;
     view.card.dataset.stale = String(room.stale);
+    view.card.dataset.status = room.status;
 
     n.badge.dataset.status = room.status;
     setText(
@@ -601,21 +838,22 @@
       state = "notice";
       message = "Hub connected · no monitor yet";
     } else {
-      const troubled = views.filter((v) => roomState(v.data) === "alert" || v.data.fault);
+      const troubled = views
+        .map((view) => ({ view, troubles: roomTroubles(view) }))
+        .filter((entry) => entry.troubles.length);
+      const urgent = (entry) => entry.troubles.some((t) => t.level === "alert");
       if (!troubled.length) {
         state = "ok";
         message = views.length === 1 ? "Monitor reporting" : "All monitors reporting";
       } else if (troubled.length === 1) {
-        const room = troubled[0].data;
-        state = roomState(room) === "alert" ? "alert" : "warn";
-        const what = room.stale
-          ? "no current reading"
-          : room.status === "offline"
-            ? "monitor offline"
-            : "sensor fault";
-        message = `${displayName(room.room)}: ${what}`;
+        const [{ view, troubles }] = troubled;
+        const top = troubles[0];
+        state = top.level;
+        const answered =
+          top.state === "acknowledged" ? " · acknowledged" : top.state === "snoozed" ? " · snoozed" : "";
+        message = `${displayName(view.name)}: ${top.what}${answered}`;
       } else {
-        state = troubled.some((v) => roomState(v.data) === "alert") ? "alert" : "warn";
+        state = troubled.some(urgent) ? "alert" : "warn";
         message = `${troubled.length} rooms need checking`;
       }
     }
@@ -629,9 +867,142 @@
     );
   }
 
-  function tick() {
+  // The list under the cards: every alert of the last 24 h and what became of it.
+  function renderRecent() {
+    const section = document.getElementById("recent");
+    section.hidden = !page.alertsLoaded;
+    if (!page.alertsLoaded) return;
+    const key = JSON.stringify(page.alerts) + Math.floor(serverNow() / 60000);
+    if (key === page.recentKey) return;
+    page.recentKey = key;
+
+    const count = document.getElementById("recent-count");
+    setText(count, String(page.alerts.length));
+    count.hidden = page.alerts.length === 0;
+    document.getElementById("recent-empty").hidden = page.alerts.length > 0;
+    const list = document.getElementById("recent-list");
+    list.hidden = page.alerts.length === 0;
+    list.replaceChildren(
+      ...page.alerts.map((alert) => {
+        const item = el("li", "recent-item");
+        item.dataset.id = String(alert.id);
+        item.dataset.condition = alert.condition;
+        item.dataset.severity = alert.severity;
+        item.dataset.state = alert.state;
+        const head = el("p", "recent-head");
+        const dot = el("span", "dot");
+        dot.setAttribute("aria-hidden", "true");
+        head.append(dot, el("span", "recent-label", alertLabel(alert)));
+        head.append(el("span", "recent-room", displayName(alert.room)));
+        const opened = `Opened ${fmtClock(Date.parse(alert.opened_at))}`;
+        let outcome;
+        if (alert.state === "resolved" && alert.resolved_at) {
+          outcome = `Resolved ${fmtClock(Date.parse(alert.resolved_at))}`;
+        } else if (alert.state === "snoozed" && alert.snoozed_until) {
+          outcome = `Snoozed until ${fmtClock(Date.parse(alert.snoozed_until))}`;
+        } else {
+          outcome = "Still open";
+        }
+        const when = el("p", "recent-when", `${opened} · ${outcome}`);
+        item.append(head, when);
+        if (alert.acknowledged_at) {
+          const at = fmtClock(Date.parse(alert.acknowledged_at));
+          item.append(el("p", "recent-who", `Acknowledged by ${alert.acknowledged_by || "someone"} at ${at}`));
+        } else if (alert.acknowledged_by) {
+          item.append(el("p", "recent-who", `Snoozed by ${alert.acknowledged_by}`));
+        }
+        return item;
+      })
+    );
+  }
+
+  // Push delivery from /healthz: the page still shows alerts when phones do not get them.
+  function applyHealth(health) {
+    const banner = document.getElementById("delivery");
+    const n = health.notifications;
+    const failing = Boolean(n && n.failing);
+    banner.hidden = !failing;
+    if (!failing) return;
+    const error = (n.last_error || "").trim().replace(/\.$/, "");
+    const rest = `${error ? `: ${error}` : ""} — retrying. Alerts still show here.`;
+    const text = document.getElementById("delivery-text");
+    if (text.textContent !== `Phone alerts are failing${rest}`) {
+      text.replaceChildren(el("strong", "", "Phone alerts are failing"), rest);
+    }
+  }
+
+  function applyAlerts(alerts, askedAt) {
+    // A poll that left before a button's answer came back may still show the old state.
+    page.alerts = alerts.map((alert) => {
+      const answered = page.answered.get(alert.id);
+      return answered && answered.at > askedAt ? answered.alert : alert;
+    });
+    for (const [id, answered] of page.answered) if (answered.at <= askedAt) page.answered.delete(id);
+    const current = new Set(page.alerts.filter((a) => a.state === "open").map((a) => a.id));
+    for (const id of page.answerErrors.keys()) if (!current.has(id)) page.answerErrors.delete(id);
+    page.alertsLoaded = true;
+  }
+
+  function renderAll() {
     for (const view of page.rooms.values()) if (view.data) renderRoom(view);
     renderSummary();
+    renderRecent();
+  }
+
+  async function problem(res) {
+    try {
+      const body = await res.json();
+      if (typeof body.detail === "string") return body.detail;
+      if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+    } catch (err) {
+      // not JSON: the status says enough
+    }
+    return `HTTP ${res.status}`;
+  }
+
+  // "I'm on it" and "Snooze 30 min": the answer is the alert as it now stands.
+  async function answerAlert(id, action) {
+    if (page.sending.has(id)) return;
+    page.sending.add(id);
+    page.answerErrors.delete(id);
+    renderAll();
+    const url = action === "ack" ? `/api/alerts/${id}/ack` : `/api/alerts/${id}/snooze?minutes=30`;
+    try {
+      let res;
+      try {
+        res = await fetch(url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(ANSWER),
+          cache: "no-store",
+          signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        });
+      } catch (err) {
+        throw new Error("the hub did not answer");
+      }
+      if (!res.ok) throw new Error(`the hub said: ${await problem(res)}`);
+      const alert = await res.json();
+      page.answered.set(id, { alert, at: performance.now() });
+      const index = page.alerts.findIndex((a) => a.id === id);
+      if (index >= 0) page.alerts[index] = alert;
+      else page.alerts.unshift(alert);
+    } catch (err) {
+      console.warn("nursery dashboard:", err);
+      page.answerErrors.set(id, `Couldn't send ${ACTION_WORDS[action]}: ${err.message}. Please try again.`);
+    } finally {
+      page.sending.delete(id);
+      renderAll();
+    }
+  }
+
+  function tick() {
+    renderAll();
+  }
+
+  async function getJson(url) {
+    const res = await fetch(url, { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return { res, body: await res.json() };
   }
 
   async function poll() {
@@ -639,14 +1010,21 @@
     page.polling = true;
     clearTimeout(page.timer);
     try {
-      const res = await fetch("/api/rooms", { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-      if (!res.ok) throw new Error(`rooms: HTTP ${res.status}`);
-      const rooms = await res.json();
-      const hubNow = learnHubClock(res, rooms);
+      const askedAt = performance.now();
+      const [rooms, alerts, health] = await Promise.allSettled([
+        getJson("/api/rooms"),
+        getJson("/api/alerts"),
+        getJson("/healthz"),
+      ]);
+      if (alerts.status === "fulfilled") applyAlerts(alerts.value.body, askedAt);
+      else console.warn("nursery dashboard:", alerts.reason);
+      if (health.status === "fulfilled") applyHealth(health.value.body);
+      if (rooms.status === "rejected") throw rooms.reason;
+      const hubNow = learnHubClock(rooms.value.res, rooms.value.body);
       page.serverOffsetMs = hubNow - Date.now();
       page.reachable = true;
       page.lastOkAt = performance.now();
-      applyRooms(rooms, hubNow);
+      applyRooms(rooms.value.body, hubNow);
     } catch (err) {
       page.reachable = false;
       console.warn("nursery dashboard:", err);
@@ -654,6 +1032,7 @@
       page.polling = false;
     }
     renderSummary();
+    renderRecent();
     page.timer = setTimeout(poll, POLL_MS);
   }
 
