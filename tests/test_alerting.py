@@ -116,7 +116,7 @@ class AlertTopic:
         self.states: list[AlertStateMessage] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_message = lambda c, u, m: self.states.append(
-            AlertStateMessage.decode(m.payload)
+            AlertStateMessage.decode(bytes(m.payload))
         )
         self.client.connect("127.0.0.1", broker.port)
         self.client.subscribe(alert_topic(base, "+"), qos=1)
