@@ -1,0 +1,352 @@
+"""What every benchmark needs: a Mosquitto, a real hub process and a push receiver, all on
+127.0.0.1, plus percentiles and a description of the machine.
+
+Self-contained on purpose (nothing from tests/): a benchmark runs from a checkout with the
+project installed, and never changes what the tests rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+LOOPBACK = "127.0.0.1"
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not set itself up (no mosquitto, a hub that never came up…)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, every: float = 0.01) -> T:
+    """Poll `predicate` until it returns something truthy; BenchError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+# --- the broker ----------------------------------------------------------------------
+
+
+class Mosquitto:
+    """A mosquitto process on 127.0.0.1 and a free port, for one benchmark run."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.log = workdir / "mosquitto.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def executable() -> str:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            raise BenchError("mosquitto is not installed (apt-get install mosquitto)")
+        return exe
+
+    @classmethod
+    def version(cls) -> str:
+        try:
+            out = subprocess.run(
+                [cls.executable(), "-h"], capture_output=True, text=True, timeout=5, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError, BenchError):
+            return "unknown"
+        return out.splitlines()[0].strip() if out else "unknown"
+
+    def start(self) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} {LOOPBACK}\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 100000\n"
+        )
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [self.executable(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
+
+    def _accepting(self) -> bool:
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            raise BenchError(f"mosquitto exited: {self.log.read_text()[-500:]}")
+        try:
+            with socket.create_connection((LOOPBACK, self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        self._proc = None
+
+
+# --- the push service ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One request as the receiver got it; `at` is time.perf_counter() once the body is in."""
+
+    at: float
+    wall: float  # time.time() at the same moment, to line up with the hub's log
+    path: str
+    title: str
+    message: str
+
+    def mentions(self, room: str) -> bool:
+        text = f"{self.title}\n{self.message}".lower()
+        return room.lower() in text
+
+
+class PushReceiver:
+    """An HTTP server standing in for the push service behind `json://` Apprise URLs.
+
+    It records each push the moment its body has arrived, then answers 200, after
+    `hang_s` seconds when told to hang (a push service that takes that long to answer).
+    """
+
+    def __init__(self, hang_s: float = 0.0) -> None:
+        self.hang_s = hang_s
+        self.pushes: list[Push] = []
+        self.answered = 0
+        self._changed = threading.Condition()
+        self._release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                at, wall = time.perf_counter(), time.time()
+                try:
+                    data: dict[str, Any] = json.loads(body)
+                except ValueError:
+                    data = {}
+                push = Push(at, wall, self.path, str(data.get("title")), str(data.get("message")))
+                with receiver._changed:
+                    receiver.pushes.append(push)
+                    receiver._changed.notify_all()
+                if receiver.hang_s:
+                    receiver._release.wait(receiver.hang_s)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    return  # the hub gave up waiting
+                with receiver._changed:
+                    receiver.answered += 1
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def url(self, path: str = "hook") -> str:
+        return f"json://{LOOPBACK}:{self.port}/{path}"
+
+    def wait_for(self, match: Callable[[Push], bool], timeout: float) -> Push | None:
+        """The first push (already here or still to come) that matches, or None."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for push in self.pushes:
+                    if match(push):
+                        return push
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._changed.wait(left)
+
+    def stop(self) -> None:
+        self._release.set()  # end any hang at once
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --- the hub -------------------------------------------------------------------------
+
+# `nursery hub` with one difference: log records carry time.time() to the microsecond, so
+# a benchmark can line the hub's own log lines up with its clocks.
+_HUB_MAIN = """
+import logging, sys
+logging.basicConfig(
+    level=logging.INFO, stream=sys.stderr,
+    format="%(created).6f %(levelname)s %(name)s: %(message)s",
+)
+from nursery.config import load_settings
+from hub.service import serve
+sys.exit(serve(load_settings()))
+"""
+
+
+class HubProcess:
+    """The real hub (`hub.service.serve`, as `nursery hub` runs it) in its own process.
+
+    Settings go in as NURSERY_* environment variables; the working directory is the run's
+    temporary directory, so no ./nursery.toml is picked up. Its own process keeps the
+    benchmark's threads off the hub's interpreter lock.
+    """
+
+    def __init__(self, workdir: Path, name: str, settings: dict[str, dict[str, object]]) -> None:
+        self.workdir = workdir
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.log = workdir / f"{name}.log"
+        self.settings = settings
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        sections = {k: dict(v) for k, v in self.settings.items()}
+        hub = sections.setdefault("hub", {})
+        hub.setdefault("db", str(self.workdir / f"{self.name}.db"))
+        hub["http_host"], hub["http_port"] = LOOPBACK, self.port
+        for section, values in sections.items():
+            for key, value in values.items():
+                text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+                env[f"NURSERY_{section.upper()}__{key.upper()}"] = text
+        return env
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _HUB_MAIN],
+                cwd=self.workdir,
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._mqtt_connected, timeout=30, what=f"hub {self.name} up on MQTT", every=0.05)
+
+    def _mqtt_connected(self) -> bool:
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            raise BenchError(f"hub {self.name} exited: {self.log.read_text()[-800:]}")
+        try:
+            return bool(self.http.get("/healthz").json()["mqtt"]["connected"])
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
+
+    def rooms(self) -> dict[str, dict[str, Any]]:
+        """GET /api/rooms, by room name."""
+        return {room["room"]: room for room in self.http.get("/api/rooms").json()}
+
+    def latest_seq(self, room: str) -> int | None:
+        latest = self.rooms().get(room, {}).get("latest")
+        return None if latest is None else int(latest["seq"])
+
+    def health(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.http.get("/healthz").json()
+        return data
+
+    def log_lines(self) -> list[tuple[float, str]]:
+        """(time.time(), text) for each of the hub's log lines so far."""
+        lines: list[tuple[float, str]] = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            stamp, _, text = line.partition(" ")
+            try:
+                lines.append((float(stamp), text))
+            except ValueError:
+                continue  # a traceback line or uvicorn's own output
+        return lines
+
+    def log_counts(self) -> tuple[int, int]:
+        """(errors, warnings) the hub logged so far."""
+        levels = [text.partition(" ")[0] for _, text in self.log_lines()]
+        errors = sum(level in ("ERROR", "CRITICAL") for level in levels)
+        return errors, levels.count("WARNING")
+
+    def stop(self) -> None:
+        self.http.close()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        self._proc = None
+
+
+# --- the machine ---------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    """What the figures depend on: CPU, cores, Python, the broker, the date."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
+    except OSError:
+        fields = {}
+    # x86 says "model name"; a Raspberry Pi says "Model" (the board) and "Hardware".
+    for key in ("model name", "model", "hardware"):
+        if fields.get(key) and not fields[key].isdigit():
+            cpu = fields[key]
+            break
+    return {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": f"{cpu} ({os.cpu_count()} cores)",
+        "cpus": str(os.cpu_count()),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": platform.platform(terse=True),
+        "broker": Mosquitto.version(),
+    }
