@@ -1,0 +1,687 @@
+"""The status LED, episode button, local cold warning and sensor power switch, on
+gpiozero's MockFactory: pins are driven (`drive_low`) and LED histories asserted."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from gpiozero import LED, Button, Buzzer, Device, OutputDevice
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from firmware.indicators import (
+    FAST_BLINK,
+    SLOW_BLINK,
+    ButtonEvent,
+    EpisodeButton,
+    IndicatorError,
+    Indicators,
+    LocalColdJudge,
+    LocalWarning,
+    PowerSwitch,
+    StatusLight,
+    status_for,
+)
+from firmware.sensor_health import PowerCyclePolicy
+from tests.conftest import wait_until
+
+# Blink threads run on real time; allow for a busy CI machine, still far apart from the
+# difference between a fast (0.15 s) and a slow (1 s) blink.
+TOLERANCE_S = 0.1
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    previous = Device.pin_factory
+    mock = MockFactory()
+    Device.pin_factory = mock
+    try:
+        yield mock
+    finally:
+        mock.reset()
+        Device.pin_factory = previous
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeWall:
+    """Wall-clock times, one second apart per call, so each event's ts is traceable."""
+
+    def __init__(self) -> None:
+        self.base = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        return self.base + timedelta(seconds=self.calls)
+
+
+def pin_of(device: Any) -> MockPin:
+    pin: MockPin = device.pin
+    return pin
+
+
+def states(pin: MockPin) -> list[bool]:
+    return [bool(s.state) for s in pin.states]
+
+
+def assert_history(pin: MockPin, expected: list[tuple[float, bool]]) -> None:
+    """The pin went through exactly these first len(expected) changes, each (seconds since
+    the previous change, state). Unlike MockPin.assert_states_and_times, which zips and so
+    passes on a shorter history, a missing change fails."""
+    actual = pin.states[: len(expected)]
+    assert len(actual) == len(expected), f"only {len(pin.states)} states: {pin.states}"
+    for index, (got, (delta, state)) in enumerate(zip(actual, expected, strict=True)):
+        assert bool(got.state) == state, f"state {index}: {pin.states}"
+        assert got.timestamp == pytest.approx(delta, abs=TOLERANCE_S), f"time {index}: {pin.states}"
+
+
+def changes_at_least(pin: MockPin, count: int) -> Callable[[], bool]:
+    return lambda: len(pin.states) >= count + 1
+
+
+# --- status LED ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def led(factory: MockFactory) -> Iterator[LED]:
+    device = LED(17)
+    try:
+        yield device
+    finally:
+        device.close()
+
+
+def test_ok_is_steady_on(led: LED) -> None:
+    light = StatusLight(led)
+    pin = pin_of(led)
+    pin.clear_states()
+    light.show("ok")
+    # Steady: nothing else happens for longer than two fast-blink periods.
+    deadline = time.monotonic() + 3 * FAST_BLINK.on_s
+    while time.monotonic() < deadline:
+        assert states(pin) == [False, True]
+        time.sleep(0.02)
+    assert light.state == "ok"
+
+
+def test_unreachable_blinks_slowly(led: LED) -> None:
+    light = StatusLight(led)
+    pin = pin_of(led)
+    pin.clear_states()
+    light.show("unreachable")
+    wait_until(changes_at_least(pin, 2), timeout=5, what="one slow blink")
+    assert_history(pin, [(0.0, False), (0.0, True), (SLOW_BLINK.on_s, False)])
+
+
+def test_a_sensor_fault_blinks_fast(led: LED) -> None:
+    light = StatusLight(led)
+    pin = pin_of(led)
+    pin.clear_states()
+    light.show("sensor_fault")
+    wait_until(changes_at_least(pin, 5), timeout=5, what="fast blinks")
+    on, off = FAST_BLINK.on_s, FAST_BLINK.off_s
+    assert_history(
+        pin, [(0.0, False), (0.0, True), (on, False), (off, True), (on, False), (off, True)]
+    )
+
+
+def test_a_sensor_fault_wins_over_an_unreachable_hub(led: LED) -> None:
+    assert status_for(sensor_fault=True, hub_reachable=False) == "sensor_fault"
+    assert status_for(sensor_fault=True, hub_reachable=True) == "sensor_fault"
+    assert status_for(sensor_fault=False, hub_reachable=False) == "unreachable"
+    assert status_for(sensor_fault=False, hub_reachable=True) == "ok"
+    light = StatusLight(led)
+    pin = pin_of(led)
+    pin.clear_states()
+    light.update(sensor_fault=True, hub_reachable=False)
+    wait_until(changes_at_least(pin, 3), timeout=5, what="fast blinks")
+    assert_history(pin, [(0.0, False), (0.0, True), (FAST_BLINK.on_s, False)])
+
+
+def test_back_to_ok_stops_the_blink_and_stays_on(led: LED) -> None:
+    light = StatusLight(led)
+    pin = pin_of(led)
+    light.show("sensor_fault")
+    wait_until(changes_at_least(pin, 3), timeout=5, what="fast blinks")
+    light.show("ok")
+    assert led.is_lit
+    pin.clear_states()
+    deadline = time.monotonic() + 3 * FAST_BLINK.on_s
+    while time.monotonic() < deadline:
+        assert states(pin) == [True]
+        time.sleep(0.02)
+
+
+class RecordingLED:
+    """Counts the calls StatusLight makes, to show a repeated state restarts nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.closed = False
+
+    def on(self) -> None:
+        self.calls.append("on")
+
+    def off(self) -> None:
+        self.calls.append("off")
+
+    def blink(self, on_time: float, off_time: float, background: bool) -> None:
+        self.calls.append(f"blink {on_time}/{off_time}")
+
+    def close(self) -> None:
+        self.calls.append("close")
+        self.closed = True
+
+
+def test_showing_the_same_state_again_does_not_restart_the_blink() -> None:
+    led = RecordingLED()
+    light = StatusLight(led)
+    for _ in range(5):
+        light.update(sensor_fault=False, hub_reachable=False)
+    light.show("ok")
+    light.show("ok")
+    assert led.calls == [f"blink {SLOW_BLINK.on_s}/{SLOW_BLINK.off_s}", "on"]
+    with pytest.raises(ValueError, match="state must be one of"):
+        light.show("sparkly")  # type: ignore[arg-type]
+
+
+def test_cold_led_follows_show_cold_and_close_turns_everything_off(factory: MockFactory) -> None:
+    led, cold_led = LED(17), LED(22)
+    light = StatusLight(led, cold_led)
+    light.show("ok")
+    led_pin, cold_pin = pin_of(led), pin_of(cold_led)
+    light.show_cold(True)
+    light.show_cold(True)
+    light.show_cold(False)
+    light.show_cold(True)
+    assert states(cold_pin) == [False, True, False, True]
+    light.close()
+    assert led.closed and cold_led.closed
+    assert not led_pin.state and not cold_pin.state
+    light.close()  # twice is fine
+
+
+def test_show_cold_without_a_cold_led_does_nothing(led: LED) -> None:
+    light = StatusLight(led)
+    light.show_cold(True)
+    assert states(pin_of(led)) == [False]
+
+
+# --- episode button -----------------------------------------------------------------
+
+
+class ButtonRig:
+    """A Button on the mock factory, an EpisodeButton over it, and the events it sent."""
+
+    def __init__(self, hold_s: float = 2.0, debounce_s: float = 0.05) -> None:
+        self.clock = FakeClock()
+        self.wall = FakeWall()
+        self.events: list[ButtonEvent] = []
+        self.got_event = threading.Event()
+        self.device = Button(27, pull_up=True, bounce_time=debounce_s, hold_time=hold_s)
+        self.pin = pin_of(self.device)
+        self.button = EpisodeButton(self.device, self._record, self.clock, self.wall, debounce_s)
+
+    def _record(self, event: ButtonEvent) -> None:
+        self.events.append(event)
+        self.got_event.set()
+
+    def press(self, after_s: float = 1.0) -> None:
+        self.clock.advance(after_s)
+        self.pin.drive_low()
+
+    def release(self, after_s: float = 0.2) -> None:
+        self.clock.advance(after_s)
+        self.pin.drive_high()
+
+    def tap(self) -> None:
+        self.press()
+        self.release()
+
+    def actions(self) -> list[str]:
+        return [event.action for event in self.events]
+
+
+@pytest.fixture
+def rig(factory: MockFactory) -> Iterator[ButtonRig]:
+    made = ButtonRig()
+    try:
+        yield made
+    finally:
+        made.button.close()
+
+
+@pytest.fixture
+def quick_hold_rig(factory: MockFactory) -> Iterator[ButtonRig]:
+    made = ButtonRig(hold_s=0.1)
+    try:
+        yield made
+    finally:
+        made.button.close()
+
+
+def test_a_press_starts_an_episode_and_the_next_one_stops_it(rig: ButtonRig) -> None:
+    rig.press()
+    assert rig.events == []  # a press counts on release: it may yet become a long press
+    rig.release()
+    rig.tap()
+    assert rig.actions() == ["start", "stop"]
+    start, stop = rig.events
+    assert start.ts == rig.wall.base + timedelta(seconds=1)  # the press, not the release
+    assert start.monotonic == 1001.0
+    assert stop.ts == rig.wall.base + timedelta(seconds=2)
+    assert stop.monotonic == 1002.2
+    assert start.episode_id == start.event_id
+    assert stop.episode_id == start.event_id
+    assert len({start.event_id, stop.event_id}) == 2
+    assert rig.button.open_episode is None
+
+
+def test_presses_keep_toggling(rig: ButtonRig) -> None:
+    for _ in range(5):
+        rig.tap()
+    assert rig.actions() == ["start", "stop", "start", "stop", "start"]
+    assert rig.button.open_episode is rig.events[-1]
+    assert rig.events[3].episode_id == rig.events[2].event_id
+
+
+def test_a_long_press_is_one_now_and_no_start(quick_hold_rig: ButtonRig) -> None:
+    rig = quick_hold_rig
+    rig.press()
+    assert rig.got_event.wait(5), "the held event never came"
+    assert rig.device.is_held
+    rig.release(after_s=2.5)
+    assert rig.actions() == ["now"]
+    (now,) = rig.events
+    assert now.episode_id == now.event_id
+    assert now.monotonic == 1001.0  # when the press began
+    assert rig.button.open_episode is None
+    # The long press did not toggle anything: the next short press starts an episode.
+    rig.tap()
+    assert rig.actions() == ["now", "start"]
+
+
+def test_a_long_press_during_an_episode_leaves_it_open(quick_hold_rig: ButtonRig) -> None:
+    rig = quick_hold_rig
+    rig.tap()
+    rig.got_event.clear()
+    rig.press()
+    assert rig.got_event.wait(5), "the held event never came"
+    rig.release()
+    rig.tap()
+    assert rig.actions() == ["start", "now", "stop"]
+    assert rig.events[2].episode_id == rig.events[0].event_id
+
+
+def test_chatter_on_press_and_release_counts_once(rig: ButtonRig) -> None:
+    # A cheap switch: the contacts bounce for a few ms on press and on release.
+    rig.press()
+    for _ in range(3):
+        rig.release(after_s=0.004)
+        rig.press(after_s=0.004)
+    rig.release(after_s=0.2)
+    for _ in range(3):
+        rig.press(after_s=0.004)
+        rig.release(after_s=0.004)
+    assert rig.actions() == ["start"]
+    assert rig.events[0].monotonic == 1001.0
+    # The next real press, well after the chatter, is a stop.
+    rig.tap()
+    assert rig.actions() == ["start", "stop"]
+
+
+def test_the_gpiozero_button_gets_bounce_and_hold_times(factory: MockFactory) -> None:
+    calls: list[ButtonEvent] = []
+    with Indicators(led_pin=None, button_pin=27, on_episode=calls.append) as fitted:
+        assert fitted.button is not None
+        device = Device.pin_factory.pin(27)
+        assert device.bounce == pytest.approx(0.05)
+        assert device.pull == "up"
+        device.drive_low()
+        device.drive_high()  # no clock advance: within the debounce time, ignored
+        assert calls == []
+
+
+def test_a_failing_handler_is_logged_and_the_button_keeps_working(
+    factory: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def handler(event: ButtonEvent) -> None:
+        seen.append(event.action)
+        raise RuntimeError("queue full")
+
+    clock = FakeClock()
+    device = Button(27)
+    button = EpisodeButton(device, handler, clock)
+    try:
+        with caplog.at_level(logging.ERROR, logger="nursery.firmware"):
+            for _ in range(2):
+                clock.advance(1)
+                device.pin.drive_low()
+                clock.advance(0.2)
+                device.pin.drive_high()
+    finally:
+        button.close()
+    assert seen == ["start", "stop"]
+    assert "the handler failed on start" in caplog.text
+
+
+def test_no_event_after_close(rig: ButtonRig) -> None:
+    rig.button.close()
+    rig.button.close()
+    assert rig.device.closed
+    assert rig.events == []
+
+
+def test_button_event_checks_itself() -> None:
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    with pytest.raises(ValueError, match="action"):
+        ButtonEvent("a", "pause", now, 0.0, "a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="time zone"):
+        ButtonEvent("a", "start", now.replace(tzinfo=None), 0.0, "a")
+    with pytest.raises(ValueError, match="episode_id"):
+        ButtonEvent("a", "start", now, 0.0, "b")
+    ButtonEvent("b", "stop", now, 0.0, "a")
+
+
+# --- local cold judge ---------------------------------------------------------------
+
+
+def test_cold_needs_the_median_below_the_threshold_for_hold_s() -> None:
+    judge = LocalColdJudge(threshold_c=16.0, hold_s=300)
+    assert not judge.update(17.0, 0)
+    assert not judge.update(15.0, 10)  # median of 17, 15 = 16.0: not below
+    assert not judge.update(15.0, 20)  # median 15: below since t=20
+    assert judge.median_c == 15.0
+    assert not judge.update(15.5, 319)
+    assert judge.update(15.5, 320)
+    assert judge.cold
+
+
+def test_one_odd_reading_neither_starts_nor_ends_cold() -> None:
+    judge = LocalColdJudge(threshold_c=16.0, hold_s=0)
+    for t in range(3):
+        judge.update(18.0, t)
+    assert not judge.update(5.0, 3)  # a spike: the median stays 18
+    for t in range(4, 7):
+        judge.update(15.0, t)
+    assert judge.cold
+    assert judge.update(25.0, 7)  # median 15
+    assert judge.cold
+
+
+def test_cold_clears_only_above_the_clear_level_for_hold_s() -> None:
+    judge = LocalColdJudge(threshold_c=16.0, hold_s=100)
+    for t in (0, 10, 20, 120):
+        judge.update(15.0, t)
+    assert judge.cold
+    for t in (130, 140, 150, 400):
+        judge.update(16.3, t)  # above 16 but below 16.5: still cold
+    assert judge.cold
+    for t in (410, 420, 430):
+        judge.update(16.5, t)
+    assert judge.cold  # warm since 420 (the median crossed then), not long enough
+    assert not judge.update(16.5, 520)
+
+
+def test_judge_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="clear_c"):
+        LocalColdJudge(threshold_c=16.0, clear_c=15.0)
+    with pytest.raises(ValueError, match="hold_s"):
+        LocalColdJudge(hold_s=-1)
+
+
+# --- buzzer -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def buzzer(factory: MockFactory) -> Iterator[Buzzer]:
+    device = Buzzer(22)
+    try:
+        yield device
+    finally:
+        device.close()
+
+
+def test_chirps_only_when_cold_and_the_hub_unreachable(buzzer: Buzzer) -> None:
+    clock = FakeClock()
+    warning = LocalWarning(buzzer, clock, min_interval_s=300)
+    pin = pin_of(buzzer)
+    assert not warning.update(room_cold=False, hub_reachable=False)
+    assert not warning.update(room_cold=True, hub_reachable=True)
+    assert not warning.update(room_cold=False, hub_reachable=True)
+    assert states(pin) == [False]
+
+    pin.clear_states()
+    assert warning.update(room_cold=True, hub_reachable=False)
+    wait_until(changes_at_least(pin, 6), timeout=5, what="three beeps")
+    beep, gap = warning.chirp.on_s, warning.chirp.off_s
+    assert_history(
+        pin,
+        [
+            (0.0, False),
+            (0.0, True),
+            (beep, False),
+            (gap, True),
+            (beep, False),
+            (gap, True),
+            (beep, False),
+        ],
+    )
+    assert warning.chirps == 1
+
+
+def test_chirps_at_most_once_per_interval(buzzer: Buzzer) -> None:
+    clock = FakeClock()
+    warning = LocalWarning(buzzer, clock, min_interval_s=300)
+    chirped = []
+    for _ in range(61):  # ten minutes of a loop turning every 10 s, cold and cut off
+        chirped.append(warning.update(room_cold=True, hub_reachable=False))
+        clock.advance(10)
+    assert [i * 10 for i, did in enumerate(chirped) if did] == [0, 300, 600]
+    assert warning.chirps == 3
+
+
+def test_the_interval_holds_even_if_the_condition_flaps(buzzer: Buzzer) -> None:
+    clock = FakeClock()
+    warning = LocalWarning(buzzer, clock, min_interval_s=300)
+    assert warning.update(room_cold=True, hub_reachable=False)
+    clock.advance(30)
+    assert not warning.update(room_cold=True, hub_reachable=True)  # hub back
+    clock.advance(30)
+    assert not warning.update(room_cold=True, hub_reachable=False)  # and gone again
+    clock.advance(240)
+    assert warning.update(room_cold=True, hub_reachable=False)
+
+
+def test_the_hub_coming_back_silences_a_chirp_under_way(buzzer: Buzzer) -> None:
+    warning = LocalWarning(buzzer, FakeClock(), min_interval_s=300)
+    pin = pin_of(buzzer)
+    warning.update(room_cold=True, hub_reachable=False)
+    wait_until(lambda: pin.state, timeout=5, what="the first beep")
+    warning.update(room_cold=True, hub_reachable=True)
+    assert not pin.state
+    count = len(pin.states)
+    time.sleep(3 * warning.chirp.on_s)  # the rest of the pattern would have played by now
+    assert len(pin.states) == count
+
+
+# --- sensor power -------------------------------------------------------------------
+
+
+@pytest.fixture
+def power(factory: MockFactory) -> Iterator[OutputDevice]:
+    device = OutputDevice(5, initial_value=True)
+    try:
+        yield device
+    finally:
+        device.close()
+
+
+def test_a_power_cycle_cuts_the_power_waits_and_restores_it(power: OutputDevice) -> None:
+    pin = pin_of(power)
+    pin.clear_states()
+    waits: list[tuple[float, bool]] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append((seconds, bool(pin.state)))
+        return False
+
+    assert PowerSwitch(power).cycle(wait)
+    assert states(pin) == [True, False, True]
+    # 2 s with the power off, then 2 s for the sensor to wake up before the next read.
+    assert waits == [(2.0, False), (2.0, True)]
+
+
+def test_a_stop_during_the_cycle_still_restores_the_power(power: OutputDevice) -> None:
+    pin = pin_of(power)
+    pin.clear_states()
+    stop = threading.Event()
+    stop.set()
+    assert not PowerSwitch(power).cycle(stop.wait)
+    assert states(pin) == [True, False, True]
+
+    def broken_wait(seconds: float) -> bool:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        PowerSwitch(power).cycle(broken_wait)
+    assert pin.state
+
+
+def test_a_hung_sensor_is_cycled_once_per_cooldown(power: OutputDevice) -> None:
+    clock = FakeClock()
+    policy = PowerCyclePolicy(after_failures=5, cooldown_s=600)
+    switch = PowerSwitch(power)
+    pin = pin_of(power)
+    pin.clear_states()
+
+    def wait(seconds: float) -> bool:
+        clock.advance(seconds)
+        return False
+
+    for failures in range(1, 100):  # a dead sensor, a failed slot every 10 s
+        if policy.due(failures, clock()):
+            policy.record_cycle(clock())
+            switch.cycle(wait)
+        clock.advance(10)
+    assert policy.cycles == 2  # 990 s of failures: cycled at ~50 s and ~650 s
+    assert states(pin) == [True, False, True, False, True]
+
+
+# --- the facade ---------------------------------------------------------------------
+
+
+def test_defaults_fit_a_status_led_and_a_button(factory: MockFactory) -> None:
+    events: list[ButtonEvent] = []
+    with Indicators(on_episode=events.append) as fitted:
+        assert fitted.status is not None
+        assert fitted.button is not None
+        assert fitted.warning is None and fitted.power is None
+        assert not fitted.warn(room_cold=True, hub_reachable=False)
+        fitted.show("ok")
+        fitted.show_cold(True)  # no cold LED: nothing
+        assert factory.pin(17).state
+    # Closed and released: the pins can be opened again without a reset.
+    LED(17).close()
+    Button(27).close()
+
+
+def test_everything_fitted(factory: MockFactory) -> None:
+    clock = FakeClock()
+    events: list[ButtonEvent] = []
+    fitted = Indicators(
+        led_pin=17,
+        button_pin=27,
+        buzzer_pin=22,
+        power_pin=5,
+        cold_led_pin=23,
+        on_episode=events.append,
+        clock=clock,
+    )
+    try:
+        assert factory.pin(5).state, "the sensor is powered from the start"
+        fitted.update_status(sensor_fault=False, hub_reachable=True)
+        fitted.show_cold(True)
+        assert factory.pin(17).state and factory.pin(23).state
+        assert fitted.warn(room_cold=True, hub_reachable=False)
+        assert fitted.power is not None
+        button_pin = factory.pin(27)
+        clock.advance(1)
+        button_pin.drive_low()
+        clock.advance(0.2)
+        button_pin.drive_high()
+        assert [e.action for e in events] == ["start"]
+    finally:
+        fitted.close()
+    fitted.close()
+    for number in (17, 23, 22):
+        assert not factory.pin(number).state
+    # Every pin was released.
+    for device in (LED(17), Button(27), Buzzer(22), LED(23), OutputDevice(5)):
+        device.close()
+
+
+def test_an_active_low_power_switch(factory: MockFactory) -> None:
+    with Indicators(led_pin=None, button_pin=None, power_pin=6, power_active_high=False):
+        assert not factory.pin(6).state  # on = low, for a P-channel high-side switch
+
+
+def test_a_failure_half_way_closes_what_was_opened(factory: MockFactory) -> None:
+    with pytest.raises(IndicatorError, match="buzzer on GPIO17"):
+        Indicators(led_pin=17, button_pin=27, buzzer_pin=17, on_episode=lambda e: None)
+    LED(17).close()
+    Button(27).close()
+
+
+def test_a_bad_pin_number_is_an_indicator_error(factory: MockFactory) -> None:
+    with pytest.raises(IndicatorError, match="status LED on GPIO99"):
+        Indicators(led_pin=99, button_pin=None)
+
+
+def test_no_gpio_on_this_machine_is_an_indicator_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = Device.pin_factory
+    Device.pin_factory = None
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
+    try:
+        with pytest.raises(IndicatorError, match="status LED on GPIO17"):
+            Indicators(button_pin=None)
+    finally:
+        Device.pin_factory = previous
+
+
+def test_the_facade_checks_its_arguments(factory: MockFactory) -> None:
+    with pytest.raises(ValueError, match="on_episode"):
+        Indicators(button_pin=27)
+    with pytest.raises(ValueError, match="cold LED"):
+        Indicators(led_pin=None, button_pin=None, cold_led_pin=23)
+
+
+def test_nothing_fitted_touches_no_gpio(monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = Device.pin_factory
+    Device.pin_factory = None
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
+    try:
+        with Indicators(led_pin=None, button_pin=None) as fitted:
+            fitted.show("sensor_fault")
+            fitted.show_cold(True)
+            assert not fitted.warn(room_cold=True, hub_reachable=False)
+        assert Device.pin_factory is None
+    finally:
+        Device.pin_factory = previous
