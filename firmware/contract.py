@@ -30,6 +30,7 @@ TEMPERATURE_RANGE_C: Final = (-40.0, 80.0)
 HUMIDITY_RANGE_PCT: Final = (0.0, 100.0)
 
 MAX_PAYLOAD_BYTES: Final = 4096
+RESERVED_ROOMS: Final = frozenset({"hub"})  # <base>/hub/… is the hub's own availability
 _NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _TS_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
@@ -40,6 +41,8 @@ class ContractError(ValueError):
 
 def check_name(kind: str, value: str) -> str:
     """Room names and base-topic levels: lowercase, digits, '-' and '_', no MQTT wildcards."""
+    if kind == "room" and value in RESERVED_ROOMS:
+        raise ContractError(f"room {value!r} is reserved for the hub's own topics")
     if not _NAME_RE.fullmatch(value):
         raise ContractError(
             f"{kind} {value!r} must be 1-63 characters of a-z, 0-9, '-' or '_', "

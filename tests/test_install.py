@@ -1,0 +1,517 @@
+"""The Pi installer, `scripts/install-pi --output DIR`: the files it writes, checked for real.
+
+A real Mosquitto runs on the generated broker configuration (password file, ACL,
+persistence), `systemd-analyze verify` checks the units when it is installed, and the
+generated nursery.toml goes through the same loader as the services.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import pwd
+import queue
+import re
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import ROOT, Mosquitto, free_port, wait_until
+
+SCRIPT = ROOT / "scripts" / "install-pi"
+ETC = "etc/nursery-monitor"
+
+
+def install(root: Path, args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installer with `args` (split like a shell would), writing under `root`."""
+    return subprocess.run(
+        ["bash", str(SCRIPT), *shlex.split(args), "--output", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def installed(root: Path, args: str) -> str:
+    result = install(root, args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def read_env(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs if not key.startswith("#")}
+
+
+def login(root: Path, service: str) -> tuple[str, str]:
+    env = read_env(root / ETC / f"{service}.env")
+    return env["NURSERY_MQTT__USERNAME"], env["NURSERY_MQTT__PASSWORD"]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def debian_mosquitto_conf(root: Path) -> None:
+    """What Debian's mosquitto package ships as mosquitto.conf, pointed into `root`.
+
+    It already sets persistence_location, which is why the generated file must not.
+    `user` keeps a broker started as root from dropping to `mosquitto`, which could not
+    read the test's temporary directory.
+    """
+    conf = root / "etc/mosquitto/mosquitto.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        "persistence true\n"
+        f"persistence_location {root}/var/lib/mosquitto/\n"
+        f"include_dir {root}/etc/mosquitto/conf.d\n"
+        f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+    )
+
+
+class InstalledBroker(Mosquitto):
+    """A real mosquitto on the configuration the installer wrote under `root`."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        super().__init__(root, port)
+        self.root = root
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(self.root / "etc/mosquitto/mosquitto.conf")],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
+
+    def reload(self) -> None:
+        """SIGHUP, as `systemctl reload mosquitto` sends: re-read logins and ACL."""
+        assert self.proc is not None
+        mark = self.log.stat().st_size
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: "Reloading config" in self.log.read_bytes()[mark:].decode(errors="replace"),
+            timeout=5,
+            what="mosquitto to reload its configuration",
+        )
+
+
+class Session:
+    """One MQTT 3.1.1 client that records its CONNACK, SUBACKs and messages."""
+
+    def __init__(self, port: int, username: str | None = None, password: str | None = None):
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
+        self.connack: queue.Queue[mqtt.ReasonCode] = queue.Queue()
+        self.subacks: queue.Queue[int] = queue.Queue()
+        self.client.on_connect = lambda c, u, f, reason, p: self.connack.put(reason)
+        self.client.on_subscribe = lambda c, u, mid, reasons, p: self.subacks.put(mid)
+        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.reason = self.connack.get(timeout=5)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.reason.is_failure
+
+    def subscribe(self, topic: str) -> None:
+        _, mid = self.client.subscribe(topic, qos=1)
+        assert self.subacks.get(timeout=5) == mid
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """QoS 1 and wait for the PUBACK (Mosquitto acks a denied publish too)."""
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def next(self) -> tuple[str, bytes, bool]:
+        return self.messages.get(timeout=5)
+
+    def topics(self, count: int) -> list[str]:
+        """The topics of the next `count` messages, fewer if they stop coming."""
+        topics: list[str] = []
+        try:
+            while len(topics) < count:
+                topics.append(self.messages.get(timeout=2)[0])
+        except queue.Empty:
+            pass
+        return topics
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class Hub:
+    root: Path
+    port: int
+    output: str
+    broker: InstalledBroker
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """`--role both` on one Pi, with its broker running on the generated configuration."""
+    root = tmp_path_factory.mktemp("pi")
+    port = free_port()
+    debian_mosquitto_conf(root)
+    output = installed(
+        root, f"--role both --room nursery --mqtt-port {port} --mqtt-listen 127.0.0.1"
+    )
+    broker = InstalledBroker(root, port)
+    broker.start()
+    yield Hub(root, port, output, broker)
+    broker.stop()
+
+
+def test_help() -> None:
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    for option in (
+        "--role",
+        "--room",
+        "--broker",
+        "--prefix",
+        "--etc",
+        "--data",
+        "--user",
+        "--from",
+        "--output",
+        "--password-file",
+        "add-device",
+    ):
+        assert option in result.stdout
+
+
+def test_one_login_per_device_and_hub_never_printed(hub: Hub) -> None:
+    users = [line.split(":")[0] for line in (hub.root / "etc/mosquitto/nursery.passwd").open()]
+    assert sorted(users) == ["firmware-nursery", "hub"]
+    (hub_user, hub_password), (fw_user, fw_password) = (
+        login(hub.root, "hub"),
+        login(hub.root, "firmware"),
+    )
+    assert (hub_user, fw_user) == ("hub", "firmware-nursery")
+    assert hub_password != fw_password
+    for password in (hub_password, fw_password):
+        assert re.fullmatch(r"[0-9a-f]{48}", password)
+        assert password not in hub.output
+        assert password not in (hub.root / "etc/mosquitto/nursery.passwd").read_text()
+    for secret in ("hub.env", "firmware.env"):
+        assert mode(hub.root / ETC / secret) == 0o600
+    assert mode(hub.root / "etc/mosquitto/nursery.passwd") == 0o600
+
+
+def test_broker_refuses_anonymous_and_wrong_passwords(hub: Hub) -> None:
+    anonymous = Session(hub.port)
+    wrong = Session(hub.port, "hub", "not-the-password")
+    right = Session(hub.port, *login(hub.root, "hub"))
+    try:
+        assert not anonymous.accepted
+        assert not wrong.accepted
+        assert right.accepted
+    finally:
+        for session in (anonymous, wrong, right):
+            session.close()
+
+
+def test_each_login_only_its_own_topics(hub: Hub) -> None:
+    hub_session = Session(hub.port, *login(hub.root, "hub"))
+    device = Session(hub.port, *login(hub.root, "firmware"))
+    try:
+        assert hub_session.accepted and device.accepted
+        hub_session.subscribe("nursery/#")
+        device.subscribe("nursery/nursery/stored")
+
+        # Messages from one client arrive in order: the allowed one coming first means
+        # the forbidden one, published before it, was dropped.
+        device.publish("nursery/attic/reading", b"another room")
+        device.publish("nursery/nursery/reading", b"own room")
+        assert hub_session.next()[:2] == ("nursery/nursery/reading", b"own room")
+
+        # The hub stores receipts but cannot fake a device's reading.
+        hub_session.publish("nursery/nursery/reading", b"fake")
+        hub_session.publish("nursery/nursery/stored", b"receipt")
+        assert hub_session.next()[:2] == ("nursery/nursery/stored", b"receipt")
+        assert device.next()[:2] == ("nursery/nursery/stored", b"receipt")
+        assert hub_session.messages.empty()
+        assert device.messages.empty()
+    finally:
+        hub_session.close()
+        device.close()
+
+
+def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None:
+    from firmware import contract
+    from hub.comfort import room_state_topic
+    from hub.discovery import hub_availability_topic
+
+    base, room = "nursery", "nursery"
+    device_topics = [
+        build(base, room)
+        for build in (
+            contract.reading_topic,
+            contract.status_topic,
+            contract.fault_topic,
+            contract.health_topic,
+            contract.command_topic,
+        )
+    ]
+    hub_topics = [
+        contract.alert_topic(base, room),
+        contract.stored_topic(base, room),
+        room_state_topic(base, room),
+        hub_availability_topic(base),
+        "homeassistant/device/nursery_monitor_nursery_nursery/config",
+    ]
+    hub_session = Session(hub.port, *login(hub.root, "hub"))
+    device = Session(hub.port, *login(hub.root, "firmware"))
+    try:
+        hub_session.subscribe("nursery/#")
+        hub_session.subscribe("homeassistant/#")
+        for topic in device_topics:
+            device.publish(topic, b"device")
+        for topic in hub_topics:
+            hub_session.publish(topic, b"hub")
+        expected = device_topics + hub_topics
+        assert hub_session.topics(len(expected)) == expected
+    finally:
+        hub_session.close()
+        device.close()
+
+
+def test_broker_config_persists_and_queues(hub: Hub) -> None:
+    conf = (hub.root / "etc/mosquitto/conf.d/nursery.conf").read_text()
+    lines = {line.strip() for line in conf.splitlines()}
+    assert {
+        f"listener {hub.port} 127.0.0.1",
+        "allow_anonymous false",
+        f"password_file {hub.root}/etc/mosquitto/nursery.passwd",
+        f"acl_file {hub.root}/etc/mosquitto/nursery.acl",
+        "persistence true",
+        "autosave_interval 60",
+        "max_queued_messages 100000",
+        "max_inflight_messages 100",
+    } <= lines
+    # Debian's mosquitto.conf sets it already; a second one stops Mosquitto from starting.
+    assert not any(line.startswith("persistence_location") for line in lines)
+
+
+def test_retained_state_survives_a_broker_restart(tmp_path: Path) -> None:
+    port = free_port()
+    debian_mosquitto_conf(tmp_path)
+    installed(tmp_path, f"--role hub --mqtt-port {port} --mqtt-listen 127.0.0.1")
+    broker = InstalledBroker(tmp_path, port)
+    broker.start()
+    try:
+        publisher = Session(port, *login(tmp_path, "hub"))
+        publisher.publish("nursery/nursery/alert", b"kept", retain=True)
+        publisher.close()
+        broker.stop()  # SIGTERM: Mosquitto writes its database on the way out
+        assert (tmp_path / "var/lib/mosquitto/mosquitto.db").is_file()
+        broker.start()
+        reader = Session(port, *login(tmp_path, "hub"))
+        reader.subscribe("nursery/nursery/alert")
+        assert reader.next() == ("nursery/nursery/alert", b"kept", True)
+        reader.close()
+    finally:
+        broker.stop()
+
+
+def test_without_debian_conf_the_broker_gets_a_persistence_location(tmp_path: Path) -> None:
+    installed(tmp_path, "--role hub")
+    conf = (tmp_path / "etc/mosquitto/conf.d/nursery.conf").read_text()
+    assert f"\npersistence_location {tmp_path}/var/lib/mosquitto/\n" in conf
+    assert "\nlistener 1883\n" in conf
+
+
+def unit(root: Path, name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string((root / "etc/systemd/system" / name).read_text())
+    return parser
+
+
+def test_units_restart_and_watch_the_hub(hub: Hub) -> None:
+    venv = f"{hub.root}/opt/nursery-monitor/venv/bin/nursery"
+    config = f"{hub.root}/{ETC}/nursery.toml"
+    data = f"{hub.root}/var/lib/nursery-monitor"
+    hub_unit = unit(hub.root, "nursery-hub.service")["Service"]
+    firmware_unit = unit(hub.root, "nursery-firmware.service")["Service"]
+    for service, command in ((hub_unit, "hub"), (firmware_unit, "firmware")):
+        assert service["ExecStart"] == f"{venv} {command} --config {config}"
+        assert service["EnvironmentFile"] == f"{hub.root}/{ETC}/{command}.env"
+        assert service["Restart"] == "on-failure"
+        assert service["RestartSec"] == "5"
+        assert service["User"] == "nursery"
+        assert service["WorkingDirectory"] == data
+        assert service["ReadWritePaths"] == data
+        assert service["ProtectSystem"] == "strict"
+        for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp"):
+            assert service[key] == "yes"
+    assert hub_unit["Type"] == "notify"
+    assert hub_unit["WatchdogSec"] == "60"
+    assert firmware_unit["SupplementaryGroups"] == "gpio"
+    # The sensor driver needs /dev/gpiochip*: nothing may hide devices from the firmware.
+    assert "PrivateDevices" not in firmware_unit
+    assert "DeviceAllow" not in firmware_unit
+    assert "ProtectClock" not in firmware_unit
+    assert "mosquitto.service" in unit(hub.root, "nursery-hub.service")["Unit"]["Wants"]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd is not installed")
+def test_systemd_analyze_verify_accepts_the_units(hub: Hub) -> None:
+    stub = hub.root / "opt/nursery-monitor/venv/bin/nursery"  # verify wants ExecStart to exist
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o755)
+    units = [
+        str(hub.root / "etc/systemd/system" / name)
+        for name in ("nursery-hub.service", "nursery-firmware.service")
+    ]
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *units],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0"},
+    )
+    # Unknown keys and bad values are only warnings (exit 0): fail on any line about ours.
+    complaints = [
+        line for line in (result.stdout + result.stderr).splitlines() if "nursery-" in line
+    ]
+    assert result.returncode == 0 and not complaints, result.stdout + result.stderr
+
+
+def test_nursery_toml_loads_for_each_service(hub: Hub, clean_env: pytest.MonkeyPatch) -> None:
+    from nursery.config import load_settings
+
+    config = hub.root / ETC / "nursery.toml"
+    assert mode(config) == 0o600
+    for service in ("hub", "firmware"):
+        for key, value in read_env(hub.root / ETC / f"{service}.env").items():
+            clean_env.setenv(key, value)
+        settings = load_settings(config)
+        assert settings.mqtt.username == login(hub.root, service)[0]
+        assert settings.mqtt.password is not None
+        assert settings.mqtt.password.get_secret_value() == login(hub.root, service)[1]
+        assert (settings.mqtt.host, settings.mqtt.port) == ("localhost", hub.port)
+        assert settings.firmware.room == "nursery"
+        assert settings.firmware.pin == 4
+        assert settings.firmware.outbox == hub.root / "var/lib/nursery-monitor/outbox.db"
+        assert settings.hub.db == hub.root / "var/lib/nursery-monitor/nursery.db"
+        assert settings.hub.http_host == "0.0.0.0"
+
+
+def test_running_again_keeps_options_passwords_and_your_settings(tmp_path: Path) -> None:
+    installed(tmp_path, "--role both --room kids --mqtt-port 1999 --data /srv/nursery")
+    before = {path: path.read_text() for path in tmp_path.rglob("*") if path.is_file()}
+    config = tmp_path / ETC / "nursery.toml"
+    config.write_text(config.read_text() + '\n# urls = ["my own edit"]\n')
+    edited = config.read_text()
+
+    output = installed(tmp_path, "")  # an update: no options, everything as last time
+    after = {path: path.read_text() for path in tmp_path.rglob("*") if path.is_file()}
+    assert after.pop(config) == edited
+    assert "keeping" in output
+    # Only the password hashes change (a new salt each time); the logins stay the same.
+    passwd = tmp_path / "etc/mosquitto/nursery.passwd"
+    assert [line.split(":")[0] for line in after.pop(passwd).splitlines()] == [
+        line.split(":")[0] for line in before[passwd].splitlines()
+    ]
+    assert after == {path: text for path, text in before.items() if path not in (config, passwd)}
+    assert login(tmp_path, "firmware")[0] == "firmware-kids"
+    assert (
+        f"ReadWritePaths={tmp_path}/srv/nursery\n"
+        in after[tmp_path / "etc/systemd/system/nursery-firmware.service"]
+    )
+
+
+def test_a_second_room_gets_its_own_login(hub: Hub, tmp_path: Path) -> None:
+    output = installed(hub.root, "add-device bedroom")
+    secret = hub.root / ETC / "devices/bedroom.password"
+    assert mode(secret) == 0o600
+    assert secret.read_text().strip() not in output
+    acl = (hub.root / "etc/mosquitto/nursery.acl").read_text()
+    assert "user firmware-bedroom\ntopic write nursery/bedroom/#\n" in acl
+
+    # The bedroom Pi: firmware only, pointed at the hub, with the password from add-device.
+    installed(
+        tmp_path,
+        f"--role firmware --room bedroom --broker hub.local --mqtt-port {hub.port}"
+        f" --password-file {secret}",
+    )
+    assert login(tmp_path, "firmware") == ("firmware-bedroom", secret.read_text().strip())
+    assert not (tmp_path / "etc/mosquitto").exists()
+    assert not (tmp_path / "etc/systemd/system/nursery-hub.service").exists()
+    toml = (tmp_path / ETC / "nursery.toml").read_text()
+    assert 'host = "hub.local"' in toml and "[hub]" not in toml
+
+    hub.broker.reload()
+    bedroom = Session(hub.port, *login(tmp_path, "firmware"))
+    reader = Session(hub.port, *login(hub.root, "hub"))
+    try:
+        reader.subscribe("nursery/+/reading")
+        bedroom.publish("nursery/nursery/reading", b"not my room")
+        bedroom.publish("nursery/bedroom/reading", b"mine")
+        assert reader.next()[:2] == ("nursery/bedroom/reading", b"mine")
+    finally:
+        bedroom.close()
+        reader.close()
+
+    installed(hub.root, "remove-device bedroom")
+    hub.broker.reload()
+    assert "firmware-bedroom" not in (hub.root / "etc/mosquitto/nursery.passwd").read_text()
+    refused = Session(hub.port, *login(tmp_path, "firmware"))
+    refused.close()
+    assert not refused.accepted
+
+
+def test_a_kept_nursery_toml_must_agree_with_the_options(tmp_path: Path) -> None:
+    installed(tmp_path, "--role both --room kids")
+    result = install(tmp_path, "--room attic --sensor dht11")
+    assert result.returncode != 0
+    assert "firmware.room is 'kids' there, 'attic' here" in result.stderr
+    assert "firmware.sensor is 'dht22' there, 'dht11' here" in result.stderr
+    assert login(tmp_path, "firmware")[0] == "firmware-kids"  # nothing was changed
+
+
+def test_refuses_what_cannot_work(tmp_path: Path) -> None:
+    cases = {
+        "--role firmware --room bedroom": "--password-file",
+        "--room 'Bad Room'": "--room",
+        "--room hub": "taken",
+        "--role hub --broker elsewhere": "--broker",
+        "--role sensor": "--role",
+        "add-device": "usage",
+        "add-device attic": "no hub installed",
+    }
+    for args, message in cases.items():
+        result = install(tmp_path, args)
+        assert result.returncode != 0, args
+        assert message in result.stderr, (args, result.stderr)
+
+
+@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck is not installed")
+def test_shellcheck() -> None:
+    result = subprocess.run(
+        ["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout
