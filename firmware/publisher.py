@@ -1,9 +1,11 @@
-"""The firmware's MQTT side: readings, faults and a retained online/offline status.
+"""The firmware's MQTT side: readings, faults, health, a retained online/offline status,
+and the hub's receipts.
 
 It connects in the background and keeps retrying, because a Pi often boots before its
-broker. Readings published while offline wait in paho's memory queue (bounded by
-`MAX_QUEUED_MESSAGES`) and are lost if the process ends; a durable outbox on disk is a
-later piece of work.
+broker. Durability is the outbox's job (firmware/outbox.py), not paho's: paho's queue
+lives in memory only, so it is kept small (`MAX_QUEUED_MESSAGES`); what it refuses while
+offline waits in the outbox. Receipts from the hub (`<base>/<room>/stored`, retained)
+are handed to `on_receipt` from paho's network thread.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
@@ -26,18 +29,26 @@ from firmware.contract import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
     STATUS_QOS,
+    ContractError,
     FaultMessage,
+    HealthMessage,
     ReadingMessage,
+    StoredMessage,
     fault_topic,
+    health_topic,
     reading_topic,
     status_topic,
+    stored_topic,
 )
 from nursery.config import Settings
 
 log = logging.getLogger("nursery.firmware")
 
-# About 28 hours of readings at the default 10 s interval; beyond it new ones are dropped.
-MAX_QUEUED_MESSAGES: Final = 10_000
+# Messages paho may hold in memory (in flight or waiting); beyond it a publish is refused.
+# The outbox keeps every reading, so this only bounds a re-send burst.
+MAX_QUEUED_MESSAGES: Final = 1000
+RECEIPT_QOS: Final = 1
+HEALTH_QOS: Final = 1
 RECONNECT_MIN_DELAY_S: Final = 1
 RECONNECT_MAX_DELAY_S: Final = 30
 CLOSE_TIMEOUT_S: Final = 5.0
@@ -46,13 +57,27 @@ CLOSE_TIMEOUT_S: Final = 5.0
 class Publisher:
     """One paho client for one firmware boot; construct it to start connecting."""
 
-    def __init__(self, settings: Settings, boot_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        boot_id: str,
+        *,
+        receipt_rooms: Iterable[str] = (),
+        on_receipt: Callable[[StoredMessage], None] | None = None,
+    ) -> None:
         mqtt_settings = settings.mqtt
         self.room = settings.firmware.room
         self.base_topic = mqtt_settings.base_topic
         self.broker = f"{mqtt_settings.host}:{mqtt_settings.port}"
         self.client_id = f"nursery-fw-{self.room}-{boot_id[:8]}"
         self._status_topic = status_topic(self.base_topic, self.room)
+        # Receipts for every room the outbox holds readings of (the room may have changed).
+        self._receipt_topics = sorted(
+            {stored_topic(self.base_topic, room) for room in {self.room, *receipt_rooms}}
+        )
+        self._on_receipt = on_receipt
+        self.connections = 0  # successful (re)connections; the runner watches it change
+        self._bad_receipt_logged = False
 
         self._closing = False
         self._closed = False
@@ -82,6 +107,7 @@ class Publisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         self._client = client
 
         log.debug("connecting to MQTT broker %s as %s", self.broker, self.client_id)
@@ -99,9 +125,18 @@ class Publisher:
         return self._client.is_connected()
 
     def publish_reading(self, message: ReadingMessage) -> bool:
-        """Hand a reading to paho (sent now, or queued while offline); False if dropped."""
+        """Hand a reading to paho (sent now, or queued while offline); False if refused.
+
+        Refused or lost, the reading is still in the outbox, which sends it again.
+        """
         return self._publish(
             reading_topic(self.base_topic, message.room), message.encode(), READING_QOS
+        )
+
+    def publish_health(self, message: HealthMessage) -> bool:
+        """Publish the firmware's counters, retained, so the hub sees the latest at once."""
+        return self._publish(
+            health_topic(self.base_topic, message.room), message.encode(), HEALTH_QOS, retain=True
         )
 
     def publish_fault(self, message: FaultMessage) -> bool:
@@ -110,10 +145,10 @@ class Publisher:
             fault_topic(self.base_topic, message.room), message.encode(), FAULT_QOS
         )
 
-    def _publish(self, topic: str, payload: bytes, qos: int) -> bool:
+    def _publish(self, topic: str, payload: bytes, qos: int, *, retain: bool = False) -> bool:
         if self._closed:
             raise RuntimeError("the publisher is closed")
-        info = self._client.publish(topic, payload, qos=qos, retain=False)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         # NO_CONN means queued for the next connection (QoS 1), not lost.
         if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             if self._dropping:
@@ -123,7 +158,8 @@ class Publisher:
         if not self._dropping:
             self._dropping = True
             log.warning(
-                "dropping new messages: %s (at most %d wait for the broker)",
+                "MQTT memory queue refuses new messages: %s (at most %d wait for the broker); "
+                "readings wait in the outbox, faults are dropped",
                 mqtt.error_string(info.rc),
                 MAX_QUEUED_MESSAGES,
             )
@@ -191,6 +227,10 @@ class Publisher:
         log.info("%s MQTT broker %s as %s", verb, self.broker, self.client_id)
         if not self._closing:
             client.publish(self._status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True)
+            if self._on_receipt is not None:
+                # A clean session forgets subscriptions: ask again on every connection.
+                client.subscribe([(topic, RECEIPT_QOS) for topic in self._receipt_topics])
+        self.connections += 1
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self.failed_attempts += 1
@@ -217,6 +257,20 @@ class Publisher:
         log.warning(
             "lost connection to MQTT broker %s (%s); reconnecting", self.broker, reason_code
         )
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._on_receipt is None or not message.payload:
+            return
+        try:
+            receipt = StoredMessage.decode(bytes(message.payload))
+        except ContractError as exc:
+            if not self._bad_receipt_logged:
+                self._bad_receipt_logged = True
+                log.warning(
+                    "ignoring a receipt on %s that breaks the contract: %s", message.topic, exc
+                )
+            return
+        self._on_receipt(receipt)
 
     def _on_publish(
         self,

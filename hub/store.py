@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from firmware.contract import FaultMessage, HealthMessage, ReadingMessage, Status
+from firmware.contract import ContractError, FaultMessage, HealthMessage, ReadingMessage, Status
 from hub.alerts import Incident
 from hub.conditions import Condition
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS boots (
     id INTEGER PRIMARY KEY,
     room_id INTEGER NOT NULL REFERENCES rooms(id),
     boot_id TEXT NOT NULL,
+    contiguous_seq INTEGER NOT NULL DEFAULT -1,
     UNIQUE (room_id, boot_id)
 );
 CREATE TABLE IF NOT EXISTS readings (
@@ -243,13 +244,36 @@ class Store:
                 side.chmod(0o600)
         self._room_ids: dict[str, int] = {}
         self._boot_ids: dict[tuple[int, str], int] = {}
+        self._floors: dict[int, dict[str, int]] = {}  # room id -> the firmware's floor
 
     def _add_missing_columns(self) -> None:
         """Columns added since a database was created (SQLite keeps the old table)."""
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(rooms)")}
-        for column, kind in (("health_json", "TEXT"), ("health_at_ms", "INTEGER")):
-            if column not in have:
-                self._db.execute(f"ALTER TABLE rooms ADD COLUMN {column} {kind}")
+        added = {
+            "rooms": (("health_json", "TEXT"), ("health_at_ms", "INTEGER")),
+            "boots": (("contiguous_seq", "INTEGER NOT NULL DEFAULT -1"),),
+        }
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for table, columns in added.items():
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for column, kind in columns:
+                    if column not in have:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                        if table == "boots":
+                            self._backfill_marks()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _backfill_marks(self) -> None:
+        """A database from before receipts: count each boot's marks once, from seq 0."""
+        boots = [int(row[0]) for row in self._db.execute("SELECT id FROM boots")]
+        for boot in boots:
+            self._db.execute(
+                "UPDATE boots SET contiguous_seq = ? WHERE id = ?",
+                (self._contiguous_from(self._db, boot, -1), boot),
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -296,37 +320,159 @@ class Store:
     # --- writes ---------------------------------------------------------------------
 
     def add_readings(self, batch: Iterable[Received]) -> list[Received]:
-        """Store a batch in one commit; returns the new ones (redeliveries are not)."""
+        """Store a batch in one commit; returns the new ones (redeliveries are not).
+
+        One range query per boot finds what is already stored, then one executemany
+        inserts the rest: a backlog drains at tens of thousands of readings a second.
+        """
         with self._tx() as db:
-            inserted: list[Received] = []
             last_seen: dict[int, int] = {}
+            by_boot: dict[int, list[Received]] = {}
+            touched: dict[int, tuple[int, str]] = {}
             for item in batch:
                 reading = item.reading
                 room_id = self._room_id(db, reading.room)
+                boot = self._boot(db, room_id, reading.boot_id)
+                touched[boot] = (room_id, reading.boot_id)
+                by_boot.setdefault(boot, []).append(item)
                 received_ms = to_ms(item.received_at)
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO readings (boot, seq, room_id, ts_ms, received_ms,"
-                    " temperature_c, humidity_pct) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        self._boot(db, room_id, reading.boot_id),
-                        reading.seq,
-                        room_id,
-                        to_ms(reading.ts),
-                        received_ms,
-                        reading.temperature_c,
-                        reading.humidity_pct,
-                    ),
-                )
-                if cursor.rowcount == 1:
-                    inserted.append(item)
                 last_seen[room_id] = max(received_ms, last_seen.get(room_id, 0))
+            inserted: list[Received] = []
+            rows: list[tuple[int, int, int, int, int, float, float]] = []
+            for boot, items in by_boot.items():
+                seqs = [item.reading.seq for item in items]
+                have = {
+                    int(row[0])
+                    for row in db.execute(
+                        "SELECT seq FROM readings WHERE boot = ? AND seq BETWEEN ? AND ?",
+                        (boot, min(seqs), max(seqs)),
+                    )
+                }
+                room_id = touched[boot][0]
+                for item in items:
+                    reading = item.reading
+                    if reading.seq in have:
+                        continue
+                    have.add(reading.seq)  # a second copy within the batch is a duplicate
+                    inserted.append(item)
+                    rows.append(
+                        (
+                            boot,
+                            reading.seq,
+                            room_id,
+                            to_ms(reading.ts),
+                            to_ms(item.received_at),
+                            reading.temperature_c,
+                            reading.humidity_pct,
+                        )
+                    )
+            db.executemany(
+                "INSERT INTO readings (boot, seq, room_id, ts_ms, received_ms,"
+                " temperature_c, humidity_pct) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             for room_id, seen_ms in last_seen.items():
                 db.execute(
                     "UPDATE rooms SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?)"
                     " WHERE id = ?",
                     (seen_ms, room_id),
                 )
+            for boot, (room_id, boot_id) in touched.items():
+                floor = self._floor(db, room_id).get(boot_id)
+                self._advance_mark(db, boot, floor)
             return inserted
+
+    # --- receipts: how far each boot is stored without a gap --------------------------
+
+    def sync(self) -> None:
+        """Make every commit so far survive a power cut: fsync the WAL.
+
+        Commits use synchronous=NORMAL (no fsync each; SD cards wear), so the last ones may
+        roll back after a power cut. Ingest calls this before it tells a firmware, by a
+        receipt, that it may forget readings: what was not yet synced is still held on
+        the Pi and sent again.
+        """
+        if str(self.path) == ":memory:":
+            return
+        # No lock: fsync does not touch the connection, and readers need not wait for it.
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no WAL: everything is in the database file, synced at checkpoint
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    _MARK_CHUNK = 1024
+
+    def _contiguous_from(self, db: sqlite3.Connection, boot: int, mark: int) -> int:
+        """The highest seq reached from `mark` through stored readings without a gap: a
+        range scan of the primary key, in chunks, stopping at the first hole."""
+        while True:
+            seqs = [
+                int(row[0])
+                for row in db.execute(
+                    "SELECT seq FROM readings WHERE boot = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (boot, mark, self._MARK_CHUNK),
+                )
+            ]
+            for seq in seqs:
+                if seq != mark + 1:
+                    return mark
+                mark = seq
+            if len(seqs) < self._MARK_CHUNK:
+                return mark
+
+    def _advance_mark(self, db: sqlite3.Connection, boot: int, floor: int | None) -> None:
+        """Move the boot's mark past what is now stored, and past the firmware's floor
+        (below it nothing will ever come: confirmed, or dropped by its outbox's cap)."""
+        row = db.execute("SELECT contiguous_seq FROM boots WHERE id = ?", (boot,)).fetchone()
+        old = int(row[0])
+        mark = old if floor is None else max(old, floor - 1)
+        mark = self._contiguous_from(db, boot, mark)
+        if mark != old:
+            db.execute("UPDATE boots SET contiguous_seq = ? WHERE id = ?", (mark, boot))
+
+    def _floor(self, db: sqlite3.Connection, room_id: int) -> dict[str, int]:
+        floor = self._floors.get(room_id)
+        if floor is None:
+            row = db.execute("SELECT health_json FROM rooms WHERE id = ?", (room_id,)).fetchone()
+            floor = {}
+            if row is not None and row[0] is not None:
+                try:
+                    floor = HealthMessage.decode(str(row[0]).encode()).floor
+                except ContractError:
+                    floor = {}
+            self._floors[room_id] = floor
+        return floor
+
+    def receipt(self, room: str, recent: int = 16, most: int = 64) -> dict[str, int]:
+        """What the hub tells the room's firmware it has stored: for the `recent` newest
+        boots and the boots the firmware says it still holds (oldest first, up to `most`
+        in all, the contract's limit), the contiguous mark."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM rooms WHERE name = ?", (room,)).fetchone()
+            if row is None:
+                return {}
+            room_id = int(row[0])
+            marks = {
+                str(boot_id): int(mark)
+                for boot_id, mark in self._db.execute(
+                    "SELECT boot_id, contiguous_seq FROM boots WHERE room_id = ?"
+                    " ORDER BY id DESC LIMIT ?",
+                    (room_id, recent),
+                )
+            }
+            held = [b for b in self._floor(self._db, room_id) if b not in marks]
+            for boot_id in held[: max(0, most - len(marks))]:
+                found = self._db.execute(
+                    "SELECT contiguous_seq FROM boots WHERE room_id = ? AND boot_id = ?",
+                    (room_id, boot_id),
+                ).fetchone()
+                if found is not None:
+                    marks[boot_id] = int(found[0])
+            return marks
 
     def set_status(self, room: str, status: Status, at: datetime) -> None:
         with self._tx() as db:
@@ -374,12 +520,21 @@ class Store:
             return value
 
     def set_health(self, health: HealthMessage, received_at: datetime) -> None:
-        """Keep the firmware's latest counters (outbox size, drops, read errors)."""
+        """Keep the firmware's latest counters (outbox size, drops, read errors), and let
+        its floor move the marks of the boots it names past holes the cap left."""
         with self._tx() as db:
+            room_id = self._room_id(db, health.room)
             db.execute(
                 "UPDATE rooms SET health_json = ?, health_at_ms = ? WHERE id = ?",
-                (health.encode().decode(), to_ms(received_at), self._room_id(db, health.room)),
+                (health.encode().decode(), to_ms(received_at), room_id),
             )
+            self._floors[room_id] = dict(health.floor)
+            for boot_id, floor in health.floor.items():
+                row = db.execute(
+                    "SELECT id FROM boots WHERE room_id = ? AND boot_id = ?", (room_id, boot_id)
+                ).fetchone()
+                if row is not None:
+                    self._advance_mark(db, int(row[0]), floor)
 
     def health(self, room: str) -> HealthMessage | None:
         with self._lock:
