@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 import dashboard.views
 from hub.api import alerts, health, rooms
 from hub.api.deps import HubContext
+from hub.discovery import Discovery
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
@@ -51,6 +52,10 @@ def create_app(
                 max_per_hour=settings.alerts.max_per_hour,
             )
             runner = Ingest(settings, store, clock)
+            # Always built: the room state topic serves every automation; with discovery
+            # off it announces nothing to Home Assistant.
+            discovery = Discovery(settings, runner.publish)
+            runner.discovery = discovery
             monitor = Monitor(
                 settings,
                 store,
@@ -58,6 +63,7 @@ def create_app(
                 clock,
                 publish=runner.publish,
                 wake_dispatcher=dispatcher.wake,
+                discovery=discovery,
             )
             runner.listener = monitor
             context.ingest, context.monitor, context.dispatcher = runner, monitor, dispatcher

@@ -35,6 +35,7 @@ from hub.alerts import (
     snooze,
 )
 from hub.conditions import Condition, Finding, Severity
+from hub.discovery import Discovery
 from hub.links import LinkSigner
 from hub.notify import Action, PushOutbox
 from hub.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
@@ -70,12 +71,15 @@ class Monitor:
         clock: Clock,
         publish: Publish | None = None,
         wake_dispatcher: Callable[[], None] | None = None,
+        discovery: Discovery | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._outbox = outbox
         self._clock = clock
         self._publish = publish
+        self._discovery = discovery
+        self._faulted: dict[str, bool] = {}
         self._wake = wake_dispatcher or (lambda: None)
         self._policy = Policy.from_settings(settings.rules)
         self._lock = threading.RLock()
@@ -168,6 +172,7 @@ class Monitor:
                 )
                 self._step(reading.room, event, item.received_at)
                 self._last_reading[reading.room] = item.received_at
+                self._faulted[reading.room] = False
                 touched.add(reading.room)
             for room in touched:
                 self._apply(room, now)
@@ -179,6 +184,7 @@ class Monitor:
 
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
         with self._lock:
+            self._faulted[fault.room] = True
             self._step(fault.room, FaultSeen(at, fault.consecutive_failures), at)
             self._apply(fault.room, self._clock())
 
@@ -315,14 +321,28 @@ class Monitor:
     # --- MQTT -----------------------------------------------------------------------
 
     def _publish_state(self, room: str, now: datetime) -> None:
-        if self._publish is None:
+        self._publish_once(
+            alert_topic(self._settings.mqtt.base_topic, room), self.alert_state(room, now).encode()
+        )
+        if self._discovery is not None:
+            rules = self._rules.get(room)
+            health = self._store.health(room)
+            payload = self._discovery.room_state(
+                room,
+                temperature_c=rules.filtered_temperature if rules else None,
+                conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
+                sensor_fault=self._faulted.get(room, False),
+                last_heard=rules.last_data_at if rules else None,
+                outbox_pending=health.outbox_pending if health else None,
+            )
+            self._publish_once(self._discovery.state_topic(room), payload)
+
+    def _publish_once(self, topic: str, payload: bytes) -> None:
+        """Retained state goes out when it changes, not on every one-second tick."""
+        if self._publish is None or self._published.get(topic) == payload:
             return
-        message = self.alert_state(room, now)
-        payload = message.encode()
-        if self._published.get(room) == payload:
-            return
-        self._published[room] = payload
-        self._publish(alert_topic(self._settings.mqtt.base_topic, room), payload)
+        self._published[topic] = payload
+        self._publish(topic, payload)
 
     def republish(self) -> None:
         """Send every room's alert state again (after the hub reconnects to the broker)."""

@@ -112,6 +112,26 @@ class FirmwareSettings(_Section):
         "false bit-bangs.",
     )
 
+    outbox: Path = Field(
+        Path("outbox.db"),
+        description="SQLite file that keeps every reading until the hub confirms it stored it.",
+    )
+    outbox_cap_days: float = Field(
+        30.0,
+        gt=0,
+        description="Most readings the outbox holds, in days of readings at interval_s; "
+        "beyond it the oldest are dropped and counted.",
+    )
+    drain_per_s: float = Field(
+        20.0,
+        gt=0,
+        description="Most backlog readings re-sent per second after an outage, so live "
+        "readings keep flowing.",
+    )
+    health_every_s: float = Field(
+        60.0, gt=0, description="Seconds between the firmware's health messages."
+    )
+
     @_field_validator("room")
     @classmethod
     def _room(cls, value: str) -> str:
@@ -309,6 +329,33 @@ class NotifySettings(_Section):
     )
 
 
+class HomeAssistantSettings(_Section):
+    discovery: bool = Field(
+        True, description="Announce every room to Home Assistant by MQTT discovery."
+    )
+    prefix: str = Field(
+        "homeassistant", description="Home Assistant's discovery prefix (its MQTT setting)."
+    )
+    per_entity: bool = Field(
+        False,
+        description="One discovery message per entity, for Home Assistant older than "
+        "2024.12, instead of one per device.",
+    )
+    remove: bool = Field(
+        False,
+        description="Remove the entities: publish empty retained discovery messages at "
+        "start, and announce nothing.",
+    )
+
+    @_field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        try:
+            return check_base_topic(value)
+        except ContractError as exc:
+            raise ValueError(str(exc)) from exc
+
+
 class Settings(BaseSettings):
     """The whole configuration; each process builds one and passes it down."""
 
@@ -327,6 +374,9 @@ class Settings(BaseSettings):
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Room rules.")
     alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="Alert lifecycle.")
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Push delivery.")
+    homeassistant: HomeAssistantSettings = Field(
+        default_factory=HomeAssistantSettings, description="Home Assistant discovery."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -348,6 +398,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "rules": RulesSettings,
     "alerts": AlertsSettings,
     "notify": NotifySettings,
+    "homeassistant": HomeAssistantSettings,
 }
 
 

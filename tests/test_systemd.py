@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -22,10 +23,8 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
     got: list[str] = []
 
     def receive() -> list[str]:
-        try:
+        with contextlib.suppress(TimeoutError):
             got.append(listener.recv(256).decode())
-        except TimeoutError:
-            pass
         return got
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
@@ -69,10 +68,8 @@ def test_a_stalled_hub_stops_pinging_so_systemd_restarts_it(tmp_path: Path) -> N
     pings: list[str] = []
 
     def receive() -> int:
-        try:
+        with contextlib.suppress(TimeoutError):
             pings.append(listener.recv(64).decode())
-        except TimeoutError:
-            pass
         return len(pings)
 
     dog = Watchdog(lambda: alive[0], {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "100000"})
