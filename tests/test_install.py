@@ -308,6 +308,7 @@ def test_broker_config_persists_and_queues(hub: Hub) -> None:
         "autosave_interval 60",
         "max_queued_messages 100000",
         "max_inflight_messages 100",
+        "set_tcp_nodelay true",
     } <= lines
     # Debian's mosquitto.conf sets it already; a second one stops Mosquitto from starting.
     assert not any(line.startswith("persistence_location") for line in lines)
