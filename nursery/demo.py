@@ -80,11 +80,22 @@ class Demo:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stop_requested = threading.Event()
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, quiet: bool = False
+    ) -> None:
+        output = (self.workdir / f"{name}.log").open("ab") if quiet else None
         # Own session: Ctrl-C reaches only the demo, which then stops the parts in order.
         proc = subprocess.Popen(
-            argv, env=env, cwd=self.workdir, stdin=subprocess.DEVNULL, start_new_session=True
+            argv,
+            env=env,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
+        if output is not None:
+            output.close()  # the child keeps its own copy
         self.procs.append((name, proc))
 
     def _wait_for(self, name: str, ready: object, what: str) -> None:
@@ -110,7 +121,8 @@ class Demo:
             conf = self.workdir / "mosquitto.conf"
             conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
             _say(f"Starting MQTT broker (mosquitto) on 127.0.0.1:{port}…")
-            self._spawn("broker", [mosquitto, "-c", str(conf)])
+            # Its chatter goes to a file: the demo's terminal is for the user.
+            self._spawn("broker", [mosquitto, "-c", str(conf)], quiet=True)
         else:
             try:
                 import amqtt  # noqa: F401
