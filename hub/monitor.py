@@ -22,6 +22,7 @@ from firmware.contract import (
     AlertLevel,
     AlertStateMessage,
     FaultMessage,
+    HealthMessage,
     Status,
     alert_topic,
 )
@@ -80,6 +81,9 @@ class Monitor:
         self._publish = publish
         self._discovery = discovery
         self._faulted: dict[str, bool] = {}
+        # The firmware's latest outbox size per room, kept here so the once-a-second state
+        # publication reads no database.
+        self._outbox_pending: dict[str, int] = {}
         self._wake = wake_dispatcher or (lambda: None)
         self._policy = Policy.from_settings(settings.rules)
         self._lock = threading.RLock()
@@ -145,6 +149,9 @@ class Monitor:
                     state, StatusSeen(room.status_at, online=False), self._policy, room.status_at
                 )
             self._rules[room.name] = state
+            health = self._store.health(room.name)
+            if health is not None:
+                self._outbox_pending[room.name] = health.outbox_pending
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
@@ -181,6 +188,11 @@ class Monitor:
         with self._lock:
             self._step(room, StatusSeen(at, online=status == "online"), at)
             self._apply(room, self._clock())
+
+    def on_health(self, health: HealthMessage) -> None:
+        with self._lock:
+            self._outbox_pending[health.room] = health.outbox_pending
+            self._publish_state(health.room, self._clock())
 
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
         with self._lock:
@@ -326,14 +338,13 @@ class Monitor:
         )
         if self._discovery is not None:
             rules = self._rules.get(room)
-            health = self._store.health(room)
             payload = self._discovery.room_state(
                 room,
                 temperature_c=rules.filtered_temperature if rules else None,
                 conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
                 sensor_fault=self._faulted.get(room, False),
                 last_heard=rules.last_data_at if rules else None,
-                outbox_pending=health.outbox_pending if health else None,
+                outbox_pending=self._outbox_pending.get(room),
             )
             self._publish_once(self._discovery.state_topic(room), payload)
 

@@ -1292,6 +1292,12 @@ def test_a_running_hub_announces_each_room_it_hears_of_and_again_when_ha_comes_o
         state = f"{base_topic}/nursery/state"
         wait_until(lambda: state in retained, what="the room state topic")
         assert json.loads(retained[state])["comfort"] == "comfortable"
+        health = HealthMessage("nursery", message.boot_id, datetime.now(UTC), 7, 0, None, 1, 0, {})
+        client.publish(f"{base_topic}/nursery/health", health.encode(), qos=1, retain=True)
+        wait_until(
+            lambda: json.loads(retained[state]).get("outbox_pending") == 7,
+            what="the firmware's outbox size in the room state",
+        )
         before = seen.count(device)
         client.publish(f"{prefix}/status", b"online", qos=1)
         wait_until(lambda: seen.count(device) > before, what="re-announced on HA online")
