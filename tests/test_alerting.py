@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -107,6 +107,33 @@ def players() -> Iterator[Callable[[Settings], TracePlayer]]:
     yield start
     for player in started:
         player.stop()
+
+
+class Scene(NamedTuple):
+    receiver: Receiver
+    settings: Settings
+    hub: RunningHub
+    room: TracePlayer
+
+
+@pytest.fixture
+def scene(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    players: Callable[[Settings], TracePlayer],
+) -> Callable[..., Scene]:
+    """A running hub with a push receiver and one room playing readings at 19 °C."""
+
+    def build(fail_times: int = 0) -> Scene:
+        receiver = receivers(fail_times=fail_times)
+        settings = settings_for(tmp_path, broker, base_topic, receiver)
+        hub = start_hub(settings)
+        return Scene(receiver, settings, hub, players(settings))
+
+    return build
 
 
 class AlertTopic:
@@ -263,17 +290,9 @@ def test_a_flaky_sensor_pages_nobody_for_cold(
 
 
 def test_a_silent_sensor_pages_no_data_and_never_resolves_while_silent(
-    tmp_path: Path,
-    broker: Mosquitto,
-    base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    start_hub: StartHub,
-    players: Callable[[Settings], TracePlayer],
+    scene: Callable[..., Scene],
 ) -> None:
-    receiver = receivers()
-    settings = settings_for(tmp_path, broker, base_topic, receiver)
-    hub = start_hub(settings)
-    room = players(settings)
+    receiver, settings, hub, room = scene()
     room.wait_readings(10)
     room.pause()
     stale_after = settings.rules.stale_after_s
@@ -294,18 +313,10 @@ def test_a_silent_sensor_pages_no_data_and_never_resolves_while_silent(
 
 
 def test_push_buttons_ack_without_login_and_only_with_a_valid_signature(
-    tmp_path: Path,
-    broker: Mosquitto,
-    base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    start_hub: StartHub,
-    players: Callable[[Settings], TracePlayer],
+    scene: Callable[..., Scene],
 ) -> None:
     """Services without buttons get the links as text; they work, signed and expiring."""
-    receiver = receivers()
-    settings = settings_for(tmp_path, broker, base_topic, receiver)
-    hub = start_hub(settings)
-    room = players(settings)
+    receiver, _settings, hub, room = scene()
     room.level = 15.0
     wait_until(lambda: titles(receiver, "room is cold"), what="the cold page")
     body = str(receiver.answered[0].json()["message"])
@@ -338,17 +349,9 @@ def test_push_buttons_ack_without_login_and_only_with_a_valid_signature(
 
 
 def test_push_failures_show_on_healthz_and_ingest_goes_on(
-    tmp_path: Path,
-    broker: Mosquitto,
-    base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    start_hub: StartHub,
-    players: Callable[[Settings], TracePlayer],
+    scene: Callable[..., Scene],
 ) -> None:
-    receiver = receivers(fail_times=1000)
-    settings = settings_for(tmp_path, broker, base_topic, receiver)
-    hub = start_hub(settings)
-    room = players(settings)
+    receiver, _settings, hub, room = scene(fail_times=1000)
     room.level = 15.0
     health = wait_until(
         lambda: (h := hub.get("/healthz").json())["notifications"]["failing"] and h,
@@ -470,18 +473,12 @@ def test_notify_test_reaches_every_channel_and_names_the_failures(
 
 
 def test_an_ack_command_over_mqtt_acknowledges_the_open_alert(
-    tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    start_hub: StartHub,
-    players: Callable[[Settings], TracePlayer],
+    scene: Callable[..., Scene],
 ) -> None:
     """What a Home Assistant button does: `ack` on <base>/<room>/command."""
-    receiver = receivers()
-    settings = settings_for(tmp_path, broker, base_topic, receiver)
-    hub = start_hub(settings)
-    room = players(settings)
+    receiver, _settings, hub, room = scene()
     room.level = 15.0
     wait_until(lambda: titles(receiver, "room is cold"), what="the cold page")
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
