@@ -166,7 +166,8 @@ def hub_settings(
             "http_port": free_port(),
             "client_id": f"hub-{base_topic}"[:23],
         },
-        "firmware": {"sensor": "simulated", "interval_s": 0.05},
+        # Each test's firmware keeps its own outbox file, never ./outbox.db.
+        "firmware": {"sensor": "simulated", "interval_s": 0.05, "outbox": tmp_path / "outbox.db"},
     }
     for section, overrides in sections.items():
         values.setdefault(section, {}).update(overrides)

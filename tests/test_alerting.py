@@ -170,8 +170,6 @@ def settings_for(
             "timeout_s": 5,
         },
         "hub": {"http_port": port},
-        # The firmware keeps an outbox file: each test its own, never ./outbox.db.
-        "firmware": {"outbox": tmp_path / "outbox.db"},
     }
     for section, values in extra.items():
         sections.setdefault(section, {}).update(values)
