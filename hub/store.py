@@ -1,15 +1,19 @@
 """The hub's history in one SQLite file: readings stored once per (room, boot_id, seq).
 
 WAL with synchronous=NORMAL and batched commits, because a Pi's SD card wears with every
-commit. The file is created 0600: it will hold health data.
+commit. The file is created 0600: it will hold health data. Beside the readings, an hourly
+rollup per room (count, sum, min, max) kept in the same commit, so a week's or a year's
+chart reads a few thousand rows instead of millions.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,7 +25,16 @@ from firmware.contract import ContractError, FaultMessage, HealthMessage, Readin
 from hub.alerts import Incident
 from hub.conditions import Condition
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+log = logging.getLogger("nursery.hub.store")
+
+HOUR_MS = 3_600_000
+# Rollups are rebuilt from the readings once (after an upgrade), in steps of this many
+# hours, with a progress line per step when there are at least BACKFILL_LOG_READINGS.
+BACKFILL_STEP_HOURS = 30 * 24
+BACKFILL_LOG_READINGS = 100_000
+_ROLLUP_MARK = "rollup.hourly"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -54,6 +67,18 @@ CREATE TABLE IF NOT EXISTS readings (
     PRIMARY KEY (boot, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_room_time ON readings (room_id, ts_ms);
+CREATE TABLE IF NOT EXISTS hourly (
+    room_id INTEGER NOT NULL REFERENCES rooms(id),
+    hour_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    temperature_sum REAL NOT NULL,
+    temperature_min REAL NOT NULL,
+    temperature_max REAL NOT NULL,
+    humidity_sum REAL NOT NULL,
+    humidity_min REAL NOT NULL,
+    humidity_max REAL NOT NULL,
+    PRIMARY KEY (room_id, hour_ms)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY,
     room TEXT NOT NULL,
@@ -155,6 +180,41 @@ def _incident(row: tuple[Any, ...]) -> Incident:
     )
 
 
+# One upsert per room-hour a batch touches; a late reading (an outbox replay) adds to its
+# own hour, wherever that is.
+_UPSERT_HOUR = (
+    "INSERT INTO hourly (room_id, hour_ms, count, temperature_sum, temperature_min,"
+    " temperature_max, humidity_sum, humidity_min, humidity_max)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (room_id, hour_ms) DO UPDATE SET"
+    " count = count + excluded.count,"
+    " temperature_sum = temperature_sum + excluded.temperature_sum,"
+    " temperature_min = min(temperature_min, excluded.temperature_min),"
+    " temperature_max = max(temperature_max, excluded.temperature_max),"
+    " humidity_sum = humidity_sum + excluded.humidity_sum,"
+    " humidity_min = min(humidity_min, excluded.humidity_min),"
+    " humidity_max = max(humidity_max, excluded.humidity_max)"
+)
+# The same sums over raw readings, in buckets of a fixed width aligned to the epoch: what
+# a chart would have to compute on the fly without the rollup.
+_BUCKET_COLUMNS = (
+    "count(*), sum(temperature_c), min(temperature_c), max(temperature_c),"
+    " sum(humidity_pct), min(humidity_pct), max(humidity_pct)"
+)
+
+_BACKFILL_HOURS = (
+    "INSERT INTO hourly (room_id, hour_ms, count, temperature_sum, temperature_min,"  # noqa: S608
+    " temperature_max, humidity_sum, humidity_min, humidity_max)"
+    f" SELECT room_id, ts_ms - ts_ms % ?, {_BUCKET_COLUMNS} FROM readings"
+    " WHERE room_id = ? AND ts_ms >= ? AND ts_ms < ? GROUP BY 2"
+)
+
+
+def hour_of(ts_ms: int) -> int:
+    """The start of the UTC hour a time (ms since the epoch) falls in."""
+    return ts_ms - ts_ms % HOUR_MS
+
+
 def to_ms(ts: datetime) -> int:
     return round(ts.timestamp() * 1000)
 
@@ -205,11 +265,56 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
+class Bucket:
+    """Readings summed over a stretch of time from `start_ms`: one point of a chart.
+
+    Sums rather than means, so buckets add up (hours into days) without losing weight.
+    """
+
+    start_ms: int
+    count: int
+    temperature_sum: float
+    temperature_min: float
+    temperature_max: float
+    humidity_sum: float
+    humidity_min: float
+    humidity_max: float
+
+
+@dataclass(frozen=True, slots=True)
 class Received:
     """A validated reading with the hub's receive time."""
 
     reading: ReadingMessage
     received_at: datetime
+
+
+def _hourly_sums(
+    rows: Iterable[tuple[int, int, int, int, int, float, float]],
+) -> list[tuple[int, int, int, float, float, float, float, float, float]]:
+    """The batch's new readings (as inserted) summed per room-hour, for _UPSERT_HOUR."""
+    hours: dict[tuple[int, int], list[float]] = {}
+    for _, _, room_id, ts_ms, _, t, h in rows:
+        key = (room_id, ts_ms - ts_ms % HOUR_MS)
+        acc = hours.get(key)
+        if acc is None:
+            hours[key] = [1, t, t, t, h, h, h]
+            continue
+        acc[0] += 1
+        acc[1] += t
+        if t < acc[2]:
+            acc[2] = t
+        elif t > acc[3]:
+            acc[3] = t
+        acc[4] += h
+        if h < acc[5]:
+            acc[5] = h
+        elif h > acc[6]:
+            acc[6] = h
+    return [
+        (room_id, hour, int(n), ts, tlo, thi, hs, hlo, hhi)
+        for (room_id, hour), (n, ts, tlo, thi, hs, hlo, hhi) in hours.items()
+    ]
 
 
 class Store:
@@ -235,6 +340,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             self._add_missing_columns()
+            self._backfill_rollups()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
@@ -274,6 +380,66 @@ class Store:
                 "UPDATE boots SET contiguous_seq = ? WHERE id = ?",
                 (self._contiguous_from(self._db, boot, -1), boot),
             )
+
+    def _backfill_rollups(self) -> None:
+        """A database from before rollups: build them from its readings, once.
+
+        One transaction with the mark that says it is done, so a backfill cut short (power,
+        kill) leaves nothing half-counted and simply runs again at the next start.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            done = self._db.execute("SELECT 1 FROM meta WHERE key = ?", (_ROLLUP_MARK,))
+            if done.fetchone() is None:
+                self._rebuild_rollups()
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)", (_ROLLUP_MARK, "done")
+                )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _rebuild_rollups(self) -> None:
+        db = self._db
+        db.execute("DELETE FROM hourly")
+        total = int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
+        if total == 0:
+            return
+        loud = total >= BACKFILL_LOG_READINGS
+        if loud:
+            log.info("building hourly rollups from %s stored readings (once)", f"{total:,}")
+        started = time.monotonic()
+        done = 0
+        step = BACKFILL_STEP_HOURS * HOUR_MS
+        rooms = db.execute(
+            "SELECT room_id, min(ts_ms), max(ts_ms) FROM readings GROUP BY room_id"
+        ).fetchall()
+        for room_id, first, last in rooms:
+            # Steps start on whole hours, so no hour is split between two of them.
+            for lo in range(hour_of(first), last + 1, step):
+                db.execute(_BACKFILL_HOURS, (HOUR_MS, room_id, lo, lo + step))
+                done += int(
+                    db.execute(
+                        "SELECT total(count) FROM hourly"
+                        " WHERE room_id = ? AND hour_ms >= ? AND hour_ms < ?",
+                        (room_id, lo, lo + step),
+                    ).fetchone()[0]
+                )
+                if loud:
+                    log.info(
+                        "hourly rollups: %s of %s readings (%d %%)",
+                        f"{done:,}",
+                        f"{total:,}",
+                        100 * done // total,
+                    )
+        hours = int(db.execute("SELECT count(*) FROM hourly").fetchone()[0])
+        log.info(
+            "hourly rollups built: %s readings into %s room-hours in %.1f s",
+            f"{done:,}",
+            f"{hours:,}",
+            time.monotonic() - started,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -371,6 +537,7 @@ class Store:
                 " temperature_c, humidity_pct) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            db.executemany(_UPSERT_HOUR, _hourly_sums(rows))
             for room_id, seen_ms in last_seen.items():
                 db.execute(
                     "UPDATE rooms SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?)"
@@ -678,3 +845,79 @@ class Store:
             [StoredReading(from_ms(ts), round(t, 2), round(h, 2)) for ts, t, h in rows],
             downsampled=downsampled,
         )
+
+    # --- chart history: raw buckets, hourly rollups, alert periods ---------------------
+
+    def _find_room(self, room: str) -> int | None:
+        row = self._db.execute("SELECT id FROM rooms WHERE name = ?", (room,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def readings_as_buckets(
+        self, room: str, since: datetime, until: datetime, limit: int
+    ) -> list[Bucket]:
+        """Up to `limit` readings in [since, until], oldest first, each a bucket of one."""
+        with self._lock:
+            room_id = self._find_room(room)
+            if room_id is None:
+                return []
+            rows = self._db.execute(
+                "SELECT ts_ms, 1, temperature_c, temperature_c, temperature_c,"
+                " humidity_pct, humidity_pct, humidity_pct FROM readings"
+                " WHERE room_id = ? AND ts_ms BETWEEN ? AND ? ORDER BY ts_ms LIMIT ?",
+                (room_id, to_ms(since), to_ms(until), limit),
+            ).fetchall()
+        return [Bucket(*row) for row in rows]
+
+    def buckets(self, room: str, since: datetime, until: datetime, width_ms: int) -> list[Bucket]:
+        """The room's readings in [since, until] summed over the raw rows, in buckets of
+        `width_ms` aligned to the epoch (whole minutes, hours, UTC days)."""
+        with self._lock:
+            room_id = self._find_room(room)
+            if room_id is None:
+                return []
+            rows = self._db.execute(
+                f"SELECT ts_ms - ts_ms % ?, {_BUCKET_COLUMNS} FROM readings"  # noqa: S608
+                " WHERE room_id = ? AND ts_ms BETWEEN ? AND ? GROUP BY 1 ORDER BY 1",
+                (width_ms, room_id, to_ms(since), to_ms(until)),
+            ).fetchall()
+        return [Bucket(*row) for row in rows]
+
+    def hourly(self, room: str, since: datetime, until: datetime) -> list[Bucket]:
+        """The room's hourly rollup for the hours that overlap [since, until], oldest first."""
+        with self._lock:
+            room_id = self._find_room(room)
+            if room_id is None:
+                return []
+            rows = self._db.execute(
+                "SELECT hour_ms, count, temperature_sum, temperature_min, temperature_max,"
+                " humidity_sum, humidity_min, humidity_max FROM hourly"
+                " WHERE room_id = ? AND hour_ms BETWEEN ? AND ? ORDER BY hour_ms",
+                (room_id, hour_of(to_ms(since)), to_ms(until)),
+            ).fetchall()
+        return [Bucket(*row) for row in rows]
+
+    def newest_reading_at(self, room: str, since: datetime, until: datetime) -> datetime | None:
+        """The time of the room's newest reading in [since, until]: where a chart ends."""
+        with self._lock:
+            room_id = self._find_room(room)
+            if room_id is None:
+                return None
+            row = self._db.execute(
+                "SELECT max(ts_ms) FROM readings WHERE room_id = ? AND ts_ms BETWEEN ? AND ?",
+                (room_id, to_ms(since), to_ms(until)),
+            ).fetchone()
+        return None if row[0] is None else from_ms(int(row[0]))
+
+    def incidents_between(
+        self, room: str, since: datetime, until: datetime, limit: int = 500
+    ) -> list[Incident]:
+        """The room's alerts open at any time in [since, until], oldest first; the newest
+        `limit` when there are more."""
+        with self._lock:
+            rows = self._db.execute(
+                _SELECT_INCIDENTS + " WHERE room = ? AND opened_at_ms <= ?"
+                " AND (resolved_at_ms IS NULL OR resolved_at_ms >= ?)"
+                " ORDER BY opened_at_ms DESC, id DESC LIMIT ?",
+                (room, to_ms(until), to_ms(since), limit),
+            ).fetchall()
+        return [_incident(row) for row in reversed(rows)]

@@ -108,3 +108,52 @@ class AlertOut(BaseModel):
     acknowledged_via: str | None
     snoozed_until: datetime | None
     resolved_at: datetime | None
+
+
+class StatOut(BaseModel):
+    mean: float = Field(description="Mean of the readings the point summarises.")
+    min: float = Field(description="Lowest of them: a short cold spell shows here.")
+    max: float = Field(description="Highest of them.")
+
+
+class HistoryPointOut(BaseModel):
+    ts: datetime = Field(
+        description="UTC start of the stretch the point summarises (`bucket_s` long); the "
+        "reading's own time when `bucket_s` is 0."
+    )
+    count: int = Field(description="Readings summarised.")
+    temperature_c: StatOut
+    humidity_pct: StatOut
+
+
+class AlertPeriodOut(BaseModel):
+    id: int
+    condition: str = Field(description="As in GET /api/alerts.")
+    severity: Literal["advisory", "warning", "alert"]
+    opened_at: datetime
+    resolved_at: datetime | None = Field(description="None while the alert is open.")
+
+
+class HistoryOut(BaseModel):
+    room: str
+    range: Literal["24h", "7d", "1y"]
+    since: datetime = Field(description="UTC start of the window.")
+    until: datetime = Field(description="UTC end of the window (now).")
+    bucket_s: int = Field(
+        description="Seconds each point covers: 0 (each reading, while a day has at most "
+        "288), 300 (24 h in 5-minute buckets), 3600 (7 d, hourly rollup) or 86400 (1 y, "
+        "days in `tz`; 23 or 25 h when the clocks change)."
+    )
+    source: Literal["readings", "hourly", "daily"] = Field(
+        description="`readings` for 24 h; `hourly` and `daily` come from the hourly rollup, "
+        "never from the raw readings."
+    )
+    newest: datetime | None = Field(
+        description="Time of the newest reading in the window: fetch later ones from "
+        "/readings?since=."
+    )
+    points: list[HistoryPointOut] = Field(description="Oldest first; no point for a gap.")
+    alerts: list[AlertPeriodOut] = Field(
+        description="The room's alerts open at any time in the window, oldest first "
+        "(the newest 500 at most)."
+    )
