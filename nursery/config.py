@@ -356,6 +356,40 @@ class HomeAssistantSettings(_Section):
             raise ValueError(str(exc)) from exc
 
 
+_EMERGENCY_RE = re.compile(r"\d{2,6}")
+
+
+class EpisodesSettings(_Section):
+    frequent_count: int = Field(
+        3,
+        ge=2,
+        le=50,
+        description="This many episodes within frequent_window_s make the episode log "
+        "suggest calling the pediatrician.",
+    )
+    frequent_window_s: float = Field(
+        86400.0,
+        ge=3600,
+        le=7 * 86400,
+        description="Seconds within which frequent_count episodes count as frequent "
+        "(default 24 h).",
+    )
+    emergency_number: str = Field(
+        "112",
+        description="Emergency number the episode log shows for a floppy or unresponsive "
+        "baby or clusters of spasms: 112 across Europe, 911 in the US and Canada, 999 in "
+        "the UK.",
+    )
+
+    @_field_validator("emergency_number")
+    @classmethod
+    def _emergency_number(cls, value: str) -> str:
+        value = value.strip()
+        if not _EMERGENCY_RE.fullmatch(value):
+            raise ValueError("must be the 2 to 6 digits you dial, like 112 or 911")
+        return value
+
+
 class Settings(BaseSettings):
     """The whole configuration; each process builds one and passes it down."""
 
@@ -376,6 +410,9 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Push delivery.")
     homeassistant: HomeAssistantSettings = Field(
         default_factory=HomeAssistantSettings, description="Home Assistant discovery."
+    )
+    episodes: EpisodesSettings = Field(
+        default_factory=EpisodesSettings, description="The parent's episode log."
     )
 
     @classmethod
@@ -399,6 +436,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "alerts": AlertsSettings,
     "notify": NotifySettings,
     "homeassistant": HomeAssistantSettings,
+    "episodes": EpisodesSettings,
 }
 
 

@@ -1,0 +1,498 @@
+"""The pediatrician report as a printable page, a PDF and CSV files, from hub/report.py.
+
+Everything is built in memory and streamed to the caregiver who asked: no file is written
+and nothing of it is logged. The PDF uses fpdf2 (pure Python, works offline on a Pi Zero)
+with the system's DejaVu font when it is installed, else a built-in font that shows only
+Latin-1 characters.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Final
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from hub.episodes import (
+    BAND_WORDS,
+    LIMBS,
+    PATTERN_CAVEAT,
+    SIGNS,
+    STATE_WORDS,
+    Episode,
+    Sign,
+    duration_words,
+    limbs_words,
+    symptom_words,
+)
+from hub.report import CONDITION_WORDS, Around, Report, ReportRow
+
+TEMPLATE: Final = Path(__file__).resolve().parent.parent / "dashboard" / "templates" / "report.html"
+FONT_DIRS: Final = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu"),
+)
+SIGN_WORDS: Final[dict[Sign, str]] = {
+    "long": "Longer than a minute",
+    "whole_body": "Whole body",
+    "not_alert": "Not alert and responsive",
+    "fever": "Fever",
+    "vomiting": "Vomiting",
+    "poor_feeding": "Poor feeding",
+    "cluster": "Cluster of jerks",
+}
+HEADINGS: Final = (
+    "When",
+    "Room",
+    "Lasted",
+    "Body",
+    "Alert",
+    "Was",
+    "Jerks",
+    "Symptoms",
+    "Room at onset",
+    "Hour before",
+    "Room ±1 h",
+    "Notes",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- words ------------------------------------------------------------------------------
+
+
+def when(ts: datetime, zone: tzinfo) -> str:
+    return ts.astimezone(zone).strftime("%a %d %b %Y %H:%M:%S")
+
+
+def day_words(day: date) -> str:
+    return day.strftime("%a %d %b %Y")
+
+
+def temp(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} °C"
+
+
+def yes_no(value: bool | None) -> str:
+    return "not said" if value is None else "yes" if value else "no"
+
+
+def jerks_words(episode: Episode) -> str:
+    details = episode.details
+    if details.jerks is not None:
+        return f"cluster of {details.jerks}" if details.jerks > 1 else "one"
+    return "cluster" if details.is_cluster else "–"
+
+
+def onset_words(episode: Episode) -> str:
+    snap = episode.snapshot
+    if snap is None or snap.temperature_c is None:
+        return "no reading"
+    humidity = f", {snap.humidity_pct:.0f} %RH" if snap.humidity_pct is not None else ""
+    return f"{temp(snap.temperature_c)}{humidity}"
+
+
+def hour_before_words(episode: Episode) -> str:
+    snap = episode.snapshot
+    if snap is None or snap.readings == 0:
+        return "no readings"
+    parts = [f"lowest {temp(snap.lowest_c)}"]
+    if snap.trend is not None:
+        parts.append(f"{snap.trend} ({snap.trend_c_per_h:+.1f} °C/h)")
+    if snap.minutes_below_cold:
+        parts.append(f"{snap.minutes_below_cold:g} min below {snap.cold_below_c:g} °C")
+    if snap.cold_alert_open:
+        parts.append("cold alert open")
+    return "; ".join(parts)
+
+
+def around_words(value: Around) -> str:
+    if value.low_c is None or value.high_c is None:
+        return "no readings"
+    if round(value.low_c, 1) == round(value.high_c, 1):
+        return temp(value.low_c)
+    return f"{value.low_c:.1f}–{value.high_c:.1f} °C"
+
+
+def period_words(report: Report) -> str:
+    rooms = f"room {report.room}" if report.room else "all rooms"
+    return (
+        f"{day_words(report.first_day)} – {day_words(report.last_day)} "
+        f"({report.zone_name}), {rooms}"
+    )
+
+
+def row_cells(row: ReportRow, zone: tzinfo) -> list[str]:
+    e = row.episode
+    lasted = "still running" if e.running else duration_words(e.duration_s)
+    state = STATE_WORDS[e.details.state] if e.details.state else "not said"
+    return [
+        when(e.started_at, zone),
+        e.room,
+        lasted,
+        limbs_words(e.details.limbs),
+        yes_no(e.details.alert),
+        state,
+        jerks_words(e),
+        ", ".join(symptom_words(e.details)) or "none noted",
+        onset_words(e),
+        hour_before_words(e),
+        around_words(row.around),
+        e.details.notes,
+    ]
+
+
+def summary_lines(report: Report) -> list[str]:
+    d = report.durations
+    total = d.timed + d.untimed
+    lines = [
+        f"{total} episode{'s' if total != 1 else ''} ({d.timed} timed, {d.untimed} not timed)."
+    ]
+    if d.timed:
+        lines.append(
+            f"Duration: median {duration_words(d.median_s)}, longest "
+            f"{duration_words(d.longest_s)}, {duration_words(d.total_s)} in all."
+        )
+    weeks = ", ".join(f"week of {w.day:%d %b}: {w.count}" for w in report.patterns.per_week)
+    if weeks:
+        lines.append(f"Per week: {weeks}.")
+    return lines
+
+
+def sign_counts(report: Report) -> list[tuple[str, int]]:
+    counts = dict(report.patterns.signs)
+    return [(SIGN_WORDS[s], counts.get(s, 0)) for s in SIGNS]
+
+
+def alert_cells(report: Report) -> list[list[str]]:
+    rows = []
+    for incident in report.alerts:
+        worst = "" if incident.worst is None else f"{incident.worst:.1f}"
+        if incident.condition.value in ("cold", "cool", "warm", "hot", "fast_drop") and worst:
+            worst += " °C"
+        acked = incident.acked_by or ""
+        rows.append(
+            [
+                CONDITION_WORDS.get(incident.condition, incident.condition.value),
+                incident.room,
+                when(incident.since, report.zone),
+                when(incident.resolved_at, report.zone) if incident.resolved_at else "still open",
+                worst,
+                acked,
+            ]
+        )
+    return rows
+
+
+# --- the printable page -----------------------------------------------------------------
+
+
+def _table(headings: Iterable[str], rows: Iterable[Iterable[str]], css: str) -> str:
+    head = "".join(f"<th scope='col'>{html.escape(h)}</th>" for h in headings)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _bars(items: Iterable[tuple[str, int]], css: str) -> str:
+    items = list(items)
+    top = max((n for _, n in items), default=0) or 1
+    rows = "".join(
+        f"<li><span class='bar-label'>{html.escape(label)}</span>"
+        f"<span class='bar' style='--share:{n / top:.3f}'></span>"
+        f"<span class='bar-count'>{n}</span></li>"
+        for label, n in items
+    )
+    return f"<ul class='bars {css}'>{rows}</ul>"
+
+
+def render_html(report: Report, query: str) -> str:
+    """The report as one HTML page; `query` (already URL-encoded) repeats the period in the
+    links to the PDF and CSV downloads."""
+    e = html.escape
+    zone = report.zone
+    rows = [row_cells(row, zone) for row in report.rows]
+    episodes = (
+        _table(HEADINGS, rows, "report-table episodes-table")
+        if rows
+        else "<p class='empty'>No episodes logged in this period.</p>"
+    )
+    symptoms = _table(
+        ("Sign", "Episodes"), [(name, str(n)) for name, n in sign_counts(report)], "report-table"
+    )
+    alerts_rows = alert_cells(report)
+    alerts = (
+        _table(
+            ("Alert", "Room", "From", "Until", "Worst", "Answered by"), alerts_rows, "report-table"
+        )
+        if alerts_rows
+        else "<p class='empty'>No room alerts in this period.</p>"
+    )
+    p = report.patterns
+    patterns = (
+        "<div class='pattern-grid'>"
+        f"<div><h3>Time of day</h3>{_bars(p.by_part_of_day, 'tod')}</div>"
+        "<div><h3>Room at onset</h3>"
+        f"{_bars(((BAND_WORDS[b], n) for b, n in p.by_band), 'band')}</div>"
+        f"<div><h3>Durations</h3>{_bars(p.durations.buckets, 'dur')}</div>"
+        "</div>"
+        f"<p class='caveat'>{e(PATTERN_CAVEAT)}</p>"
+    )
+    body = (
+        "<header class='report-head'>"
+        "<h1>Episode log for the pediatrician</h1>"
+        f"<p class='period'>{e(period_words(report))}</p>"
+        f"<p class='generated'>Made {e(when(report.generated_at, zone))} by the nursery "
+        f"monitor. {e(report.note)}</p>"
+        "<nav class='report-actions no-print'>"
+        "<button type='button' onclick='window.print()'>Print</button>"
+        f"<a href='/api/episodes/report.pdf?{e(query)}' download>Download PDF</a>"
+        f"<a href='/api/episodes/report/episodes.csv?{e(query)}' download>Episodes CSV</a>"
+        f"<a href='/api/episodes/report/readings.csv?{e(query)}' download>Readings CSV</a>"
+        "<a href='/episodes'>Back to the log</a>"
+        "</nav></header>"
+        "<section><h2>Summary</h2>"
+        + "".join(f"<p>{e(line)}</p>" for line in summary_lines(report))
+        + f"</section><section><h2>Signs noted</h2>{symptoms}</section>"
+        f"<section><h2>Episodes</h2>{episodes}"
+        "<p class='small'>Room values come from the monitor's sensor (about ±0.5 °C). "
+        "“Hour before”: the lowest temperature, the trend and the minutes below the cold "
+        "threshold in the hour before onset. “Room ±1 h”: lowest to highest from an hour "
+        "before to an hour after.</p></section>"
+        f"<section><h2>Patterns</h2>{patterns}</section>"
+        f"<section><h2>Room alerts in this period</h2>{alerts}</section>"
+    )
+    return (
+        TEMPLATE.read_text(encoding="utf-8")
+        .replace("{{ title }}", e(f"Episode report {report.first_day} – {report.last_day}"))
+        .replace("{{ body }}", body)
+    )
+
+
+# --- the PDF -------------------------------------------------------------------------------
+
+
+def _font_file(name: str) -> Path | None:
+    for folder in FONT_DIRS:
+        path = folder / name
+        if path.is_file():
+            return path
+    return None
+
+
+class _Pdf(FPDF):
+    def __init__(self, title: str) -> None:
+        super().__init__(orientation="landscape", format="A4")
+        self.title_text = title
+        regular, bold = _font_file("DejaVuSans.ttf"), _font_file("DejaVuSans-Bold.ttf")
+        if regular is not None and bold is not None:
+            self.add_font("body", "", regular)
+            self.add_font("body", "B", bold)
+            self.family_name, self.unicode = "body", True
+        else:
+            self.family_name, self.unicode = "helvetica", False
+        self.set_auto_page_break(auto=True, margin=14)
+        self.set_margins(10, 10, 10)
+        self.set_title(title)
+        self.set_creator("nursery-monitor")
+
+    def text_of(self, value: str) -> str:
+        """The built-in font knows Latin-1 only: anything else becomes '?'."""
+        if self.unicode:
+            return value
+        value = value.replace("–", "-").replace("“", '"').replace("”", '"').replace("±", "+/-")
+        return value.encode("latin-1", "replace").decode("latin-1")
+
+    def footer(self) -> None:
+        self.set_y(-10)
+        self.set_font(self.family_name, "", 7)
+        self.cell(0, 5, self.text_of(f"{self.title_text} · page {self.page_no()}"), align="R")
+
+    def heading(self, text: str, size: float = 11) -> None:
+        self.ln(2)
+        self.set_font(self.family_name, "B", size)
+        self.multi_cell(0, size * 0.5, self.text_of(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.family_name, "", 8)
+
+    def para(self, text: str, size: float = 8) -> None:
+        self.set_font(self.family_name, "", size)
+        self.multi_cell(0, 4, self.text_of(text), new_x="LMARGIN", new_y="NEXT")
+
+    def grid(
+        self, headings: Iterable[str], rows: Iterable[Iterable[str]], widths: Iterable[float]
+    ) -> None:
+        self.set_font(self.family_name, "", 7)
+        with self.table(
+            col_widths=tuple(widths),
+            text_align="LEFT",
+            line_height=3.6,
+            headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
+            width=self.epw,
+        ) as table:
+            head = table.row()
+            for h in headings:
+                head.cell(self.text_of(h))
+            for values in rows:
+                row = table.row()
+                for value in values:
+                    row.cell(self.text_of(value))
+
+
+def render_pdf(report: Report) -> bytes:
+    """The report as a landscape A4 PDF."""
+    title = f"Episode report {report.first_day} – {report.last_day}"
+    pdf = _Pdf(title)
+    pdf.add_page()
+    pdf.heading("Episode log for the pediatrician", 15)
+    pdf.para(period_words(report), 10)
+    pdf.para(f"Made {when(report.generated_at, report.zone)} by the nursery monitor. {report.note}")
+    pdf.heading("Summary")
+    for line in summary_lines(report):
+        pdf.para(line)
+    pdf.heading("Signs noted")
+    pdf.para(", ".join(f"{name}: {n}" for name, n in sign_counts(report)))
+    pdf.heading("Episodes")
+    if report.rows:
+        pdf.grid(
+            HEADINGS,
+            [row_cells(row, report.zone) for row in report.rows],
+            (24, 14, 14, 20, 12, 14, 14, 20, 20, 34, 18, 40),
+        )
+        pdf.para(
+            "Room values come from the monitor's sensor (about ±0.5 °C). Hour before: the lowest "
+            "temperature, the trend and the minutes below the cold threshold in the hour before "
+            "onset. Room ±1 h: lowest to highest from an hour before to an hour after.",
+            7,
+        )
+    else:
+        pdf.para("No episodes logged in this period.")
+    pdf.heading("Patterns")
+    p = report.patterns
+    pdf.para("Time of day: " + ", ".join(f"{name}: {n}" for name, n in p.by_part_of_day))
+    pdf.para("Room at onset: " + ", ".join(f"{BAND_WORDS[band]}: {n}" for band, n in p.by_band))
+    pdf.para("Durations: " + ", ".join(f"{name}: {n}" for name, n in p.durations.buckets))
+    pdf.para(PATTERN_CAVEAT)
+    pdf.heading("Room alerts in this period")
+    alerts = alert_cells(report)
+    if alerts:
+        pdf.grid(
+            ("Alert", "Room", "From", "Until", "Worst", "Answered by"),
+            alerts,
+            (40, 20, 40, 40, 20, 30),
+        )
+    else:
+        pdf.para("No room alerts in this period.")
+    return bytes(pdf.output())
+
+
+# --- CSV --------------------------------------------------------------------------------
+
+EPISODE_COLUMNS: Final = (
+    "id",
+    "room",
+    "started_at_utc",
+    "ended_at_utc",
+    "started_local",
+    "duration_s",
+    "timed",
+    *(f"limb_{limb}" for limb in LIMBS),
+    "alert_and_responsive",
+    "state",
+    "cluster",
+    "jerks",
+    "fever",
+    "fever_c",
+    "vomiting",
+    "poor_feeding",
+    "notes",
+    "source",
+    "onset_temperature_c",
+    "onset_humidity_pct",
+    "hour_before_lowest_c",
+    "hour_before_trend_c_per_h",
+    "hour_before_minutes_below_cold",
+    "cold_threshold_c",
+    "cold_alert_open",
+)
+
+
+def _safe(value: object) -> str:
+    """A cell as text that a spreadsheet shows and never runs."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):  # typed by someone: never a formula
+        return "'" + value if value.startswith(_FORMULA_START) else value
+    return str(value)
+
+
+def _utc(ts: datetime | None) -> str:
+    return "" if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _csv_line(values: Iterable[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([_safe(v) for v in values])
+    return buffer.getvalue()
+
+
+def episodes_csv(episodes: Iterable[Episode], zone: tzinfo) -> Iterator[str]:
+    yield _csv_line(EPISODE_COLUMNS)
+    for e in episodes:
+        d, s = e.details, e.snapshot
+        duration = e.duration_s
+        yield _csv_line(
+            (
+                e.id,
+                e.room,
+                _utc(e.started_at),
+                _utc(e.ended_at),
+                e.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                None if duration is None else round(duration, 1),
+                e.timing.timed,
+                *(limb in d.limbs for limb in LIMBS),
+                d.alert,
+                d.state,
+                d.is_cluster,
+                d.jerks,
+                d.has_fever,
+                d.fever_c,
+                d.vomiting,
+                d.poor_feeding,
+                d.notes,
+                e.source,
+                s.temperature_c if s else None,
+                s.humidity_pct if s else None,
+                s.lowest_c if s else None,
+                s.trend_c_per_h if s else None,
+                s.minutes_below_cold if s else None,
+                s.cold_below_c if s else None,
+                s.cold_alert_open if s else None,
+            )
+        )
+
+
+READING_COLUMNS: Final = ("room", "ts_utc", "local_time", "temperature_c", "humidity_pct")
+
+
+def readings_csv(rows: Iterable[tuple[str, datetime, float, float]], zone: tzinfo) -> Iterator[str]:
+    yield _csv_line(READING_COLUMNS)
+    for room, ts, temperature, humidity in rows:
+        yield _csv_line(
+            (
+                room,
+                _utc(ts),
+                ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                round(temperature, 2),
+                round(humidity, 2),
+            )
+        )
