@@ -2,15 +2,13 @@
 
 24 h comes from the raw readings: each reading while there are few, else 5-minute buckets
 that keep their min and max, so a short cold spell is not averaged away. 7 days come from
-the hourly rollup, and 1 year from days folded out of it in the viewer's time zone, so
-neither reads millions of rows. The window arithmetic and the folding are pure; only
+the hourly rollup, and 1 year from the hourly rollup summed into days of the viewer's time
+zone, so neither reads millions of rows. The window and day arithmetic is pure; only
 `history()` asks the store.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as day_start
@@ -90,58 +88,16 @@ def window(span: HistoryRange, now: datetime, tz: tzinfo = UTC) -> tuple[datetim
     return datetime.combine(first, day_start(), tzinfo=tz).astimezone(UTC), now
 
 
-def day_starts(since: datetime, until: datetime, tz: tzinfo) -> list[int]:
-    """Each local midnight (ms since the epoch) from since's day to until's: days are 23 or
-    25 hours long when the clocks change."""
+def day_bounds(since: datetime, until: datetime, tz: tzinfo) -> list[int]:
+    """Each local midnight (ms since the epoch) from since's day to the one after until's:
+    the bounds of the days between. A day is 23 or 25 hours when the clocks change."""
     day = since.astimezone(tz).date()
-    last = until.astimezone(tz).date()
+    last = until.astimezone(tz).date() + timedelta(days=1)
     starts = []
     while day <= last:
         starts.append(to_ms(datetime.combine(day, day_start(), tzinfo=tz)))
         day += timedelta(days=1)
     return starts
-
-
-def fold(hours: Sequence[Bucket], starts: Sequence[int]) -> list[Bucket]:
-    """Hourly buckets (oldest first) added up into the stretches that begin at `starts`
-    (ascending); an hour belongs to the stretch its start falls in, hours before the first
-    are left out."""
-    out: list[Bucket] = []
-    index = -1
-    acc: list[float] = []
-    for hour in hours:
-        at = bisect_right(starts, hour.start_ms) - 1
-        if at < 0:
-            continue
-        if at != index:
-            if acc:
-                out.append(_bucket(starts[index], acc))
-            index = at
-            acc = [
-                hour.count,
-                hour.temperature_sum,
-                hour.temperature_min,
-                hour.temperature_max,
-                hour.humidity_sum,
-                hour.humidity_min,
-                hour.humidity_max,
-            ]
-            continue
-        acc[0] += hour.count
-        acc[1] += hour.temperature_sum
-        acc[2] = min(acc[2], hour.temperature_min)
-        acc[3] = max(acc[3], hour.temperature_max)
-        acc[4] += hour.humidity_sum
-        acc[5] = min(acc[5], hour.humidity_min)
-        acc[6] = max(acc[6], hour.humidity_max)
-    if acc:
-        out.append(_bucket(starts[index], acc))
-    return out
-
-
-def _bucket(start_ms: int, acc: list[float]) -> Bucket:
-    count, t_sum, t_min, t_max, h_sum, h_min, h_max = acc
-    return Bucket(start_ms, int(count), t_sum, t_min, t_max, h_sum, h_min, h_max)
 
 
 def chart_point(bucket: Bucket) -> ChartPoint:
@@ -178,7 +134,7 @@ def history(
         buckets = store.hourly(room, since, until)
         bucket_s, source = HOUR_MS // 1000, "hourly"
     else:
-        buckets = fold(store.hourly(room, since, until), day_starts(since, until, tz))
+        buckets = store.hourly_sums(room, day_bounds(since, until, tz))
         bucket_s, source = DAY_S, "daily"
     alerts = [
         AlertPeriod(

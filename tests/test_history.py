@@ -19,8 +19,8 @@ import pytest
 
 import hub.store
 from firmware.contract import ReadingMessage
-from hub.history import day_starts, fold, window
-from hub.store import HOUR_MS, Bucket, Received, Store, to_ms
+from hub.history import day_bounds, history, window
+from hub.store import HOUR_MS, Received, Store, to_ms
 
 T0 = datetime(2026, 11, 20, 21, 40, tzinfo=UTC)
 
@@ -211,22 +211,39 @@ def test_a_year_is_365_days_and_today_from_local_midnight() -> None:
     assert window("24h", now)[0] == now - timedelta(hours=24)
 
 
-def test_days_fold_from_hours_across_a_clock_change() -> None:
+def test_year_days_are_local_days_summed_from_hours_across_a_clock_change(
+    tmp_path: Path,
+) -> None:
     london = ZoneInfo("Europe/London")
-    # 29 March 2026: London's clocks go forward, the day has 23 hours.
-    since = datetime(2026, 3, 28, 0, 0, tzinfo=london)
-    until = datetime(2026, 3, 30, 12, 0, tzinfo=london)
-    starts = day_starts(since, until, london)
-    assert [b - a for a, b in pairwise(starts)] == [24 * HOUR_MS, 23 * HOUR_MS]
-    first = to_ms(since) - 2 * HOUR_MS  # two hours before the first day: left out
-    hours = [
-        Bucket(first + i * HOUR_MS, 2, 2 * (10 + i % 7), 10 + i % 7, 10 + i % 7, 100, 50, 50)
-        for i in range(2 + 24 + 23 + 12)
+    # 29 March 2026: London's clocks go forward, that day has 23 hours.
+    first = datetime(2026, 3, 27, 0, 0, tzinfo=london)
+    now = datetime(2026, 3, 31, 12, 0, tzinfo=london)
+    start = first.astimezone(UTC)
+    count = int((now.astimezone(UTC) - start) / timedelta(minutes=10))  # real minutes
+    readings = night("nursery", str(uuid.uuid4()), start, count, 600)
+    bounds = day_bounds(window("1y", now, london)[0], now, london)
+    assert [b - a for a, b in pairwise(bounds[-6:])] == [
+        24 * HOUR_MS,
+        24 * HOUR_MS,
+        23 * HOUR_MS,
+        24 * HOUR_MS,
+        24 * HOUR_MS,
     ]
-    days = fold(hours, starts)
-    assert [d.start_ms for d in days] == starts
-    assert [d.count for d in days] == [48, 46, 24]
-    second = hours[2 + 24 : 2 + 24 + 23]
-    assert days[1].temperature_sum == sum(h.temperature_sum for h in second)
-    assert days[1].temperature_min == min(h.temperature_min for h in second)
-    assert days[1].temperature_max == max(h.temperature_max for h in second)
+    with Store(tmp_path / "hub.db") as store:
+        store.add_readings(readings)
+        chart = history(store, "nursery", "1y", now, london)
+
+    assert chart.source == "daily" and chart.bucket_s == 86400
+    days: dict[object, list[Received]] = {}
+    for item in readings:
+        days.setdefault(item.reading.ts.astimezone(london).date(), []).append(item)
+    assert [p.ts.astimezone(london).date() for p in chart.points] == sorted(days)
+    assert all(p.ts.astimezone(london).time() == datetime.min.time() for p in chart.points)
+    assert [p.count for p in chart.points] == [144, 144, 138, 144, 72]
+    for point, day in zip(chart.points, sorted(days), strict=True):
+        temps = [r.reading.temperature_c for r in days[day]]
+        hums = [r.reading.humidity_pct for r in days[day]]
+        assert point.temperature_c.min == min(temps)
+        assert point.temperature_c.max == max(temps)
+        assert point.temperature_c.mean == round(sum(temps) / len(temps), 2)
+        assert point.humidity_pct.mean == round(sum(hums) / len(hums), 2)
