@@ -119,9 +119,9 @@ class EpisodeLog:
                     )
                 ]
             )
-        if new.source == "app":
-            self._known_room(new.timing.room)
         timing = check_timing(new.timing, self.now, [], end_field=end_field)
+        if new.source == "app":
+            self._known_room(timing.room)
         snapshot = self.snapshot(timing.room, timing.started_at)
         return self.episodes.add(
             replace(new, timing=timing, details=details),
@@ -133,11 +133,11 @@ class EpisodeLog:
 
     def start(self, room: str, *, by: int | None = None) -> Episode:
         """A running episode from now: the big "Episode now" button."""
+        timing = check_timing(Timing(room, self.now), self.now, [])
         self._known_room(room)
         running = self.episodes.running(room)
         if running:
             raise AlreadyRunning(running[0])
-        timing = check_timing(Timing(room, self.now), self.now, [])
         snapshot = self.snapshot(room, self.now)
 
         def check(others: Sequence[Episode]) -> Timing:

@@ -26,6 +26,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware.contract import (
     ContractError,
+    EpisodeEventMessage,
+    EpisodeStoredMessage,
     FaultMessage,
     HealthMessage,
     ReadingMessage,
@@ -34,11 +36,14 @@ from firmware.contract import (
     TopicKind,
     decode_command,
     decode_status,
+    episode_stored_topic,
     parse_topic,
     stored_topic,
     subscriptions,
 )
 from hub.discovery import Discovery, hub_availability_topic
+from hub.episode_log import EpisodeLog
+from hub.episode_store import EpisodeStore
 from hub.store import Received, Store
 from nursery.config import Settings
 
@@ -78,6 +83,7 @@ class IngestCounters:
     faults: int = 0
     healths: int = 0
     commands: int = 0
+    episode_events: int = 0  # episode-button presses (counts only: health data stays out)
     store_errors: int = 0
     last_rejection: str | None = None
 
@@ -146,6 +152,7 @@ class Ingest:
         self._queue: queue.SimpleQueue[_Incoming | None] = queue.SimpleQueue()
         self._receipts = _ReceiptSchedule(RECEIPT_EVERY_S)  # the writer thread's own
         self._topics: dict[str, tuple[str, TopicKind]] = {}  # the writer thread's own
+        self._episodes: EpisodeStore | None = None  # the writer thread's own, opened on use
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
@@ -271,6 +278,8 @@ class Ingest:
             if first is None:
                 if self._stopping.is_set() and self._queue.empty():
                     self._send_receipts(all_owed=True)
+                    if self._episodes is not None:
+                        self._episodes.close()
                     return
                 continue
             items = [first]
@@ -348,6 +357,8 @@ class Ingest:
             action, minutes = decode_command(item.payload)
             self.counters.commands += 1
             self._notify_listener(lambda listener: listener.on_command(room, action, minutes))
+        elif kind == "episode":
+            self._episode_event(room, item)
         else:
             fault = FaultMessage.decode(item.payload)
             if fault.room != room:
@@ -361,6 +372,25 @@ class Ingest:
                 fault.error,
                 fault.consecutive_failures,
             )
+
+    def _episode_event(self, room: str, item: _Incoming) -> None:
+        """The Pi's episode button: apply the event once (a redelivery changes nothing),
+        then tell the firmware it is stored, after the commit and for duplicates too, so
+        it stops re-sending. Nothing about the episode is logged: it is health data."""
+        event = EpisodeEventMessage.decode(item.payload)
+        if event.room != room:
+            raise ContractError(f"room {event.room!r} does not match the topic")
+        if self._episodes is None:
+            self._episodes = EpisodeStore(self._settings.hub.db)
+        log = EpisodeLog(self._settings, self._store, self._episodes, self._clock())
+        log.button(event, item.received_at)  # committed (and fsynced) when it returns
+        self.counters.episode_events += 1
+        self._client.publish(
+            episode_stored_topic(self._base, room),
+            EpisodeStoredMessage(room, event.event_id).encode(),
+            qos=1,
+            retain=False,
+        )
 
     def _send_receipts(self, *, all_owed: bool = False) -> None:
         """Publish the receipts that are due (after their commit, never before)."""
@@ -410,7 +440,9 @@ class Ingest:
         self.counters.rejected += 1
         line = f"{item.topic[:80]}: {reason[:160]}"
         self.counters.last_rejection = line
-        log.warning("rejected message on %s (payload %r)", line, item.payload[:60])
+        # An episode event is health data: say that one was refused, never what it held.
+        shown = "not shown" if item.topic.endswith("/episode") else repr(item.payload[:60])
+        log.warning("rejected message on %s (payload %s)", line, shown)
 
     def _commit(self, batch: _Batch) -> None:
         """Commit the batch, retrying while the database fails, acknowledge it, then tell
