@@ -7,15 +7,19 @@ the JSON API and holds no logic on the server side.
 from __future__ import annotations
 
 import hashlib
+import html
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from hub.api.deps import PageCaregiverDep
+
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATE = HERE / "templates" / "index.html"
+AUTH_TEMPLATE = HERE / "templates" / "auth.html"
 
 # Pages and the manifest are revalidated on every load; assets carry a content hash in
 # their URL so a phone picks up a new app.js after an upgrade without a hard refresh.
@@ -25,7 +29,7 @@ NO_CACHE = {"Cache-Control": "no-cache"}
 def asset_version(static_dir: Path = STATIC_DIR) -> str:
     """A short hash of the page's own script and style sheet."""
     digest = hashlib.sha256()
-    for name in ("app.js", "app.css"):
+    for name in ("app.js", "app.css", "auth.js", "auth.css"):
         digest.update((static_dir / name).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -34,12 +38,22 @@ def render_index() -> str:
     return TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", asset_version())
 
 
+def render_page(title: str, content: str) -> str:
+    """A small page (sign in, first run) around `content`, which must be escaped HTML."""
+    return (
+        AUTH_TEMPLATE.read_text(encoding="utf-8")
+        .replace("{{ asset_version }}", asset_version())
+        .replace("{{ title }}", html.escape(title))
+        .replace("{{ content }}", content)
+    )
+
+
 def install(app: FastAPI) -> None:
     """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
     page = render_index()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard_page() -> HTMLResponse:
+    def dashboard_page(caregiver: PageCaregiverDep) -> HTMLResponse:
         return HTMLResponse(page, headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)

@@ -7,16 +7,20 @@ database and their own broker, the service around the configured ones.
 from __future__ import annotations
 
 import logging
+import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 import dashboard.views
-from hub.api import alerts, health, rooms
-from hub.api.deps import HubContext
+from hub.accounts import Accounts
+from hub.api import alerts, auth, health, rooms
+from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
@@ -27,6 +31,20 @@ from hub.systemd import notify as notify_systemd
 from nursery.config import Settings
 
 log = logging.getLogger("nursery.hub")
+
+
+def open_accounts(settings: Settings, clock: Clock = utc_now) -> Accounts:
+    """The caregivers' accounts in the hub's database, with the configured lock-out."""
+    try:
+        return Accounts(
+            settings.hub.db,
+            clock,
+            session_ttl_s=settings.hub.session_ttl_s,
+            max_failures=settings.hub.login_attempts,
+            lockout_s=settings.hub.lockout_s,
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open accounts in {settings.hub.db}: {exc}") from exc
 
 
 def create_app(
@@ -40,8 +58,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.hub.db)
-        context = HubContext(settings=settings, store=store, ingest=None, clock=clock)
+        accounts = open_accounts(settings, clock)
+        context = HubContext(
+            settings=settings, store=store, accounts=accounts, ingest=None, clock=clock
+        )
         app.state.hub = context
+        if settings.hub.demo_login:
+            auth.demo_caregiver(accounts)
+            log.warning("demo: every visitor is signed in as %r without a password", "demo")
+        elif accounts.count() == 0:
+            context.setup_code = secrets.token_hex(4)
+            log.warning(
+                "no caregiver has an account yet: open /setup from this machine, or from a "
+                "phone with the one-time code %s, or run `nursery adduser NAME`",
+                context.setup_code,
+            )
         outbox = PushOutbox(settings.hub.db) if ingest else None
         watchdog: Watchdog | None = None
         if outbox is not None:
@@ -87,6 +118,7 @@ def create_app(
                 context.dispatcher.stop()
             if outbox is not None:
                 outbox.close()
+            accounts.close()
             store.close()
 
     app = FastAPI(
@@ -98,6 +130,7 @@ def create_app(
         redoc_url=None,
     )
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(rooms.router)
     app.include_router(alerts.router)
     dashboard.views.install(app)
@@ -111,6 +144,10 @@ def create_app(
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/icon.svg",
         )
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
 
     @app.exception_handler(StoreError)
     async def store_failed(request: Request, exc: StoreError) -> JSONResponse:

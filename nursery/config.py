@@ -32,6 +32,7 @@ from firmware.contract import ContractError, check_base_topic, check_name
 ENV_PREFIX = "NURSERY_"
 DEFAULT_CONFIG_FILE = Path("nursery.toml")
 DHT_MIN_INTERVAL_S = 2.0
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class SettingsError(Exception):
@@ -85,6 +86,32 @@ class HubSettings(_Section):
         description="Most readings stored in one database commit (readings that arrive "
         "while a commit runs share the next one).",
     )
+    session_ttl_s: float = Field(
+        2592000.0,
+        gt=0,
+        description="Seconds a dashboard login lasts (30 days: a parent at 3 a.m. should not "
+        "have to sign in).",
+    )
+    login_attempts: int = Field(
+        5, ge=1, le=100, description="Wrong passwords in a row before an account is locked."
+    )
+    lockout_s: float = Field(
+        900.0, gt=0, description="Seconds an account stays locked after too many wrong passwords."
+    )
+    demo_login: bool = Field(
+        False,
+        description="Sign every visitor in as the `demo` caregiver without a password; for "
+        "`nursery demo` only, refused unless http_host is a loopback address.",
+    )
+
+    @model_validator(mode="after")
+    def _demo_only_on_loopback(self) -> HubSettings:
+        if self.demo_login and self.http_host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"demo_login signs anyone in without a password, so http_host must be a "
+                f"loopback address ({', '.join(sorted(LOOPBACK_HOSTS))}), not {self.http_host!r}"
+            )
+        return self
 
 
 class FirmwareSettings(_Section):

@@ -172,6 +172,8 @@ class Demo:
             hub__http_host="127.0.0.1",
             hub__http_port=str(http_port),
             hub__client_id="nursery-demo-hub",
+            # One machine, loopback only: the visitor is signed in as the demo caregiver.
+            hub__demo_login="true",
             # Shorter holds so a newcomer sees an alert open and clear within the demo's
             # ten-minute night, not after it.
             rules__cold_for_s="60",
@@ -208,11 +210,14 @@ class Demo:
         self._spawn("firmware", self._command("firmware"), env)
 
     def wait_for_first_reading(self, url: str) -> None:
+        # Signed in as the demo caregiver, like the visitor's browser will be.
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+
         def has_reading() -> bool:
             try:
-                with urllib.request.urlopen(  # noqa: S310 - our own http://127.0.0.1 URL
-                    url + "api/rooms", timeout=1
-                ) as response:
+                with browser.open(url + "login", timeout=1):
+                    pass
+                with browser.open(url + "api/rooms", timeout=1) as response:
                     rooms = json.load(response)
             except (OSError, ValueError):
                 return False
@@ -259,7 +264,10 @@ def run_demo(options: DemoOptions) -> int:
         url = demo.start_hub(broker_port)
         demo.start_firmware(broker_port)
         demo.wait_for_first_reading(url)
-        _say(f"\nNursery demo running. Open {url} in a browser. Press Ctrl-C to stop.\n")
+        _say(
+            f"\nNursery demo running. Open {url} in a browser (signed in as the demo "
+            "caregiver, no password). Press Ctrl-C to stop.\n"
+        )
         code = demo.watch()
     except DemoError as exc:
         print(f"nursery demo: {exc}", file=sys.stderr)

@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
     import httpx
+    from playwright.sync_api import Page
 
     from nursery.config import Settings
 
@@ -118,8 +119,41 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+TEST_CAREGIVER = "tester"
+TEST_PASSWORD = "correct horse battery"
+
+
+def api_token(db: Path, name: str = TEST_CAREGIVER, password: str = TEST_PASSWORD) -> str:
+    """A new API token for caregiver `name` in the hub database `db`, made as
+    `nursery adduser` and `nursery token` would (the caregiver is added when missing)."""
+    from hub.accounts import Accounts
+
+    accounts = Accounts(db)
+    try:
+        if accounts.find(name) is None:
+            accounts.add(name, password)
+        return accounts.new_token(name, "tests")
+    finally:
+        accounts.close()
+
+
+def login(page: Page, url: str, name: str = TEST_CAREGIVER, password: str = TEST_PASSWORD) -> None:
+    """Sign in through the hub's sign-in page, as a parent would, and land on the dashboard."""
+    page.goto(url + "/login")
+    if page.url == url + "/":
+        return  # this browser context is signed in already
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/", timeout=15000)
+
+
 class RunningHub:
-    """The real hub app served by uvicorn on a free loopback port, in a thread."""
+    """The real hub app served by uvicorn on a free loopback port, in a thread.
+
+    A caregiver `tester` (password TEST_PASSWORD) exists, and get/post/request carry an
+    API token of theirs, as an automation would.
+    """
 
     def __init__(self, settings: Settings) -> None:
         import threading
@@ -131,6 +165,8 @@ class RunningHub:
         self.settings = settings
         self.port = settings.hub.http_port
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token = api_token(settings.hub.db)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
         self.app = create_app(settings)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
@@ -140,10 +176,17 @@ class RunningHub:
         self.thread.start()
         wait_until(lambda: self.server.started, timeout=15, what="the hub's HTTP server")
 
-    def get(self, path: str, **params: object) -> httpx.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx
 
-        return httpx.get(self.url + path, params=params, timeout=10)  # type: ignore[arg-type]
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def get(self, path: str, **params: object) -> httpx.Response:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
 
     def mqtt_connected(self) -> bool:
         return bool(self.get("/healthz").json()["mqtt"]["connected"])

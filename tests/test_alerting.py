@@ -31,7 +31,7 @@ from firmware.contract import (
 from firmware.publisher import Publisher
 from firmware.runner import run as run_firmware
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, free_port, hub_settings, wait_until
+from tests.conftest import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
 from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
 
 StartHub = Callable[[Settings], RunningHub]
@@ -213,11 +213,11 @@ def test_a_cold_night_pages_once_repeats_stops_on_ack_rearms_and_resolves_once(
     wait_until(lambda: "alert" in alert_topic_sub.levels(), what="alert state on MQTT")
 
     cold = open_alert(hub, "cold")
-    answer = httpx.post(
-        f"{hub.url}/api/alerts/{cold['id']}/ack", json={"by": "Sam", "via": "dashboard"}
-    )
+    sam = {"Authorization": f"Bearer {api_token(hub.settings.hub.db, 'Sam')}"}
+    answer = hub.post(f"/api/alerts/{cold['id']}/ack", json={"via": "dashboard"}, headers=sam)
     assert answer.status_code == 200, answer.text
     assert answer.json()["acknowledged_by"] == "Sam"
+    assert answer.json()["acknowledged_via"] == "dashboard"
     assert answer.json()["state"] == "acknowledged"
     pushes_at_ack = len(receiver.titles())
     wait_until(lambda: "acknowledged" in alert_topic_sub.levels(), what="acknowledged on MQTT")
@@ -339,9 +339,10 @@ def test_push_buttons_ack_without_login_and_only_with_a_valid_signature(
     acked = httpx.post(ack_link)
     assert acked.status_code == 200
     assert acked.json()["state"] == "acknowledged"
-    assert httpx.post(f"{hub.url}/api/alerts/999/ack").status_code == 404
+    assert httpx.post(f"{hub.url}/api/alerts/{acked.json()['id']}/ack").status_code == 401
+    assert hub.post("/api/alerts/999/ack").status_code == 404
     assert httpx.get(ack_link.replace("exp=", "exp=1")).status_code == 403
-    bad = httpx.post(f"{hub.url}/api/alerts/{acked.json()['id']}/snooze?minutes=45")
+    bad = hub.post(f"/api/alerts/{acked.json()['id']}/snooze?minutes=45")
     assert bad.status_code == 422
     assert "minutes" in bad.text
 

@@ -75,18 +75,23 @@ def test_demo_shows_live_readings_and_stops_cleanly(tmp_path: Path, broker: str)
             ("mosquitto" if broker == "mosquitto" else "built-in Python broker") in line
             for line in lines
         )
-        page = httpx.get(url, timeout=5)
+        # The demo signs the visitor in as its demo caregiver, with no password.
+        browser = httpx.Client(follow_redirects=True, timeout=5)
+        page = browser.get(url)
         assert page.status_code == 200
+        assert str(page.url) == url
         assert "Nursery monitor" in page.text
+        assert browser.get(url + "api/auth/me").json()["demo"] is True
+        assert httpx.get(url + "api/rooms", timeout=5).status_code == 401, "only the browser"
 
         def latest_seq() -> int:
-            rooms = httpx.get(url + "api/rooms", timeout=5).json()
+            rooms = browser.get(url + "api/rooms").json()
             return rooms[0]["latest"]["seq"] if rooms and rooms[0]["latest"] else -1
 
         first = latest_seq()
         assert first >= 0, "the demo said it was running before the first reading arrived"
         wait_until(lambda: latest_seq() > first + 2, timeout=30, what="new readings (live)")
-        assert httpx.get(url + "api/rooms", timeout=5).json()[0]["online"] is True
+        assert browser.get(url + "api/rooms").json()[0]["online"] is True
     finally:
         demo.send_signal(signal.SIGINT)
         code = demo.wait(30)

@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware.contract import ReadingMessage
-from tests.conftest import Mosquitto, free_port, wait_until
+from tests.conftest import Mosquitto, api_token, free_port, wait_until
 
 
 class Process:
@@ -85,9 +85,11 @@ def test_simulated_firmware_to_hub_to_http(
     )
     url = f"http://127.0.0.1:{http_port}"
 
+    auth = {"Authorization": f"Bearer {api_token(tmp_path / 'hub.db')}"}
+
     def get(path: str) -> httpx.Response | None:
         try:
-            return httpx.get(url + path, timeout=5)
+            return httpx.get(url + path, headers=auth, timeout=5)
         except httpx.TransportError:
             assert hub.proc.poll() is None, hub.output()
             return None

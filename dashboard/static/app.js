@@ -44,7 +44,7 @@
   // A hub alert that says the same as a row the page draws from /api/rooms takes that row
   // as its heading, so one problem is one box.
   const ADOPTS = { no_data: "stale", offline: "offline" };
-  const ANSWER = { by: "dashboard", via: "dashboard" };
+  const ANSWER = { via: "dashboard" }; // who answers is the signed-in caregiver
   const NBSP = "\u00a0";
   const ACTION_WORDS = { ack: "“I'm on it”", snooze: "the snooze" };
 

@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from hub import messages
+from hub.accounts import Caregiver
 from hub.alerts import AlertError, Incident
-from hub.api.deps import ContextDep, MonitorDep
+from hub.api.deps import CaregiverDep, ContextDep, MaybeCaregiverDep, MonitorDep
 from hub.api.schemas import AlertOut
 from hub.links import BadLink
 from hub.monitor import UnknownAlert
@@ -24,8 +25,13 @@ router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
 class Answer(BaseModel):
-    by: str = Field("someone", min_length=1, max_length=60, description="Who answers.")
-    via: str = Field("api", min_length=1, max_length=30, description="Through what.")
+    via: str | None = Field(
+        None,
+        min_length=1,
+        max_length=30,
+        description="Through what, when not the dashboard or the API (say `home-assistant`); "
+        "who answers is always the signed-in caregiver or the token's owner.",
+    )
 
 
 def alert_out(incident: Incident, state: str) -> AlertOut:
@@ -52,7 +58,7 @@ def alert_out(incident: Incident, state: str) -> AlertOut:
 
 
 @router.get("", response_model=list[AlertOut])
-def list_alerts(monitor: MonitorDep) -> list[AlertOut]:
+def list_alerts(monitor: MonitorDep, caregiver: CaregiverDep) -> list[AlertOut]:
     """Open alerts and those of the last 24 hours, newest first, with who acknowledged."""
     return [alert_out(view.incident, view.state) for view in monitor.alerts()]
 
@@ -60,6 +66,8 @@ def list_alerts(monitor: MonitorDep) -> list[AlertOut]:
 def _answer(
     monitor: MonitorDep,
     ctx: ContextDep,
+    request: Request,
+    caregiver: Caregiver | None,
     alert_id: int,
     action: Literal["ack", "snooze"],
     answer: Answer | None,
@@ -67,18 +75,26 @@ def _answer(
     exp: int | None,
     sig: str | None,
 ) -> AlertOut:
-    who = answer or Answer()
     if sig is not None or exp is not None:
         try:
             monitor.verify_link(alert_id, action, exp or 0, sig or "")
         except (BadLink, AlertError) as exc:
             raise HTTPException(403, detail=str(exc)) from exc
-        who = Answer(by="push button", via="push")
+        by, via = "push button", "push"
+    elif caregiver is None:
+        raise HTTPException(
+            401,
+            detail="sign in first, or send 'Authorization: Bearer <API token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    else:
+        by = caregiver.name
+        via = (answer.via if answer else None) or str(getattr(request.state, "via", "api"))
     try:
         if action == "ack":
-            incident = monitor.acknowledge(alert_id, who.by, who.via)
+            incident = monitor.acknowledge(alert_id, by, via)
         else:
-            incident = monitor.snooze(alert_id, minutes, who.by, who.via)
+            incident = monitor.snooze(alert_id, minutes, by, via)
     except UnknownAlert as exc:
         raise HTTPException(404, detail=str(exc)) from exc
     except AlertError as exc:
@@ -94,19 +110,23 @@ LinkSig = Annotated[str | None, Query(description="Push link signature.")]
 def ack_alert(
     monitor: MonitorDep,
     ctx: ContextDep,
+    request: Request,
+    caregiver: MaybeCaregiverDep,
     alert_id: int,
     answer: Annotated[Answer | None, Body()] = None,
     exp: LinkExp = None,
     sig: LinkSig = None,
 ) -> AlertOut:
     """Acknowledge: repeats stop for this incident; it pages again if it gets 1 °C worse."""
-    return _answer(monitor, ctx, alert_id, "ack", answer, 0, exp, sig)
+    return _answer(monitor, ctx, request, caregiver, alert_id, "ack", answer, 0, exp, sig)
 
 
 @router.post("/{alert_id}/snooze", response_model=AlertOut)
 def snooze_alert(
     monitor: MonitorDep,
     ctx: ContextDep,
+    request: Request,
+    caregiver: MaybeCaregiverDep,
     alert_id: int,
     minutes: Annotated[int, Query(description="15, 30 or 60.")] = 30,
     answer: Annotated[Answer | None, Body()] = None,
@@ -118,7 +138,7 @@ def snooze_alert(
         raise HTTPException(
             422, detail=[{"loc": ["query", "minutes"], "msg": "minutes must be 15, 30 or 60"}]
         )
-    return _answer(monitor, ctx, alert_id, "snooze", answer, minutes, exp, sig)
+    return _answer(monitor, ctx, request, caregiver, alert_id, "snooze", answer, minutes, exp, sig)
 
 
 _CONFIRM_PAGE = """<!doctype html>

@@ -1,12 +1,15 @@
-"""Dependencies the routes declare: the running hub's parts, reached through the app."""
+"""Dependencies the routes declare: the running hub's parts, reached through the app, and
+the caregiver a request acts for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from hub.accounts import Accounts, Caregiver, Throttle
 from hub.ingest import Clock, Ingest
 from hub.monitor import Monitor
 from hub.notify import Dispatcher
@@ -20,10 +23,14 @@ class HubContext:
 
     settings: Settings
     store: Store
+    accounts: Accounts
     ingest: Ingest | None
     clock: Clock
     monitor: Monitor | None = None
     dispatcher: Dispatcher | None = None
+    # While no caregiver exists: the code that lets a phone create the first account.
+    setup_code: str | None = None
+    login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))
 
 
 def get_context(request: Request) -> HubContext:
@@ -42,3 +49,83 @@ def get_monitor(request: Request) -> Monitor:
 
 
 MonitorDep = Annotated[Monitor, Depends(get_monitor)]
+
+
+SESSION_COOKIE = "nursery_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def optional_caregiver(request: Request) -> Caregiver | None:
+    """The caregiver a request carries credentials for; None when it carries none.
+
+    An API token (`Authorization: Bearer nm_…`) or the dashboard's session cookie. A
+    state-changing request on a cookie must also send the session's CSRF token in the
+    `X-CSRF-Token` header, which another site's page cannot read. Bad credentials are a
+    401, never silently anonymous.
+    """
+    accounts = get_context(request).accounts
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("the Authorization header must be 'Bearer <API token>'")
+        caregiver = accounts.token_caregiver(token.strip())
+        if caregiver is None:
+            raise _unauthorized("this API token is not valid; make one with `nursery token NAME`")
+        request.state.via = "api"
+        return caregiver
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        return None
+    session = accounts.session(cookie)
+    if session is None:
+        raise _unauthorized("your session has ended; sign in again")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise HTTPException(403, detail="missing or wrong CSRF token; reload the page")
+    request.state.via = "dashboard"
+    return session.caregiver
+
+
+def require_caregiver(request: Request) -> Caregiver:
+    """A signed-in caregiver or an API token, else 401."""
+    caregiver = optional_caregiver(request)
+    if caregiver is None:
+        raise _unauthorized("sign in first, or send 'Authorization: Bearer <API token>'")
+    return caregiver
+
+
+CaregiverDep = Annotated[Caregiver, Depends(require_caregiver)]
+MaybeCaregiverDep = Annotated[Caregiver | None, Depends(optional_caregiver)]
+
+
+class SignInRequired(Exception):
+    """A dashboard page asked for without a session: the app answers with a redirect to
+    /login that comes back to `next_path` afterwards."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def require_page_caregiver(request: Request) -> Caregiver:
+    """For HTML pages: the signed-in caregiver, else a redirect to the sign-in page."""
+    try:
+        caregiver = optional_caregiver(request)
+    except HTTPException as exc:
+        if exc.status_code != 401:
+            raise
+        caregiver = None
+    if caregiver is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    return caregiver
+
+
+PageCaregiverDep = Annotated[Caregiver, Depends(require_page_caregiver)]

@@ -6,13 +6,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from hub.api.deps import ContextDep
+from hub.api.deps import ContextDep, require_caregiver
 from hub.api.schemas import FaultOut, LatestOut, ReadingOut, RoomOut, SeriesOut
 from hub.rooms import RoomSummary, room_summaries
 
-router = APIRouter(prefix="/api/rooms", tags=["rooms"])
+router = APIRouter(prefix="/api/rooms", tags=["rooms"], dependencies=[Depends(require_caregiver)])
 
 DEFAULT_SPAN = timedelta(hours=24)
 
