@@ -117,6 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
         "Exits 1 when a channel failed or none is configured.",
     )
     _add_common(notify_test)
+
+    adduser = commands.add_parser(
+        "adduser",
+        help="add a caregiver who may sign in to the dashboard (or set a new password)",
+        description="Add caregiver NAME to the hub's database (hub.db), or give an existing "
+        "one a new password (which unlocks the account and ends its sessions). The password "
+        "is read from stdin when stdin is not a terminal, else asked for twice.",
+    )
+    _add_common(adduser)
+    adduser.add_argument("name", metavar="NAME", help="the caregiver's sign-in name")
+
+    token = commands.add_parser(
+        "token",
+        help="print a new API token for a caregiver, for Home Assistant or scripts",
+        description="Make a new API token for caregiver NAME and print it once. Send it as "
+        "'Authorization: Bearer <token>'; it acts as that caregiver.",
+    )
+    _add_common(token)
+    token.add_argument("name", metavar="NAME", help="the caregiver the token acts for")
+    token.add_argument(
+        "--label", default="automation", help="what the token is for (default: automation)"
+    )
     return parser
 
 
@@ -183,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     if args.command == "notify-test":
         return notify_test(settings)
+    if args.command in ("adduser", "token"):
+        from nursery import account_commands
+
+        if args.command == "adduser":
+            return account_commands.add_user(settings, args.name)
+        return account_commands.new_token(settings, args.name, args.label)
     if args.check:
         return check_sensor(settings)
     return run_firmware(settings)

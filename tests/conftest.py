@@ -155,7 +155,7 @@ class RunningHub:
     API token of theirs, as an automation would.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, with_caregiver: bool = True) -> None:
         import threading
 
         import uvicorn
@@ -165,11 +165,16 @@ class RunningHub:
         self.settings = settings
         self.port = settings.hub.http_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.token = api_token(settings.hub.db)
-        self.headers = {"Authorization": f"Bearer {self.token}"}
+        # Without one, the hub starts as on first run: no caregiver, a one-time code.
+        self.token = api_token(settings.hub.db) if with_caregiver else ""
+        self.headers = {"Authorization": f"Bearer {self.token}"} if with_caregiver else {}
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app,
+            host=settings.hub.http_host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -24,7 +24,7 @@ def nursery(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
-@pytest.mark.parametrize("command", ["demo", "hub", "firmware", "notify-test"])
+@pytest.mark.parametrize("command", ["demo", "hub", "firmware", "notify-test", "adduser", "token"])
 def test_every_command_has_help(tmp_path: Path, command: str) -> None:
     result = nursery(tmp_path, command, "--help")
     assert result.returncode == 0
