@@ -222,7 +222,7 @@ def test_page_loads_everything_from_the_hub_and_nothing_else(
     assert tab.requests, "the page made no requests at all"
     elsewhere = [url for url in tab.requests if urlsplit(url).netloc != hub_origin]
     assert elsewhere == [], f"requests to hosts other than the hub: {elsewhere}"
-    assert any("/api/rooms/nursery/readings" in url for url in tab.requests)
+    assert any("/api/rooms/nursery/history?range=24h" in url for url in tab.requests)
     assert tab.errors == []
 
 

@@ -7,20 +7,31 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import expect
 
 import hub.store
-from firmware.contract import ReadingMessage
+from firmware.contract import ReadingMessage, reading_topic
+from hub.alerts import Incident
+from hub.conditions import Condition
 from hub.history import day_bounds, history, window
 from hub.store import HOUR_MS, Received, Store, to_ms
+from nursery.config import Settings
+from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.test_dashboard import Phone, browser, phone  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 11, 20, 21, 40, tzinfo=UTC)
 
@@ -247,3 +258,282 @@ def test_year_days_are_local_days_summed_from_hours_across_a_clock_change(
         assert point.temperature_c.max == max(temps)
         assert point.temperature_c.mean == round(sum(temps) / len(temps), 2)
         assert point.humidity_pct.mean == round(sum(hums) / len(hums), 2)
+
+
+# --- the endpoint over real HTTP -------------------------------------------------------
+
+ROOM = "nursery"
+COLD_SPIKE_C = 12.0
+
+
+@dataclass
+class Seeded:
+    hub: RunningHub
+    readings: list[Received]
+    alert_opened: datetime
+
+
+def seed(db: Path, now: datetime) -> tuple[list[Received], datetime]:
+    """Over a year of readings every 10 min, the last 3 hours every 10 s with one cold
+    reading among them, and a cold alert three days ago: what a hub would have stored."""
+    start = now - timedelta(days=400)
+    coarse = night(
+        ROOM, str(uuid.uuid4()), start, int((now - start) / timedelta(minutes=10)) - 18, 600
+    )
+    fine = night(ROOM, str(uuid.uuid4()), now - timedelta(hours=3), 3 * 360 - 6)
+    spike = fine[-200]
+    fine[-200] = received(
+        ROOM, spike.reading.boot_id, spike.reading.seq, spike.reading.ts, COLD_SPIKE_C
+    )
+    opened = now - timedelta(days=3)
+    with Store(db) as store:
+        for batch in batches(coarse + fine, [5000] * 20):
+            store.add_readings(batch)
+        store.save_incidents(
+            [
+                Incident(
+                    id=None,
+                    room=ROOM,
+                    condition=Condition.COLD,
+                    opened_at=opened,
+                    since=opened,
+                    value=15.2,
+                    threshold=16.0,
+                    resolved_at=opened + timedelta(minutes=40),
+                )
+            ]
+        )
+    return coarse + fine, opened
+
+
+@pytest.fixture
+def seeded(
+    tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: Callable[[Settings], RunningHub]
+) -> Seeded:
+    settings = hub_settings(tmp_path, broker.port, base_topic)
+    # Whole seconds: the store keeps milliseconds.
+    readings, opened = seed(settings.hub.db, datetime.now(UTC).replace(microsecond=0))
+    return Seeded(start_hub(settings), readings, opened)
+
+
+def in_window(readings: list[Received], since: datetime, until: datetime) -> list[Received]:
+    return [r for r in readings if since <= r.reading.ts <= until]
+
+
+def summary(items: list[Received]) -> tuple[int, float, float, float, float, float, float]:
+    temps = [r.reading.temperature_c for r in items]
+    hums = [r.reading.humidity_pct for r in items]
+    return (
+        len(items),
+        round(sum(temps) / len(temps), 2),
+        min(temps),
+        max(temps),
+        round(sum(hums) / len(hums), 2),
+        min(hums),
+        max(hums),
+    )
+
+
+def point_summary(point: dict[str, Any]) -> tuple[int, float, float, float, float, float, float]:
+    t, h = point["temperature_c"], point["humidity_pct"]
+    return (point["count"], t["mean"], t["min"], t["max"], h["mean"], h["min"], h["max"])
+
+
+def grouped(
+    items: list[Received], key: Callable[[datetime], datetime]
+) -> dict[datetime, list[Received]]:
+    groups: dict[datetime, list[Received]] = {}
+    for item in items:
+        groups.setdefault(key(item.reading.ts), []).append(item)
+    return groups
+
+
+def assert_points_match(
+    points: list[dict[str, Any]], groups: dict[datetime, list[Received]]
+) -> None:
+    assert [datetime.fromisoformat(p["ts"]) for p in points] == sorted(groups)
+    for point in points:
+        expected = summary(groups[datetime.fromisoformat(point["ts"])])
+        got = point_summary(point)
+        assert got[0] == expected[0] and got[2:4] == expected[2:4] and got[5:] == expected[5:]
+        assert got[1] == pytest.approx(expected[1], abs=0.011)
+        assert got[4] == pytest.approx(expected[4], abs=0.011)
+
+
+def seeded_alert(seeded: Seeded, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cold alert seed() stored, among those the history lists (the hub's monitor may
+    open its own on the seeded readings)."""
+    return [
+        a for a in body["alerts"] if datetime.fromisoformat(a["opened_at"]) == seeded.alert_opened
+    ]
+
+
+def five_minutes(ts: datetime) -> datetime:
+    return ts.replace(minute=ts.minute - ts.minute % 5, second=0, microsecond=0)
+
+
+def whole_hour(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def test_day_chart_keeps_a_short_cold_spell_in_five_minute_buckets(seeded: Seeded) -> None:
+    response = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="24h")
+    assert response.status_code == 200
+    assert len(response.content) < 150 * 1024
+    body = response.json()
+    assert (body["range"], body["source"], body["bucket_s"]) == ("24h", "readings", 300)
+    since, until = datetime.fromisoformat(body["since"]), datetime.fromisoformat(body["until"])
+    assert until - since == timedelta(hours=24)
+    day = in_window(seeded.readings, since, until)
+    assert_points_match(body["points"], grouped(day, five_minutes))
+    assert datetime.fromisoformat(body["newest"]) == max(r.reading.ts for r in day)
+    cold = [p for p in body["points"] if p["temperature_c"]["min"] == COLD_SPIKE_C]
+    assert len(cold) == 1 and cold[0]["temperature_c"]["mean"] > 17, "the cold reading was lost"
+    assert seeded_alert(seeded, body) == [], "the cold alert of three days ago is not in the day"
+
+    # The existing readings endpoint still answers as before.
+    readings = seeded.hub.get(f"/api/rooms/{ROOM}/readings", max_points=50)
+    assert readings.status_code == 200 and len(readings.json()["points"]) <= 50
+
+
+def test_week_chart_comes_from_the_hourly_rollup(seeded: Seeded, tmp_path: Path) -> None:
+    body = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()
+    assert (body["range"], body["source"], body["bucket_s"]) == ("7d", "hourly", 3600)
+    since, until = datetime.fromisoformat(body["since"]), datetime.fromisoformat(body["until"])
+    assert since == whole_hour(until) - timedelta(days=7)
+    week = in_window(seeded.readings, since, until)
+    assert_points_match(body["points"], grouped(week, whole_hour))
+    assert len(body["points"]) == 7 * 24 + 1
+    [alert] = seeded_alert(seeded, body)
+    assert (alert["condition"], alert["severity"]) == ("cold", "alert")
+    assert datetime.fromisoformat(alert["resolved_at"]) == seeded.alert_opened + timedelta(
+        minutes=40
+    )
+
+    # Drawn from the rollup, not from the raw rows: change one hour there and it shows.
+    hour = body["points"][10]
+    with sqlite3.connect(seeded.hub.settings.hub.db) as conn:
+        conn.execute(
+            "UPDATE hourly SET temperature_max = 30.5 WHERE hour_ms = ?",
+            (to_ms(datetime.fromisoformat(hour["ts"])),),
+        )
+    again = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()
+    assert again["points"][10]["temperature_c"]["max"] == 30.5
+
+
+def test_late_reading_over_mqtt_lands_in_its_own_hour(
+    seeded: Seeded, broker: Mosquitto, base_topic: str
+) -> None:
+    def hour_count(at: datetime) -> int:
+        body = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()
+        counts = {datetime.fromisoformat(p["ts"]): p["count"] for p in body["points"]}
+        return counts.get(whole_hour(at), 0)
+
+    late_ts = datetime.now(UTC) - timedelta(hours=50)
+    before = hour_count(late_ts)
+    message = ReadingMessage(ROOM, str(uuid.uuid4()), 0, late_ts, 18.4, 51.0)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        client.publish(reading_topic(base_topic, ROOM), message.encode(), qos=1).wait_for_publish(5)
+        # Redelivered, as an outbox replay after a lost receipt would: counted once.
+        client.publish(reading_topic(base_topic, ROOM), message.encode(), qos=1).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    wait_until(lambda: hour_count(late_ts) == before + 1, what="the late reading in its hour")
+    wait_until(
+        lambda: seeded.hub.get("/healthz").json()["messages"]["duplicates"] >= 1,
+        what="the redelivery to be seen as a duplicate",
+    )
+    assert hour_count(late_ts) == before + 1
+
+
+def test_year_chart_has_local_days_from_the_rollup(seeded: Seeded) -> None:
+    london = ZoneInfo("Europe/London")
+    body = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="1y", tz="Europe/London").json()
+    assert (body["range"], body["source"], body["bucket_s"]) == ("1y", "daily", 86400)
+    since, until = datetime.fromisoformat(body["since"]), datetime.fromisoformat(body["until"])
+    local_since = since.astimezone(london)
+    assert local_since.time() == datetime.min.time()
+    assert local_since.date() == until.astimezone(london).date() - timedelta(days=365)
+    year = in_window(seeded.readings, since, until)
+
+    def local_day(ts: datetime) -> datetime:
+        return datetime.combine(ts.astimezone(london).date(), datetime.min.time(), tzinfo=london)
+
+    assert_points_match(body["points"], grouped(year, local_day))
+    assert len(body["points"]) == 366
+    assert len(seeded_alert(seeded, body)) == 1
+
+
+def test_bad_range_or_time_zone_is_a_422_naming_the_field(seeded: Seeded) -> None:
+    bad = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="2d")
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["query", "range"]
+    assert "'24h', '7d' or '1y'" in bad.json()["detail"][0]["msg"]
+
+    zone = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="1y", tz="Mars/Olympus_Mons")
+    assert zone.status_code == 422
+    assert zone.json()["detail"][0]["loc"] == ["query", "tz"]
+    assert "Mars/Olympus_Mons" in zone.json()["detail"][0]["msg"]
+
+    missing = seeded.hub.get("/api/rooms/attic/history", range="7d")
+    assert missing.status_code == 404
+    assert "attic" in missing.json()["detail"]
+
+
+# --- the dashboard's range switch in a real browser ------------------------------------
+
+
+def test_dashboard_switches_to_week_and_year_drawn_from_rollups(
+    seeded: Seeded,
+    phone: Callable[..., Phone],  # noqa: F811
+) -> None:
+    hub = seeded.hub
+    week = hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()
+    tab = phone()
+    tab.open(hub)
+    card = tab.card(ROOM)
+    temp = card.locator(".plot-temp svg")
+
+    # The day: 5-minute buckets, with the short cold spell in the lowest-to-highest band.
+    expect(temp).to_have_attribute("data-range", "24h")
+    expect(temp).to_have_attribute("data-source", "readings")
+    expect(temp).to_have_attribute("data-spread", "true")
+    expect(card.locator(".key-spread")).to_be_visible()
+    expect(card.locator('.range-btn[data-range="24h"]')).to_have_attribute("aria-pressed", "true")
+
+    card.get_by_role("button", name="7 days").click()
+    expect(temp).to_have_attribute("data-source", "hourly")
+    expect(temp).to_have_attribute("data-points", str(len(week["points"])))
+    expect(card.locator(".chart-span")).to_have_text("last 7 days")
+    expect(card.locator('.range-btn[data-range="7d"]')).to_have_attribute("aria-pressed", "true")
+    expect(temp.locator("rect.band")).to_have_count(1)  # the comfort band, 16–20 °C
+    expect(temp.locator('rect.alert-span[data-condition="cold"]')).to_have_count(1)
+    expect(card.locator(".key-alert")).to_be_visible()
+    labels = temp.locator("text.xlabel").all_text_contents()
+    assert len(set(labels)) == 7 and len(labels) <= 8, labels  # a weekday per midnight
+
+    # Reading a past hour: its mean and its range.
+    box = temp.bounding_box()
+    assert box is not None
+    tab.page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    expect(card.locator(".readout")).to_have_text(
+        re.compile(r"^\S+ .+ · \d+\.\d °C \(\d+\.\d–\d+\.\d\) · \d+ % humidity$")
+    )
+
+    card.get_by_role("button", name="1 year").click()
+    expect(temp).to_have_attribute("data-source", "daily")
+    expect(temp).to_have_attribute("data-points", "366")
+    expect(card.locator(".chart-span")).to_have_text("last 12 months")
+    expect(temp.locator("text.xlabel")).not_to_have_count(0)
+    year_requests = [url for url in tab.requests if "range=1y" in url]
+    assert year_requests and all("tz=" in url for url in year_requests)
+
+    card.get_by_role("button", name="24 h").click()
+    expect(temp).to_have_attribute("data-range", "24h")
+    expect(card.locator(".chart-span")).to_have_text("last 24 h")
+    assert tab.horizontal_overflow() <= 0
+    assert tab.errors == []

@@ -15,6 +15,26 @@
   const BAND = { lo: 16, hi: 20 };
   const MIN_GAP_MS = 5 * 60 * 1000; // a silence longer than this breaks the line
   const SVG_NS = "http://www.w3.org/2000/svg";
+  // The chart's range switch. A week and a year come from the hub's hourly rollups and are
+  // fetched again when this old; the day is kept live reading by reading.
+  const RANGES = {
+    "24h": { spanMs: SPAN_MS, label: "last 24 h", empty: "No readings in the last 24 h" },
+    "7d": {
+      spanMs: 7 * 24 * 3600 * 1000,
+      label: "last 7 days",
+      empty: "No readings in the last 7 days",
+      refreshMs: 5 * 60 * 1000,
+    },
+    "1y": {
+      spanMs: 365 * 24 * 3600 * 1000,
+      label: "last 12 months",
+      empty: "No readings in the last year",
+      refreshMs: 60 * 60 * 1000,
+    },
+  };
+  const LONG_RETRY_MS = 15 * 1000; // after a failed fetch
+  const EPISODES_REFRESH_MS = 60 * 1000;
+  const EPISODES_ABSENT_MS = 10 * 60 * 1000; // no episode log on this hub (404) or no access (401)
 
   // The hub's alerts (GET /api/alerts), in words a tired parent reads at a glance.
   const ALERT_LABELS = {
@@ -55,7 +75,15 @@
     minute: "2-digit",
   });
 
+  const weekdayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short" });
+  const weekHourFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "numeric" });
+  const monthFmt = new Intl.DateTimeFormat(undefined, { month: "short" });
+  const dateFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+
   const page = {
+    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC", // days of the 1 y chart
+    episodesAbsentUntil: 0, // performance.now() before which /api/episodes is not asked again
+    alertsKey: "",
     reachable: null, // null until the first answer, then true/false
     lastOkAt: null, // performance.now() of the last good /api/rooms answer
     serverOffsetMs: 0, // hub clock minus browser clock
@@ -151,11 +179,21 @@
         plotHumidity: q(".plot-humidity"),
         readout: q(".readout"),
         chart: q(".chart"),
+        rangeButtons: [...card.querySelectorAll(".range-btn")],
+        legend: q(".legend"),
+        keySpread: q(".key-spread"),
+        keyAlert: q(".key-alert"),
+        keyEpisode: q(".key-episode"),
       },
       data: null, // the room as /api/rooms last described it
       fetchedAt: 0, // performance.now() when data arrived
       hubNowAtFetch: 0, // the hub's clock at that moment (ms since epoch)
-      points: [], // [{t, temp, hum}], oldest first
+      points: [], // the day: [{t, start, bucketMs, temp, tMin, tMax, hum, hMin, hMax}], oldest first
+      source: "readings", // where the day's points came from (GET …/history's `source`)
+      range: "24h", // what the chart shows: 24h, 7d or 1y
+      long: {}, // range -> {loaded, points, alerts, since, until, source, …} for 7d and 1y
+      episodes: {}, // range -> {items, …}: GET /api/episodes for that range
+      chart: null, // what was drawn last (chartData)
       lastTs: null, // ISO ts of the newest point, for ?since=
       synced: false,
       syncedAt: 0,
@@ -170,6 +208,7 @@
     view.nodes.name.textContent = displayName(name);
     view.nodes.name.title = name;
     attachCursor(view);
+    attachRangeSwitch(view);
     return view;
   }
 
@@ -481,7 +520,7 @@
     );
   }
 
-  // --- the 24 h chart -----------------------------------------------------------
+  // --- the charts: 24 h, 7 days, 1 year -------------------------------------------
 
   function medianStep(points) {
     if (points.length < 3) return 0;
@@ -491,25 +530,57 @@
     return steps[Math.floor(steps.length / 2)];
   }
 
-  function timeTicks(t0, t1, width) {
+  function localMidnight(t) {
+    const d = new Date(t);
+    d.setHours(0, 0, 0, 0);
+    return d;
+  }
+
+  // Grid lines with their labels: clock times for a day, weekdays for a week, months for
+  // a year, fewer of them on a narrow phone.
+  function timeTicks(range, t0, t1, width) {
+    const ticks = [];
+    if (range === "7d") {
+      const d = localMidnight(t0);
+      if (d.getTime() < t0) d.setDate(d.getDate() + 1);
+      for (; d.getTime() <= t1; d.setDate(d.getDate() + 1)) {
+        ticks.push({ t: d.getTime(), label: weekdayFmt.format(d) });
+      }
+      return ticks;
+    }
+    if (range === "1y") {
+      const every = width / 12 >= 34 ? 1 : width / 12 >= 20 ? 2 : 3;
+      const d = localMidnight(t0);
+      d.setDate(1);
+      if (d.getTime() < t0) d.setMonth(d.getMonth() + 1);
+      for (; d.getTime() <= t1; d.setMonth(d.getMonth() + 1)) {
+        ticks.push({ t: d.getTime(), label: d.getMonth() % every === 0 ? monthFmt.format(d) : "" });
+      }
+      return ticks;
+    }
     const choices = [15, 30, 60, 120, 180, 240, 360].map((m) => m * 60 * 1000);
     const most = Math.max(2, Math.floor(width / 70));
     const step = choices.find((c) => (t1 - t0) / c <= most) || choices[choices.length - 1];
     const stepMin = step / 60000;
-    const ticks = [];
     const start = new Date(t0);
     start.setSeconds(0, 0);
     start.setMinutes(Math.ceil(start.getMinutes() / 15) * 15);
     for (let t = start.getTime(); t <= t1; t += 15 * 60 * 1000) {
       const d = new Date(t);
-      if ((d.getHours() * 60 + d.getMinutes()) % stepMin === 0) ticks.push(t);
+      if ((d.getHours() * 60 + d.getMinutes()) % stepMin === 0) {
+        ticks.push({ t, label: clockFmt.format(d) });
+      }
     }
     return ticks;
   }
 
   function valueScale(values, opts) {
-    let lo = Math.min(...values, opts.include[0]);
-    let hi = Math.max(...values, opts.include[1]);
+    let lo = opts.include[0];
+    let hi = opts.include[1];
+    for (const v of values) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
     lo -= opts.pad;
     hi += opts.pad;
     if (hi - lo < opts.minSpan) {
@@ -529,15 +600,77 @@
     return { lo, hi, ticks };
   }
 
-  function drawPlot(container, view, spec) {
+  // Runs of points without a silence longer than the gap between them.
+  function runsOf(points) {
+    const gap = Math.max(MIN_GAP_MS, 3 * medianStep(points));
+    const runs = [];
+    let run = [];
+    points.forEach((p, i) => {
+      if (i > 0 && p.t - points[i - 1].t > gap) {
+        runs.push(run);
+        run = [];
+      }
+      run.push(p);
+    });
+    if (run.length) runs.push(run);
+    return runs;
+  }
+
+  // Alerts as shaded periods, episodes as markers: only on the temperature chart.
+  function drawMarks(root, chart, box) {
+    const { x, t0, t1 } = box;
+    const spans = svg("g", { class: "alert-spans" });
+    let alerts = 0;
+    for (const alert of chart.alerts) {
+      const from = Date.parse(alert.opened_at);
+      const to = alert.resolved_at ? Date.parse(alert.resolved_at) : t1;
+      if (to < t0 || from > t1) continue;
+      const x0 = x(Math.max(from, t0));
+      const x1 = x(Math.min(to, t1));
+      const width = Math.max(2, x1 - x0);
+      const attrs = { "data-severity": alert.severity, "data-condition": alert.condition };
+      spans.append(
+        svg("rect", { class: "alert-span", x: x0, y: box.top, width, height: box.height, ...attrs }),
+        svg("rect", { class: "alert-strip", x: x0, y: box.top + box.height - 4, width, height: 4, ...attrs })
+      );
+      alerts += 1;
+    }
+    root.append(spans);
+
+    const marks = svg("g", { class: "episode-marks" });
+    let episodes = 0;
+    for (const episode of chart.episodes) {
+      const from = Date.parse(episode.started_at);
+      if (!(from >= t0 && from <= t1)) continue;
+      const to = episode.ended_at ? Math.min(Date.parse(episode.ended_at), t1) : episode.running ? t1 : from;
+      const x0 = x(from);
+      const mark = svg("g", { class: "episode-mark", "data-id": episode.id });
+      const title = svg("title");
+      title.textContent = `Episode logged ${fmtWhen(chart.range, from)}`;
+      mark.append(
+        title,
+        svg("line", { class: "episode-line", x1: x0, x2: x0, y1: box.top + 7, y2: box.top + box.height }),
+        svg("rect", { class: "episode-bar", x: x0, y: box.top, width: Math.max(1, x(to) - x0), height: 3 }),
+        svg("path", {
+          class: "episode-pin",
+          d: `M${(x0 - 5).toFixed(1)} ${box.top}h10l-5 7z`,
+        })
+      );
+      marks.append(mark);
+      episodes += 1;
+    }
+    return { marks, alerts, episodes };
+  }
+
+  function drawPlot(container, chart, spec) {
     const width = Math.max(200, Math.round(container.clientWidth || 320));
     const height = spec.height;
     const m = { left: 30, right: 9, top: 6, bottom: spec.timeLabels ? 22 : 6 };
     const plotW = width - m.left - m.right;
     const plotH = height - m.top - m.bottom;
-    const [t0, t1] = view.domain;
-    const points = view.points;
-    const values = points.map(spec.value);
+    const { t0, t1, points } = chart;
+    const values = [];
+    for (const p of points) values.push(spec.lo(p), spec.hi(p));
     const scale = valueScale(values.length ? values : spec.empty, spec.scale);
     const x = (t) => m.left + ((t - t0) / (t1 - t0)) * plotW;
     const y = (v) => m.top + (1 - (v - scale.lo) / (scale.hi - scale.lo)) * plotH;
@@ -548,9 +681,11 @@
       height,
       viewBox: `0 0 ${width} ${height}`,
       role: "img",
-      "aria-label": spec.label(points),
+      "aria-label": spec.label(points, chart),
     });
     root.dataset.points = String(points.length);
+    root.dataset.range = chart.range;
+    root.dataset.source = chart.source;
 
     if (spec.band) {
       const top = y(Math.min(spec.band.hi, scale.hi));
@@ -566,6 +701,13 @@
       );
     }
 
+    let marks = null;
+    if (spec.marks) {
+      marks = drawMarks(root, chart, { x, t0, t1, top: m.top, height: plotH });
+      root.dataset.alerts = String(marks.alerts);
+      root.dataset.episodes = String(marks.episodes);
+    }
+
     const grid = svg("g", { class: "grid" });
     for (const v of scale.ticks) {
       grid.append(svg("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }));
@@ -573,31 +715,42 @@
       label.textContent = spec.tickLabel(v);
       grid.append(label);
     }
-    for (const t of view.timeTicks) {
-      grid.append(svg("line", { class: "vgrid", x1: x(t), x2: x(t), y1: m.top, y2: m.top + plotH }));
-      if (spec.timeLabels) {
-        const text = clockFmt.format(new Date(t));
-        const half = text.length * 3.2; // about half the label's width at 11px
-        const at = Math.min(width - half, Math.max(m.left + half, x(t)));
+    for (const tick of chart.ticks) {
+      const tx = x(tick.t);
+      grid.append(svg("line", { class: "vgrid", x1: tx, x2: tx, y1: m.top, y2: m.top + plotH }));
+      if (spec.timeLabels && tick.label) {
+        const half = tick.label.length * 3.2; // about half the label's width at 11px
+        const at = Math.min(width - half, Math.max(m.left + half, tx));
         const label = svg("text", { x: at, y: height - 5, class: "xlabel" });
-        label.textContent = text;
+        label.textContent = tick.label;
         grid.append(label);
       }
     }
     root.append(grid);
 
-    // One path per run of readings; a silence longer than the gap leaves a hole.
-    const gap = Math.max(MIN_GAP_MS, 3 * medianStep(points));
+    // Lowest to highest around the mean, where a point stands for several readings; one
+    // path per run of points, and a silence longer than the gap leaves a hole.
+    const runs = runsOf(points);
+    let spread = "";
+    for (const run of runs) {
+      if (!run.some((p) => spec.hi(p) > spec.lo(p))) continue;
+      const top = run.map((p) => `${x(p.t).toFixed(1)} ${y(spec.hi(p)).toFixed(1)}`);
+      const bottom = run.map((p) => `${x(p.t).toFixed(1)} ${y(spec.lo(p)).toFixed(1)}`).reverse();
+      spread += `M${top.join("L")}L${bottom.join("L")}Z`;
+    }
+    if (spread) root.append(svg("path", { class: "spread", d: spread }));
+    root.dataset.spread = String(Boolean(spread));
+
     let d = "";
     const lonely = [];
-    points.forEach((p, i) => {
-      const joined = i > 0 && p.t - points[i - 1].t <= gap;
-      const alone = !joined && !(i + 1 < points.length && points[i + 1].t - p.t <= gap);
-      const px = x(p.t).toFixed(1);
-      const py = y(spec.value(p)).toFixed(1);
-      d += `${joined ? "L" : "M"}${px} ${py}`;
-      if (alone) lonely.push([px, py]);
-    });
+    for (const run of runs) {
+      run.forEach((p, i) => {
+        const px = x(p.t).toFixed(1);
+        const py = y(spec.value(p)).toFixed(1);
+        d += `${i ? "L" : "M"}${px} ${py}`;
+        if (run.length === 1) lonely.push([px, py]);
+      });
+    }
     if (d) root.append(svg("path", { class: "line", d }));
     for (const [cx, cy] of lonely) root.append(svg("circle", { class: "lonely", cx, cy, r: 2 }));
     const last = points.at(-1);
@@ -605,9 +758,10 @@
       root.append(svg("circle", { class: "last", cx: x(last.t), cy: y(spec.value(last)), r: 4 }));
     } else {
       const note = svg("text", { class: "nodata", x: m.left + plotW / 2, y: m.top + plotH / 2 });
-      note.textContent = view.synced ? "No readings in the last 24 h" : "Loading…";
+      note.textContent = chart.ready ? RANGES[chart.range].empty : "Loading…";
       root.append(note);
     }
+    if (marks) root.append(marks.marks);
 
     const cursor = svg("line", { class: "cursor", y1: m.top, y2: m.top + plotH, visibility: "hidden" });
     const dot = svg("circle", { class: "cursor-dot", r: 4, visibility: "hidden" });
@@ -615,6 +769,7 @@
     root.chart = { x, y, t0, t1, left: m.left, plotW, cursor, dot, value: spec.value };
 
     container.replaceChildren(root);
+    return { spread: Boolean(spread), alerts: marks ? marks.alerts : 0, episodes: marks ? marks.episodes : 0 };
   }
 
   const TEMP_SPEC = {
@@ -622,13 +777,16 @@
     height: 150,
     timeLabels: true,
     band: BAND,
+    marks: true,
     value: (p) => p.temp,
+    lo: (p) => p.tMin,
+    hi: (p) => p.tMax,
     empty: [BAND.lo, BAND.hi],
     scale: { include: [BAND.lo, BAND.hi], pad: 0.4, minSpan: 4, steps: [1, 2, 5], maxTicks: 4 },
     tickLabel: (v) => `${v}°`,
-    label: (points) =>
+    label: (points, chart) =>
       points.length
-        ? `Temperature chart, ${points.length} readings, latest ${fmtTemp(points.at(-1).temp)} °C`
+        ? `Temperature chart, ${RANGES[chart.range].label}, ${points.length} points, latest ${fmtTemp(points.at(-1).temp)} °C`
         : "Temperature chart, no readings yet",
   };
 
@@ -637,7 +795,10 @@
     height: 64,
     timeLabels: false,
     band: null,
+    marks: false,
     value: (p) => p.hum,
+    lo: (p) => p.hMin,
+    hi: (p) => p.hMax,
     empty: [40, 60],
     scale: {
       include: [Infinity, -Infinity],
@@ -654,24 +815,71 @@
         : "Humidity chart, no readings yet",
   };
 
+  // What the chart shows now: the live day, or a week or year from the rollups.
+  function chartData(view) {
+    const range = view.range;
+    const episodes = (view.episodes[range] && view.episodes[range].items) || [];
+    if (range === "24h") {
+      const t1 = Math.max(serverNow(), view.points.length ? view.points.at(-1).t : 0);
+      const first = view.points.length ? view.points[0].t : t1;
+      // Show the whole day once there is a day of data; until then, what there is.
+      const t0 = Math.max(t1 - SPAN_MS, Math.min(first, t1 - 30 * 60 * 1000));
+      const alerts = page.alerts.filter((a) => a.room === view.name);
+      return { range, t0, t1, points: view.points, ready: view.synced, source: view.source, alerts, episodes };
+    }
+    const state = view.long[range];
+    const t1 = Math.max(serverNow(), state && state.loaded ? state.until : 0);
+    const t0 = state && state.loaded ? state.since : t1 - RANGES[range].spanMs;
+    return {
+      range,
+      t0,
+      t1,
+      points: state ? state.points : [],
+      ready: Boolean(state && state.loaded),
+      source: state && state.loaded ? state.source : "",
+      alerts: state ? state.alerts : [],
+      episodes,
+    };
+  }
+
   function drawCharts(view) {
-    const t1 = Math.max(serverNow(), view.points.length ? view.points.at(-1).t : 0);
-    const first = view.points.length ? view.points[0].t : t1;
-    // Show the whole day once there is a day of data; until then, what there is.
-    const t0 = Math.max(t1 - SPAN_MS, Math.min(first, t1 - 30 * 60 * 1000));
-    view.domain = [t0, t1];
+    const chart = chartData(view);
     const width = view.nodes.plotTemp.clientWidth || 320;
-    view.timeTicks = timeTicks(t0, t1, width - 36);
-    drawPlot(view.nodes.plotTemp, view, TEMP_SPEC);
-    drawPlot(view.nodes.plotHumidity, view, HUMIDITY_SPEC);
-    const hours = (t1 - t0) / 3600000;
-    setText(
-      view.nodes.chartSpan,
-      hours > 23.5 ? "last 24 h" : `since ${clockFmt.format(new Date(t0))}`
-    );
+    chart.ticks = timeTicks(chart.range, chart.t0, chart.t1, width - 36);
+    view.chart = chart;
+    const drawn = drawPlot(view.nodes.plotTemp, chart, TEMP_SPEC);
+    const humidity = drawPlot(view.nodes.plotHumidity, chart, HUMIDITY_SPEC);
+    const n = view.nodes;
+    n.keySpread.hidden = !(drawn.spread || humidity.spread);
+    n.keyAlert.hidden = !drawn.alerts;
+    n.keyEpisode.hidden = !drawn.episodes;
+    n.legend.hidden = n.keySpread.hidden && n.keyAlert.hidden && n.keyEpisode.hidden;
+    let span = RANGES[chart.range].label;
+    if (chart.range === "24h" && (chart.t1 - chart.t0) / 3600000 <= 23.5) {
+      span = `since ${clockFmt.format(new Date(chart.t0))}`;
+    }
+    setText(n.chartSpan, span);
+    for (const button of n.rangeButtons) {
+      button.setAttribute("aria-pressed", String(button.dataset.range === chart.range));
+    }
     view.drawnAt = performance.now();
     view.dirty = false;
     showCursor(view);
+  }
+
+  function setRange(view, range) {
+    if (!RANGES[range] || view.range === range) return;
+    view.range = range;
+    view.cursorT = null;
+    drawCharts(view);
+    if (range !== "24h") syncLong(view);
+    syncEpisodes(view);
+  }
+
+  function attachRangeSwitch(view) {
+    for (const button of view.nodes.rangeButtons) {
+      button.addEventListener("click", () => setRange(view, button.dataset.range));
+    }
   }
 
   // Touch or hover on a chart to read a past value.
@@ -709,8 +917,23 @@
     return points[lo];
   }
 
+  function fmtWhen(range, ms) {
+    if (range === "1y") return dateFmt.format(new Date(ms));
+    if (range === "7d") return weekHourFmt.format(new Date(ms));
+    return fmtClock(ms);
+  }
+
+  // "Tue 3 PM · 19.1 °C (18.4–19.9) · 52 % humidity": the range only where a point stands
+  // for several readings.
+  function readoutText(range, p) {
+    const spread = p.tMax > p.tMin ? ` (${fmtTemp(p.tMin)}–${fmtTemp(p.tMax)})` : "";
+    const when = fmtWhen(range, p.bucketMs ? p.start : p.t);
+    return `${when} · ${fmtTemp(p.temp)} °C${spread} · ${fmtHumidity(p.hum)} % humidity`;
+  }
+
   function showCursor(view) {
-    const p = view.cursorT === null || !view.points.length ? null : nearest(view.points, view.cursorT);
+    const points = view.chart ? view.chart.points : [];
+    const p = view.cursorT === null || !points.length ? null : nearest(points, view.cursorT);
     for (const plot of [view.nodes.plotTemp, view.nodes.plotHumidity]) {
       const root = plot.querySelector("svg");
       if (!root || !root.chart) continue;
@@ -725,15 +948,59 @@
         c.dot.setAttribute("cy", c.y(c.value(p)));
       }
     }
-    setText(
-      view.nodes.readout,
-      p ? `${fmtClock(p.t)} · ${fmtTemp(p.temp)} °C · ${fmtHumidity(p.hum)} % humidity` : ""
-    );
+    setText(view.nodes.readout, p ? readoutText(view.chart.range, p) : "");
     view.nodes.readout.hidden = !p;
   }
 
   // --- talking to the hub -------------------------------------------------------
 
+  // A history answer as chart points: each drawn at the middle of its stretch, never
+  // before the window nor after the newest reading (the current hour or day is partial).
+  function historyPoints(body) {
+    const half = body.bucket_s * 500;
+    const lo = Date.parse(body.since);
+    const hi = body.newest ? Date.parse(body.newest) : Date.parse(body.until);
+    return body.points.map((p) => {
+      const start = Date.parse(p.ts);
+      return {
+        t: Math.min(hi, Math.max(lo, start + half)),
+        start,
+        bucketMs: body.bucket_s * 1000,
+        ts: p.ts,
+        temp: p.temperature_c.mean,
+        tMin: p.temperature_c.min,
+        tMax: p.temperature_c.max,
+        hum: p.humidity_pct.mean,
+        hMin: p.humidity_pct.min,
+        hMax: p.humidity_pct.max,
+      };
+    });
+  }
+
+  function readingPoint(p) {
+    const t = Date.parse(p.ts);
+    const temp = p.temperature_c;
+    const hum = p.humidity_pct;
+    return { t, start: t, bucketMs: 0, ts: p.ts, temp, tMin: temp, tMax: temp, hum, hMin: hum, hMax: hum };
+  }
+
+  function historyUrl(view, range) {
+    const params = new URLSearchParams({ range });
+    if (range === "1y") params.set("tz", page.timeZone);
+    return `/api/rooms/${encodeURIComponent(view.name)}/history?${params}`;
+  }
+
+  async function getHistory(view, range) {
+    let res = await fetch(historyUrl(view, range), { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (res.status === 422 && range === "1y" && page.timeZone !== "UTC") {
+      page.timeZone = "UTC"; // the hub does not know this phone's zone: days in UTC then
+      res = await fetch(historyUrl(view, range), { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    }
+    if (!res.ok) throw new Error(`history ${range}: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  // The day: all of it from the history now and then, new readings one by one between.
   async function syncSeries(view) {
     if (view.syncing) return;
     const latest = view.data.latest;
@@ -749,38 +1016,104 @@
     }
     view.syncing = true;
     try {
-      const params = new URLSearchParams({ max_points: String(MAX_POINTS) });
-      if (!full && view.lastTs) params.set("since", view.lastTs);
-      const res = await fetch(
-        `/api/rooms/${encodeURIComponent(view.name)}/readings?${params}`,
-        { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }
-      );
-      if (!res.ok) throw new Error(`readings: HTTP ${res.status}`);
-      const body = await res.json();
-      const fresh = body.points.map((p) => ({
-        t: Date.parse(p.ts),
-        ts: p.ts,
-        temp: p.temperature_c,
-        hum: p.humidity_pct,
-      }));
       if (full || !view.lastTs) {
-        view.points = fresh;
+        const body = await getHistory(view, "24h");
+        view.points = historyPoints(body);
+        view.source = body.source;
+        view.lastTs = body.newest;
         view.synced = true;
         view.syncedAt = performance.now();
       } else {
+        const params = new URLSearchParams({ max_points: String(MAX_POINTS), since: view.lastTs });
+        const res = await fetch(`/api/rooms/${encodeURIComponent(view.name)}/readings?${params}`, {
+          cache: "no-store",
+          signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        });
+        if (!res.ok) throw new Error(`readings: HTTP ${res.status}`);
+        const body = await res.json();
         const after = view.points.length ? view.points.at(-1).t : -Infinity;
-        for (const p of fresh) if (p.t > after) view.points.push(p);
+        for (const p of body.points.map(readingPoint)) if (p.t > after) view.points.push(p);
+        if (view.points.length) view.lastTs = view.points.at(-1).ts;
       }
       const cutoff = serverNow() - SPAN_MS;
       const firstKept = view.points.findIndex((p) => p.t >= cutoff);
       view.points = firstKept < 0 ? [] : view.points.slice(firstKept);
-      view.lastTs = view.points.length ? view.points.at(-1).ts : null;
-      drawCharts(view);
+      if (view.range === "24h") drawCharts(view);
     } catch (err) {
       console.warn("nursery dashboard:", err); // the next poll tries again
     } finally {
       view.syncing = false;
     }
+  }
+
+  // A week or a year, from the rollups: fetched when shown, again when it gets old.
+  async function syncLong(view) {
+    const range = view.range;
+    if (range === "24h") return;
+    const state = view.long[range] || (view.long[range] = { loaded: false, loading: false, points: [], alerts: [], at: 0, retryMs: 0 });
+    if (state.loading || performance.now() - state.at < state.retryMs) return;
+    state.loading = true;
+    try {
+      const body = await getHistory(view, range);
+      Object.assign(state, {
+        loaded: true,
+        points: historyPoints(body),
+        alerts: body.alerts,
+        since: Date.parse(body.since),
+        until: Date.parse(body.until),
+        source: body.source,
+        retryMs: RANGES[range].refreshMs,
+      });
+    } catch (err) {
+      state.retryMs = LONG_RETRY_MS;
+      console.warn("nursery dashboard:", err);
+    } finally {
+      state.at = performance.now();
+      state.loading = false;
+    }
+    if (view.range === range) drawCharts(view);
+  }
+
+  // Episodes from the episode log (GET /api/episodes), one marker each. While the hub has
+  // no such endpoint or this login may not read it (404, 401), the chart has no markers.
+  async function syncEpisodes(view) {
+    const range = view.range;
+    const state = view.episodes[range] || (view.episodes[range] = { items: [], loading: false, at: 0, retryMs: 0 });
+    if (state.loading || performance.now() - state.at < state.retryMs) return;
+    if (performance.now() < page.episodesAbsentUntil) return;
+    state.loading = true;
+    const until = serverNow();
+    const since = until - RANGES[range].spanMs - 24 * 3600 * 1000; // a 1 y chart starts at a midnight
+    const params = new URLSearchParams({
+      since: new Date(since).toISOString(),
+      until: new Date(until).toISOString(),
+      room: view.name,
+    });
+    let changed = false;
+    try {
+      const res = await fetch(`/api/episodes?${params}`, { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      if (res.status === 404 || res.status === 401) {
+        page.episodesAbsentUntil = performance.now() + EPISODES_ABSENT_MS;
+        changed = state.items.length > 0;
+        state.items = [];
+      } else if (!res.ok) {
+        throw new Error(`episodes: HTTP ${res.status}`);
+      } else {
+        const body = await res.json();
+        const list = Array.isArray(body) ? body : body.items || body.episodes || [];
+        const items = list.filter((e) => e && e.started_at && (!e.room || e.room === view.name));
+        changed = JSON.stringify(items) !== JSON.stringify(state.items);
+        state.items = items;
+      }
+      state.retryMs = EPISODES_REFRESH_MS;
+    } catch (err) {
+      state.retryMs = LONG_RETRY_MS;
+      console.warn("nursery dashboard:", err);
+    } finally {
+      state.at = performance.now();
+      state.loading = false;
+    }
+    if (changed && view.range === range) drawCharts(view);
   }
 
   function learnHubClock(res, rooms) {
@@ -812,6 +1145,8 @@
       renderRoom(view);
       if (view.dirty || performance.now() - view.drawnAt > REDRAW_MS) drawCharts(view);
       syncSeries(view);
+      syncLong(view);
+      syncEpisodes(view);
     });
     for (const [name, view] of page.rooms) {
       if (!seen.has(name)) {
@@ -941,6 +1276,12 @@
     const current = new Set(page.alerts.filter((a) => a.state === "open").map((a) => a.id));
     for (const id of page.answerErrors.keys()) if (!current.has(id)) page.answerErrors.delete(id);
     page.alertsLoaded = true;
+    // The day's chart shades these alerts: draw it again when they change.
+    const key = JSON.stringify(page.alerts.map((a) => [a.id, a.room, a.opened_at, a.resolved_at]));
+    if (key !== page.alertsKey) {
+      page.alertsKey = key;
+      for (const view of page.rooms.values()) view.dirty = true;
+    }
   }
 
   function renderAll() {

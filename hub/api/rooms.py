@@ -1,15 +1,27 @@
-"""Rooms and their readings: GET /api/rooms and GET /api/rooms/{room}/readings."""
+"""Rooms and their readings: GET /api/rooms, /api/rooms/{room}/readings and the charts'
+/api/rooms/{room}/history."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from hub.api.deps import ContextDep, require_caregiver
-from hub.api.schemas import FaultOut, LatestOut, ReadingOut, RoomOut, SeriesOut
+from hub.api.schemas import (
+    AlertPeriodOut,
+    FaultOut,
+    HistoryOut,
+    HistoryPointOut,
+    LatestOut,
+    ReadingOut,
+    RoomOut,
+    SeriesOut,
+    StatOut,
+)
+from hub.history import history, time_zone
 from hub.rooms import RoomSummary, room_summaries
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"], dependencies=[Depends(require_caregiver)])
@@ -75,4 +87,56 @@ def room_readings(
         until=end,
         downsampled=series.downsampled,
         points=[ReadingOut(**asdict(point)) for point in series.points],
+    )
+
+
+@router.get("/{room}/history", response_model=HistoryOut)
+def room_history(
+    ctx: ContextDep,
+    room: str,
+    span: Annotated[
+        Literal["24h", "7d", "1y"],
+        Query(
+            alias="range",
+            description="`24h`: the readings (5-minute buckets once there are more than "
+            "288); `7d`: hours, from the hourly rollup; `1y`: days, from the hourly rollup.",
+        ),
+    ] = "24h",
+    tz: Annotated[
+        str,
+        Query(
+            max_length=64,
+            description="IANA time zone whose midnights start the days of `1y`, "
+            "e.g. Europe/London.",
+        ),
+    ] = "UTC",
+) -> HistoryOut:
+    """The room's chart for the last 24 hours, 7 days or year: each point with the mean,
+    min and max of temperature and humidity, and the alerts open at any time in the range.
+    The long ranges read the hourly rollup, never the raw readings."""
+    try:
+        zone = time_zone(tz)
+    except ValueError as exc:
+        raise HTTPException(422, detail=[{"loc": ["query", "tz"], "msg": str(exc)}]) from exc
+    if ctx.store.room(room) is None:
+        raise HTTPException(404, detail=f"no room named {room!r}")
+    chart = history(ctx.store, room, span, ctx.clock(), zone)
+    return HistoryOut(
+        room=chart.room,
+        range=chart.range,
+        since=chart.since,
+        until=chart.until,
+        bucket_s=chart.bucket_s,
+        source=chart.source,
+        newest=chart.newest,
+        points=[
+            HistoryPointOut(
+                ts=point.ts,
+                count=point.count,
+                temperature_c=StatOut(**asdict(point.temperature_c)),
+                humidity_pct=StatOut(**asdict(point.humidity_pct)),
+            )
+            for point in chart.points
+        ],
+        alerts=[AlertPeriodOut(**asdict(period)) for period in chart.alerts],
     )
