@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATE = HERE / "templates" / "index.html"
 AUTH_TEMPLATE = HERE / "templates" / "auth.html"
+EPISODES_TEMPLATE = HERE / "templates" / "episodes.html"
 
 # Pages and the manifest are revalidated on every load; assets carry a content hash in
 # their URL so a phone picks up a new app.js after an upgrade without a hard refresh.
@@ -48,6 +49,15 @@ def render_page(title: str, content: str) -> str:
     )
 
 
+def render_episodes(static_dir: Path = STATIC_DIR) -> str:
+    """The episode log page, its assets' URLs carrying a hash of their content."""
+    digest = hashlib.sha256()
+    for name in ("app.css", "auth.js", "auth.css", "episodes.js", "episodes.css"):
+        digest.update((static_dir / name).read_bytes())
+    version = digest.hexdigest()[:12]
+    return EPISODES_TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", version)
+
+
 def install(app: FastAPI) -> None:
     """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
     page = render_index()
@@ -55,6 +65,15 @@ def install(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_page(caregiver: PageCaregiverDep) -> HTMLResponse:
         return HTMLResponse(page, headers=NO_CACHE)
+
+    episodes = render_episodes()
+
+    @app.get("/episodes", response_class=HTMLResponse, include_in_schema=False)
+    def episodes_page() -> HTMLResponse:
+        """The episode log's page: a shell with no data in it. Every episode comes from
+        /api/episodes, which needs a caregiver; auth.js sends a visitor without a
+        session to sign in first."""
+        return HTMLResponse(episodes, headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 import dashboard.views
 from hub.accounts import Accounts
-from hub.api import alerts, auth, health, rooms
+from hub.api import alerts, auth, episodes, health, rooms
 from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
 from hub.ingest import Clock, Ingest, utc_now
@@ -133,6 +133,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(rooms.router)
     app.include_router(alerts.router)
+    app.include_router(episodes.router)
     dashboard.views.install(app)
 
     @app.get("/docs", include_in_schema=False)

@@ -252,8 +252,8 @@ class EventRecord:
 
 
 class EpisodeStore:
-    """All reads and writes of the episode tables. One connection; not shared between
-    threads (each request and the ingest thread open their own)."""
+    """All reads and writes of the episode tables. One connection, used by one caller at
+    a time (each request and the ingest thread open their own)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -263,7 +263,9 @@ class EpisodeStore:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
                 os.close(fd)
                 self.path.chmod(0o600)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            # One user at a time, but FastAPI may open it in one worker thread and use it
+            # in another: the same request, never two at once.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -1,0 +1,242 @@
+"""The episode log in a real browser: the real hub on a real Mosquitto, headless Chromium
+at phone size, signed in as a parent. Every wait is on a condition, never a fixed sleep."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+
+from firmware.contract import EpisodeEventMessage, episode_topic
+from nursery.config import Settings
+from tests.conftest import (
+    TEST_CAREGIVER,
+    TEST_PASSWORD,
+    Mosquitto,
+    RunningHub,
+    hub_settings,
+    login,
+)
+from tests.test_episodes_api import hour_of_readings, publish_until_stored
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+ROOM = "nursery"
+StartHub = Callable[[Settings], RunningHub]
+
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: apt-get install chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def publisher(broker: Mosquitto) -> Iterator[mqtt.Client]:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+@pytest.fixture
+def hub(
+    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+) -> RunningHub:
+    """A hub whose nursery cooled from 18 °C to 15 °C over the last hour."""
+    running = start_hub(hub_settings(tmp_path, broker.port, base_topic))
+    readings = hour_of_readings(datetime.now(UTC), lambda i: 18.0 - i / 20)
+    publish_until_stored(publisher, base_topic, running, readings)
+    return running
+
+
+class Tab:
+    def __init__(self, browser: Browser, scheme: Literal["light", "dark"]) -> None:
+        self.context = browser.new_context(
+            viewport=PHONE, color_scheme=scheme, accept_downloads=True, has_touch=True
+        )
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("request", lambda request: self.requests.append(request.url))
+
+    def open(self, hub: RunningHub) -> Page:
+        login(self.page, hub.url)
+        self.page.goto(hub.url + "/episodes")
+        expect(self.page.locator("body")).to_have_attribute("data-ready", "true")
+        return self.page
+
+
+@pytest.fixture
+def tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
+    tabs: list[Tab] = []
+
+    def open_tab(scheme: Literal["light", "dark"] = "light") -> Tab:
+        tabs.append(Tab(browser, scheme))
+        return tabs[-1]
+
+    yield open_tab
+    for item in tabs:
+        item.context.close()
+
+
+def test_episode_now_stop_form_card_report_and_csv(
+    hub: RunningHub, tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    phone = tab()
+    page = phone.open(hub)
+    expect(page.locator("#card")).to_be_hidden()
+
+    page.get_by_role("button", name="Episode now").tap()
+    expect(page.locator("#watch")).to_be_visible()
+    expect(page.locator("#clock")).to_have_text(re.compile(r"^0:0[1-9]$"))  # it is counting
+    page.get_by_role("button", name="Stop").tap()
+
+    form = page.locator("#form")
+    expect(form).to_be_visible()
+    expect(page.locator("#form-title")).to_have_text("What did you see?")
+    expect(page.locator("#timing")).to_be_hidden()  # the stopwatch gave the times
+    form.get_by_label("Whole body").check()
+    form.get_by_label("No", exact=True).check()
+    form.get_by_label("Asleep").check()
+    form.get_by_label("Fever").check()
+    page.fill("#f-fever-c", "38.6")
+    page.fill("#f-notes", "arched and stiff, then cried")
+    page.get_by_role("button", name="Save").tap()
+    expect(form).to_be_hidden()
+
+    card = page.locator("#card")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("Talk to your pediatrician")
+    expect(card).to_contain_text("An episode involved the whole body.")
+    expect(card).to_contain_text("An episode came with a fever.")
+    expect(card).to_contain_text("not alert and responsive")
+    expect(page.locator("#card-call")).to_have_attribute("href", "tel:112")
+
+    item = page.locator(".ep-item").first
+    expect(item).to_contain_text("whole body")
+    expect(item).to_contain_text("fever 38.6 °C")
+    expect(item).to_contain_text("at onset")  # the room snapshot
+    expect(page.locator("#per-day .ep-day-count").last).to_have_text("1")
+    expect(page.locator("#caveat")).to_contain_text("A pattern is not a cause")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    with page.expect_download() as download:
+        page.locator("#r-csv").click()
+    saved = tmp_path / "episodes.csv"
+    download.value.save_as(saved)
+    (row,) = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert row["limb_whole_body"] == "yes" and row["fever_c"] == "38.6"
+    assert row["alert_and_responsive"] == "no" and row["state"] == "asleep"
+
+    page.locator("#r-page").click()
+    expect(page).to_have_url(re.compile(r"/api/episodes/report\?since="))
+    expect(page.locator("h1")).to_have_text("Episode log for the pediatrician")
+    table = page.locator(".episodes-table")
+    expect(table).to_contain_text("whole body")
+    expect(table).to_contain_text("fever 38.6 °C")
+    expect(table).to_contain_text("arched and stiff, then cried")
+    expect(page.locator("body")).to_contain_text("A pattern is not a cause")
+    assert phone.errors == []
+    assert all(url.startswith(hub.url) for url in phone.requests), "nothing from outside"
+
+
+def test_a_past_episode_names_a_bad_field_then_saves_edits_and_deletes_with_undo(
+    hub: RunningHub, tab: Callable[..., Tab]
+) -> None:
+    phone = tab("dark")
+    page = phone.open(hub)
+    page.get_by_role("button", name="Log an earlier episode").tap()
+    expect(page.locator("#form-title")).to_have_text("An earlier episode")
+    future = datetime.now() + timedelta(hours=2)  # the browser's local time
+    page.fill("#f-start", future.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.locator("#form").get_by_label("Left leg").check()
+    page.get_by_role("button", name="Save").tap()
+    error = page.locator('.ep-field-error[data-for="started_at"]')
+    expect(error).to_have_text("started_at is in the future")
+    expect(page.locator("#form")).to_be_visible()  # nothing the parent typed is lost
+    expect(page.locator("#form").get_by_label("Left leg")).to_be_checked()
+
+    earlier = datetime.now() - timedelta(minutes=30)
+    page.fill("#f-start", earlier.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.fill("#f-min", "0")
+    page.fill("#f-sec", "12")
+    page.get_by_role("button", name="Save").tap()
+    item = page.locator(".ep-item").first
+    expect(item).to_contain_text("left leg")
+    expect(item.locator(".ep-lasted")).to_have_text("12 s")
+    expect(page.locator("#card")).to_be_hidden()
+
+    item.get_by_role("button", name="Edit").tap()
+    page.fill("#f-sec", "40")
+    page.get_by_role("button", name="Save").tap()
+    expect(page.locator(".ep-item .ep-lasted").first).to_have_text("40 s")
+
+    page.locator(".ep-item").first.get_by_role("button", name="Delete").tap()
+    expect(page.locator("#toast")).to_be_visible()
+    expect(page.locator(".ep-item")).to_have_count(0)
+    page.get_by_role("button", name="Undo").tap()
+    expect(page.locator(".ep-item")).to_have_count(1)
+    expect(page.locator("#toast")).to_be_hidden()
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(11, 14, 19)"  # app.css's dark background
+    assert phone.errors == []
+
+
+def test_without_a_session_the_page_sends_the_parent_to_sign_in(
+    hub: RunningHub, tab: Callable[..., Tab]
+) -> None:
+    page = tab().page
+    page.goto(hub.url + "/episodes")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fepisodes$"))
+    login_form = page.locator("#password")
+    expect(login_form).to_be_visible()
+    page.fill("#name", TEST_CAREGIVER)
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(hub.url + "/episodes")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+
+
+def test_the_pi_button_starts_the_stopwatch_on_the_phone(
+    hub: RunningHub, tab: Callable[..., Tab], publisher: mqtt.Client, base_topic: str
+) -> None:
+    page = tab().open(hub)
+    expect(page.locator("#watch")).to_be_hidden()
+    event = EpisodeEventMessage(ROOM, str(uuid.uuid4()), "start", datetime.now(UTC))
+    publisher.publish(episode_topic(base_topic, ROOM), event.encode(), qos=1).wait_for_publish(5)
+    expect(page.locator("#watch")).to_be_visible()
+    page.get_by_role("button", name="Stop").tap()
+    expect(page.locator("#form-title")).to_have_text("What did you see?")
+    page.locator("#form").get_by_label("Right leg").check()
+    page.get_by_role("button", name="Save").tap()
+    expect(page.locator(".ep-item").first).to_contain_text("right leg")
