@@ -150,6 +150,8 @@ def test_episode_now_stop_form_card_report_and_csv(
     expect(page.locator("#caveat")).to_contain_text("A pattern is not a cause")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
+    episode_id = item.get_attribute("data-id")
+
     with page.expect_download() as download:
         page.locator("#r-csv").click()
     saved = tmp_path / "episodes.csv"
@@ -166,6 +168,12 @@ def test_episode_now_stop_form_card_report_and_csv(
     expect(table).to_contain_text("fever 38.6 °C")
     expect(table).to_contain_text("arched and stiff, then cried")
     expect(page.locator("body")).to_contain_text("A pattern is not a cause")
+
+    # The dashboard's temperature chart marks the episode.
+    page.goto(hub.url + "/")
+    room = page.locator(f'.room[data-room="{ROOM}"]')
+    expect(room.locator(f'.episode-mark[data-id="{episode_id}"]')).to_have_count(1)
+    expect(room.locator(".key-episode")).to_be_visible()
     assert phone.errors == []
     assert all(url.startswith(hub.url) for url in phone.requests), "nothing from outside"
 
