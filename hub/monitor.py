@@ -4,7 +4,8 @@ Ingest calls in after each commit, a ticker calls in every second (a silent room
 nothing on the wire, so time itself must be watched), and the API calls in for
 acknowledgements. One lock keeps the three in step; the work under it is small.
 Pushes go to the outbox, never straight to the network, so a hanging push service cannot
-slow ingest.
+slow ingest; all pushes of one decision share one commit, and the dispatcher starts
+sending them the moment it is made.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -38,7 +39,8 @@ from hub.alerts import (
 from hub.conditions import Condition, Finding, Severity
 from hub.discovery import Discovery
 from hub.links import LinkSigner
-from hub.notify import Action, PushOutbox
+from hub.notify import Action, NewPush, Push, PushOutbox
+from hub.preferences import Household, Unit
 from hub.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
 from hub.store import Received, Store
 from nursery.config import Settings
@@ -71,7 +73,7 @@ class Monitor:
         outbox: PushOutbox,
         clock: Clock,
         publish: Publish | None = None,
-        wake_dispatcher: Callable[[], None] | None = None,
+        wake_dispatcher: Callable[[Sequence[Push]], None] | None = None,
         discovery: Discovery | None = None,
     ) -> None:
         self._settings = settings
@@ -84,8 +86,11 @@ class Monitor:
         # The firmware's latest outbox size per room, kept here so the once-a-second state
         # publication reads no database.
         self._outbox_pending: dict[str, int] = {}
-        self._wake = wake_dispatcher or (lambda: None)
+        # Given the pushes of each commit, so it can start them without re-reading.
+        self._wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._policy = Policy.from_settings(settings.rules)
+        self._unit: Unit = "C"
+        self._configured_caregivers = settings.notify.caregivers
         self._lock = threading.RLock()
         self._rules: dict[str, RoomRules] = {}
         self._findings: dict[str, dict[Condition, Finding]] = {}
@@ -262,8 +267,14 @@ class Monitor:
             now.astimezone(),
         )
         saved = {i.condition: i for i in self._save(decided.changed)} if decided.changed else {}
-        for push in decided.pushes:
-            self._send(push, saved.get(push.incident.condition, push.incident), now)
+        if decided.pushes:
+            self._send(
+                [
+                    (push, saved.get(push.incident.condition, push.incident))
+                    for push in decided.pushes
+                ],
+                now,
+            )
         self._publish_state(room, now)
 
     def _save(self, incidents: list[Incident]) -> list[Incident]:
@@ -278,6 +289,21 @@ class Monitor:
 
     # --- pushes ---------------------------------------------------------------------
 
+    def use_household(self, household: Household) -> None:
+        """The dashboard changed the guidance, °C/°F or a caregiver's channels: judge,
+        write and page with them from now on. Caregivers' own channels, once any exist,
+        take the place of notify.caregivers."""
+        with self._lock:
+            caregivers = [list(group) for group in household.caregiver_channels]
+            notify = self._settings.notify.model_copy(
+                update={"caregivers": caregivers or self._configured_caregivers}
+            )
+            self._settings = self._settings.model_copy(
+                update={"rules": household.rules, "notify": notify}
+            )
+            self._policy = Policy.from_settings(household.rules)
+            self._unit = household.unit
+
     def _urls(self, audience: str) -> list[str]:
         notify = self._settings.notify
         everyone = [*notify.urls, *(notify.caregivers[0] if notify.caregivers else [])]
@@ -286,18 +312,41 @@ class Monitor:
             return list(dict.fromkeys(second or everyone))
         return list(dict.fromkeys(everyone))
 
-    def _send(self, push: PushRequest, incident: Incident, now: datetime) -> None:
+    def _send(self, pushes: list[tuple[PushRequest, Incident]], now: datetime) -> None:
+        """Queue every push of one decision, to every channel, in one commit (one fsync),
+        handing them to the dispatcher as soon as they are committed."""
+        new: list[NewPush] = []
+        for push, incident in pushes:
+            message, actions = self._compose(push, incident, now)
+            new += [
+                NewPush(url, message, incident.id, actions, push.bypass_rate_limit)
+                for url in self._urls(push.audience)
+            ]
+        self._outbox.enqueue_many(new, now=now, committed=self._wake)
+        for push, incident in pushes:
+            log.info(
+                "%s %s push for %s (alert %s)",
+                push.kind,
+                incident.condition,
+                incident.room,
+                incident.id,
+            )
+
+    def _compose(
+        self, push: PushRequest, incident: Incident, now: datetime
+    ) -> tuple[messages.Message, tuple[Action, ...]]:
+        """The text of a push and its buttons, the same for every channel."""
         finding = incident.finding()
-        rules = self._settings.rules
+        rules, unit = self._settings.rules, self._unit
         if push.kind == "first":
-            message = messages.first_page(finding, rules, now)
+            message = messages.first_page(finding, rules, now, unit)
         elif push.kind == "repeat":
-            message = messages.repeat(finding, rules, now)
+            message = messages.repeat(finding, rules, now, unit)
         elif push.kind == "worse":
-            message = messages.worse(finding, rules, now)
+            message = messages.worse(finding, rules, now, unit)
         elif push.kind == "escalation":
             message = messages.escalation(
-                finding, rules, now, unacknowledged_for=now - (incident.notified_at or now)
+                finding, rules, now, unit, unacknowledged_for=now - (incident.notified_at or now)
             )
         else:
             state = self._rules.get(incident.room)
@@ -305,6 +354,7 @@ class Monitor:
                 finding,
                 now - incident.opened_at,
                 value=state.filtered_temperature if state else None,
+                unit=unit,
             )
         actions: tuple[Action, ...] = ()
         if self._signer and incident.id is not None and push.kind != "resolved":
@@ -312,23 +362,7 @@ class Monitor:
                 Action(messages.ACK_LABEL, self._signer.url(incident.id, "ack", now), clear=True),
                 Action(messages.SNOOZE_LABEL, self._signer.url(incident.id, "snooze", now)),
             )
-        for url in self._urls(push.audience):
-            self._outbox.enqueue(
-                url,
-                message,
-                incident_id=incident.id,
-                actions=actions,
-                bypass_rate_limit=push.bypass_rate_limit,
-                now=now,
-            )
-        log.info(
-            "%s %s push for %s (alert %s)",
-            push.kind,
-            incident.condition,
-            incident.room,
-            incident.id,
-        )
-        self._wake()
+        return message, actions
 
     # --- MQTT -----------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """Push delivery that never slows ingest: a persistent outbox and a background dispatcher.
 
 A push is written to the `pushes` table of the hub's SQLite file before anything is sent,
-so a hub restart loses none. A dispatcher thread sends what is due through Apprise, each
-send in its own thread so a hanging channel delays only itself, retries failures with
-backoff, and keeps each channel under an hourly limit that severity upgrades may pass.
+so a hub restart loses none. Pushes just committed start sending at once, in the thread
+that queued them; a dispatcher thread sends whatever else is due (retries, held pushes,
+pushes left from before a restart). Each send runs in its own thread so a hanging channel
+delays only itself; failures retry with backoff, and each channel stays under an hourly
+limit that severity upgrades may pass.
 Apprise URLs carry secrets (tokens, passwords, private topics): logs and errors show them
 only as `scheme://host`.
 """
@@ -85,6 +87,25 @@ class Push:
     bypass_rate_limit: bool = False
     attempts: int = 0
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPush:
+    """A push to store: one message for one channel, not yet in the outbox."""
+
+    url: str
+    message: Message
+    incident_id: int | None = None
+    actions: tuple[Action, ...] = ()
+    bypass_rate_limit: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.url.strip():
+            raise ValueError("a push needs an Apprise URL")
+
+
+# Told about pushes right after their commit (the dispatcher starts sending them).
+Committed = Callable[[Sequence[Push]], None]
 
 
 class PushSender(Protocol):
@@ -310,14 +331,20 @@ CREATE INDEX IF NOT EXISTS pushes_sent ON pushes (url, sent_at_ms) WHERE sent_at
 """
 
 
+_INSERT_PUSH = (
+    "INSERT INTO pushes (created_at_ms, url, title, body, priority, tags, actions,"
+    " incident_id, bypass_rate_limit, next_attempt_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 # Per channel, only the oldest unsent push may go (so "back to normal" never overtakes the
 # alert it ends), except that the oldest bypass push may pass a head held by the hourly
-# limit or by its own backoff.
-_DUE_SQL = """
+# limit or by its own backoff. {among} narrows the candidates to an id range (pushes just
+# committed) without changing which of them count as due.
+_DUE_SQL_TEMPLATE = """
 SELECT id, url, title, body, priority, tags, actions, incident_id, bypass_rate_limit,
     attempts, created_at_ms
 FROM pushes AS p
-WHERE p.sent_at_ms IS NULL AND p.next_attempt_ms <= :now AND (
+WHERE p.sent_at_ms IS NULL AND p.next_attempt_ms <= :now {among} AND (
     p.id = (SELECT min(q.id) FROM pushes AS q WHERE q.url = p.url AND q.sent_at_ms IS NULL)
     OR (p.bypass_rate_limit = 1 AND p.id = (
         SELECT min(q.id) FROM pushes AS q
@@ -326,6 +353,8 @@ WHERE p.sent_at_ms IS NULL AND p.next_attempt_ms <= :now AND (
 ORDER BY p.bypass_rate_limit DESC, p.next_attempt_ms, p.id
 LIMIT :limit
 """
+_DUE_SQL = _DUE_SQL_TEMPLATE.format(among="")
+_DUE_AMONG_SQL = _DUE_SQL_TEMPLATE.format(among="AND p.id BETWEEN :first AND :last")
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,8 +370,11 @@ class PushOutbox:
     """The `pushes` table in the hub's SQLite file, on a connection of its own.
 
     Its own connection so a push is committed at once, never waiting for (or riding on)
-    the store's reading batches. synchronous=FULL: pushes are few, and an alert should
-    survive a power cut as well as a restart.
+    the store's reading batches. Every write that matters survives a power cut before the
+    method returns, as with synchronous=FULL; but the connection runs WAL with
+    synchronous=NORMAL and fsyncs the WAL itself, so that pushes just committed can be
+    handed to the dispatcher *before* that fsync and start sending while the disk catches
+    up (docs/alerts.md, "Durability").
     """
 
     def __init__(self, db_path: Path | str) -> None:
@@ -355,7 +387,11 @@ class PushOutbox:
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, timeout=5, isolation_level=None
             )
-            self._db.execute("PRAGMA synchronous=FULL")
+            # The store puts the file in WAL mode; set it here too for an outbox alone.
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._wal = str(mode).lower() == "wal"
+            # Without WAL (a file system that cannot share memory) every commit syncs.
+            self._db.execute(f"PRAGMA synchronous={'NORMAL' if self._wal else 'FULL'}")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot open the push outbox in {self.path}: {exc}") from exc
@@ -378,6 +414,37 @@ class PushOutbox:
             except sqlite3.Error as exc:
                 raise OutboxError(f"push outbox in {self.path}: {exc}") from exc
 
+    def sync(self) -> None:
+        """Make every commit so far survive a power cut: fsync the WAL.
+
+        Outside the lock, as the store's own sync: fsync does not touch the connection, so
+        a send may record its outcome meanwhile. One fsync covers the store's commits too
+        (the incident just saved, the reading that opened it): they share the WAL.
+        """
+        if not self._wal:
+            return  # synchronous=FULL: each commit synced itself
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no WAL: everything is in the database file, synced at checkpoint
+        except OSError as exc:
+            raise OutboxError(f"cannot sync the push outbox in {self.path}: {exc}") from exc
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise OutboxError(f"cannot sync the push outbox in {self.path}: {exc}") from exc
+        finally:
+            os.close(fd)
+
+    def _sync_or_log(self, what: str) -> None:
+        """Sync, and when the disk refuses, say so and go on: the rows are committed and
+        will be sent (or stay recorded) as long as the power holds; refusing would not
+        help anyone."""
+        try:
+            self.sync()
+        except OutboxError as exc:
+            log.error("%s, but a power cut could undo it: %s", what, exc)
+
     def enqueue(
         self,
         url: str,
@@ -388,45 +455,77 @@ class PushOutbox:
         bypass_rate_limit: bool = False,
         now: datetime,
     ) -> int:
-        """Store a push for sending; returns its id. One short commit, no network."""
-        if not url.strip():
-            raise ValueError("a push needs an Apprise URL")
-        actions_json = json.dumps(
-            [{"label": a.label, "url": a.url, "clear": a.clear} for a in actions]
-        )
-        with self._use() as db:
-            cursor = db.execute(
-                "INSERT INTO pushes (created_at_ms, url, title, body, priority, tags, actions,"
-                " incident_id, bypass_rate_limit, next_attempt_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    to_ms(now),
-                    url,
-                    message.title,
-                    message.body,
-                    message.priority,
-                    json.dumps(list(message.tags)),
-                    actions_json,
-                    incident_id,
-                    int(bypass_rate_limit),
-                    to_ms(now),
-                ),
-            )
-            return int(cursor.lastrowid or 0)
+        """Store one push for sending; returns its id (see enqueue_many)."""
+        new = NewPush(url, message, incident_id, tuple(actions), bypass_rate_limit)
+        return self.enqueue_many([new], now=now)[0].id
 
-    def due(self, now: datetime, limit: int = 100) -> list[Push]:
-        """Pushes to try now, at most one regular and one bypass push per channel, in order."""
+    def enqueue_many(
+        self, pushes: Sequence[NewPush], *, now: datetime, committed: Committed | None = None
+    ) -> list[Push]:
+        """Store pushes for sending in one commit; returns them with their ids once they
+        survive a power cut. No network.
+
+        `committed` gets them right after the commit and before the fsync, so their sends
+        can start while the disk catches up: a push may reach a phone a moment before it
+        is safe from a power cut, never the other way round.
+        """
+        if not pushes:
+            return []
+        created = to_ms(now)
         with self._use() as db:
-            rows = db.execute(_DUE_SQL, {"now": to_ms(now), "limit": limit}).fetchall()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                ids = [
+                    int(db.execute(_INSERT_PUSH, _row(p, created)).lastrowid or 0) for p in pushes
+                ]
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        stored = [
+            Push(
+                push_id,
+                p.url,
+                p.message,
+                p.incident_id,
+                p.actions,
+                p.bypass_rate_limit,
+                0,
+                from_ms(created),
+            )
+            for push_id, p in zip(ids, pushes, strict=True)
+        ]
+        try:
+            if committed is not None:
+                committed(stored)
+        finally:
+            self._sync_or_log(f"{len(stored)} push(es) queued")
+        return stored
+
+    def due(
+        self, now: datetime, limit: int = 100, *, among: tuple[int, int] | None = None
+    ) -> list[Push]:
+        """Pushes to try now, at most one regular and one bypass push per channel, in order;
+        `among` (first id, last id) looks only at those, by the same rule."""
+        params: dict[str, int] = {"now": to_ms(now), "limit": limit}
+        sql = _DUE_SQL
+        if among is not None:
+            sql = _DUE_AMONG_SQL
+            params["first"], params["last"] = among
+        with self._use() as db:
+            rows = db.execute(sql, params).fetchall()
         return [_push(row) for row in rows]
 
     def delivered(self, push_id: int, at: datetime) -> None:
+        """Record a delivery, durably: a delivery forgotten in a power cut is sent twice."""
         with self._use() as db:
             db.execute(
                 "UPDATE pushes SET sent_at_ms = ?, attempts = attempts + 1"
                 " WHERE id = ? AND sent_at_ms IS NULL",
                 (to_ms(at), push_id),
             )
+        self._sync_or_log(f"push {push_id} recorded as delivered")
 
     def failed(self, push_id: int, at: datetime, error: str, retry_at: datetime) -> None:
         with self._use() as db:
@@ -435,6 +534,7 @@ class PushOutbox:
                 " last_error = ?, last_error_at_ms = ? WHERE id = ? AND sent_at_ms IS NULL",
                 (to_ms(retry_at), error[:500], to_ms(at), push_id),
             )
+        self._sync_or_log(f"failed attempt of push {push_id} recorded")
 
     def sent_count(self, url: str, since: datetime) -> int:
         """Pushes delivered to this channel since then that count toward the hourly limit
@@ -487,6 +587,23 @@ class PushOutbox:
             return cursor.rowcount
 
 
+def _row(push: NewPush, created_ms: int) -> tuple[object, ...]:
+    """The INSERT parameters of a new push, due at once."""
+    actions = [{"label": a.label, "url": a.url, "clear": a.clear} for a in push.actions]
+    return (
+        created_ms,
+        push.url,
+        push.message.title,
+        push.message.body,
+        push.message.priority,
+        json.dumps(list(push.message.tags)),
+        json.dumps(actions),
+        push.incident_id,
+        int(push.bypass_rate_limit),
+        created_ms,
+    )
+
+
 def _priority(value: str) -> Priority:
     if value not in PRIORITIES:
         raise OutboxError(f"push has an unknown priority {value!r}")
@@ -533,11 +650,13 @@ class DeliveryHealth:
 class Dispatcher:
     """Sends due pushes from the outbox in the background.
 
-    One thread polls the outbox (about every `poll_s`, or at once on `wake()`); each send
-    runs in a thread of its own with at most one send per channel at a time, so a channel
-    that hangs holds up only its own pushes. Failures retry after `retry_base_s`, doubling
-    up to `retry_max_s`. Each channel gets at most `max_per_hour` pushes per rolling hour;
-    pushes over it wait (never dropped) unless they bypass the limit.
+    Pushes just committed are handed over in memory (`wake(pushes)`) and start at once in
+    the caller's thread; one dispatcher thread polls the outbox for the rest (about every
+    `poll_s`, at once on `wake()`, and when a send ends). Each send runs in a thread of its
+    own with at most one send per channel at a time, so a channel that hangs holds up only
+    its own pushes. Failures retry after `retry_base_s`, doubling up to `retry_max_s`. Each
+    channel gets at most `max_per_hour` pushes per rolling hour; pushes over it wait (never
+    dropped) unless they bypass the limit.
     """
 
     def __init__(
@@ -569,6 +688,9 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._in_flight: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        # Held while reading what is due and claiming channels, by the loop or by wake():
+        # a push is never read as due by one while the other is starting it.
+        self._launching = threading.Lock()
         self._pruned_at: datetime | None = None
 
     # --- lifecycle ---
@@ -588,6 +710,8 @@ class Dispatcher:
         """
         self._stop.set()
         self._wake.set()
+        with self._launching:
+            pass  # a launch under way has registered its sends; no new one starts
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -604,9 +728,24 @@ class Dispatcher:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def wake(self) -> None:
-        """Look at the outbox now rather than at the next poll."""
-        self._wake.set()
+    def wake(self, pushes: Sequence[Push] = ()) -> None:
+        """Look at the outbox now rather than at the next poll.
+
+        Given pushes just committed, start their sends here and now, in the caller's
+        thread: no hand-over to the dispatcher thread, and no reading of the whole outbox,
+        only a due check on these ids (so channel order and the hourly limit hold exactly
+        as in the loop). Never raises: what it cannot start, the loop will.
+        """
+        if not pushes or self._thread is None or self._stop.is_set():
+            self._wake.set()
+            return
+        ids = [push.id for push in pushes]
+        among = (min(ids), max(ids))
+        try:
+            self._launch(lambda now: self.outbox.due(now, self.batch, among=among))
+        except Exception:
+            log.exception("push dispatcher: cannot start new pushes at once; the loop will")
+            self._wake.set()
 
     def enqueue(
         self,
@@ -617,17 +756,10 @@ class Dispatcher:
         actions: Sequence[Action] = (),
         bypass_rate_limit: bool = False,
     ) -> int:
-        """Store a push and wake the dispatcher; returns without waiting for delivery."""
-        push_id = self.outbox.enqueue(
-            url,
-            message,
-            incident_id=incident_id,
-            actions=actions,
-            bypass_rate_limit=bypass_rate_limit,
-            now=self.clock(),
-        )
-        self.wake()
-        return push_id
+        """Store a push and start sending it; returns without waiting for delivery."""
+        new = NewPush(url, message, incident_id, tuple(actions), bypass_rate_limit)
+        (push,) = self.outbox.enqueue_many([new], now=self.clock(), committed=self.wake)
+        return push.id
 
     def health(self) -> DeliveryHealth:
         stats = self.outbox.stats(self.clock())
@@ -653,24 +785,7 @@ class Dispatcher:
 
     def _tick(self) -> float:
         """Start the sends that are due; returns how long to wait before looking again."""
-        now = self.clock()
-        with self._lock:
-            busy = set(self._in_flight)
-        for push in self.outbox.due(now, self.batch):
-            if push.url in busy or self._stop.is_set():
-                continue
-            if not push.bypass_rate_limit:
-                sent = self.outbox.sent_count(push.url, now - HOUR)
-                if sent >= self.max_per_hour:
-                    log.debug("push %d held: hourly limit for %s", push.id, redact_url(push.url))
-                    continue
-            busy.add(push.url)
-            thread = threading.Thread(
-                target=self._deliver, args=(push,), name=f"push-{push.id}", daemon=True
-            )
-            with self._lock:
-                self._in_flight[push.url] = thread
-            thread.start()
+        now = self._launch(lambda now: self.outbox.due(now, self.batch))
         if self._pruned_at is None or now - self._pruned_at >= HOUR:
             self._pruned_at = now
             self.outbox.prune(now - self.keep_sent)
@@ -678,6 +793,32 @@ class Dispatcher:
         if upcoming is None:
             return self.poll_s
         return min(self.poll_s, max(0.01, (upcoming - now).total_seconds()))
+
+    def _launch(self, due: Callable[[datetime], list[Push]]) -> datetime:
+        """Start a send for each push `due` returns whose channel is free and under its
+        hourly limit; returns the time it went by."""
+        with self._launching:
+            now = self.clock()
+            for push in due(now):
+                if self._stop.is_set():
+                    break
+                with self._lock:
+                    if push.url in self._in_flight:
+                        continue
+                if not push.bypass_rate_limit:
+                    sent = self.outbox.sent_count(push.url, now - HOUR)
+                    if sent >= self.max_per_hour:
+                        log.debug(
+                            "push %d held: hourly limit for %s", push.id, redact_url(push.url)
+                        )
+                        continue
+                thread = threading.Thread(
+                    target=self._deliver, args=(push,), name=f"push-{push.id}", daemon=True
+                )
+                with self._lock:
+                    self._in_flight[push.url] = thread
+                thread.start()
+        return now
 
     def _deliver(self, push: Push) -> None:
         error: str | None = None

@@ -8,10 +8,11 @@ real SQLite file. Time is real except where the hourly limit needs an hour to pa
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,20 +20,25 @@ from pathlib import Path
 
 import pytest
 
+from firmware.contract import ReadingMessage, new_boot_id
 from hub import messages
+from hub import store as hub_store
 from hub.messages import Message
+from hub.monitor import Monitor
 from hub.notify import (
     Action,
     ApprisePushSender,
     DeliveryError,
     DeliveryHealth,
     Dispatcher,
+    NewPush,
     Push,
     PushOutbox,
     RecordingSender,
     redact_url,
     utc_now,
 )
+from nursery.config import Settings
 from tests.conftest import free_port, wait_until
 
 ALERT = Message(
@@ -359,6 +365,114 @@ def test_other_services_get_the_links_as_text(
     dispatchers(outbox).enqueue(receiver.url(), ALERT, actions=(Action("I'm on it", ack),))
     wait_until(lambda: receiver.answered, what="the push")
     assert receiver.answered[0].json()["message"] == f"{ALERT.body}\n\nI'm on it: {ack}"
+
+
+def test_new_pushes_start_at_once_yet_keep_channel_order_and_the_hourly_limit(
+    outbox: PushOutbox,
+) -> None:
+    """Pushes handed over at their commit go out from there, by the loop's own rules."""
+    now = datetime.now(UTC)
+    alert = outbox.enqueue("json://a/x", message("cold"), now=now)
+    outbox.failed(alert, now, "boom", retry_at=now + timedelta(minutes=5))  # backing off
+    earlier = outbox.enqueue("json://b/x", message("earlier"), now=now)
+    outbox.delivered(earlier, now)  # channel b has used its one push this hour
+    sender = RecordingSender()
+    dispatcher = Dispatcher(outbox, sender, clock=lambda: now, max_per_hour=1, poll_s=60)
+    dispatcher.start()
+    try:
+        outbox.enqueue_many(
+            [
+                NewPush("json://a/x", message("back to normal")),
+                NewPush("json://b/x", message("over the limit")),
+                NewPush("json://b/x", message("hotter now"), bypass_rate_limit=True),
+                NewPush("json://c/x", message("a free channel")),
+            ],
+            now=now,
+            committed=dispatcher.wake,
+        )
+    finally:
+        dispatcher.stop()  # waits for every send it started
+    # "back to normal" waits behind the alert it ends; the limit holds all but the bypass.
+    assert sorted(p.message.title for p in sender.sent) == ["a free channel", "hotter now"]
+    assert dispatcher.health().pending == 3
+
+
+def test_pushes_are_committed_before_they_are_handed_over_and_synced_before_enqueue_returns(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sending may start while the disk catches up, but never from outside the outbox,
+    and a push is safe from a power cut once the hub goes on."""
+    events: list[tuple[str, object]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", str(Path(f"/proc/self/fd/{fd}").readlink())))
+        real_fsync(fd)
+
+    def committed(pushes: Sequence[Push]) -> None:
+        other = sqlite3.connect(db_path)  # another connection sees them: committed
+        try:
+            rows = other.execute("SELECT id, url FROM pushes ORDER BY id").fetchall()
+        finally:
+            other.close()
+        events.append(("handed over", rows))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with PushOutbox(db_path) as outbox:
+        stored = outbox.enqueue_many(
+            [NewPush("json://a/x", ALERT), NewPush("json://b/x", ALERT)],
+            now=datetime.now(UTC),
+            committed=committed,
+        )
+        assert events == [
+            ("handed over", [(push.id, push.url) for push in stored]),
+            ("fsync", f"{db_path.resolve()}-wal"),  # one fsync for both
+        ]
+
+
+def test_one_decision_pages_every_channel_from_one_commit(
+    tmp_path: Path,
+    receivers: Callable[..., Receiver],
+    dispatchers: Callable[..., Dispatcher],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both phones get the cold page; the monitor wrote it with one commit and one fsync."""
+    family, grandparent = receivers(), receivers()
+    settings = Settings(
+        hub={"db": tmp_path / "hub.db"},
+        rules={"cold_for_s": 0, "cool_below_c": 16.0, "drop_c": 15.0},
+        notify={"urls": [family.url("family"), grandparent.url("grandparent")]},
+    )
+    store = hub_store.Store(settings.hub.db)
+    outbox = PushOutbox(settings.hub.db)
+    dispatcher = dispatchers(outbox)
+    monitor = Monitor(settings, store, outbox, utc_now, wake_dispatcher=dispatcher.wake)
+    boot = new_boot_id()
+
+    def feed(seq: int, temperature: float) -> None:
+        now = datetime.now(UTC)
+        reading = ReadingMessage("nursery", boot, seq, now, temperature, 50.0)
+        monitor.on_readings(store.add_readings([hub_store.Received(reading, now)]))
+
+    for seq, temperature in enumerate([19.0, 19.0, 19.0, 15.0]):  # the median stays warm
+        feed(seq, temperature)
+    assert dispatcher.health().pending == 0 and not family.requests
+    synced: list[str] = []
+    real_fsync = os.fsync
+    me = threading.current_thread()
+
+    def fsync(fd: int) -> None:
+        if threading.current_thread() is me:  # not the sends recording their outcome
+            synced.append(str(Path(f"/proc/self/fd/{fd}").readlink()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    feed(4, 15.0)  # the median turns cold: one decision, two channels
+    assert synced == [f"{settings.hub.db.resolve()}-wal"]
+    wait_until(lambda: family.answered and grandparent.answered, what="both phones paged")
+    for receiver in (family, grandparent):
+        assert receiver.titles() == ["Nursery: room is cold (15.0 °C)"]
+    store.close()
 
 
 def test_a_bad_url_fails_without_leaking_it(outbox: PushOutbox) -> None:
