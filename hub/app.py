@@ -20,11 +20,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 import dashboard.views
 from hub.accounts import Accounts
 from hub.api import alerts, auth, episodes, health, rooms
+from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
+from hub.preferences import Preferences
 from hub.store import Store, StoreError
 from hub.systemd import Watchdog
 from hub.systemd import notify as notify_systemd
@@ -59,8 +61,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.hub.db)
         accounts = open_accounts(settings, clock)
+        preferences = Preferences(
+            settings.hub.db, settings.rules, lambda: [c.id for c in accounts.caregivers()]
+        )
         context = HubContext(
-            settings=settings, store=store, accounts=accounts, ingest=None, clock=clock
+            settings=settings,
+            store=store,
+            accounts=accounts,
+            ingest=None,
+            clock=clock,
+            preferences=preferences,
         )
         app.state.hub = context
         if settings.hub.demo_login:
@@ -97,6 +107,8 @@ def create_app(
                 discovery=discovery,
             )
             runner.listener = monitor
+            monitor.use_household(preferences.household())
+            preferences.on_change(monitor.use_household)
             context.ingest, context.monitor, context.dispatcher = runner, monitor, dispatcher
             monitor.start()
             dispatcher.start()
@@ -118,6 +130,7 @@ def create_app(
                 context.dispatcher.stop()
             if outbox is not None:
                 outbox.close()
+            preferences.close()
             accounts.close()
             store.close()
 
@@ -133,6 +146,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(rooms.router)
     app.include_router(alerts.router)
+    app.include_router(settings_api.router)
     app.include_router(episodes.router)
     dashboard.views.install(app)
 

@@ -13,6 +13,7 @@ from hub.accounts import Accounts, Caregiver, Throttle
 from hub.ingest import Clock, Ingest
 from hub.monitor import Monitor
 from hub.notify import Dispatcher
+from hub.preferences import Preferences
 from hub.store import Store
 from nursery.config import Settings
 
@@ -28,6 +29,7 @@ class HubContext:
     clock: Clock
     monitor: Monitor | None = None
     dispatcher: Dispatcher | None = None
+    preferences: Preferences | None = None
     # While no caregiver exists: the code that lets a phone create the first account.
     setup_code: str | None = None
     login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))

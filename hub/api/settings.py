@@ -1,0 +1,188 @@
+"""The settings page's API: guidance preset, thresholds and °C/°F for the household, and
+each caregiver's own push channels with a "send test" button.
+
+GET /api/settings, PATCH /api/settings, GET /api/caregivers,
+POST /api/caregivers/me/channels, DELETE /api/caregivers/me/channels/{id},
+POST /api/caregivers/me/channels/{id}/test.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from hub.api.deps import CaregiverDep, ContextDep, HubContext, get_context, require_caregiver
+from hub.messages import test_message
+from hub.notify import ApprisePushSender, DeliveryError, Push
+from hub.preferences import EDITABLE, THRESHOLDS, Channel, PreferenceError, Preferences
+from nursery.config import PRESETS
+
+router = APIRouter(tags=["settings"], dependencies=[Depends(require_caregiver)])
+
+
+class ThresholdOut(BaseModel):
+    value_c: float = Field(description="In force now, in °C.")
+    source: Literal["dashboard", "config", "preset"] = Field(
+        description="Chosen on the dashboard, set in the configuration, or the preset's."
+    )
+
+
+class SettingsOut(BaseModel):
+    unit: Literal["C", "F"] = Field(description="How temperatures are shown and written.")
+    preset: Literal["uk", "who", "us"]
+    thresholds: dict[str, ThresholdOut] = Field(
+        description="cold_below_c, cool_below_c, warm_above_c, hot_above_c."
+    )
+    presets: dict[str, dict[str, float]] = Field(description="Each preset's thresholds, °C.")
+
+
+class SettingsIn(BaseModel):
+    """Only what is sent changes; a threshold of null goes back to the preset."""
+
+    model_config = {"extra": "forbid"}
+
+    unit: Literal["C", "F"] | None = None
+    preset: Literal["uk", "who", "us"] | None = None
+    cold_below_c: float | None = Field(None, description="Cold alert below this, °C.")
+    cool_below_c: float | None = Field(None, description="Cool advisory below this, °C.")
+    warm_above_c: float | None = Field(None, description="Warm advisory above this, °C.")
+    hot_above_c: float | None = Field(None, description="Hot alert above this, °C.")
+
+
+class ChannelOut(BaseModel):
+    id: int
+    label: str
+    shown: str = Field(description="Service and host only: a channel's URL holds its secret.")
+
+
+class CaregiverOut(BaseModel):
+    name: str
+    order: int = Field(description="1 is paged first; 2 is paged when an alert escalates.")
+    channels: list[ChannelOut] = Field(description="Only your own are listed.")
+
+
+class ChannelIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, description="An Apprise URL.")
+    label: str = Field("", max_length=40, description="A name for it, like 'My phone'.")
+
+
+class TestResult(BaseModel):
+    sent: bool
+    error: str | None = None
+
+
+def get_preferences(request: Request) -> Preferences:
+    ctx: HubContext = get_context(request)
+    if ctx.preferences is None:
+        raise HTTPException(503, detail="the hub is starting")
+    return ctx.preferences
+
+
+PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
+
+
+def _problem(exc: PreferenceError, where: str = "body") -> HTTPException:
+    return HTTPException(422, detail=[{"loc": [where, exc.field], "msg": str(exc)}])
+
+
+def _settings_out(preferences: Preferences) -> SettingsOut:
+    household = preferences.household()
+    rules = household.rules
+    return SettingsOut(
+        unit=household.unit,
+        preset=rules.preset,
+        thresholds={
+            key: ThresholdOut(
+                value_c=rules.effective(key) if key != "hot_above_c" else rules.hot_above_c,
+                source=household.source(key, preferences.base),
+            )
+            for key in THRESHOLDS
+        },
+        presets={name: {**values, "hot_above_c": 24.0} for name, values in PRESETS.items()},
+    )
+
+
+def _channel_out(channel: Channel) -> ChannelOut:
+    return ChannelOut(id=channel.id, label=channel.label, shown=channel.shown)
+
+
+@router.get("/api/settings", response_model=SettingsOut)
+def read_settings(preferences: PreferencesDep) -> SettingsOut:
+    """The guidance in force and how temperatures are shown."""
+    return _settings_out(preferences)
+
+
+@router.patch("/api/settings", response_model=SettingsOut)
+def change_settings(
+    preferences: PreferencesDep, changes: Annotated[SettingsIn, Body()]
+) -> SettingsOut:
+    """Change the preset, a threshold (null: back to the preset) or °C/°F, for everyone."""
+    sent: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    for key in ("unit", "preset"):
+        if key in sent and sent[key] is None:
+            raise HTTPException(422, detail=[{"loc": ["body", key], "msg": f"{key} is required"}])
+    try:
+        preferences.update({k: v for k, v in sent.items() if k in EDITABLE})
+    except PreferenceError as exc:
+        raise _problem(exc) from exc
+    return _settings_out(preferences)
+
+
+@router.get("/api/caregivers", response_model=list[CaregiverOut])
+def list_caregivers(
+    ctx: ContextDep, preferences: PreferencesDep, caregiver: CaregiverDep
+) -> list[CaregiverOut]:
+    """Every caregiver in paging order, with your own channels (others' stay private)."""
+    return [
+        CaregiverOut(
+            name=other.name,
+            order=position,
+            channels=[_channel_out(c) for c in preferences.channels(other.id)]
+            if other.id == caregiver.id
+            else [],
+        )
+        for position, other in enumerate(ctx.accounts.caregivers(), start=1)
+    ]
+
+
+@router.post("/api/caregivers/me/channels", response_model=ChannelOut, status_code=201)
+def add_channel(
+    preferences: PreferencesDep, caregiver: CaregiverDep, channel: ChannelIn
+) -> ChannelOut:
+    """Add a push channel of yours; alerts reach you there from now on."""
+    try:
+        return _channel_out(preferences.add_channel(caregiver.id, channel.url, channel.label))
+    except PreferenceError as exc:
+        raise _problem(exc) from exc
+
+
+@router.delete("/api/caregivers/me/channels/{channel_id}", status_code=204)
+def remove_channel(
+    preferences: PreferencesDep, caregiver: CaregiverDep, channel_id: int
+) -> Response:
+    try:
+        preferences.remove_channel(caregiver.id, channel_id)
+    except PreferenceError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    return Response(status_code=204)
+
+
+@router.post("/api/caregivers/me/channels/{channel_id}/test", response_model=TestResult)
+async def test_channel(
+    ctx: ContextDep, preferences: PreferencesDep, caregiver: CaregiverDep, channel_id: int
+) -> TestResult:
+    """Send a test push to one of your channels now, and say whether it arrived there."""
+    try:
+        channel = preferences.channel(caregiver.id, channel_id)
+    except PreferenceError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+    sender = ApprisePushSender(timeout_s=ctx.settings.notify.timeout_s)
+    push = Push(id=0, url=channel.url, message=test_message())
+    try:
+        await run_in_threadpool(sender.send, push)
+    except DeliveryError as exc:
+        return TestResult(sent=False, error=str(exc))
+    return TestResult(sent=True)

@@ -1,0 +1,196 @@
+"""The settings a caregiver changes from the dashboard: preset, thresholds, °C/°F and their
+own push channels, kept in the hub's database across restarts, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hub.accounts import Accounts
+from hub.preferences import PreferenceError, Preferences
+from nursery.config import RulesSettings, Settings
+from tests.conftest import Mosquitto, RunningHub, api_token, hub_settings, wait_until
+from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture
+from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
+
+StartHub = Callable[..., RunningHub]
+
+
+@pytest.fixture
+def hub(tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub) -> RunningHub:
+    return start_hub(hub_settings(tmp_path, broker.port, base_topic))
+
+
+def problem(response: object) -> dict[str, str]:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == 422, response.text
+    return {str(e["loc"][-1]): str(e["msg"]) for e in response.json()["detail"]}
+
+
+def test_settings_start_from_the_configuration(hub: RunningHub) -> None:
+    settings = hub.get("/api/settings").json()
+    assert settings["unit"] == "C"
+    assert settings["preset"] == "uk"
+    assert settings["thresholds"]["cold_below_c"] == {"value_c": 16.0, "source": "preset"}
+    assert settings["thresholds"]["hot_above_c"]["value_c"] == 24.0
+    assert settings["presets"]["who"]["cold_below_c"] == 18.0
+
+
+def test_a_preset_and_a_threshold_change_and_survive_a_restart(
+    tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub
+) -> None:
+    settings = hub_settings(tmp_path, broker.port, base_topic)
+    hub = start_hub(settings)
+    who = hub.request("PATCH", "/api/settings", json={"preset": "who", "unit": "F"}).json()
+    assert who["preset"] == "who" and who["unit"] == "F"
+    assert who["thresholds"]["cold_below_c"] == {"value_c": 18.0, "source": "preset"}
+    tuned = hub.request("PATCH", "/api/settings", json={"cold_below_c": 17.5}).json()
+    assert tuned["thresholds"]["cold_below_c"] == {"value_c": 17.5, "source": "dashboard"}
+    hub.stop()
+
+    again = start_hub(settings)
+    kept = again.get("/api/settings").json()
+    assert (kept["preset"], kept["unit"]) == ("who", "F")
+    assert kept["thresholds"]["cold_below_c"]["value_c"] == 17.5
+    back = again.request("PATCH", "/api/settings", json={"cold_below_c": None}).json()
+    assert back["thresholds"]["cold_below_c"] == {"value_c": 18.0, "source": "preset"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"unit": "K"}, "unit"),
+        ({"preset": "mars"}, "preset"),
+        ({"cold_below_c": "cold"}, "cold_below_c"),
+        ({"cold_below_c": 45}, "cold_below_c"),
+        ({"warm_above_c": 30}, "warm_above_c"),
+        ({"unit": None}, "unit"),
+        ({"volume": 11}, "volume"),
+    ],
+)
+def test_a_bad_setting_is_refused_by_name_and_changes_nothing(
+    hub: RunningHub, body: dict[str, object], field: str
+) -> None:
+    before = hub.get("/api/settings").json()
+    assert field in problem(hub.request("PATCH", "/api/settings", json=body))
+    assert hub.get("/api/settings").json() == before
+
+
+def test_warm_above_hot_is_refused_with_the_reason(hub: RunningHub) -> None:
+    errors = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
+    assert "warm_above_c must not be above hot_above_c" in errors["warm_above_c"]
+
+
+def test_each_caregiver_adds_tests_and_removes_their_own_channels(
+    hub: RunningHub,
+    receivers: Callable[..., Receiver],  # noqa: F811
+) -> None:
+    receiver = receivers()
+    mine = hub.post(
+        "/api/caregivers/me/channels", json={"url": receiver.url(), "label": "My phone"}
+    )
+    assert mine.status_code == 201, mine.text
+    channel = mine.json()
+    assert channel["label"] == "My phone"
+    assert "token" not in channel["shown"] and receiver.url() not in channel["shown"]
+
+    sent = hub.post(f"/api/caregivers/me/channels/{channel['id']}/test").json()
+    assert sent == {"sent": True, "error": None}
+    assert receiver.titles() == ["Nursery monitor: test notification"]
+
+    alex = {"Authorization": f"Bearer {api_token(hub.settings.hub.db, 'Alex')}"}
+    listed = hub.get("/api/caregivers").json()
+    assert [(c["name"], c["order"]) for c in listed] == [("tester", 1), ("Alex", 2)]
+    assert [c["label"] for c in listed[0]["channels"]] == ["My phone"]
+    as_alex = hub.request("GET", "/api/caregivers", headers=alex).json()
+    assert as_alex[0]["channels"] == [], "another caregiver's channels stay private"
+    path = f"/api/caregivers/me/channels/{channel['id']}"
+    assert hub.post(path + "/test", headers=alex).status_code == 404
+    assert hub.request("DELETE", path, headers=alex).status_code == 404
+
+    assert hub.request("DELETE", path).status_code == 204
+    assert hub.get("/api/caregivers").json()[0]["channels"] == []
+
+
+def test_a_channel_apprise_cannot_use_is_refused_by_field(hub: RunningHub) -> None:
+    errors = problem(hub.post("/api/caregivers/me/channels", json={"url": "nonsense://x"}))
+    assert "not a notification URL Apprise knows" in errors["url"]
+
+
+def test_a_failing_channel_test_says_why(hub: RunningHub) -> None:
+    made = hub.post("/api/caregivers/me/channels", json={"url": "json://127.0.0.1:9/closed"})
+    result = hub.post(f"/api/caregivers/me/channels/{made.json()['id']}/test").json()
+    assert result["sent"] is False
+    assert result["error"]
+
+
+# --- without HTTP ---------------------------------------------------------------------
+
+
+def test_a_configuration_change_under_a_saved_choice_lets_the_configuration_win(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hub.db"
+    accounts = Accounts(db)
+    preferences = Preferences(db, RulesSettings(), lambda: [])
+    preferences.update({"unit": "F", "warm_above_c": 23.0})
+    preferences.close()
+    # Later the owner sets hot_above_c = 22 in the file: 23 °C warm no longer fits.
+    reopened = Preferences(db, RulesSettings(hot_above_c=22.0), lambda: [])
+    household = reopened.household()
+    assert household.unit == "F"
+    assert household.rules.effective("warm_above_c") == 20.0
+    with pytest.raises(PreferenceError) as refused:
+        reopened.update({"warm_above_c": 23.0})
+    assert refused.value.field == "warm_above_c"
+    reopened.close()
+    accounts.close()
+
+
+def test_escalation_groups_follow_the_caregivers_order(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    accounts = Accounts(db)
+    first, second = accounts.add("Sam", "correct horse"), accounts.add("Alex", "battery staple")
+    preferences = Preferences(db, RulesSettings(), lambda: [c.id for c in accounts.caregivers()])
+    seen: list[tuple[tuple[str, ...], ...]] = []
+    preferences.on_change(lambda household: seen.append(household.caregiver_channels))
+    preferences.add_channel(second.id, "json://127.0.0.1:9/alex", "Alex's phone")
+    preferences.add_channel(first.id, "json://127.0.0.1:9/sam", "")
+    assert seen[-1] == (("json://127.0.0.1:9/sam",), ("json://127.0.0.1:9/alex",))
+    assert preferences.channels(first.id)[0].label == "json://127.0.0.1"
+    preferences.close()
+    accounts.close()
+
+
+def test_pushes_follow_the_dashboard_unit_and_escalate_to_the_second_caregivers_channel(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: StartHub,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    players: Callable[[Settings], TracePlayer],  # noqa: F811
+) -> None:
+    family, sam_phone, alex_phone = receivers(), receivers(), receivers()
+    settings = settings_for(tmp_path, broker, base_topic, family, alerts={"escalate_after_s": 1.5})
+    hub = start_hub(settings)
+    alex = {"Authorization": f"Bearer {api_token(settings.hub.db, 'Alex')}"}
+    assert hub.post("/api/caregivers/me/channels", json={"url": sam_phone.url()}).is_success
+    assert hub.post(
+        "/api/caregivers/me/channels", json={"url": alex_phone.url()}, headers=alex
+    ).is_success
+    assert hub.request("PATCH", "/api/settings", json={"unit": "F"}).is_success
+
+    room = players(settings)
+    room.level = 15.0
+    wait_until(lambda: sam_phone.titles(), what="the cold page on the first caregiver's phone")
+    assert sam_phone.titles()[0] == "Nursery: room is cold (59.0 °F)"
+    assert "below 60.8 °F" in str(sam_phone.answered[0].json()["message"])
+    assert family.titles()[0] == "Nursery: room is cold (59.0 °F)", "notify.urls still hear"
+    assert alex_phone.titles() == [], "the second caregiver waits for the escalation"
+    wait_until(lambda: alex_phone.titles(), what="the escalation on the second caregiver's phone")
+    assert "not acknowledged" in alex_phone.titles()[0]
+    assert alex_phone.titles()[0].endswith("°F)")
