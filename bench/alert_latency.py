@@ -201,7 +201,9 @@ class AlertResult:
     first_push_s: float | None = None  # the hub's first push after start (plugins load)
     missed: int = 0
     # Per measured round, from the publish: hub received it (the hub stores whole ms),
-    # the push was in the outbox (the hub's log, µs); then outbox → receiver (µs).
+    # the push was queued and on disk (the monitor's log line, µs); then from there to the
+    # receiver (µs): negative when the push arrived first, as sending starts at the commit
+    # and overlaps the fsync.
     to_hub: list[float] = field(default_factory=list)
     to_queue: list[float] = field(default_factory=list)
     to_receiver: list[float] = field(default_factory=list)
@@ -267,7 +269,8 @@ def breakdown(hub: HubProcess, timed: dict[str, tuple[float, float]], result: Al
     queued: dict[str, float] = {}
     result.hub_log = hub.log_counts()
     for at, text in hub.log_lines():
-        # hub.monitor logs "first cold push for <room> (alert N)" once it is in the outbox.
+        # hub.monitor logs "first cold push for <room> (alert N)" once the push is in the
+        # outbox and fsynced; its send started at the commit, before that fsync.
         if "first cold push for " in text:
             room = text.split("first cold push for ", 1)[1].split(" ", 1)[0]
             queued.setdefault(room, at)
@@ -479,8 +482,9 @@ def render(
         f"({healthy.timeouts + hanging.timeouts} timed out)",
         "alert, where the time goes (p50 / p99): publish→hub received "
         f"{p50(alert.to_hub)} / {p99(alert.to_hub)} (the hub keeps whole ms); "
-        f"publish→push in the outbox {p50(alert.to_queue)} / {p99(alert.to_queue)}; "
-        f"outbox→receiver {p50(alert.to_receiver)} / {p99(alert.to_receiver)}",
+        f"publish→push queued and on disk {p50(alert.to_queue)} / {p99(alert.to_queue)}; "
+        f"on disk→receiver {p50(alert.to_receiver)} / {p99(alert.to_receiver)} (negative: "
+        "the push arrived before its fsync ended; sending starts at the commit)",
         f"alert, the hub's first push after start: {first} (not counted: Apprise loads "
         "its plugins then)",
     ]
