@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -349,4 +351,55 @@ def machine() -> dict[str, str]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "os": platform.platform(terse=True),
         "broker": Mosquitto.version(),
+        "ram": _memory_total(),
+        "sqlite": sqlite3.sqlite_version,
     }
+
+
+def _memory_total() -> str:
+    """MemTotal from /proc/meminfo, in MiB ("unknown" off Linux)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) // 1024:,} MiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return "unknown"
+
+
+# --- the machine-readable summary ------------------------------------------------------
+
+TABLE_COLUMNS = ("metric", "value", "reference", "ratio", "target", "verdict")
+
+
+def table_rows(report: str) -> list[dict[str, str]]:
+    """The rows of a benchmark's printed table, one dict per row keyed by TABLE_COLUMNS.
+
+    Every benchmark prints the same layout: a header line, a line of dashes (one run per
+    column) and left-aligned rows up to a blank line. Cutting at the dashes' columns makes
+    the summary say exactly what the report printed.
+    """
+    lines = report.splitlines()
+    for i, text in enumerate(lines):
+        if i and re.fullmatch(r"-+(  +-+)+\s*", text):
+            break
+    else:
+        raise BenchError("the report has no table (no line of dashes under a header)")
+    starts = [m.start() for m in re.finditer(r"-+", text)]
+    header = [lines[i - 1][a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+    if tuple(header) != TABLE_COLUMNS:
+        raise BenchError(f"unexpected table columns {header}")
+    rows = []
+    for text in lines[i + 1 :]:
+        if not text.strip():
+            break
+        cells = [text[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+        cells[0] = text[: starts[1]].rstrip()  # keeps the indent of a detail row
+        rows.append(dict(zip(TABLE_COLUMNS, cells, strict=True)))
+    return rows
+
+
+def write_summary(path: Path, bench: str, info: dict[str, str], report: str) -> None:
+    """`--json PATH`: the benchmark's name, the machine, its table's rows and the report."""
+    summary = {"bench": bench, "machine": info, "rows": table_rows(report), "report": report}
+    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -40,6 +40,7 @@ from _common import (
     machine,
     percentile,
     wait_until,
+    write_summary,
 )
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -537,6 +538,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="also append the report to FILE (Markdown) under a heading with date and machine",
     )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write a machine-readable summary"
+    )
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -571,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record:
         with args.record.open("a", encoding="utf-8") as out:
             out.write(f"\n## {info['date']}, {info['cpu']}\n\n```\n{report}\n```\n")
+    if args.json:
+        write_summary(args.json, "alert_latency", info, report)
     return 0
 
 

@@ -35,7 +35,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from _common import LOOPBACK, BenchError, free_port, machine, percentile, wait_until
+from _common import (
+    LOOPBACK,
+    BenchError,
+    free_port,
+    machine,
+    percentile,
+    wait_until,
+    write_summary,
+)
 
 from firmware.contract import ReadingMessage, new_boot_id
 from hub.history import DAY_S, History, history, window
@@ -461,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--record", type=Path, metavar="FILE", help="append the report to FILE (RESULTS.md)"
     )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write a machine-readable summary"
+    )
     return parser
 
 
@@ -500,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         with args.record.open("a", encoding="utf-8") as out:
             out.write(f"\n## {info['date']}, {info['cpu']}: history\n\n```\n{report}\n```\n")
+    if args.json:
+        write_summary(args.json, "history", info, report)
     return 0
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from _common import LOOPBACK, BenchError, Mosquitto, machine, wait_until
+from _common import LOOPBACK, BenchError, Mosquitto, machine, wait_until, write_summary
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware.contract import ReadingMessage, new_boot_id, reading_topic
@@ -484,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--record", type=Path, metavar="FILE", help="append the report to FILE (RESULTS.md)"
     )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write a machine-readable summary"
+    )
     return parser
 
 
@@ -529,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.record:
         with args.record.open("a", encoding="utf-8") as out:
             out.write(f"\n## {info['date']}, {info['cpu']}: ingest\n\n```\n{report}\n```\n")
+    if args.json:
+        write_summary(args.json, "ingest", info, report)
     return 0
 
 
