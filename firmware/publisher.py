@@ -41,6 +41,7 @@ from firmware.contract import (
     stored_topic,
 )
 from nursery.config import Settings
+from nursery.mqtt_tls import secure_client
 
 log = logging.getLogger("nursery.firmware")
 
@@ -94,12 +95,7 @@ class Publisher:
             protocol=MQTTProtocolVersion.MQTTv311,
             clean_session=True,
         )
-        if mqtt_settings.username is not None:
-            password = mqtt_settings.password
-            client.username_pw_set(
-                mqtt_settings.username,
-                password.get_secret_value() if password is not None else None,
-            )
+        secure_client(client, mqtt_settings)  # login, and TLS with mqtt.tls
         client.will_set(self._status_topic, STATUS_OFFLINE, qos=STATUS_QOS, retain=True)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         client.max_queued_messages_set(MAX_QUEUED_MESSAGES)

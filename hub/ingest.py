@@ -46,6 +46,7 @@ from hub.episode_log import EpisodeLog
 from hub.episode_store import EpisodeStore
 from hub.store import Received, Store
 from nursery.config import Settings
+from nursery.mqtt_tls import secure_client
 
 log = logging.getLogger("nursery.hub.ingest")
 
@@ -163,11 +164,7 @@ class Ingest:
             clean_session=False,
             manual_ack=True,
         )
-        if settings.mqtt.username is not None:
-            password = settings.mqtt.password
-            self._client.username_pw_set(
-                settings.mqtt.username, password.get_secret_value() if password else None
-            )
+        secure_client(self._client, settings.mqtt)  # login, and TLS with mqtt.tls
         self._client.reconnect_delay_set(1, 30)
         # Home Assistant and others see the hub go "offline" when it dies.
         self._client.will_set(self._availability, b"offline", qos=1, retain=True)
