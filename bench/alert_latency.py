@@ -59,6 +59,7 @@ INGEST_P99_TARGET = 2.0  # ingest p99 with a hanging push service at most this Ã
 SETTLE_S = 0.2
 ROUND_TIMEOUT_S = 10.0
 MAX_MISSES_IN_A_ROW = 3
+CAREGIVER = "bench"  # the API wants a caregiver's login; this one reads GET /api/rooms
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,31 @@ def hub_settings(
     }
 
 
+def start_hub(workdir: Path, name: str, settings: dict[str, dict[str, object]]) -> HubProcess:
+    """A hub process on its own database in `workdir`, up on MQTT, its API signed in to."""
+    db = workdir / f"{name}.db"
+    settings["hub"]["db"] = str(db)
+    hub = HubProcess(workdir, name, settings)
+    hub.start()
+    if hub.http.get("/api/rooms").status_code == 401:
+        hub.http.headers["Authorization"] = f"Bearer {api_token(db)}"
+    return hub
+
+
+def api_token(db: Path) -> str:
+    """An API token for the bench's caregiver, made through the hub's own accounts (what
+    `nursery adduser` and `nursery token` do)."""
+    from hub.accounts import Accounts
+
+    accounts = Accounts(db)
+    try:
+        if accounts.find(CAREGIVER) is None:
+            accounts.add(CAREGIVER, "bench password, not a secret")
+        return accounts.new_token(CAREGIVER, "bench/alert_latency.py")
+    finally:
+        accounts.close()
+
+
 def ensure_subscribed(hub: HubProcess, publisher: mqtt.Client, base: str) -> None:
     """Healthz says connected before the hub's SUBACK: wait for one reading to be stored."""
     boot = new_boot_id()
@@ -219,10 +245,9 @@ def measure_alert(broker: Mosquitto, workdir: Path, plan: Plan) -> AlertResult:
     with ExitStack() as stack:
         receiver = PushReceiver()
         stack.callback(receiver.stop)
-        hub = HubProcess(
+        hub = start_hub(
             workdir, "alert-hub", hub_settings(broker.port, base, [receiver.url()], 10.0)
         )
-        hub.start()
         stack.callback(hub.stop)
         publisher = connect(broker.port, "alert-pub")
         stack.callback(close, publisher)
@@ -343,8 +368,7 @@ def measure_ingest(
         stack.callback(receiver.stop)
         # Two channels, so two sends can hang at once; the timeout lets a 10 s answer land.
         urls = [receiver.url("family"), receiver.url("grandparent")]
-        hub = HubProcess(workdir, name, hub_settings(broker.port, base, urls, HANG_S + 20))
-        hub.start()
+        hub = start_hub(workdir, name, hub_settings(broker.port, base, urls, HANG_S + 20))
         stack.callback(hub.stop)
         publisher = connect(broker.port, f"{name}-pub")
         stack.callback(close, publisher)
