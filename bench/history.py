@@ -436,7 +436,7 @@ def render(
         f"database: {year.readings:,} readings of one room over {args.days} days every "
         f"{INTERVAL_S} s, {size / 2**20:,.0f} MiB, {built} ({db})",
         f"timing: 1-year chart {len(year.rollup_ms)} runs (hub.history.history: hourly rollup "
-        f"folded into {year.days} UTC days, plus the alerts); raw GROUP BY {len(year.raw_ms)} "
+        f"summed into {year.days} UTC days, plus the alerts); raw GROUP BY {len(year.raw_ms)} "
         "runs over the same window; each after one untimed run (warm page cache)",
         f"HTTP: {len(day.ms)} requests per range to the hub's app in its own process (uvicorn, "
         "ingest off), one at a time, httpx keep-alive",
