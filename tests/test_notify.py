@@ -475,6 +475,21 @@ def test_one_decision_pages_every_channel_from_one_commit(
     store.close()
 
 
+def test_a_second_push_to_the_same_service_is_not_held_back(
+    receivers: Callable[..., Receiver],
+) -> None:
+    """The sender keeps its Apprise object per URL; Apprise's own throttle (5.5 s for
+    ntfy) must not hold the next alert to the same phone."""
+    ntfy = receivers()
+    sender = ApprisePushSender(timeout_s=5)
+    url = f"ntfy://127.0.0.1:{ntfy.port}/nursery-alerts"
+    start = time.monotonic()
+    sender.send(Push(1, url, ALERT))
+    sender.send(Push(2, url, ALERT))  # the same URL sent: the kept object
+    assert len(ntfy.answered) == 2
+    assert time.monotonic() - start < 2.0
+
+
 def test_a_bad_url_fails_without_leaking_it(outbox: PushOutbox) -> None:
     sender = ApprisePushSender(timeout_s=1)
     push = Push(1, "nosuchservice://tok3n-secret@somewhere/x", ALERT)
