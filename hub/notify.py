@@ -1,8 +1,8 @@
 """Push delivery that never slows ingest: a persistent outbox and a background dispatcher.
 
 A push is written to the `pushes` table of the hub's SQLite file before anything is sent,
-so a hub restart loses none. Pushes just committed start sending at once, in the thread
-that queued them; a dispatcher thread sends whatever else is due (retries, held pushes,
+so a hub restart loses none. The thread that queues pushes starts their sends the moment
+they are committed; a dispatcher thread sends whatever else is due (retries, held pushes,
 pushes left from before a restart). Each send runs in its own thread so a hanging channel
 delays only itself; failures retry with backoff, and each channel stays under an hourly
 limit that severity upgrades may pass.
@@ -225,12 +225,12 @@ class ApprisePushSender:
 
     The Apprise object for each URL actually sent (priority, tags and buttons included) is
     built once and kept, the last `keep` of them: building one took about 0.4 ms of a
-    1.5 ms send on the development machine (bench/RESULTS.md). Apprise's own throttle is
-    off on them (a reused object would wait up to 5.5 s between two sends to one service);
-    the dispatcher paces each channel itself. ntfy pushes with buttons carry signed links
-    in their URL, so each of those is built afresh.
-    `timeout_s` bounds connecting and each read; a hung DNS lookup can still take longer,
-    which is why the dispatcher runs each channel in its own thread.
+    1.5 ms send on the development machine (until the receiver had the body). Apprise's
+    own throttle is off on them (a reused object would wait up to 5.5 s between two sends
+    to one service); the dispatcher paces each channel itself. ntfy pushes with buttons
+    carry signed links in their URL, so each of those is built afresh. `timeout_s` bounds
+    connecting and each read; a hung DNS lookup can still take longer, which is why the
+    dispatcher runs each channel in its own thread.
     """
 
     def __init__(self, timeout_s: float = 10.0, keep: int = 32) -> None:
