@@ -27,6 +27,7 @@ from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
 from hub.preferences import Preferences
+from hub.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
 from hub.store import Store, StoreError
 from hub.systemd import Watchdog
 from hub.systemd import notify as notify_systemd
@@ -149,16 +150,21 @@ def create_app(
     app.include_router(settings_api.router)
     app.include_router(episodes.router)
     dashboard.views.install(app)
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, no referrer (docs/security.md)
+
+    docs_page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title="nursery-monitor API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/icon.svg",
+    ).body.decode()
+    # Swagger UI starts from one inline script: the page's policy allows exactly that one.
+    docs_csp = content_security_policy(inline_script_hashes(docs_page))
 
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="nursery-monitor API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/icon.svg",
-        )
+        return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_csp})
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> RedirectResponse:

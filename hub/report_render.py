@@ -207,7 +207,7 @@ def _bars(items: Iterable[tuple[str, int]], css: str) -> str:
     top = max((n for _, n in items), default=0) or 1
     rows = "".join(
         f"<li><span class='bar-label'>{html.escape(label)}</span>"
-        f"<span class='bar' style='--share:{n / top:.3f}'></span>"
+        f"<span class='bar' data-share='{n / top:.3f}'></span>"
         f"<span class='bar-count'>{n}</span></li>"
         for label, n in items
     )
@@ -253,7 +253,7 @@ def render_html(report: Report, query: str) -> str:
         f"<p class='generated'>Made {e(when(report.generated_at, zone))} by the nursery "
         f"monitor. {e(report.note)}</p>"
         "<nav class='report-actions no-print'>"
-        "<button type='button' onclick='window.print()'>Print</button>"
+        "<button type='button' id='print-report'>Print</button>"
         f"<a href='/api/episodes/report.pdf?{e(query)}' download>Download PDF</a>"
         f"<a href='/api/episodes/report/episodes.csv?{e(query)}' download>Episodes CSV</a>"
         f"<a href='/api/episodes/report/readings.csv?{e(query)}' download>Readings CSV</a>"
