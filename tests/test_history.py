@@ -493,6 +493,15 @@ def test_dashboard_switches_to_week_and_year_drawn_from_rollups(
 ) -> None:
     hub = seeded.hub
     week = hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()
+    episode = hub.post(
+        "/api/episodes",
+        json={
+            "room": ROOM,
+            "started_at": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+            "duration_s": 40,
+        },
+    )
+    assert episode.status_code == 201, episode.text
     tab = phone()
     tab.open(hub)
     card = tab.card(ROOM)
@@ -512,7 +521,10 @@ def test_dashboard_switches_to_week_and_year_drawn_from_rollups(
     expect(card.locator('.range-btn[data-range="7d"]')).to_have_attribute("aria-pressed", "true")
     expect(temp.locator("rect.band")).to_have_count(1)  # the comfort band, 16–20 °C
     expect(temp.locator('rect.alert-span[data-condition="cold"]')).to_have_count(1)
+    expect(temp.locator(".episode-mark")).to_have_count(1)
+    expect(temp.locator(".episode-mark")).to_have_attribute("data-id", str(episode.json()["id"]))
     expect(card.locator(".key-alert")).to_be_visible()
+    expect(card.locator(".key-episode")).to_be_visible()
     labels = temp.locator("text.xlabel").all_text_contents()
     assert len(set(labels)) == 7 and len(labels) <= 8, labels  # a weekday per midnight
 
@@ -531,6 +543,7 @@ def test_dashboard_switches_to_week_and_year_drawn_from_rollups(
     expect(temp.locator("text.xlabel")).not_to_have_count(0)
     year_requests = [url for url in tab.requests if "range=1y" in url]
     assert year_requests and all("tz=" in url for url in year_requests)
+    assert any("/api/episodes?" in url for url in tab.requests)
 
     card.get_by_role("button", name="24 h").click()
     expect(temp).to_have_attribute("data-range", "24h")
