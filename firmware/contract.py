@@ -206,6 +206,33 @@ def _number(data: dict[str, Any], field: str, bounds: tuple[float, float]) -> fl
     return number
 
 
+def _optional_number(data: dict[str, Any], field: str, bounds: tuple[float, float]) -> float | None:
+    """An optional field: absent or null is None, anything else must be a number in bounds."""
+    return None if data.get(field) is None else _number(data, field, bounds)
+
+
+def _optional_bool(data: dict[str, Any], field: str) -> bool | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, bool):
+        raise ContractError(f"{field} must be true, false or null")
+    return value
+
+
+def _optional_counts(data: dict[str, Any], field: str) -> dict[str, int] | None:
+    """An optional object of at most 16 named counts (names as room names: a-z, 0-9, _ and -)."""
+    counts = data.get(field)
+    if counts is None:
+        return None
+    if not isinstance(counts, dict) or len(counts) > 16:
+        raise ContractError(f"{field} must be an object of at most 16 counts")
+    parsed: dict[str, int] = {}
+    for name, count in counts.items():
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise ContractError(f"{field} has a bad name {str(name)[:40]!r}")
+        parsed[name] = _int({field: count}, field)
+    return parsed
+
+
 def _boot_id(data: dict[str, Any]) -> str:
     value = _str(data, "boot_id")
     try:
@@ -433,6 +460,11 @@ class HealthMessage:
     `floor` maps each boot id the outbox still holds readings of to the lowest seq it will
     ever (re)send for that boot: everything below was confirmed by the hub or dropped by
     the cap, so the hub may count past a hole the cap left.
+
+    The sensor-health fields after `floor` came later: each is optional (None, and absent
+    from payloads of older firmware), so a hub accepts messages with or without them.
+    Ratios and counts cover the last `sensor_window_s` seconds; `power_cycles` counts this
+    boot's power cycles of the sensor (None when no power pin is fitted).
     """
 
     room: str
@@ -444,6 +476,14 @@ class HealthMessage:
     reads: int
     read_errors: int
     floor: dict[str, int]
+    sensor_window_s: float | None = None
+    error_ratio: float | None = None
+    attempt_error_ratio: float | None = None
+    errors_by_kind: dict[str, int] | None = None
+    stuck: bool | None = None
+    unchanged_s: float | None = None
+    power_cycles: int | None = None
+    last_power_cycle: datetime | None = None
 
     def encode(self) -> bytes:
         return json.dumps(
@@ -458,6 +498,16 @@ class HealthMessage:
                 "reads": self.reads,
                 "read_errors": self.read_errors,
                 "floor": self.floor,
+                "sensor_window_s": self.sensor_window_s,
+                "error_ratio": self.error_ratio,
+                "attempt_error_ratio": self.attempt_error_ratio,
+                "errors_by_kind": self.errors_by_kind,
+                "stuck": self.stuck,
+                "unchanged_s": self.unchanged_s,
+                "power_cycles": self.power_cycles,
+                "last_power_cycle": format_ts(self.last_power_cycle)
+                if self.last_power_cycle
+                else None,
             },
             separators=(",", ":"),
         ).encode()
@@ -478,6 +528,16 @@ class HealthMessage:
             reads=_int(data, "reads"),
             read_errors=_int(data, "read_errors"),
             floor=_boot_marks(data, "floor"),
+            sensor_window_s=_optional_number(data, "sensor_window_s", (0.0, 1e9)),
+            error_ratio=_optional_number(data, "error_ratio", (0.0, 1.0)),
+            attempt_error_ratio=_optional_number(data, "attempt_error_ratio", (0.0, 1.0)),
+            errors_by_kind=_optional_counts(data, "errors_by_kind"),
+            stuck=_optional_bool(data, "stuck"),
+            unchanged_s=_optional_number(data, "unchanged_s", (0.0, 1e9)),
+            power_cycles=None if data.get("power_cycles") is None else _int(data, "power_cycles"),
+            last_power_cycle=None
+            if data.get("last_power_cycle") is None
+            else parse_ts(data.get("last_power_cycle"), "last_power_cycle"),
         )
 
 

@@ -215,3 +215,90 @@ def test_commands() -> None:
     with pytest.raises(ContractError, match="command"):
         decode_command(b"snooze 45")
     assert parse_topic("nursery", "nursery/kids/command") == ("kids", "command")
+
+
+# --- the firmware's sensor health, added later to the health message ----------------
+
+ratios = st.none() | st.floats(0, 1, allow_nan=False)
+seconds = st.none() | st.floats(0, 1e6, allow_nan=False)
+
+
+@given(
+    ratio=ratios,
+    attempt_ratio=ratios,
+    window=seconds,
+    unchanged=seconds,
+    kinds=st.none() | st.dictionaries(rooms, st.integers(0, 10**6), max_size=5),
+    stuck=st.none() | st.booleans(),
+    cycles=st.none() | st.integers(0, 10**6),
+    cycled_at=st.none() | times,
+)
+def test_health_with_sensor_fields_round_trips(
+    ratio: float | None,
+    attempt_ratio: float | None,
+    window: float | None,
+    unchanged: float | None,
+    kinds: dict[str, int] | None,
+    stuck: bool | None,
+    cycles: int | None,
+    cycled_at: datetime | None,
+) -> None:
+    health = HealthMessage(
+        "nursery",
+        str(uuid.uuid4()),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        1,
+        0,
+        None,
+        9,
+        1,
+        {},
+        sensor_window_s=window,
+        error_ratio=ratio,
+        attempt_error_ratio=attempt_ratio,
+        errors_by_kind=kinds,
+        stuck=stuck,
+        unchanged_s=unchanged,
+        power_cycles=cycles,
+        last_power_cycle=cycled_at,
+    )
+    assert HealthMessage.decode(health.encode()) == health
+
+
+def test_health_from_older_firmware_still_decodes() -> None:
+    """A hub must take health messages that predate the sensor fields."""
+    old = (
+        b'{"v":1,"room":"nursery","boot_id":"0b7f8a8e-4c1e-4a8e-9d6a-3f1c2b5d7e90",'
+        b'"ts":"2026-11-23T18:00:00Z","outbox_pending":3,"outbox_dropped":0,'
+        b'"outbox_error":null,"reads":1204,"read_errors":7,"floor":{}}'
+    )
+    health = HealthMessage.decode(old)
+    assert health.reads == 1204
+    assert health.error_ratio is None and health.errors_by_kind is None
+    assert health.power_cycles is None and health.last_power_cycle is None
+    # Stored and read back by the hub (it keeps the encoded message), nothing is added.
+    assert HealthMessage.decode(health.encode()) == health
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("error_ratio", 1.5, "error_ratio must be between 0 and 1"),
+        ("error_ratio", "0.1", "error_ratio must be a number"),
+        ("stuck", "yes", "stuck must be true, false or null"),
+        ("errors_by_kind", {"Checksum!": 1}, "errors_by_kind has a bad name"),
+        ("errors_by_kind", {"checksum": -1}, "errors_by_kind must be an integer"),
+        ("errors_by_kind", [1, 2], "errors_by_kind must be an object"),
+        ("power_cycles", -1, "power_cycles must be an integer"),
+        ("last_power_cycle", "yesterday", "ISO 8601"),
+    ],
+)
+def test_a_bad_sensor_field_names_itself(field: str, value: object, message: str) -> None:
+    payload = json.loads(
+        HealthMessage(
+            "nursery", str(uuid.uuid4()), datetime(2026, 1, 1, tzinfo=UTC), 0, 0, None, 0, 0, {}
+        ).encode()
+    )
+    payload[field] = value
+    with pytest.raises(ContractError, match=message):
+        HealthMessage.decode(json.dumps(payload).encode())
