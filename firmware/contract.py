@@ -160,7 +160,7 @@ def parse_ts(value: object, field: str = "ts") -> datetime:
         text = match.group(1) + match.group(2)
     try:
         return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # Overflow: year 1 or 9999 off UTC
         raise ContractError(f"{field} is not a valid time: {exc}") from exc
 
 
