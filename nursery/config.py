@@ -33,6 +33,9 @@ from nursery.mqtt_tls import MqttTlsError, load_ca, load_client_cert, tls_contex
 ENV_PREFIX = "NURSERY_"
 DEFAULT_CONFIG_FILE = Path("nursery.toml")
 DHT_MIN_INTERVAL_S = 2.0
+# The firmware's GPIO settings, in declaration order: no two may name the same pin.
+PIN_KEYS = ("pin", "led_pin", "button_pin", "buzzer_pin", "power_pin", "cold_led_pin")
+PIN_OFF = frozenset({"off", "none", ""})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -241,6 +244,69 @@ class FirmwareSettings(_Section):
         60.0, gt=0, description="Seconds between the firmware's health messages."
     )
 
+    # The parts around the sensor (hardware/README.md). Declared in this order so each pin's
+    # validator sees the pins before it, and a collision names the later key.
+    led_pin: int | None = Field(
+        17,
+        ge=0,
+        le=27,
+        description="BCM GPIO number of the status LED (steady: all well, slow blink: hub "
+        "unreachable, fast blink: sensor fault); `off` for none.",
+    )
+    button_pin: int | None = Field(
+        27,
+        ge=0,
+        le=27,
+        description="BCM GPIO number of the episode button (press: start, press again: stop, "
+        "hold 2 s: episode now); `off` for none.",
+    )
+    buzzer_pin: int | None = Field(
+        None,
+        ge=0,
+        le=27,
+        description="BCM GPIO number of an active buzzer that chirps when the room is cold and "
+        "the hub cannot be reached; unset for none.",
+    )
+    power_pin: int | None = Field(
+        None,
+        ge=0,
+        le=27,
+        description="BCM GPIO number that powers the DHT, so a hung sensor can be switched off "
+        "and on again; unset when it runs from 3V3.",
+    )
+    cold_led_pin: int | None = Field(
+        None,
+        ge=0,
+        le=27,
+        description="BCM GPIO number of a second LED, lit while the room is cold; needs "
+        "led_pin; unset for none.",
+    )
+    power_cycle_after: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed readings in a row (each after its retries) before the sensor is "
+        "power-cycled through power_pin.",
+    )
+    power_cycle_cooldown_s: float = Field(
+        600.0,
+        ge=0,
+        description="Seconds after a power cycle before the sensor may be cycled again.",
+    )
+    local_cold_below_c: float | None = Field(
+        None,
+        ge=-10,
+        le=40,
+        description="While the hub cannot be reached, the Pi itself calls the room cold below "
+        "this (°C) for rules.cold_for_s; default rules.cold_below_c.",
+    )
+    buzzer_every_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds between two chirps of the buzzer while the room stays cold and "
+        "the hub unreachable.",
+    )
+
     @_field_validator("room")
     @classmethod
     def _room(cls, value: str) -> str:
@@ -259,6 +325,35 @@ class FirmwareSettings(_Section):
                 "(it cannot be read faster)"
             )
         return value
+
+    @_field_validator(
+        "led_pin", "button_pin", "buzzer_pin", "power_pin", "cold_led_pin", mode="before"
+    )
+    @classmethod
+    def _off(cls, value: object) -> object:
+        """TOML has no null: `"off"` (or `"none"`, or an empty env var) means not fitted."""
+        if isinstance(value, str) and value.strip().lower() in PIN_OFF:
+            return None
+        return value
+
+    @_field_validator("led_pin", "button_pin", "buzzer_pin", "power_pin", "cold_led_pin")
+    @classmethod
+    def _one_use_per_pin(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """Two parts on one GPIO would fight over it: name the pin already taken."""
+        if value is None:
+            return None
+        for key in PIN_KEYS:
+            if key == info.field_name:
+                break
+            if info.data.get(key) == value:
+                raise ValueError(f"GPIO{value} is already firmware.{key}")
+        if info.field_name == "cold_led_pin" and info.data.get("led_pin") is None:
+            raise ValueError("a cold LED needs the status LED too: set firmware.led_pin")
+        return value
+
+    def pins(self) -> dict[str, int | None]:
+        """Every pin setting, the DHT's first: what `nursery firmware --check` reports."""
+        return {key: getattr(self, key) for key in PIN_KEYS}
 
 
 Preset = Literal["uk", "who", "us"]
