@@ -1,4 +1,5 @@
-"""The firmware's durable outbox: every reading waits in SQLite until the hub stored it.
+"""The firmware's durable outbox: every reading, and every press of the episode button,
+waits in SQLite until the hub stored it.
 
 A broker's PUBACK only says the broker has the message; Mosquitto may still drop it
 (`max_queued_messages`), lose it in a restart, or hold it for a hub that never returns. So
@@ -6,6 +7,9 @@ a reading gets its `seq` in the same transaction that writes it here, before it 
 published, and leaves only when the hub's retained receipt (`StoredMessage`) says it
 stored every reading of that boot up to its seq, or when the cap drops it (counted).
 docs/outbox.md explains the design; this module is the storage half of it.
+
+Episode-button events (`EpisodeEventMessage`) wait in a table of their own and leave one
+by one, when the hub's `EpisodeStoredMessage` names their event id.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from firmware.contract import ReadingMessage
+from firmware.contract import EpisodeEventMessage, ReadingMessage
 
 # The health message's `floor` names at most this many boots (the contract allows 64 and
 # a 4 KiB payload); the oldest come first because they drain first.
 FLOOR_BOOTS: Final = 32
+# Most button events held; a button that chatters for days (a loose wire) must not fill
+# the SD card. A parent presses a few times a night.
+EVENTS_CAP: Final = 1000
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS boots (
@@ -51,6 +58,14 @@ CREATE TABLE IF NOT EXISTS dropped (
     PRIMARY KEY (boot, lo)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    n INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    room TEXT NOT NULL,
+    action TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    sent_ms INTEGER
+);
 """
 
 # SQLite's primary result codes for a file that is not (or no longer) a database.
@@ -142,6 +157,7 @@ class Outbox:
             self._count = int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
             row = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
             self._dropped = int(row[0]) if row else 0
+            self._events = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise self._error("open", exc) from exc
@@ -179,6 +195,11 @@ class Outbox:
     def dropped(self) -> int:
         """Readings the cap has dropped since the file was created."""
         return self._dropped
+
+    @property
+    def events_pending(self) -> int:
+        """Button events held: not yet confirmed by the hub."""
+        return self._events
 
     @contextmanager
     def _tx(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -325,6 +346,72 @@ class Outbox:
             db.executemany("UPDATE readings SET sent_ms = ? WHERE boot = ? AND seq = ?", rows)
         self._settle_owed(removed)
 
+    # --- episode-button events -------------------------------------------------------
+
+    def add_event(self, message: EpisodeEventMessage, *, sent_at: float | None) -> None:
+        """Keep a button event until the hub confirms it; `sent_at` (time.time()) when it
+        is published now, None when it cannot be (offline). Keeping the same event again
+        changes nothing. Past `EVENTS_CAP` the oldest event goes."""
+        with self._tx("write to") as db:
+            added = db.execute(
+                "INSERT INTO events (event_id, room, action, ts_ms, sent_ms)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                (
+                    message.event_id,
+                    message.room,
+                    message.action,
+                    _ms(message.ts.timestamp()),
+                    None if sent_at is None else _ms(sent_at),
+                ),
+            ).rowcount
+            over = self._events + added - EVENTS_CAP
+            if over > 0:
+                db.execute(
+                    "DELETE FROM events WHERE n IN (SELECT n FROM events ORDER BY n LIMIT ?)",
+                    (over,),
+                )
+        self._events += added - max(0, over)
+
+    def due_events(
+        self, now: float, resend_s: float, limit: int = 100
+    ) -> list[EpisodeEventMessage]:
+        """Events to (re)publish, in the order they were pressed: never sent, or sent more
+        than `resend_s` ago (or, after the clock jumped back, in the future)."""
+        if self._events == 0:
+            return []
+        rows = self._query(
+            "SELECT event_id, room, action, ts_ms FROM events"
+            " WHERE sent_ms IS NULL OR sent_ms <= ? OR sent_ms > ? ORDER BY n LIMIT ?",
+            (_ms(now - resend_s), _ms(now + max(resend_s, 1.0)), limit),
+        )
+        return [
+            EpisodeEventMessage(
+                room=str(room),
+                event_id=str(event_id),
+                action=action,
+                ts=datetime.fromtimestamp(ts_ms / 1000, tz=UTC),
+            )
+            for event_id, room, action, ts_ms in rows
+        ]
+
+    def mark_events_sent(self, event_ids: Iterable[str], at: float) -> None:
+        """Record that these events were (re)published at `at` (time.time())."""
+        rows = [(_ms(at), event_id) for event_id in event_ids]
+        if not rows:
+            return
+        with self._tx("write to") as db:
+            db.executemany("UPDATE events SET sent_ms = ? WHERE event_id = ?", rows)
+
+    def event_stored(self, event_id: str) -> bool:
+        """The hub has stored this event: forget it. False when it was not held (a
+        second receipt, or one for another Pi's event)."""
+        if self._events == 0:
+            return False
+        with self._tx("write to") as db:
+            removed = db.execute("DELETE FROM events WHERE event_id = ?", (event_id,)).rowcount
+        self._events -= removed
+        return removed > 0
+
     # --- reads ----------------------------------------------------------------------
 
     def due(self, now: float, grace_s: float, limit: int) -> list[Held]:
@@ -374,8 +461,11 @@ class Outbox:
         return {str(boot_id): int(seq) for boot_id, seq in rows}
 
     def rooms(self) -> set[str]:
-        """Every room a held reading belongs to (the room setting may have changed)."""
-        return {str(row[0]) for row in self._query("SELECT DISTINCT room FROM boots", ())}
+        """Every room a held reading or event belongs to (the room setting may have changed)."""
+        return {
+            str(row[0])
+            for row in self._query("SELECT room FROM boots UNION SELECT room FROM events", ())
+        }
 
     def taken(self) -> dict[str, int]:
         """Per boot, the last seq taken: the boot's readings are seq 0 up to it."""

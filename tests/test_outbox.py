@@ -19,15 +19,17 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware.contract import (
+    EpisodeEventMessage,
     HealthMessage,
     ReadingMessage,
     StoredMessage,
     health_topic,
     new_boot_id,
+    new_event_id,
     reading_topic,
     stored_topic,
 )
-from firmware.outbox import Outbox, OutboxError, cap_readings, open_outbox
+from firmware.outbox import EVENTS_CAP, Outbox, OutboxError, cap_readings, open_outbox
 from hub.store import Received, Store
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
@@ -366,7 +368,7 @@ def test_the_hub_receipts_a_burst_in_few_retained_messages_and_heeds_the_floor(
     receipts: list[tuple[float, StoredMessage, bool]] = []
 
     def on_message(c: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        receipts.append((time.monotonic(), StoredMessage.decode(msg.payload), msg.retain))
+        receipts.append((time.monotonic(), StoredMessage.decode(bytes(msg.payload)), msg.retain))
 
     watcher = mqtt.Client(CallbackAPIVersion.VERSION2)
     watcher.on_message = on_message
@@ -403,7 +405,7 @@ def test_the_hub_receipts_a_burst_in_few_retained_messages_and_heeds_the_floor(
     # A newcomer (a restarted firmware) gets the latest receipt at once: it is retained.
     late: list[StoredMessage] = []
     newcomer = mqtt.Client(CallbackAPIVersion.VERSION2)
-    newcomer.on_message = lambda c, u, m: late.append(StoredMessage.decode(m.payload))
+    newcomer.on_message = lambda c, u, m: late.append(StoredMessage.decode(bytes(m.payload)))
     newcomer.connect("127.0.0.1", broker.port)
     newcomer.subscribe(stored_topic(base_topic, ROOM), qos=1)
     newcomer.loop_start()
@@ -413,3 +415,116 @@ def test_the_hub_receipts_a_burst_in_few_retained_messages_and_heeds_the_floor(
     finally:
         newcomer.disconnect()
         newcomer.loop_stop()
+
+
+# --- episode-button events ----------------------------------------------------------
+
+
+def event(action: str = "start", at: datetime = T0, room: str = ROOM) -> EpisodeEventMessage:
+    return EpisodeEventMessage(room, new_event_id(), action, at)  # type: ignore[arg-type]
+
+
+def test_an_event_waits_until_the_hub_names_it_and_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    start, stop = event("start"), event("stop", T0 + timedelta(minutes=3))
+    with Outbox(path, cap=10) as box:
+        box.add_event(start, sent_at=None)  # pressed while offline
+        box.add_event(stop, sent_at=1000.0)
+        assert box.events_pending == 2
+    with Outbox(path, cap=10) as box:  # a restart
+        assert box.events_pending == 2
+        assert box.due_events(now=1010.0, resend_s=30) == [start]  # the other was just sent
+        assert box.due_events(now=1031.0, resend_s=30) == [start, stop]  # in press order
+        assert box.due_events(now=1010.0, resend_s=0) == [start, stop]  # on reconnection
+        box.mark_events_sent([start.event_id], 1031.0)
+        assert box.due_events(now=1040.0, resend_s=30) == [stop]
+        assert box.event_stored(start.event_id)
+        assert not box.event_stored(start.event_id), "a second receipt changes nothing"
+        assert not box.event_stored(new_event_id()), "nor one for another Pi's event"
+        assert box.events_pending == 1
+        assert box.rooms() == {ROOM}
+    with Outbox(path, cap=10) as box:
+        assert box.due_events(now=2000.0, resend_s=30) == [stop]
+
+
+def test_the_same_event_kept_twice_is_held_once(outbox: Outbox) -> None:
+    press = event()
+    outbox.add_event(press, sent_at=None)
+    outbox.add_event(press, sent_at=None)
+    assert outbox.events_pending == 1
+    assert outbox.due_events(now=0.0, resend_s=30) == [press]
+
+
+def test_a_clock_that_jumped_back_does_not_hold_an_event_forever(outbox: Outbox) -> None:
+    press = event()
+    outbox.add_event(press, sent_at=5000.0)  # sent "in the future" of the current clock
+    assert outbox.due_events(now=1000.0, resend_s=30) == [press]
+
+
+def test_events_of_a_renamed_room_keep_their_room(outbox: Outbox) -> None:
+    press = event(room="old-room")
+    outbox.add_event(press, sent_at=None)
+    assert outbox.rooms() == {"old-room"}, "the firmware listens for that room's receipts too"
+    assert outbox.due_events(now=0.0, resend_s=30)[0].room == "old-room"
+
+
+def test_a_chattering_button_cannot_fill_the_card(outbox: Outbox) -> None:
+    presses = [event(at=T0 + timedelta(seconds=n)) for n in range(EVENTS_CAP + 5)]
+    for press in presses:
+        outbox.add_event(press, sent_at=None)
+    assert outbox.events_pending == EVENTS_CAP
+    kept = outbox.due_events(now=0.0, resend_s=30, limit=EVENTS_CAP + 10)
+    assert kept == presses[5:], "the oldest went first"
+
+
+def test_an_outbox_from_before_events_gets_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    boot = new_boot_id()
+    with Outbox(path, cap=10) as box:
+        take(box, boot)
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE events")  # as written by a firmware without the button
+    db.commit()
+    db.close()
+    with Outbox(path, cap=10) as box:
+        assert box.pending == 1 and box.events_pending == 0
+        press = event()
+        box.add_event(press, sent_at=None)
+        assert box.due_events(now=0.0, resend_s=30) == [press]
+
+
+def test_a_full_card_refuses_an_event_with_an_outbox_error(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    with Outbox(path, cap=100_000) as box:
+        pages = int(sqlite3.connect(path).execute("PRAGMA page_count").fetchone()[0])
+    with Outbox(path, cap=100_000, max_pages=pages) as box:
+        with pytest.raises(OutboxError, match=r"outbox\.db"):
+            for n in range(1000):
+                box.add_event(event(at=T0 + timedelta(seconds=n)), sent_at=None)
+        assert box.events_pending == len(box.due_events(now=0.0, resend_s=0, limit=2000))
+
+
+def test_the_hub_keeps_the_sensor_health_fields(tmp_path: Path) -> None:
+    """What the firmware adds to its health message survives the hub's store."""
+    full = HealthMessage(
+        ROOM,
+        new_boot_id(),
+        T0,
+        2,
+        0,
+        None,
+        120,
+        9,
+        {},
+        sensor_window_s=1800.0,
+        error_ratio=0.05,
+        attempt_error_ratio=0.075,
+        errors_by_kind={"checksum": 6, "timeout": 0, "not_found": 3, "implausible": 0, "other": 0},
+        stuck=False,
+        unchanged_s=40.0,
+        power_cycles=1,
+        last_power_cycle=T0 - timedelta(minutes=5),
+    )
+    with Store(tmp_path / "hub.db") as store:
+        store.set_health(full, T0)
+        assert store.health(ROOM) == full
