@@ -3,7 +3,8 @@ cold warning on a buzzer, and the switch that power-cycles a hung sensor.
 
 Every class receives its gpiozero device (tests pass devices on gpiozero's MockFactory);
 `Indicators` builds them from pin numbers. gpiozero is imported only there, so this
-module imports on any machine. `LocalColdJudge` and `status_for` are pure.
+module imports on any machine. `LocalColdJudge`, `status_for`, `room_signals` and
+`hub_says_cold` are pure.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import statistics
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+
+from firmware.contract import AlertStateMessage
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -28,7 +32,17 @@ log = logging.getLogger("nursery.firmware")
 
 
 class IndicatorError(RuntimeError):
-    """A pin could not be opened (wrong number, already in use, no GPIO on this machine)."""
+    """A pin could not be opened (wrong number, already in use, no GPIO on this machine).
+
+    `setting` names the firmware setting of the pin that failed (`led_pin`…), so the runner
+    can carry on without that part; `no_gpio` says no pin can be opened on this machine
+    at all (gpiozero found no pin library), so trying the other parts is pointless.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None, no_gpio: bool = False):
+        super().__init__(message)
+        self.setting = setting
+        self.no_gpio = no_gpio
 
 
 # --- status LED ---------------------------------------------------------------------
@@ -60,12 +74,77 @@ def status_for(*, sensor_fault: bool, hub_reachable: bool) -> LightState:
     return "ok"
 
 
+def hub_says_cold(alert: AlertStateMessage | None) -> bool:
+    """The hub's retained alert state has a cold incident open (answered or not: an
+    acknowledged cold room is still cold)."""
+    if alert is None:
+        return False
+    return alert.condition == "cold" or any(entry.condition == "cold" for entry in alert.open)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSignals:
+    """What the Pi shows and sounds right now: the status light, the cold LED, and what
+    the buzzer's warning needs (`LocalWarning` chirps, rate-limited, when `warn`)."""
+
+    light: LightState
+    cold_led: bool
+    local_cold: bool
+    hub_reachable: bool
+
+    @property
+    def warn(self) -> bool:
+        return self.local_cold and not self.hub_reachable
+
+
+def room_signals(
+    *, sensor_fault: bool, hub_reachable: bool, hub_cold: bool, local_cold: bool
+) -> RoomSignals:
+    """The hub decides whether the room is cold while it can be reached; when it cannot
+    (its last word may be hours old), the Pi's own judge does, and the buzzer warns."""
+    return RoomSignals(
+        light=status_for(sensor_fault=sensor_fault, hub_reachable=hub_reachable),
+        cold_led=hub_cold if hub_reachable else local_cold,
+        local_cold=local_cold,
+        hub_reachable=hub_reachable,
+    )
+
+
+# A press is confirmed on the status LED: dark, then the action's flashes, then dark,
+# then back to what the light was showing. (state, seconds) steps.
+Flashes = tuple[tuple[bool, float], ...]
+_GAP_S: Final = 0.4
+_SHORT_S: Final = 0.2
+CONFIRM_FLASHES: Final[dict[str, Flashes]] = {
+    # two short flashes: an episode started
+    "start": ((False, _GAP_S), (True, _SHORT_S), (False, _SHORT_S), (True, _SHORT_S)),
+    # one long flash: it stopped
+    "stop": ((False, _GAP_S), (True, 1.0)),
+    # three short flashes: "episode now" logged
+    "now": (
+        (False, _GAP_S),
+        (True, _SHORT_S),
+        (False, _SHORT_S),
+        (True, _SHORT_S),
+        (False, _SHORT_S),
+        (True, _SHORT_S),
+    ),
+}
+
+
+def confirm_flashes(action: str) -> Flashes:
+    """The whole confirmation for `action`, the closing dark gap included."""
+    return (*CONFIRM_FLASHES[action], (False, _GAP_S))
+
+
 class StatusLight:
     """One LED: steady when all is well, slow blink while the hub or broker is unreachable,
     fast blink on a sensor fault. An optional second LED is lit while the room is cold.
 
     `show` only touches the LED when the state changes, so the runner may call it on
-    every turn of its loop without restarting the blink.
+    every turn of its loop without restarting the blink. `confirm` plays a button press's
+    flashes (from gpiozero's thread) and then shows the state again; the methods are
+    thread-safe.
     """
 
     def __init__(
@@ -81,6 +160,10 @@ class StatusLight:
         self._fast = fast
         self._state: LightState | None = None
         self._cold: bool | None = None
+        self._lock = threading.RLock()
+        self._confirming = 0  # the running confirmation's number; 0 when none runs
+        self._cancel = threading.Event()
+        self._closed = False
 
     @property
     def state(self) -> LightState | None:
@@ -90,9 +173,43 @@ class StatusLight:
     def show(self, state: LightState) -> None:
         if state not in LIGHT_STATES:
             raise ValueError(f"state must be one of {', '.join(LIGHT_STATES)}, got {state!r}")
-        if state == self._state:
-            return
-        self._state = state
+        with self._lock:
+            if state == self._state or self._closed:
+                return
+            self._state = state
+            if not self._confirming:  # else shown when the confirmation ends
+                self._apply(state)
+
+    def confirm(self, action: str) -> None:
+        """Flash the confirmation of a button press (`start`, `stop`, `now`) in the
+        background, then show the current state again; a newer press replaces it."""
+        steps = confirm_flashes(action)
+        with self._lock:
+            if self._closed:
+                return
+            self._confirming += 1
+            number = self._confirming
+            self._cancel.set()  # ends a confirmation under way
+            self._cancel = cancel = threading.Event()
+        threading.Thread(
+            target=self._play, args=(number, steps, cancel), name="status-led", daemon=True
+        ).start()
+
+    def _play(self, number: int, steps: Flashes, cancel: threading.Event) -> None:
+        for lit, seconds in steps:
+            with self._lock:
+                if cancel.is_set() or self._closed:
+                    return
+                self._led.value = lit  # also stops a blink under way
+            if cancel.wait(seconds):
+                return
+        with self._lock:
+            if self._confirming == number and not self._closed:
+                self._confirming = 0
+                if self._state is not None:
+                    self._apply(self._state)
+
+    def _apply(self, state: LightState) -> None:
         if state == "ok":
             self._led.on()
         elif state == "unreachable":
@@ -107,16 +224,20 @@ class StatusLight:
 
     def show_cold(self, cold: bool) -> None:
         """Light the cold LED (when one is fitted) while the room is cold."""
-        if self._cold_led is None or cold == self._cold:
-            return
-        self._cold = cold
-        if cold:
-            self._cold_led.on()
-        else:
-            self._cold_led.off()
+        with self._lock:
+            if self._cold_led is None or cold == self._cold or self._closed:
+                return
+            self._cold = cold
+            if cold:
+                self._cold_led.on()
+            else:
+                self._cold_led.off()
 
     def close(self) -> None:
         """Turn the LEDs off and release their pins; safe to call twice."""
+        with self._lock:
+            self._closed = True
+            self._cancel.set()
         for led in (self._led, self._cold_led):
             if led is None or led.closed:
                 continue
@@ -468,27 +589,39 @@ class Indicators:
         self._opened: list[Any] = []
         try:
             import gpiozero
-            from gpiozero.exc import GPIOZeroError
+            from gpiozero.exc import BadPinFactory, GPIOZeroError, PinFactoryFallback
         except ImportError as exc:
-            raise IndicatorError(f"gpiozero is not installed: {exc}") from exc
+            raise IndicatorError(f"gpiozero is not installed: {exc}", no_gpio=True) from exc
 
-        def open_device(what: str, pin: int, make: Callable[[], Any]) -> Any:
+        def open_device(what: str, setting: str, pin: int, make: Callable[[], Any]) -> Any:
             try:
-                device = make()
+                with warnings.catch_warnings():
+                    # Off a Pi, gpiozero warns about every pin library it could not load
+                    # before it gives up; BadPinFactory below says it in one line.
+                    warnings.simplefilter("ignore", PinFactoryFallback)
+                    device = make()
             except (GPIOZeroError, OSError, ValueError) as exc:
-                raise IndicatorError(f"cannot open the {what} on GPIO{pin}: {exc}") from exc
+                raise IndicatorError(
+                    f"cannot open the {what} on GPIO{pin}: {exc}",
+                    setting=setting,
+                    no_gpio=isinstance(exc, BadPinFactory),
+                ) from exc
             self._opened.append(device)
             return device
 
         try:
             if led_pin is not None:
                 led = open_device(
-                    "status LED", led_pin, lambda: gpiozero.LED(led_pin, pin_factory=pin_factory)
+                    "status LED",
+                    "led_pin",
+                    led_pin,
+                    lambda: gpiozero.LED(led_pin, pin_factory=pin_factory),
                 )
                 cold_led = None
                 if cold_led_pin is not None:
                     cold_led = open_device(
                         "cold LED",
+                        "cold_led_pin",
                         cold_led_pin,
                         lambda: gpiozero.LED(cold_led_pin, pin_factory=pin_factory),
                     )
@@ -496,6 +629,7 @@ class Indicators:
             if button_pin is not None and on_episode is not None:
                 button = open_device(
                     "episode button",
+                    "button_pin",
                     button_pin,
                     lambda: gpiozero.Button(
                         button_pin,
@@ -509,6 +643,7 @@ class Indicators:
             if buzzer_pin is not None:
                 buzzer = open_device(
                     "buzzer",
+                    "buzzer_pin",
                     buzzer_pin,
                     lambda: gpiozero.Buzzer(buzzer_pin, pin_factory=pin_factory),
                 )
@@ -517,6 +652,7 @@ class Indicators:
                 # On from the start: the sensor is powered for as long as we run.
                 switch = open_device(
                     "sensor power switch",
+                    "power_pin",
                     power_pin,
                     lambda: gpiozero.OutputDevice(
                         power_pin,
@@ -552,6 +688,19 @@ class Indicators:
     def show_cold(self, cold: bool) -> None:
         if self.status is not None:
             self.status.show_cold(cold)
+
+    def confirm(self, action: str) -> None:
+        """Flash the status LED to confirm a button press."""
+        if self.status is not None:
+            self.status.confirm(action)
+
+    def signal(self, signals: RoomSignals) -> bool:
+        """Show `signals` on whatever is fitted; True when the buzzer chirped now."""
+        self.show(signals.light)
+        self.show_cold(signals.cold_led)
+        if self.warning is None:
+            return False
+        return self.warning.update(signals.local_cold, signals.hub_reachable)
 
     def warn(self, room_cold: bool, hub_reachable: bool) -> bool:
         """Chirp the buzzer if due (see LocalWarning.update); False when none is fitted."""

@@ -1,11 +1,13 @@
-"""The firmware's MQTT side: readings, faults, health, a retained online/offline status,
-and the hub's receipts.
+"""The firmware's MQTT side: readings, faults, health, episode-button events, a retained
+online/offline status, and what the hub says back (receipts and the room's alert state).
 
 It connects in the background and keeps retrying, because a Pi often boots before its
 broker. Durability is the outbox's job (firmware/outbox.py), not paho's: paho's queue
 lives in memory only, so it is kept small (`MAX_QUEUED_MESSAGES`); what it refuses while
-offline waits in the outbox. Receipts from the hub (`<base>/<room>/stored`, retained)
-are handed to `on_receipt` from paho's network thread.
+offline waits in the outbox. Receipts from the hub (`<base>/<room>/stored`, retained;
+`<base>/<room>/episode/stored`) and its alert state (`<base>/<room>/alert`, retained) are
+handed to the callbacks from paho's network thread; `hub_heard` counts what the hub
+said live (not replayed by the broker from its retained store).
 """
 
 from __future__ import annotations
@@ -24,16 +26,23 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware.contract import (
+    EPISODE_QOS,
     FAULT_QOS,
     READING_QOS,
     STATUS_OFFLINE,
     STATUS_ONLINE,
     STATUS_QOS,
+    AlertStateMessage,
     ContractError,
+    EpisodeEventMessage,
+    EpisodeStoredMessage,
     FaultMessage,
     HealthMessage,
     ReadingMessage,
     StoredMessage,
+    alert_topic,
+    episode_stored_topic,
+    episode_topic,
     fault_topic,
     health_topic,
     reading_topic,
@@ -55,6 +64,16 @@ RECONNECT_MAX_DELAY_S: Final = 30
 CLOSE_TIMEOUT_S: Final = 5.0
 
 
+def _skip_empty(handle: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """A receipt topic's retained message cleared by hand (empty payload) says nothing."""
+
+    def handler(payload: bytes) -> None:
+        if payload:
+            handle(payload)
+
+    return handler
+
+
 class Publisher:
     """One paho client for one firmware boot; construct it to start connecting."""
 
@@ -65,6 +84,8 @@ class Publisher:
         *,
         receipt_rooms: Iterable[str] = (),
         on_receipt: Callable[[StoredMessage], None] | None = None,
+        on_episode_stored: Callable[[EpisodeStoredMessage], None] | None = None,
+        on_alert: Callable[[AlertStateMessage | None], None] | None = None,
     ) -> None:
         mqtt_settings = settings.mqtt
         self.room = settings.firmware.room
@@ -72,13 +93,28 @@ class Publisher:
         self.broker = f"{mqtt_settings.host}:{mqtt_settings.port}"
         self.client_id = f"nursery-fw-{self.room}-{boot_id[:8]}"
         self._status_topic = status_topic(self.base_topic, self.room)
-        # Receipts for every room the outbox holds readings of (the room may have changed).
-        self._receipt_topics = sorted(
-            {stored_topic(self.base_topic, room) for room in {self.room, *receipt_rooms}}
-        )
-        self._on_receipt = on_receipt
+        # Receipts for every room the outbox holds readings or events of (the room may have
+        # changed); the alert state of this room only. Each handler gets the payload.
+        rooms = {self.room, *receipt_rooms}
+        self._handlers: dict[str, Callable[[bytes], None]] = {}
+        if on_receipt is not None:
+            receipt = _skip_empty(lambda payload: on_receipt(StoredMessage.decode(payload)))
+            for room in rooms:
+                self._handlers[stored_topic(self.base_topic, room)] = receipt
+        if on_episode_stored is not None:
+            stored = _skip_empty(
+                lambda payload: on_episode_stored(EpisodeStoredMessage.decode(payload))
+            )
+            for room in rooms:
+                self._handlers[episode_stored_topic(self.base_topic, room)] = stored
+        if on_alert is not None:
+            # An empty retained payload clears the state: nothing is known then.
+            self._handlers[alert_topic(self.base_topic, self.room)] = lambda payload: on_alert(
+                AlertStateMessage.decode(payload) if payload else None
+            )
         self.connections = 0  # successful (re)connections; the runner watches it change
-        self._bad_receipt_logged = False
+        self.hub_heard = 0  # live messages from the hub; the runner watches it change
+        self._bad_topics_logged: set[str] = set()
 
         self._closing = False
         self._closed = False
@@ -133,6 +169,12 @@ class Publisher:
         """Publish the firmware's counters, retained, so the hub sees the latest at once."""
         return self._publish(
             health_topic(self.base_topic, message.room), message.encode(), HEALTH_QOS, retain=True
+        )
+
+    def publish_episode(self, message: EpisodeEventMessage) -> bool:
+        """Hand a button event to paho; the outbox keeps it until the hub's receipt."""
+        return self._publish(
+            episode_topic(self.base_topic, message.room), message.encode(), EPISODE_QOS
         )
 
     def publish_fault(self, message: FaultMessage) -> bool:
@@ -223,9 +265,9 @@ class Publisher:
         log.info("%s MQTT broker %s as %s", verb, self.broker, self.client_id)
         if not self._closing:
             client.publish(self._status_topic, STATUS_ONLINE, qos=STATUS_QOS, retain=True)
-            if self._on_receipt is not None:
+            if self._handlers:
                 # A clean session forgets subscriptions: ask again on every connection.
-                client.subscribe([(topic, RECEIPT_QOS) for topic in self._receipt_topics])
+                client.subscribe([(topic, RECEIPT_QOS) for topic in sorted(self._handlers)])
         self.connections += 1
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -255,18 +297,19 @@ class Publisher:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if self._on_receipt is None or not message.payload:
+        handle = self._handlers.get(message.topic)
+        if handle is None:
             return
+        if not message.retain:
+            self.hub_heard += 1  # said now, so the hub is there now
         try:
-            receipt = StoredMessage.decode(bytes(message.payload))
+            handle(bytes(message.payload))
         except ContractError as exc:
-            if not self._bad_receipt_logged:
-                self._bad_receipt_logged = True
+            if message.topic not in self._bad_topics_logged:
+                self._bad_topics_logged.add(message.topic)
                 log.warning(
-                    "ignoring a receipt on %s that breaks the contract: %s", message.topic, exc
+                    "ignoring a message on %s that breaks the contract: %s", message.topic, exc
                 )
-            return
-        self._on_receipt(receipt)
 
     def _on_publish(
         self,

@@ -1,32 +1,58 @@
 """The firmware's main loop: read the sensor on a fixed schedule, keep each reading in the
-outbox, publish it, and re-send what the hub has not confirmed.
+outbox, publish it, and re-send what the hub has not confirmed; keep the episode button's
+events the same way; show on the LEDs and the buzzer how the room and the link are doing;
+and power-cycle a hung sensor.
 
 The CLI builds the settings, installs the signal handlers that set `stop` and calls
 `run`; everything here waits on `stop`, so a SIGTERM ends the loop within one wait. One
-thread does all the work (the outbox is not shared); paho's thread only hands over the
-hub's receipts. docs/outbox.md describes the rules this loop follows.
+thread does all the work (the outbox is not shared); paho's thread only hands over what
+the hub says, and gpiozero's the button's presses, each through a queue.
+docs/outbox.md describes the rules this loop follows; hardware/README.md what the LEDs,
+the button and the buzzer mean.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from firmware.contract import (
+    AlertStateMessage,
+    EpisodeEventMessage,
+    EpisodeStoredMessage,
     FaultMessage,
     HealthMessage,
     ReadingMessage,
     StoredMessage,
     new_boot_id,
 )
+from firmware.hub_contact import HubContact
+from firmware.indicators import (
+    POWER_SETTLE_S,
+    ButtonEvent,
+    IndicatorError,
+    Indicators,
+    LocalColdJudge,
+    RoomSignals,
+    hub_says_cold,
+    room_signals,
+)
 from firmware.outbox import Outbox, OutboxError, cap_readings, open_outbox
 from firmware.publisher import MAX_QUEUED_MESSAGES, Publisher
+from firmware.sensor_health import (
+    DEFAULT_WINDOW_S,
+    ObservedSensor,
+    PowerCyclePolicy,
+    SensorHealth,
+)
 from firmware.sensors import Sensor, SensorReader, SensorReading, open_sensor
-from nursery.config import Settings
+from nursery.config import FirmwareSettings, Settings
 
 log = logging.getLogger("nursery.firmware")
 
@@ -40,6 +66,10 @@ PROBE_EVERY_S: Final = 60.0
 QUIET_RECHECK_S: Final = 5.0
 # On a clean stop, how long to wait for the hub to confirm the readings still in flight.
 FLUSH_S: Final = 3.0
+# A button event the hub has not confirmed is sent again this often (and on reconnection).
+EVENT_RESEND_S: Final = 30.0
+# How often to look for button events due again.
+EVENT_CHECK_S: Final = 1.0
 
 
 def next_slot(previous_slot: float, interval_s: float, now: float) -> float:
@@ -69,6 +99,10 @@ def resend_window(drain_per_s: float) -> int:
     """Most re-sends between two receipts: ten seconds' worth, at least 100. A hub that has
     gone quiet is not flooded (its broker queue is finite); a live hub answers every second."""
     return max(100, math.ceil(10 * drain_per_s))
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 class Receipts:
@@ -101,10 +135,22 @@ class Receipts:
             return dict(self._marks)
 
 
-def run(settings: Settings, stop: threading.Event) -> None:
-    """Read and publish until `stop` is set; SensorUnavailable propagates before connecting."""
+def run(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    pin_factory: Any = None,
+    sensor: Sensor | None = None,
+) -> None:
+    """Read and publish until `stop` is set; SensorUnavailable propagates before connecting.
+
+    `pin_factory` is gpiozero's, for the LEDs, button, buzzer and power switch: None for
+    gpiozero's default (the Pi's own pins, or GPIOZERO_PIN_FACTORY); tests pass a
+    MockFactory. `sensor`, when given, replaces the one the settings name (tests script
+    a failing sensor with it); it is closed like any other.
+    """
     firmware = settings.firmware
-    sensor = open_sensor(firmware)
+    sensor = open_sensor(firmware) if sensor is None else sensor
     boot_id = new_boot_id()
     log.info(
         "firmware starting: room %s, sensor %s, broker %s:%d, every %g s, outbox %s (boot %s)",
@@ -117,7 +163,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
         boot_id,
     )
     try:
-        node = _Firmware(settings, sensor, boot_id, stop)
+        node = _Firmware(settings, sensor, boot_id, stop, pin_factory)
     except BaseException:
         sensor.close()
         raise
@@ -131,20 +177,102 @@ def run(settings: Settings, stop: threading.Event) -> None:
     log.info("firmware stopped")
 
 
+_PARTS: Final = {
+    "led_pin": "status LED",
+    "button_pin": "episode button",
+    "buzzer_pin": "buzzer",
+    "power_pin": "sensor power switch",
+    "cold_led_pin": "cold LED",
+}
+
+
+def open_indicators(
+    firmware: FirmwareSettings,
+    on_episode: Callable[[ButtonEvent], None],
+    pin_factory: Any = None,
+) -> Indicators | None:
+    """The LEDs, button, buzzer and power switch the settings name; a part whose pin cannot
+    be opened is left out (logged, naming its setting), because the readings matter more.
+    None when this machine has no GPIO at all."""
+    pins: dict[str, int | None] = {key: getattr(firmware, key) for key in _PARTS}
+    while True:
+        try:
+            return Indicators(
+                led_pin=pins["led_pin"],
+                button_pin=pins["button_pin"],
+                buzzer_pin=pins["buzzer_pin"],
+                power_pin=pins["power_pin"],
+                cold_led_pin=pins["cold_led_pin"],
+                on_episode=on_episode if pins["button_pin"] is not None else None,
+                warn_interval_s=firmware.buzzer_every_s,
+                pin_factory=pin_factory,
+            )
+        except IndicatorError as exc:
+            fitted = [_PARTS[key] for key, pin in pins.items() if pin is not None]
+            if exc.no_gpio or exc.setting not in pins:
+                # Expected off a Pi with the simulated sensor (the demo, the tests).
+                level = logging.INFO if firmware.sensor == "simulated" else logging.ERROR
+                log.log(level, "no GPIO for the %s: %s", ", ".join(fitted), exc)
+                return None
+            log.error(
+                "firmware.%s: %s; running without the %s", exc.setting, exc, _PARTS[exc.setting]
+            )
+            pins[exc.setting] = None
+            if exc.setting == "led_pin" and pins["cold_led_pin"] is not None:
+                log.error("firmware.cold_led_pin: the cold LED needs the status LED; left out")
+                pins["cold_led_pin"] = None
+
+
 class _Firmware:
-    """The state of one firmware boot: sensor reader, outbox, publisher, counters."""
+    """The state of one firmware boot: sensor reader, outbox, publisher, indicators,
+    counters."""
 
     def __init__(
-        self, settings: Settings, sensor: Sensor, boot_id: str, stop: threading.Event
+        self,
+        settings: Settings,
+        sensor: Sensor,
+        boot_id: str,
+        stop: threading.Event,
+        pin_factory: Any = None,
     ) -> None:
         self.settings = settings
         self.firmware = settings.firmware
         self.boot_id = boot_id
         self.stop = stop
         interval = self.firmware.interval_s
+        rules = settings.rules
+        # The sensor's health, the hub's own measure (failed slots) and every attempt's.
+        self.health = SensorHealth(window_s=DEFAULT_WINDOW_S, stuck_after_s=rules.stuck_for_s)
+        observed = ObservedSensor(sensor, self.health, time.monotonic)
         self.reader = SensorReader(
-            sensor, self.firmware.read_retries, sensor.min_read_spacing_s, stop
+            observed, self.firmware.read_retries, sensor.min_read_spacing_s, stop
         )
+        self.power_policy = PowerCyclePolicy(
+            self.firmware.power_cycle_after, self.firmware.power_cycle_cooldown_s
+        )
+        self._last_power_cycle: datetime | None = None
+        local_cold = self.firmware.local_cold_below_c
+        self.judge = LocalColdJudge(
+            threshold_c=rules.effective("cold_below_c") if local_cold is None else local_cold,
+            hold_s=rules.cold_for_s,
+            clear_c=rules.effective("cold_clear_c") if local_cold is None else None,
+        )
+        self.contact = HubContact()
+        self._hub_alert: AlertStateMessage | None = None  # set on paho's thread
+        self._presses: queue.SimpleQueue[ButtonEvent] = queue.SimpleQueue()
+        self._events_stored: queue.SimpleQueue[str] = queue.SimpleQueue()
+        # Events kept in memory only while the outbox fails: event id -> (message, sent at).
+        self._loose_events: dict[str, tuple[EpisodeEventMessage, float | None]] = {}
+        self._events_at = 0.0
+        self._resend_all_events = False
+        self._reachable: bool | None = None
+        self._hub_silent = False  # "not answering" was logged
+        self._warned = False
+        self.indicators: Indicators | None = None
+        self.indicators = open_indicators(self.firmware, self._on_press, pin_factory)
+        if self.indicators is not None and self.indicators.power is not None:
+            # The sensor was unpowered until now: let it wake before the first read.
+            stop.wait(POWER_SETTLE_S)
         self.cap = cap_readings(self.firmware.outbox_cap_days, interval)
         self.grace_s = resend_grace_s(interval)
         self.retry_s = outbox_retry_s(interval)
@@ -163,13 +291,21 @@ class _Firmware:
 
         try:
             self.publisher = Publisher(
-                settings, boot_id, receipt_rooms=self._rooms(), on_receipt=self.receipts.add
+                settings,
+                boot_id,
+                receipt_rooms=self._rooms(),
+                on_receipt=self.receipts.add,
+                on_episode_stored=self._on_event_stored,
+                on_alert=self._on_alert,
             )
         except BaseException:
             if self.outbox is not None:
                 self.outbox.close()
+            if self.indicators is not None:
+                self.indicators.close()
             raise
         now = time.monotonic()
+        self._hub_heard = 0
         self._connections = 0
         self._connected_at = now
         self._receipts_seen = 0
@@ -187,6 +323,7 @@ class _Firmware:
     def loop(self) -> None:
         interval = self.firmware.interval_s
         slot = time.monotonic()
+        self._show()
         while not self.stop.is_set():
             if time.monotonic() >= slot:
                 self._reading_slot()
@@ -203,11 +340,16 @@ class _Firmware:
     def _reading_slot(self) -> None:
         missed = self.reader.consecutive_failures
         reading = self.reader.read()
+        if reading is None and self.stop.is_set():
+            return  # stopped during the read: no outcome to count
+        now = time.monotonic()
+        self.health.record_slot(now, reading)
         if reading is not None:
             if missed:
                 log.info("sensor recovered after %d missed reading(s)", missed)
+            self.judge.update(reading.temperature_c, now)
             self._take_and_publish(reading)
-        elif not self.stop.is_set():
+        else:
             error = self.reader.last_error or "unknown error"
             log.warning(
                 "sensor read failed after %d attempt(s): %s (%d reading(s) missed in a row)",
@@ -224,6 +366,29 @@ class _Firmware:
                     consecutive_failures=self.reader.consecutive_failures,
                 )
             )
+            self._maybe_power_cycle(now)
+
+    def _maybe_power_cycle(self, now: float) -> None:
+        """Cut a hung sensor's power after `power_cycle_after` failed slots in a row, once per
+        cool-down. Blocks for the cycle (a few seconds); a stop ends it early, power on."""
+        power = self.indicators.power if self.indicators is not None else None
+        failures = self.reader.consecutive_failures
+        if power is None or not self.power_policy.due(failures, now):
+            return
+        log.warning(
+            "sensor failed %d reading(s) in a row: power-cycling it through GPIO%s",
+            failures,
+            self.firmware.power_pin,
+        )
+        self.power_policy.record_cycle(now)
+        self._last_power_cycle = datetime.now(UTC)
+        self._show()  # the light says "sensor fault" while it is off
+        if power.cycle(self.stop.wait):
+            log.info(
+                "sensor powered again; next power cycle in %g s at the earliest",
+                self.power_policy.cooldown_s,
+            )
+        self._health_at = time.monotonic()  # the hub hears of the cycle at once
 
     def _take_and_publish(self, reading: SensorReading) -> None:
         """Keep the reading (seq and row in one commit), then publish it: live first."""
@@ -252,6 +417,8 @@ class _Firmware:
             )
         self.next_seq = message.seq + 1
         accepted = self.publisher.publish_reading(message)
+        if accepted and connected:
+            self.contact.sent(time.monotonic())
         if accepted and not connected and self.outbox is not None:
             # In paho's memory queue: it goes out first thing on reconnection. Its resend
             # clock starts then (below), so the drain does not send it twice.
@@ -267,6 +434,8 @@ class _Firmware:
             self._receipts_at_connect = self.receipts.count
             self._quiet_until = now
             self._health_at = now  # say where we stand on every (re)connection
+            self.contact.connected(now)
+            self._resend_all_events = True
             if self._handed and self.outbox is not None:
                 try:
                     self.outbox.mark_sent(self._handed, time.time())
@@ -284,7 +453,15 @@ class _Firmware:
         marks = self.receipts.changed()
         if marks and self.outbox is not None:
             self.outbox.confirm(marks)  # the readings leave with the next write
+        heard = self.publisher.hub_heard
+        if heard != self._hub_heard:
+            self._hub_heard = heard
+            self.contact.answered(now)
         connected = self.publisher.is_connected
+        self._take_events(connected)
+        if connected and (self._resend_all_events or now >= self._events_at):
+            self._events_at = now + EVENT_CHECK_S
+            self._resend_events()
         if now >= self._next_drain:
             self._next_drain = now + DRAIN_TICK_S
             if connected:
@@ -292,6 +469,143 @@ class _Firmware:
         if connected and now >= self._health_at:
             self._health_at = now + self.firmware.health_every_s
             self._publish_health()
+        self._show()
+
+    # --- the LEDs and the buzzer --------------------------------------------------
+
+    def _signals(self) -> RoomSignals:
+        now = time.monotonic()
+        return room_signals(
+            sensor_fault=self.reader.consecutive_failures > 0 or self.health.stuck,
+            hub_reachable=self.contact.reachable(self.publisher.is_connected, now),
+            hub_cold=hub_says_cold(self._hub_alert),
+            local_cold=self.judge.cold,
+        )
+
+    def _show(self) -> None:
+        signals = self._signals()
+        if signals.hub_reachable != self._reachable:
+            # A lost broker is logged by the publisher; a silent hub behind a live one here.
+            if not signals.hub_reachable and self.publisher.is_connected:
+                self._hub_silent = True
+                log.warning(
+                    "the hub has not answered for %.0f s; the Pi judges the room itself",
+                    self.contact.waiting_s(time.monotonic()),
+                )
+            elif signals.hub_reachable and self._hub_silent:
+                self._hub_silent = False
+                log.info("the hub answers again")
+            self._reachable = signals.hub_reachable
+        if signals.warn != self._warned:
+            self._warned = signals.warn
+            if signals.warn and self.indicators is not None and self.indicators.warning is not None:
+                median = self.judge.median_c
+                log.warning(
+                    "the room is cold (%s, below %g °C) and the hub cannot be reached: "
+                    "the buzzer warns every %g s",
+                    "unknown" if median is None else f"{median:.1f} °C",
+                    self.judge.threshold_c,
+                    self.firmware.buzzer_every_s,
+                )
+        if self.indicators is not None:
+            self.indicators.signal(signals)
+
+    # --- the episode button -------------------------------------------------------
+
+    def _on_press(self, event: ButtonEvent) -> None:
+        """On gpiozero's thread: confirm the press on the LED at once, queue it for the
+        loop (which keeps it in the outbox). Nothing about it is logged: the episode log
+        is health data."""
+        self._presses.put(event)
+        indicators = self.indicators
+        if indicators is not None:
+            indicators.confirm(event.action)
+
+    def _on_event_stored(self, receipt: EpisodeStoredMessage) -> None:
+        self._events_stored.put(receipt.event_id)  # on paho's thread
+
+    def _on_alert(self, alert: AlertStateMessage | None) -> None:
+        self._hub_alert = alert  # on paho's thread; one reference, replaced whole
+
+    def _take_events(self, connected: bool) -> None:
+        """Keep new presses (outbox first, then publish), forget what the hub stored."""
+        while True:
+            try:
+                event_id = self._events_stored.get_nowait()
+            except queue.Empty:
+                break
+            self._loose_events.pop(event_id, None)
+            if self.outbox is not None:
+                try:
+                    self.outbox.event_stored(event_id)
+                except OutboxError as exc:
+                    self._outbox_failed(exc)
+        while True:
+            try:
+                press = self._presses.get_nowait()
+            except queue.Empty:
+                break
+            message = EpisodeEventMessage(
+                room=self.firmware.room, event_id=press.event_id, action=press.action, ts=press.ts
+            )
+            sent_at = time.time() if connected else None
+            self._keep_event(message, sent_at)
+            if connected and self.publisher.publish_episode(message):
+                self.contact.sent(time.monotonic())
+
+    def _keep_event(self, message: EpisodeEventMessage, sent_at: float | None) -> None:
+        if self.outbox is not None:
+            try:
+                self.outbox.add_event(message, sent_at=sent_at)
+            except OutboxError as exc:
+                self._outbox_failed(exc)
+            else:
+                self._outbox_works()
+                return
+        # Until the outbox works again, in memory: still re-sent, lost only with the process.
+        self._loose_events[message.event_id] = (message, sent_at)
+
+    def _resend_events(self) -> None:
+        """Send what the hub has not confirmed: every held event after a (re)connection,
+        else those sent more than EVENT_RESEND_S ago."""
+        every = 0.0 if self._resend_all_events else EVENT_RESEND_S
+        self._resend_all_events = False
+        now = time.time()
+        self._adopt_loose_events()
+        due = [
+            message
+            for message, sent_at in self._loose_events.values()
+            if sent_at is None or not 0 <= now - sent_at < every
+        ]
+        if self.outbox is not None:
+            try:
+                due += self.outbox.due_events(now, every)
+            except OutboxError as exc:
+                self._outbox_failed(exc)
+        sent = [message for message in due if self.publisher.publish_episode(message)]
+        if not sent:
+            return
+        self.contact.sent(time.monotonic())
+        for message in sent:
+            if message.event_id in self._loose_events:
+                self._loose_events[message.event_id] = (message, now)
+        if self.outbox is not None:
+            try:
+                self.outbox.mark_events_sent([m.event_id for m in sent], now)
+            except OutboxError as exc:
+                self._outbox_failed(exc)
+
+    def _adopt_loose_events(self) -> None:
+        """Events kept in memory while the outbox failed go into it once it works."""
+        for event_id, (message, sent_at) in list(self._loose_events.items()):
+            if self.outbox is None:
+                return
+            try:
+                self.outbox.add_event(message, sent_at=sent_at)
+            except OutboxError as exc:
+                self._outbox_failed(exc)
+                return
+            del self._loose_events[event_id]
 
     def _drain(self, now: float) -> None:
         """Re-send due readings, oldest first, within the rate and the window."""
@@ -322,6 +636,7 @@ class _Firmware:
             # taken offline wait for a reconnection): spare a large outbox the scan.
             self._quiet_until = now + min(QUIET_RECHECK_S, self.grace_s / 2)
         if sent:
+            self.contact.sent(time.monotonic())
             log.debug("re-sent %d reading(s), %d held", len(sent), outbox.pending)
 
     def _publish_health(self) -> None:
@@ -334,6 +649,8 @@ class _Firmware:
                 self._outbox_failed(exc)
         if self.outbox is not None:
             self._pending, self._dropped = self.outbox.pending, self.outbox.dropped
+        sensor = self.health.summary(time.monotonic())
+        power_fitted = self.indicators is not None and self.indicators.power is not None
         self.publisher.publish_health(
             HealthMessage(
                 room=self.firmware.room,
@@ -345,6 +662,20 @@ class _Firmware:
                 reads=self.reader.reads,
                 read_errors=self.reader.errors,
                 floor=floor,
+                sensor_window_s=sensor.window_s,
+                error_ratio=_ratio(sensor.error_ratio),
+                attempt_error_ratio=_ratio(sensor.attempt_error_ratio),
+                errors_by_kind={
+                    "checksum": sensor.checksum_errors,
+                    "timeout": sensor.timeout_errors,
+                    "not_found": sensor.not_found_errors,
+                    "implausible": sensor.implausible_errors,
+                    "other": sensor.other_errors,
+                },
+                stuck=sensor.stuck,
+                unchanged_s=None if sensor.unchanged_s is None else round(sensor.unchanged_s, 1),
+                power_cycles=self.power_policy.cycles if power_fitted else None,
+                last_power_cycle=self._last_power_cycle,
             )
         )
 
@@ -425,7 +756,12 @@ class _Firmware:
 
     def close(self) -> None:
         try:
-            self.publisher.close()
+            if self.indicators is not None:
+                self.indicators.close()  # the button first: no press lost half-way
+            self._take_events(connected=False)  # presses still queued go to the outbox
         finally:
-            if self.outbox is not None:
-                self.outbox.close()
+            try:
+                self.publisher.close()
+            finally:
+                if self.outbox is not None:
+                    self.outbox.close()

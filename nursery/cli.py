@@ -216,48 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_firmware(settings)
 
 
-CHECK_READINGS = 5
-
-
 def check_sensor(settings: Settings) -> int:
-    """`nursery firmware --check`: a few reads, each printed, for checking the wiring."""
-    from firmware.sensors import SensorReader, SensorUnavailable, open_sensor
+    """`nursery firmware --check`: the pins, a few reads, each printed (firmware/check.py)."""
+    from firmware.check import check_wiring
 
-    firmware = settings.firmware
-    where = "simulated" if firmware.sensor == "simulated" else f"GPIO{firmware.pin}"
-    print(f"checking the {firmware.sensor} sensor ({where}), {CHECK_READINGS} readings…")
-    stop = _stop_on_signals()
-    try:
-        sensor = open_sensor(firmware)
-    except SensorUnavailable as exc:
-        print(f"nursery: {exc}", file=sys.stderr)
-        return 1
-    good = 0
-    try:
-        reader = SensorReader(sensor, firmware.read_retries, sensor.min_read_spacing_s, stop)
-        for number in range(1, CHECK_READINGS + 1):
-            reading = reader.read()
-            if stop.is_set():
-                break
-            if reading is None:
-                print(f"reading {number}: failed ({reader.last_error})")
-            else:
-                good += 1
-                print(
-                    f"reading {number}: {reading.temperature_c:.1f} °C, "
-                    f"{reading.humidity_pct:.1f} %RH"
-                )
-        print(f"{good} of {CHECK_READINGS} readings good; {reader.errors} failed attempts")
-    finally:
-        sensor.close()
-    if good == 0:
-        print(
-            "no reading at all: check the data pin, the 3.3 V and ground wires, and the "
-            "10 kΩ pull-up (see hardware/README.md)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return check_wiring(settings, _stop_on_signals())
 
 
 def notify_test(settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
@@ -16,23 +17,43 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
+import paho.mqtt.publish
 import pytest
+from gpiozero import LED
+from gpiozero.pins.mock import MockFactory, MockPin
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from pydantic import ValidationError
 
+from firmware.check import check_wiring
 from firmware.contract import (
+    AlertEntry,
+    AlertStateMessage,
     FaultMessage,
+    HealthMessage,
     ReadingMessage,
+    alert_topic,
     decode_status,
     fault_topic,
+    health_topic,
     new_boot_id,
     reading_topic,
     status_topic,
 )
+from firmware.hub_contact import HUB_ANSWER_S
+from firmware.indicators import FAST_BLINK, POWER_OFF_S, SLOW_BLINK
 from firmware.publisher import Publisher
 from firmware.runner import next_slot, run
-from firmware.sensors import SensorUnavailable
-from nursery.config import FirmwareSettings, MqttSettings, Settings
+from firmware.sensors import SensorReadError, SensorReading, SensorUnavailable
+from nursery.config import (
+    FirmwareSettings,
+    MqttSettings,
+    RulesSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from tests.conftest import Mosquitto, wait_until
+from tests.test_episode_button import pi, play_hub
 
 ROOM = "nursery"
 T = TypeVar("T")
@@ -384,3 +405,310 @@ def test_a_crashed_firmware_shows_offline_through_its_last_will(
             proc.wait(10)
         wait_until(lambda: sub.statuses()[-1:] == ["offline"], what="the last will")
     assert retained_status(broker.port, base_topic) == "offline"
+
+
+# --- the Pi's own parts: LEDs, buzzer, power switch, sensor health ------------------
+# Pins on gpiozero's MockFactory; a scripted DHT at the hardware edge; a play hub that
+# answers the way the hub does (tests/test_episode_button.py).
+
+LED_PIN, COLD_LED_PIN, BUZZER_PIN, POWER_PIN = 17, 23, 22, 24
+
+
+class HungDHT:
+    """A DHT22 as it hangs: it answers with `temperature_c` until told to hang, then
+    "not found" on every read until its power pin has been cut and restored."""
+
+    min_read_spacing_s = 0.0
+
+    def __init__(self, temperature_c: float = 19.5, *, hung: bool = False) -> None:
+        self.temperature_c = temperature_c
+        self.hung = hung
+        self.power: MockPin | None = None
+        self._power_changes = 0
+
+    def watch(self, power: MockPin) -> None:
+        """Wire the sensor's VCC to this pin from now on."""
+        self._power_changes = len(power.states)
+        self.power = power
+
+    def read(self) -> SensorReading:
+        if self.power is not None and len(self.power.states) > self._power_changes:
+            changes = [bool(s.state) for s in self.power.states[self._power_changes :]]
+            self._power_changes = len(self.power.states)
+            if False in changes and self.power.state:
+                self.hung = False  # off, then on again: it woke up
+        if self.hung:
+            raise SensorReadError("DHT sensor not found, check wiring")
+        return SensorReading(self.temperature_c, 50.0)
+
+    def close(self) -> None:
+        pass
+
+
+def parts_settings(port: int, base_topic: str, tmp_path: Path, **firmware: Any) -> Settings:
+    return Settings(
+        mqtt=MqttSettings(port=port, base_topic=base_topic, keepalive_s=5),
+        firmware=FirmwareSettings(
+            room=ROOM,
+            sensor="simulated",
+            interval_s=0.05,
+            outbox=tmp_path / "outbox.db",
+            **firmware,
+        ),
+        rules=RulesSettings(cold_for_s=0),
+    )
+
+
+def publish_retained(port: int, topic: str, payload: bytes) -> None:
+    """Play the hub's retained alert state."""
+    paho.mqtt.publish.single(topic, payload, qos=1, retain=True, hostname="127.0.0.1", port=port)
+
+
+def steady_on(pin: MockPin, sub: Subscriber, readings: int = 10) -> bool:
+    """The LED is on and does not change while `readings` more readings go by."""
+    wait_until(lambda: pin.state, what="the LED on")
+    pin.clear_states()
+    count = len(sub.readings())
+    wait_until(lambda: len(sub.readings()) >= count + readings, what=f"{readings} readings")
+    return pin.state and changes(pin) == []
+
+
+def changes(pin: MockPin) -> list[tuple[float, bool]]:
+    """(seconds since the previous change, state) for each change after the first state."""
+    return [(s.timestamp, bool(s.state)) for s in pin.states[1:]]
+
+
+def blinks_every(pin: MockPin, seconds: float, count: int = 4) -> bool:
+    """The last `count` changes came `seconds` apart (give or take a busy machine)."""
+    recent = changes(pin)[-count:]
+    return len(recent) == count and all(abs(t - seconds) < 0.12 for t, _ in recent)
+
+
+def test_the_status_led_is_steady_while_the_hub_answers_and_blinks_slowly_without_it(
+    own_broker: Mosquitto, base_topic: str, tmp_path: Path
+) -> None:
+    settings = parts_settings(own_broker.port, base_topic, tmp_path)
+    with (
+        play_hub(own_broker.port, base_topic),
+        subscriber(own_broker.port, base_topic) as sub,
+        pi(settings) as node,
+    ):
+        assert steady_on(node.led, sub, readings=20), "steady while the hub answers"
+        own_broker.stop()
+        wait_until(lambda: blinks_every(node.led, SLOW_BLINK.on_s), what="a slow blink")
+
+
+def test_a_hub_that_stops_answering_blinks_the_led_slowly(
+    broker: Mosquitto, base_topic: str, tmp_path: Path
+) -> None:
+    settings = parts_settings(broker.port, base_topic, tmp_path)
+    with (
+        subscriber(broker.port, base_topic) as sub,
+        pi(settings) as node,
+        play_hub(broker.port, base_topic) as hub,
+    ):
+        assert steady_on(node.led, sub), "steady while the hub answers"
+        hub.answering = False
+        # The broker is up; only the hub is silent: HUB_ANSWER_S later, the Pi knows.
+        wait_until(
+            lambda: blinks_every(node.led, SLOW_BLINK.on_s, 2),
+            timeout=HUB_ANSWER_S + 10,
+            what="a slow blink once the hub is silent",
+        )
+
+
+def test_a_failing_sensor_blinks_the_led_fast_and_is_power_cycled_once(
+    broker: Mosquitto, base_topic: str, tmp_path: Path
+) -> None:
+    settings = parts_settings(
+        broker.port,
+        base_topic,
+        tmp_path,
+        power_pin=POWER_PIN,
+        power_cycle_after=3,
+        read_retries=0,
+        health_every_s=0.5,
+    )
+    sensor = HungDHT(hung=True)
+    with subscriber(broker.port, base_topic) as sub, pi(settings, sensor) as node:
+        power = node.pin(POWER_PIN)
+        sensor.watch(power)
+        assert [bool(s.state) for s in power.states] == [False, True], "powered at start"
+        wait_until(lambda: blinks_every(node.led, FAST_BLINK.on_s), what="a fast blink")
+        # After three failed readings: off, then on again; and the sensor answers again.
+        wait_until(
+            lambda: [s for _, s in changes(power)] == [True, False, True], what="a power cycle"
+        )
+        off_for = changes(power)[2][0]
+        assert POWER_OFF_S - 0.05 <= off_for <= POWER_OFF_S + 0.5
+        wait_until(lambda: sub.readings(), what="readings once the sensor woke up")
+        faults = sub.faults()
+        assert [f.consecutive_failures for f in faults[:3]] == [1, 2, 3]
+        assert steady_on(node.led, sub), "steady again once the sensor answers"
+
+        def cycled_health() -> list[HealthMessage]:
+            found = [
+                HealthMessage.decode(m.payload) for m in sub.on(health_topic(base_topic, ROOM))
+            ]
+            return [h for h in found if h.power_cycles == 1 and h.error_ratio is not None]
+
+        health = wait_until(cycled_health, what="the power cycle in the health message")[-1]
+        assert health.last_power_cycle is not None
+        assert health.errors_by_kind is not None and health.errors_by_kind["not_found"] >= 3
+        assert health.sensor_window_s == 1800
+        assert health.error_ratio is not None and health.error_ratio > 0
+        # It hangs again at once: no second cycle within the cool-down.
+        sensor.hung = True
+        count = len(sub.faults())
+        wait_until(lambda: len(sub.faults()) >= count + 5, what="five more failed readings")
+        assert len(changes(power)) == 3, "one cycle per cool-down"
+
+
+def test_the_cold_led_follows_the_hubs_alert_state(
+    broker: Mosquitto, base_topic: str, tmp_path: Path
+) -> None:
+    settings = parts_settings(broker.port, base_topic, tmp_path, cold_led_pin=COLD_LED_PIN)
+    now = datetime.now(UTC)
+    cold = AlertStateMessage(
+        ROOM,
+        "acknowledged",
+        now,
+        "cold",
+        "Sam",
+        (AlertEntry(7, "cold", "alert", "acknowledged", now, "Sam"),),
+        15.4,
+    )
+    ok = AlertStateMessage(ROOM, "ok", None, None, None, (), 18.5)
+    with play_hub(broker.port, base_topic), pi(settings) as node:
+        cold_led = node.pin(COLD_LED_PIN)
+        wait_until(lambda: node.led.state and not cold_led.state, what="all well, not cold")
+        publish_retained(broker.port, alert_topic(base_topic, ROOM), cold.encode())
+        wait_until(lambda: cold_led.state, what="the cold LED on while the hub says cold")
+        publish_retained(broker.port, alert_topic(base_topic, ROOM), ok.encode())
+        wait_until(lambda: not cold_led.state, what="the cold LED off again")
+
+
+def test_a_cold_room_the_hub_cannot_hear_of_chirps_the_buzzer_and_lights_the_cold_led(
+    own_broker: Mosquitto, base_topic: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="nursery.firmware")
+    settings = parts_settings(
+        own_broker.port,
+        base_topic,
+        tmp_path,
+        buzzer_pin=BUZZER_PIN,
+        cold_led_pin=COLD_LED_PIN,
+        local_cold_below_c=16.0,
+    )
+    sensor = HungDHT(temperature_c=14.5)
+    with (
+        play_hub(own_broker.port, base_topic),
+        subscriber(own_broker.port, base_topic) as sub,
+        pi(settings, sensor) as node,
+    ):
+        buzzer, cold_led = node.pin(BUZZER_PIN), node.pin(COLD_LED_PIN)
+        # The hub answers and has not called the room cold: its word holds, no chirp.
+        assert steady_on(node.led, sub), "all well while the hub answers"
+        assert not cold_led.state and changes(buzzer) == []
+        own_broker.stop()
+        # On its own, the Pi judges 14.5 °C cold: one chirp of three beeps, the cold LED on.
+        own_broker_down = time.monotonic()
+        wait_until(lambda: [s for _, s in changes(buzzer)] == [True, False] * 3, what="a chirp")
+        assert time.monotonic() - own_broker_down < 5
+        assert cold_led.state
+        assert "the buzzer warns" in caplog.text
+        count = len(changes(buzzer))
+        wait_until(lambda: blinks_every(node.led, SLOW_BLINK.on_s, 3), what="three slow blinks")
+        assert len(changes(buzzer)) == count, "rate-limited: one chirp per buzzer_every_s"
+
+
+def test_pins_must_not_collide_and_off_turns_a_part_off() -> None:
+    with pytest.raises(ValidationError, match=r"GPIO4 is already firmware\.pin"):
+        FirmwareSettings(buzzer_pin=4)
+    with pytest.raises(ValidationError, match=r"GPIO27 is already firmware\.button_pin"):
+        FirmwareSettings(power_pin=27)
+    with pytest.raises(ValidationError, match="cold LED needs the status LED"):
+        FirmwareSettings.model_validate({"led_pin": "off", "cold_led_pin": 5})
+    fitted = FirmwareSettings.model_validate(
+        {"led_pin": "off", "button_pin": "none", "buzzer_pin": 17}
+    )
+    assert fitted.pins() == {
+        "pin": 4,
+        "led_pin": None,
+        "button_pin": None,
+        "buzzer_pin": 17,
+        "power_pin": None,
+        "cold_led_pin": None,
+    }
+
+
+def test_a_pin_collision_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "nursery.toml"
+    config.write_text("[firmware]\nled_pin = 4\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    assert str(caught.value) == (
+        "firmware.led_pin (NURSERY_FIRMWARE__LED_PIN): GPIO4 is already firmware.pin (got '4')"
+    )
+
+
+def test_a_part_whose_pin_is_taken_is_left_out_and_the_rest_works(
+    broker: Mosquitto, base_topic: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="nursery.firmware")
+    factory = MockFactory()
+    squatter = LED(BUZZER_PIN, pin_factory=factory)  # something else holds the buzzer's pin
+    settings = parts_settings(broker.port, base_topic, tmp_path, buzzer_pin=BUZZER_PIN)
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(settings, stop), kwargs={"pin_factory": factory})
+    with play_hub(broker.port, base_topic):
+        thread.start()
+        try:
+            wait_until(lambda: factory.pin(LED_PIN).state, what="the status LED all the same")
+        finally:
+            stop.set()
+            thread.join(10)
+    squatter.close()
+    assert "firmware.buzzer_pin: cannot open the buzzer on GPIO22" in caplog.text
+    assert "running without the buzzer" in caplog.text
+
+
+def test_check_lists_the_pins_and_lights_the_leds(tmp_path: Path) -> None:
+    settings = Settings(
+        firmware=FirmwareSettings(
+            sensor="simulated", power_pin=POWER_PIN, cold_led_pin=COLD_LED_PIN
+        )
+    )
+    factory = MockFactory()
+    out, err = io.StringIO(), io.StringIO()
+    assert check_wiring(settings, threading.Event(), out=out, err=err, pin_factory=factory) == 0
+    text = out.getvalue()
+    assert "  status LED      GPIO17  firmware.led_pin" in text
+    assert "  episode button  GPIO27  firmware.button_pin" in text
+    assert "  buzzer          off     firmware.buzzer_pin" in text
+    assert f"  sensor power    GPIO{POWER_PIN}  firmware.power_pin" in text
+    assert "status LED and cold LED lit while the check runs" in text
+    assert "5 of 5 readings good" in text
+    # Lit during the check, off and released after it.
+    assert [bool(s.state) for s in factory.pin(LED_PIN).states] == [False, True, False]
+    assert [bool(s.state) for s in factory.pin(POWER_PIN).states][:2] == [False, True]
+
+
+def test_check_reports_the_pins_on_the_command_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env.update(
+        NURSERY_FIRMWARE__SENSOR="simulated",
+        NURSERY_FIRMWARE__BUZZER_PIN="22",
+        GPIOZERO_PIN_FACTORY="mock",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "nursery", "firmware", "--check"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "  buzzer          GPIO22  firmware.buzzer_pin" in result.stdout
+    assert "buzzer: one chirp" in result.stdout

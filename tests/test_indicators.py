@@ -3,6 +3,7 @@ gpiozero's MockFactory: pins are driven (`drive_low`) and LED histories asserted
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -14,6 +15,8 @@ import pytest
 from gpiozero import LED, Button, Buzzer, Device, OutputDevice
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from firmware.contract import AlertEntry, AlertStateMessage
+from firmware.hub_contact import HubContact
 from firmware.indicators import (
     FAST_BLINK,
     SLOW_BLINK,
@@ -25,6 +28,9 @@ from firmware.indicators import (
     LocalWarning,
     PowerSwitch,
     StatusLight,
+    confirm_flashes,
+    hub_says_cold,
+    room_signals,
     status_for,
 )
 from firmware.sensor_health import PowerCyclePolicy
@@ -685,3 +691,157 @@ def test_nothing_fitted_touches_no_gpio(monkeypatch: pytest.MonkeyPatch) -> None
         assert Device.pin_factory is None
     finally:
         Device.pin_factory = previous
+
+
+# --- what the runner shows: pure decisions ------------------------------------------
+
+
+def alert(state: str, *conditions: str) -> AlertStateMessage:
+    at = datetime(2026, 11, 23, 2, 10, tzinfo=UTC)
+    entries = tuple(AlertEntry(n, c, "alert", "open", at) for n, c in enumerate(conditions, 1))
+    top = conditions[0] if conditions else None
+    return AlertStateMessage("nursery", state, at if top else None, top, None, entries)  # type: ignore[arg-type]
+
+
+def test_the_hub_says_cold_while_a_cold_incident_is_open_answered_or_not() -> None:
+    assert not hub_says_cold(None)
+    assert not hub_says_cold(alert("ok"))
+    assert hub_says_cold(alert("alert", "cold"))
+    assert hub_says_cold(alert("acknowledged", "cold"))  # answered, still cold
+    assert hub_says_cold(alert("alert", "no_data", "cold"))  # not the top one
+    assert not hub_says_cold(alert("warning", "cool", "fast_drop"))
+
+
+@pytest.mark.parametrize(
+    ("reachable", "hub_cold", "local_cold", "cold_led", "warn"),
+    [
+        (True, False, False, False, False),
+        (True, True, False, True, False),  # the hub's word holds while it answers
+        (True, False, True, False, False),  # ...even against the Pi's own judge
+        (False, True, False, False, False),  # unreachable: the hub's last word is stale
+        (False, False, True, True, True),  # the Pi judges, and warns
+    ],
+)
+def test_who_decides_cold(
+    reachable: bool, hub_cold: bool, local_cold: bool, cold_led: bool, warn: bool
+) -> None:
+    signals = room_signals(
+        sensor_fault=False, hub_reachable=reachable, hub_cold=hub_cold, local_cold=local_cold
+    )
+    assert (signals.cold_led, signals.warn) == (cold_led, warn)
+    assert signals.light == ("ok" if reachable else "unreachable")
+
+
+def test_a_sensor_fault_shows_whatever_the_hub() -> None:
+    signals = room_signals(sensor_fault=True, hub_reachable=False, hub_cold=False, local_cold=False)
+    assert signals.light == "sensor_fault"
+
+
+def test_the_hub_is_reachable_until_something_waits_too_long_for_its_answer() -> None:
+    contact = HubContact(answer_within_s=10)
+    assert contact.reachable(True, 0.0), "nothing sent yet: nothing unanswered"
+    assert not contact.reachable(False, 0.0), "no broker, no hub"
+    contact.sent(1.0)
+    contact.sent(5.0)  # the clock runs from the oldest unanswered message
+    assert contact.reachable(True, 10.9)
+    assert not contact.reachable(True, 11.0)
+    contact.answered(11.5)
+    assert contact.reachable(True, 30.0)
+    contact.sent(31.0)
+    contact.connected(45.0)  # a new connection starts afresh
+    assert contact.reachable(True, 50.0)
+    with pytest.raises(ValueError, match="positive"):
+        HubContact(answer_within_s=0)
+
+
+# --- the status LED confirms a press -------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "now"])
+def test_a_press_is_confirmed_then_the_light_shows_its_state_again(led: LED, action: str) -> None:
+    light = StatusLight(led)
+    light.show("ok")
+    pin = pin_of(led)
+    pin.clear_states()
+    steps = confirm_flashes(action)
+    light.confirm(action)
+    light.show("ok")  # the runner keeps calling: the confirmation is not cut short
+    wait_until(changes_at_least(pin, len(steps) + 1), what="the confirmation and the way back")
+    # From on: each step's state, after the previous step's time; then on again.
+    expected = [(0.0, True), (0.0, steps[0][0])]
+    expected += [(before[1], step[0]) for before, step in itertools.pairwise(steps)]
+    expected.append((steps[-1][1], True))
+    assert_history(pin, expected)
+    assert len(pin.states) == len(expected), "and then steady"
+
+
+def test_the_flashes_differ_by_action() -> None:
+    lit = {
+        action: sum(on for on, _ in confirm_flashes(action)) for action in ("start", "stop", "now")
+    }
+    assert lit == {"start": 2, "stop": 1, "now": 3}
+    assert all(not confirm_flashes(a)[0][0] and not confirm_flashes(a)[-1][0] for a in lit)
+
+
+def test_a_state_change_during_a_confirmation_shows_when_it_ends(led: LED) -> None:
+    light = StatusLight(led)
+    light.show("ok")
+    light.confirm("stop")
+    light.show("sensor_fault")  # the sensor fails meanwhile
+    pin = pin_of(led)
+    steps = confirm_flashes("stop")
+    total = sum(seconds for _, seconds in steps)
+    started = time.monotonic()
+
+    def fast_blink() -> bool:
+        tail = pin.states[-3:]
+        return all(abs(s.timestamp - FAST_BLINK.on_s) < TOLERANCE_S for s in tail)
+
+    # After the confirmation (not during it), the fast blink: changes 0.15 s apart.
+    wait_until(fast_blink, timeout=total + 5, what="the fast blink after it")
+    assert time.monotonic() - started >= total - TOLERANCE_S
+    light.close()
+
+
+def test_a_confirmation_after_close_does_nothing(led: LED) -> None:
+    light = StatusLight(led)
+    light.close()
+    light.confirm("start")
+    assert led.closed
+
+
+# --- which part failed ------------------------------------------------------------------
+
+
+def test_a_pin_error_names_its_setting(factory: MockFactory) -> None:
+    with pytest.raises(IndicatorError) as caught:
+        Indicators(led_pin=17, button_pin=27, buzzer_pin=17, on_episode=lambda e: None)
+    assert caught.value.setting == "buzzer_pin" and not caught.value.no_gpio
+
+
+def test_no_gpio_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = Device.pin_factory
+    Device.pin_factory = None
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
+    try:
+        with pytest.raises(IndicatorError) as caught:
+            Indicators(button_pin=None)
+    finally:
+        Device.pin_factory = previous
+    assert caught.value.no_gpio
+
+
+def test_signal_drives_every_part(factory: MockFactory) -> None:
+    clock = FakeClock()
+    with Indicators(
+        led_pin=17, button_pin=None, buzzer_pin=22, cold_led_pin=23, clock=clock
+    ) as fitted:
+        cold_alone = room_signals(
+            sensor_fault=False, hub_reachable=False, hub_cold=False, local_cold=True
+        )
+        assert fitted.signal(cold_alone)
+        assert factory.pin(23).state
+        assert not fitted.signal(cold_alone), "rate-limited"
+        fine = room_signals(sensor_fault=False, hub_reachable=True, hub_cold=False, local_cold=True)
+        assert not fitted.signal(fine)
+        assert not factory.pin(23).state and factory.pin(17).state

@@ -416,9 +416,33 @@ def test_nursery_toml_loads_for_each_service(hub: Hub, clean_env: pytest.MonkeyP
         assert (settings.mqtt.host, settings.mqtt.port) == ("localhost", hub.port)
         assert settings.firmware.room == "nursery"
         assert settings.firmware.pin == 4
+        assert (settings.firmware.led_pin, settings.firmware.button_pin) == (17, 27)
         assert settings.firmware.outbox == hub.root / "var/lib/nursery-monitor/outbox.db"
         assert settings.hub.db == hub.root / "var/lib/nursery-monitor/nursery.db"
         assert settings.hub.http_host == "0.0.0.0"
+
+
+def test_the_commented_pins_load_once_uncommented(
+    hub: Hub, clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Fitting the optional parts is taking away a '#': the pins written there agree."""
+    from nursery.config import load_settings
+
+    text = (hub.root / ETC / "nursery.toml").read_text()
+    for key in ("buzzer_pin", "power_pin", "cold_led_pin"):
+        assert f"# {key} = " in text
+        text = text.replace(f"# {key} = ", f"{key} = ")
+    config = tmp_path / "nursery.toml"
+    config.write_text(text)
+    firmware = load_settings(config).firmware
+    assert firmware.pins() == {
+        "pin": 4,
+        "led_pin": 17,
+        "button_pin": 27,
+        "buzzer_pin": 22,
+        "power_pin": 23,
+        "cold_led_pin": 24,
+    }
 
 
 def test_running_again_keeps_options_passwords_and_your_settings(tmp_path: Path) -> None:

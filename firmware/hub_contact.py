@@ -1,0 +1,51 @@
+"""Is the hub answering? Judged on the Pi from what it sends and what comes back, so the
+status light and the buzzer know when the Pi is on its own.
+
+A connected broker is not enough: the hub may be stopped, hung, or unable to store. The
+hub answers every reading and every button event with a receipt within a second or two,
+so something sent and left unanswered for `answer_within_s` means the hub is not there.
+Pure bookkeeping over monotonic times passed in; the runner feeds it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The hub's receipts are rate-limited to one a second per room and follow a database
+# commit; ten seconds leaves room for a busy SD card without leaving a parent guessing.
+HUB_ANSWER_S: Final = 10.0
+
+
+class HubContact:
+    """Tracks whether the hub has answered what the firmware sent.
+
+    `sent` when a reading or an event the hub answers goes out, `answered` when the hub
+    says anything live (a receipt, an alert state), `connected` on every (re)connection
+    to the broker. Reachable: connected, and nothing has waited longer than
+    `answer_within_s` for an answer. Nothing sent yet counts as reachable: a Pi whose
+    sensor has failed sends nothing to answer, and its light says so on its own.
+    """
+
+    def __init__(self, answer_within_s: float = HUB_ANSWER_S) -> None:
+        if not answer_within_s > 0:
+            raise ValueError("answer_within_s must be positive")
+        self.answer_within_s = answer_within_s
+        self._waiting_since: float | None = None
+
+    def connected(self, now: float) -> None:
+        """A new connection: what was sent before it may never have reached the broker."""
+        self._waiting_since = None
+
+    def sent(self, now: float) -> None:
+        if self._waiting_since is None:
+            self._waiting_since = now
+
+    def answered(self, now: float) -> None:
+        self._waiting_since = None
+
+    def waiting_s(self, now: float) -> float:
+        """How long the oldest unanswered message has waited; 0 when none waits."""
+        return 0.0 if self._waiting_since is None else max(0.0, now - self._waiting_since)
+
+    def reachable(self, connected: bool, now: float) -> bool:
+        return connected and self.waiting_s(now) < self.answer_within_s
