@@ -150,15 +150,17 @@ def create_app(
     app.include_router(settings_api.router)
     app.include_router(episodes.router)
     dashboard.views.install(app)
-    app.add_middleware(SecurityHeaders)  # CSP, no framing, no referrer (docs/security.md)
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, HSTS over https (docs/security.md)
 
-    docs_page = get_swagger_ui_html(
-        openapi_url=app.openapi_url or "/openapi.json",
-        title="nursery-monitor API",
-        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/icon.svg",
-    ).body.decode()
+    docs_page = bytes(
+        get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="nursery-monitor API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/icon.svg",
+        ).body
+    ).decode()
     # Swagger UI starts from one inline script: the page's policy allows exactly that one.
     docs_csp = content_security_policy(inline_script_hashes(docs_page))
 
