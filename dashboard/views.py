@@ -21,6 +21,7 @@ STATIC_DIR = HERE / "static"
 TEMPLATE = HERE / "templates" / "index.html"
 AUTH_TEMPLATE = HERE / "templates" / "auth.html"
 EPISODES_TEMPLATE = HERE / "templates" / "episodes.html"
+SETTINGS_TEMPLATE = HERE / "templates" / "settings.html"
 
 # Pages and the manifest are revalidated on every load; assets carry a content hash in
 # their URL so a phone picks up a new app.js after an upgrade without a hard refresh.
@@ -58,6 +59,15 @@ def render_episodes(static_dir: Path = STATIC_DIR) -> str:
     return EPISODES_TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", version)
 
 
+def render_settings(static_dir: Path = STATIC_DIR) -> str:
+    """The settings page, its assets' URLs carrying a hash of their content."""
+    digest = hashlib.sha256()
+    for name in ("app.css", "auth.js", "auth.css", "settings.js", "settings.css"):
+        digest.update((static_dir / name).read_bytes())
+    version = digest.hexdigest()[:12]
+    return SETTINGS_TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", version)
+
+
 def install(app: FastAPI) -> None:
     """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
     page = render_index()
@@ -74,6 +84,15 @@ def install(app: FastAPI) -> None:
         /api/episodes, which needs a caregiver; auth.js sends a visitor without a
         session to sign in first."""
         return HTMLResponse(episodes, headers=NO_CACHE)
+
+    settings = render_settings()
+
+    @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
+    def settings_page() -> HTMLResponse:
+        """Preset, thresholds, °C/°F and your push channels: a shell with no data in it,
+        like /episodes. Everything comes from /api/settings and /api/caregivers, which
+        need a caregiver; auth.js sends a visitor without a session to sign in first."""
+        return HTMLResponse(settings, headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

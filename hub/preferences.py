@@ -76,7 +76,9 @@ class Household:
         """Where a threshold's value comes from, for the settings page."""
         if key in self.chosen:
             return "dashboard"
-        return "config" if getattr(base, key) is not None else "preset"
+        # A field with a fixed default (hot_above_c) is the preset's unless the file set it.
+        configured = key in base.model_fields_set and getattr(base, key) is not None
+        return "config" if configured else "preset"
 
 
 def check_channel_url(url: str) -> str:
@@ -92,8 +94,11 @@ def check_channel_url(url: str) -> str:
     return url
 
 
-def effective_rules(base: RulesSettings, chosen: Mapping[str, Any]) -> RulesSettings:
-    """`base` with the chosen preset and thresholds; PreferenceError naming the field."""
+def effective_rules(
+    base: RulesSettings, chosen: Mapping[str, Any], changed: tuple[str, ...] = ()
+) -> RulesSettings:
+    """`base` with the chosen preset and thresholds; PreferenceError naming the field.
+    A rule between fields (warm not above hot) is blamed on the one just `changed`."""
     values = base.model_dump()
     values.update({k: v for k, v in chosen.items() if k != "unit"})
     try:
@@ -101,7 +106,8 @@ def effective_rules(base: RulesSettings, chosen: Mapping[str, Any]) -> RulesSett
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [str(part) for part in error.get("loc", ())]
-        field = loc[0] if loc else next((k for k in chosen if k != "unit"), "preset")
+        suspects = [k for k in (*changed, *chosen) if k != "unit"]
+        field = loc[0] if loc else next(iter(suspects), "preset")
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         raise PreferenceError(field, message) from None
 
@@ -199,7 +205,7 @@ class Preferences:
                 raise PreferenceError(key, f"{key} must be a number of °C")
             else:
                 chosen[key] = round(float(value), 2)
-        effective_rules(self._base, chosen)  # refuse before saving
+        effective_rules(self._base, chosen, tuple(changes))  # refuse before saving
         with self._tx() as db:
             db.execute("DELETE FROM preferences")
             db.executemany(

@@ -12,7 +12,8 @@
   const RESYNC_MS = 10 * 60 * 1000; // refetch the whole day now and then (late, replayed readings)
   const REDRAW_MS = 30 * 1000; // slide the time axis even when no reading arrives
   const MAX_POINTS = 1000;
-  const BAND = { lo: 16, hi: 20 };
+  const SETTINGS_REFRESH_MS = 60 * 1000; // °C/°F and the thresholds, changed on /settings
+  const SETTINGS_WAIT_MS = 3000; // at most this long before the first draw, in °C if need be
   const MIN_GAP_MS = 5 * 60 * 1000; // a silence longer than this breaks the line
   const SVG_NS = "http://www.w3.org/2000/svg";
   // The chart's range switch. A week and a year come from the hub's hourly rollups and are
@@ -96,6 +97,13 @@
     sending: new Set(), // alert ids with an ack or snooze on its way
     answerErrors: new Map(), // alert id -> what went wrong with the last press
     recentKey: "",
+    // GET /api/settings: temperatures arrive in °C and are shown in `unit`; the chart
+    // shades the comfortable band between the cold and warm thresholds.
+    unit: "C",
+    band: { lo: 16, hi: 20 },
+    bandFrom: "uk", // the preset the band comes from, or "" when a threshold was changed
+    settingsKey: "",
+    settingsAt: -Infinity,
   };
 
   // --- small helpers ------------------------------------------------------------
@@ -126,8 +134,22 @@
     return words.charAt(0).toUpperCase() + words.slice(1);
   }
 
-  function fmtTemp(value) {
-    return value.toFixed(1);
+  /** A temperature in °C in the unit the household chose. */
+  function toUnit(celsius) {
+    return page.unit === "F" ? (celsius * 9) / 5 + 32 : celsius;
+  }
+
+  function unitLabel() {
+    return page.unit === "F" ? "°F" : "°C";
+  }
+
+  function fmtTemp(celsius) {
+    return toUnit(celsius).toFixed(1);
+  }
+
+  /** A limit: "16", "60.8", without a trailing ".0". */
+  function fmtLimit(celsius) {
+    return String(Math.round(toUnit(celsius) * 10) / 10);
   }
 
   function fmtHumidity(value) {
@@ -171,6 +193,8 @@
         temp: q(".temp"),
         tempLabel: q(".temp-label"),
         tempValue: q(".temp-value"),
+        tempUnit: q(".temp .unit"),
+        caption: q(".caption-text"),
         humidityValue: q(".humidity-value"),
         range: q(".range"),
         seen: q(".seen"),
@@ -274,7 +298,8 @@
     return (serverNow() - Date.parse(iso)) / 1000;
   }
 
-  // What was measured against what, and for how long: "15.0 °C · below 16.0 °C · for 12 min".
+  // What was measured against what, and for how long: "15.0 °C · below 16.0 °C · for 12 min"
+  // (or in °F).
   // While the room is silent its measurements are the last known ones, and say so.
   function alertDetail(alert, stale) {
     const v = alert.value;
@@ -287,13 +312,13 @@
       case "warm":
       case "hot": {
         const side = alert.condition === "cold" || alert.condition === "cool" ? "below" : "above";
-        if (v !== null) parts.push(`${measured}${fmtTemp(v)} °C`);
-        if (limit !== null) parts.push(`${side} ${fmtTemp(limit)} °C`);
+        if (v !== null) parts.push(`${measured}${fmtTemp(v)} ${unitLabel()}`);
+        if (limit !== null) parts.push(`${side} ${fmtTemp(limit)} ${unitLabel()}`);
         break;
       }
       case "fast_drop":
-        if (v !== null) parts.push(`${measured || "now "}${fmtTemp(v)} °C`);
-        if (limit !== null) parts.push(`cold below ${fmtTemp(limit)} °C`);
+        if (v !== null) parts.push(`${measured || "now "}${fmtTemp(v)} ${unitLabel()}`);
+        if (limit !== null) parts.push(`cold below ${fmtTemp(limit)} ${unitLabel()}`);
         break;
       case "humidity":
         if (v !== null) parts.push(`${measured}${fmtHumidity(v)} %RH`);
@@ -491,6 +516,7 @@
     renderAlerts(view, alertsFor(view));
 
     const latest = room.latest;
+    setText(n.tempUnit, unitLabel());
     n.temp.classList.toggle("is-stale", room.stale);
     n.tempLabel.hidden = !(room.stale && latest);
     if (latest) {
@@ -505,13 +531,16 @@
 
     if (latest && !room.stale) {
       const t = latest.temperature_c;
-      const where = t < BAND.lo ? "Below" : t > BAND.hi ? "Above" : "Within";
+      const band = page.band;
+      const where = t < band.lo ? "Below" : t > band.hi ? "Above" : "Within";
       n.range.hidden = false;
       n.range.dataset.where = where.toLowerCase();
-      setText(n.range, `${where} ${BAND.lo}–${BAND.hi} °C`);
+      setText(n.range, `${where} ${fmtLimit(band.lo)}–${fmtLimit(band.hi)} ${unitLabel()}`);
     } else {
       n.range.hidden = true;
     }
+
+    setText(n.caption, captionText());
 
     const seen = seenAgoSeconds(view);
     setText(
@@ -772,23 +801,42 @@
     return { spread: Boolean(spread), alerts: marks ? marks.alerts : 0, episodes: marks ? marks.episodes : 0 };
   }
 
-  const TEMP_SPEC = {
-    className: "plot-temp-svg",
-    height: 150,
-    timeLabels: true,
-    band: BAND,
-    marks: true,
-    value: (p) => p.temp,
-    lo: (p) => p.tMin,
-    hi: (p) => p.tMax,
-    empty: [BAND.lo, BAND.hi],
-    scale: { include: [BAND.lo, BAND.hi], pad: 0.4, minSpan: 4, steps: [1, 2, 5], maxTicks: 4 },
-    tickLabel: (v) => `${v}°`,
-    label: (points, chart) =>
-      points.length
-        ? `Temperature chart, ${RANGES[chart.range].label}, ${points.length} points, latest ${fmtTemp(points.at(-1).temp)} °C`
-        : "Temperature chart, no readings yet",
-  };
+  // The temperature chart in the household's unit: the points stay in °C, the spec
+  // converts what it draws.
+  function tempSpec() {
+    const f = page.unit === "F" ? 9 / 5 : 1;
+    const band = { lo: toUnit(page.band.lo), hi: toUnit(page.band.hi) };
+    return {
+      className: "plot-temp-svg",
+      height: 150,
+      timeLabels: true,
+      band,
+      marks: true,
+      value: (p) => toUnit(p.temp),
+      lo: (p) => toUnit(p.tMin),
+      hi: (p) => toUnit(p.tMax),
+      empty: [band.lo, band.hi],
+      scale: { include: [band.lo, band.hi], pad: 0.4 * f, minSpan: 4 * f, steps: [1, 2, 5], maxTicks: 4 },
+      tickLabel: (v) => `${v}°`,
+      label: (points, chart) =>
+        points.length
+          ? `Temperature chart, ${RANGES[chart.range].label}, ${points.length} points, latest ${fmtTemp(points.at(-1).temp)} ${unitLabel()}`
+          : "Temperature chart, no readings yet",
+    };
+  }
+
+  // Under the chart: what the shaded band is, and whose guidance it follows.
+  function captionText() {
+    const range = `${fmtLimit(page.band.lo)}–${fmtLimit(page.band.hi)} ${unitLabel()}`;
+    if (page.bandFrom === "uk") {
+      return `Shaded: ${range}, the room temperature UK guidance (NHS, The Lullaby Trust) suggests for a sleeping baby.`;
+    }
+    if (page.bandFrom === "who") {
+      return `Shaded: ${range}, from the WHO preset (at least ${fmtLimit(page.band.lo)} ${unitLabel()} indoors).`;
+    }
+    if (page.bandFrom === "us") return `Shaded: ${range}, the range often given in the US for a baby's room.`;
+    return `Shaded: ${range}, between the cold and warm thresholds chosen on the Settings page.`;
+  }
 
   const HUMIDITY_SPEC = {
     className: "plot-humidity-svg",
@@ -847,7 +895,7 @@
     const width = view.nodes.plotTemp.clientWidth || 320;
     chart.ticks = timeTicks(chart.range, chart.t0, chart.t1, width - 36);
     view.chart = chart;
-    const drawn = drawPlot(view.nodes.plotTemp, chart, TEMP_SPEC);
+    const drawn = drawPlot(view.nodes.plotTemp, chart, tempSpec());
     const humidity = drawPlot(view.nodes.plotHumidity, chart, HUMIDITY_SPEC);
     const n = view.nodes;
     n.keySpread.hidden = !(drawn.spread || humidity.spread);
@@ -923,12 +971,12 @@
     return fmtClock(ms);
   }
 
-  // "Tue 3 PM · 19.1 °C (18.4–19.9) · 52 % humidity": the range only where a point stands
+  // "Tue 3 PM · 19.1 °C (18.4–19.9) · 52 % humidity" (or °F): the range only where a point stands
   // for several readings.
   function readoutText(range, p) {
     const spread = p.tMax > p.tMin ? ` (${fmtTemp(p.tMin)}–${fmtTemp(p.tMax)})` : "";
     const when = fmtWhen(range, p.bucketMs ? p.start : p.t);
-    return `${when} · ${fmtTemp(p.temp)} °C${spread} · ${fmtHumidity(p.hum)} % humidity`;
+    return `${when} · ${fmtTemp(p.temp)} ${unitLabel()}${spread} · ${fmtHumidity(p.hum)} % humidity`;
   }
 
   function showCursor(view) {
@@ -1346,8 +1394,38 @@
     return { res, body: await res.json() };
   }
 
+  // °C/°F and the band from GET /api/settings. A change made on the settings page shows
+  // here within a minute, or at once when this page comes back to the front.
+  async function loadSettings() {
+    page.settingsAt = performance.now();
+    try {
+      const { body } = await getJson("/api/settings");
+      const t = body.thresholds;
+      const cold = t.cold_below_c;
+      const warm = t.warm_above_c;
+      const fromPreset = cold.source === "preset" && warm.source === "preset";
+      const next = {
+        unit: body.unit === "F" ? "F" : "C",
+        band: { lo: cold.value_c, hi: warm.value_c },
+        bandFrom: fromPreset ? body.preset : "",
+      };
+      const key = JSON.stringify(next);
+      if (key === page.settingsKey) return;
+      page.settingsKey = key;
+      Object.assign(page, next);
+      document.documentElement.dataset.unit = page.unit;
+      for (const view of page.rooms.values()) {
+        if (view.data) renderRoom(view);
+        drawCharts(view);
+      }
+    } catch (err) {
+      console.warn("nursery dashboard:", err); // keep the unit and band already in use
+    }
+  }
+
   async function poll() {
     if (page.polling) return;
+    if (performance.now() - page.settingsAt > SETTINGS_REFRESH_MS) loadSettings();
     page.polling = true;
     clearTimeout(page.timer);
     try {
@@ -1377,11 +1455,15 @@
     page.timer = setTimeout(poll, POLL_MS);
   }
 
-  function start() {
+  async function start() {
+    // The first draw waits (briefly) for the unit, so a °F home never sees °C flash by.
+    await Promise.race([loadSettings(), new Promise((resolve) => setTimeout(resolve, SETTINGS_WAIT_MS))]);
     poll();
     setInterval(tick, 1000);
     document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") poll();
+      if (document.visibilityState !== "visible") return;
+      loadSettings();
+      poll();
     });
     let resizeTimer = null;
     window.addEventListener("resize", () => {

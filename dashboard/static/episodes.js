@@ -45,6 +45,7 @@
     undo: null, // {id, timer}
     ticker: null,
     polling: false,
+    unit: "C", // GET /api/settings: temperatures are stored in °C and shown in this unit
   };
 
   // --- small helpers ------------------------------------------------------------
@@ -71,6 +72,43 @@
     const min = Math.floor(whole / 60);
     const s = String(whole % 60).padStart(2, "0");
     return `${min}:${s}`;
+  }
+
+  /** A temperature in °C as shown: "38.6 °C" or "101.5 °F". */
+  function fmtTemp(celsius) {
+    const value = state.unit === "F" ? (celsius * 9) / 5 + 32 : celsius;
+    return `${(Math.round(value * 10) / 10).toFixed(1)} ${unitLabel()}`;
+  }
+
+  function unitLabel() {
+    return state.unit === "F" ? "°F" : "°C";
+  }
+
+  /** A number as typed in the shown unit, in °C for the hub (null when empty). */
+  function typedCelsius(text) {
+    if (text === "") return null;
+    const value = Number(text);
+    if (state.unit !== "F") return value;
+    return Math.round((((value - 32) * 5) / 9) * 100) / 100;
+  }
+
+  /** A stored °C value as the fever input shows it. */
+  function inputTemp(celsius) {
+    const value = state.unit === "F" ? (celsius * 9) / 5 + 32 : celsius;
+    return String(Math.round(value * 10) / 10);
+  }
+
+  async function loadUnit() {
+    try {
+      const res = await api("GET", "/api/settings");
+      if (res.ok && res.data) state.unit = res.data.unit === "F" ? "F" : "C";
+    } catch (e) {
+      /* °C then */
+    }
+    $("fever-unit").textContent = unitLabel();
+    const input = $("f-fever-c");
+    input.min = inputTemp(34);
+    input.max = inputTemp(43);
   }
 
   function pad(n) {
@@ -347,7 +385,7 @@
       setRadio("pattern", episode.cluster ? "cluster" : "one");
       $("f-jerks").value = episode.jerks && episode.jerks > 1 ? String(episode.jerks) : "";
       $("f-fever").checked = episode.fever;
-      $("f-fever-c").value = episode.fever_c === null ? "" : String(episode.fever_c);
+      $("f-fever-c").value = episode.fever_c === null ? "" : inputTemp(episode.fever_c);
       form.elements.vomiting.checked = episode.vomiting;
       form.elements.poor_feeding.checked = episode.poor_feeding;
       $("f-notes").value = episode.notes;
@@ -386,7 +424,7 @@
       cluster,
       jerks: cluster && jerks !== "" ? Number(jerks) : cluster ? null : 1,
       fever,
-      fever_c: fever && feverC !== "" ? Number(feverC) : null,
+      fever_c: fever && feverC !== "" ? typedCelsius(feverC) : null,
       vomiting: form.elements.vomiting.checked,
       poor_feeding: form.elements.poor_feeding.checked,
       notes: $("f-notes").value,
@@ -443,9 +481,9 @@
 
   function snapshotWords(snap) {
     if (!snap || snap.temperature_c === null) return "No room reading at onset";
-    const parts = [`Room ${snap.temperature_c.toFixed(1)} °C at onset`];
+    const parts = [`Room ${fmtTemp(snap.temperature_c)} at onset`];
     if (snap.trend) parts.push(snap.trend);
-    if (snap.minutes_below_cold) parts.push(`${snap.minutes_below_cold} min below ${snap.cold_below_c} °C in the hour before`);
+    if (snap.minutes_below_cold) parts.push(`${snap.minutes_below_cold} min below ${fmtTemp(snap.cold_below_c)} in the hour before`);
     if (snap.cold_alert_open) parts.push("cold alert open");
     return parts.join(", ");
   }
@@ -467,7 +505,7 @@
       if (episode.state) facts.push(STATE_WORDS[episode.state]);
       if (episode.alert === false) facts.push("not alert");
       if (episode.jerks && episode.jerks > 1) facts.push(`${episode.jerks} jerks`);
-      if (episode.fever) facts.push(episode.fever_c ? `fever ${episode.fever_c} °C` : "fever");
+      if (episode.fever) facts.push(episode.fever_c ? `fever ${fmtTemp(episode.fever_c)}` : "fever");
       if (episode.vomiting) facts.push("vomiting");
       if (episode.poor_feeding) facts.push("poor feeding");
       item.append(el("p", "ep-facts", facts.join(" · ")));
@@ -565,6 +603,7 @@
     $("r-since").addEventListener("change", syncReport);
     $("r-until").addEventListener("change", syncReport);
     syncReport();
+    await loadUnit();
     await loadRooms();
     await refresh();
     document.body.dataset.ready = "true";
