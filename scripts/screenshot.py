@@ -1,10 +1,12 @@
 """Phone-size screenshots of the dashboard for the docs, from a real hub and broker.
 
 Starts its own Mosquitto and a hub on a temporary database, publishes a plausible evening
-(the last 6 h at one reading a minute, the room cooling to about 16.3 °C), then saves
-390×844 screenshots in the light and dark colour schemes to docs/screenshots/, plus one of
-a room that has gone silent, to check how the warning reads at night, and one of an open
-cold alert with its "I'm on it" and "Snooze 30 min" buttons.
+(the last 6 h at one reading a minute, the room cooling to about 16.3 °C), signs in as a
+caregiver as a parent would, then saves 390×844 screenshots in the light and dark colour
+schemes to docs/screenshots/: the dashboard, one of a room that has gone silent (to check
+how the warning reads at night), one of an open cold alert with its "I'm on it" and
+"Snooze 30 min" buttons, the settings page (the guidance; the caregivers and a push
+channel just tested against a local receiver) and the episode log.
 
     python scripts/screenshot.py [--out docs/screenshots]
 """
@@ -25,7 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
-from playwright.sync_api import Browser, ViewportSize, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 
 from firmware.contract import (  # noqa: E402
     ReadingMessage,
@@ -34,7 +42,15 @@ from firmware.contract import (  # noqa: E402
     status_topic,
 )
 from hub.store import Received, Store  # noqa: E402
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    Mosquitto,
+    RunningHub,
+    api_token,
+    hub_settings,
+    login,
+    wait_until,
+)
+from tests.test_notify import Receiver  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -108,19 +124,84 @@ def open_cold_alert(hub: RunningHub) -> bool:
     )
 
 
-def shoot(browser: Browser, url: str, scheme: Literal["light", "dark"], path: Path) -> None:
-    """One phone-size screenshot, once the chart has drawn its points."""
+Scheme = Literal["light", "dark"]
+
+
+def signed_in(browser: Browser, url: str, scheme: Scheme) -> tuple[BrowserContext, Page]:
+    """A phone-size tab signed in through the hub's sign-in page."""
     context = browser.new_context(
         viewport=PHONE, device_scale_factor=2, color_scheme=scheme, reduced_motion="reduce"
     )
     page = context.new_page()
-    page.goto(url)
-    page.locator(".room .plot-temp svg[data-points]:not([data-points='0'])").first.wait_for()
-    page.locator("#recent").wait_for()  # the alerts have loaded too
+    login(page, url)
+    return context, page
+
+
+def save(page: Page, path: Path) -> None:
     page.wait_for_function("document.fonts.ready.then(() => true)")
+    width = int(page.evaluate("document.documentElement.scrollWidth"))
+    if width > PHONE["width"]:
+        raise SystemExit(f"{path.name}: the page is {width}px wide on a {PHONE['width']}px phone")
     page.screenshot(path=str(path))
-    context.close()
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def shoot(browser: Browser, url: str, scheme: Scheme, path: Path) -> None:
+    """The dashboard, once the chart has drawn its points and the alerts have loaded."""
+    context, page = signed_in(browser, url, scheme)
+    page.locator(".room .plot-temp svg[data-points]:not([data-points='0'])").first.wait_for()
+    page.locator("#recent").wait_for()
+    page.locator("#account:not([hidden])").wait_for()
+    save(page, path)
+    context.close()
+
+
+def shoot_settings(browser: Browser, url: str, scheme: Scheme, path: Path, part: str) -> None:
+    """The settings page from the top (`guidance`), or scrolled to who gets paged with a
+    channel whose test push just went through (`channels`)."""
+    context, page = signed_in(browser, url, scheme)
+    page.goto(url + "/settings")
+    page.locator("body[data-ready='true']").wait_for()
+    if part == "channels":
+        channel = page.locator(".st-channel").first
+        channel.get_by_role("button", name="Send test").click()
+        channel.locator(".st-test-result[data-result='sent']").wait_for()
+        page.locator("#caregivers-title").evaluate("node => node.scrollIntoView()")
+        page.evaluate("window.scrollBy(0, -12)")
+    save(page, path)
+    context.close()
+
+
+def shoot_episodes(browser: Browser, url: str, scheme: Scheme, path: Path) -> None:
+    """The episode log from the top: the "Episode now" button and the doctor card."""
+    context, page = signed_in(browser, url, scheme)
+    page.goto(url + "/episodes")
+    page.locator("body[data-ready='true']").wait_for()
+    page.locator("#list .ep-item").first.wait_for()
+    save(page, path)
+    context.close()
+
+
+def log_episodes(hub: RunningHub, now: datetime) -> None:
+    """Two episodes of the evening, as a parent would have logged them."""
+    evening_log: list[tuple[float, dict[str, object]]] = [
+        (200, {"duration_s": 25, "limbs": ["left_leg"], "state": "asleep"}),
+        (
+            35,
+            {
+                "duration_s": 40,
+                "limbs": ["left_leg", "right_leg"],
+                "state": "waking",
+                "notes": "Settled after a feed.",
+            },
+        ),
+    ]
+    for minutes_ago, details in evening_log:
+        started = now - timedelta(minutes=minutes_ago)
+        body = {"room": "nursery", "started_at": started.isoformat(), "timed": True, **details}
+        answer = hub.post("/api/episodes", json=body)
+        if answer.status_code != 201:
+            raise SystemExit(f"could not log an episode: {answer.text}")
 
 
 def main() -> None:
@@ -135,6 +216,7 @@ def main() -> None:
         broker = Mosquitto(work)
         broker.start()
         hubs: list[RunningHub] = []
+        receiver = Receiver()  # a push service on 127.0.0.1, for the settings page's test
         client = mqtt.Client(CallbackAPIVersion.VERSION2)
         try:
             client.connect("127.0.0.1", broker.port)
@@ -155,6 +237,13 @@ def main() -> None:
                 timeout=30,
                 what="the evening's readings to be stored",
             )
+            log_episodes(hub, datetime.now(UTC))
+            api_token(settings.hub.db, "Sam")  # a second caregiver, paged on escalation
+            channel = hub.post(
+                "/api/caregivers/me/channels", json={"url": receiver.url(), "label": "My phone"}
+            )
+            if channel.status_code != 201:
+                raise SystemExit(f"could not add a channel: {channel.text}")
 
             # A room that went quiet 25 minutes ago. The hub stamps readings with the time
             # it receives them, so this history is written to its database beforehand.
@@ -179,12 +268,16 @@ def main() -> None:
                 shoot(browser, hub.url, "dark", out / "dashboard-dark.png")
                 shoot(browser, quiet_hub.url, "dark", out / "dashboard-no-reading-dark.png")
                 shoot(browser, cold_hub.url, "light", out / "dashboard-cold-alert.png")
+                shoot_settings(browser, hub.url, "light", out / "settings-light.png", "guidance")
+                shoot_settings(browser, hub.url, "dark", out / "settings-dark.png", "channels")
+                shoot_episodes(browser, hub.url, "light", out / "episodes-light.png")
                 browser.close()
         finally:
             client.loop_stop()
             client.disconnect()
             for running in hubs:
                 running.stop()
+            receiver.stop()
             broker.stop()
 
 
