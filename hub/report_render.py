@@ -12,7 +12,7 @@ import csv
 import html
 import io
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
@@ -436,7 +436,13 @@ def _safe(value: object) -> str:
 
 
 def _utc(ts: datetime | None) -> str:
-    return "" if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if ts is None:
+        return ""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+def _local(ts: datetime, zone: tzinfo) -> str:
+    return ts.astimezone(zone).isoformat(" ", "seconds")[:19]
 
 
 def _csv_line(values: Iterable[object]) -> str:
@@ -456,7 +462,7 @@ def episodes_csv(episodes: Iterable[Episode], zone: tzinfo) -> Iterator[str]:
                 e.room,
                 _utc(e.started_at),
                 _utc(e.ended_at),
-                e.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                _local(e.started_at, zone),
                 None if duration is None else round(duration, 1),
                 e.timing.timed,
                 *(limb in d.limbs for limb in LIMBS),
@@ -485,14 +491,20 @@ READING_COLUMNS: Final = ("room", "ts_utc", "local_time", "temperature_c", "humi
 
 
 def readings_csv(rows: Iterable[tuple[str, datetime, float, float]], zone: tzinfo) -> Iterator[str]:
-    yield _csv_line(READING_COLUMNS)
-    for room, ts, temperature, humidity in rows:
-        yield _csv_line(
-            (
-                room,
-                _utc(ts),
-                ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-                round(temperature, 2),
-                round(humidity, 2),
-            )
+    """The readings as CSV, in chunks of a few thousand lines (a year is millions)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(READING_COLUMNS)
+    names: dict[str, str] = {}
+    for count, (room, ts, temperature, humidity) in enumerate(rows, 1):
+        name = names.get(room)
+        if name is None:
+            name = names[room] = _safe(room)
+        writer.writerow(
+            (name, _utc(ts), _local(ts, zone), round(temperature, 2), round(humidity, 2))
         )
+        if count % 2000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
