@@ -56,6 +56,10 @@ Clock = Callable[[], datetime]
 RECEIPT_EVERY_S: Final = 1.0
 RECEIPT_QOS: Final = 1
 MAX_REMEMBERED_TOPICS: Final = 1024
+# A flood of broken messages must not flood the log (a Pi's SD card): at most this many
+# rejections are logged one by one per window; /healthz counts every one.
+REJECTIONS_LOGGED_PER_WINDOW: Final = 10
+REJECTION_LOG_WINDOW_S: Final = 60.0
 
 
 def utc_now() -> datetime:
@@ -154,6 +158,7 @@ class Ingest:
         self._receipts = _ReceiptSchedule(RECEIPT_EVERY_S)  # the writer thread's own
         self._topics: dict[str, tuple[str, TopicKind]] = {}  # the writer thread's own
         self._episodes: EpisodeStore | None = None  # the writer thread's own, opened on use
+        self._rejection_window = (-math.inf, 0, 0)  # the writer's own: start, logged, not
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
@@ -439,7 +444,20 @@ class Ingest:
         self.counters.last_rejection = line
         # An episode event is health data: say that one was refused, never what it held.
         shown = "not shown" if item.topic.endswith("/episode") else repr(item.payload[:60])
-        log.warning("rejected message on %s (payload %s)", line, shown)
+        started, logged, unlogged = self._rejection_window
+        now = time.monotonic()
+        if now - started >= REJECTION_LOG_WINDOW_S:
+            if unlogged:
+                log.warning("%d more messages were rejected without a log line", unlogged)
+            started, logged, unlogged = now, 0, 0
+        if logged < REJECTIONS_LOGGED_PER_WINDOW:
+            logged += 1
+            last = logged == REJECTIONS_LOGGED_PER_WINDOW
+            more = "; more this minute are only counted" if last else ""
+            log.warning("rejected message on %s (payload %s)%s", line, shown, more)
+        else:
+            unlogged += 1
+        self._rejection_window = (started, logged, unlogged)
 
     def _commit(self, batch: _Batch) -> None:
         """Commit the batch, retrying while the database fails, acknowledge it, then tell
