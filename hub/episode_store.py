@@ -330,6 +330,8 @@ class EpisodeStore:
 
     @staticmethod
     def _one(db: sqlite3.Connection, episode_id: int) -> Episode:
+        if not 0 < episode_id < 2**63:  # no such row; SQLite would raise OverflowError
+            raise NotFound(f"no episode #{episode_id}")
         row = db.execute(_SELECT + " WHERE id = ?", (episode_id,)).fetchone()
         if row is None:
             raise NotFound(f"no episode #{episode_id}")
@@ -454,6 +456,8 @@ class EpisodeStore:
     # --- reads -------------------------------------------------------------------
 
     def get(self, episode_id: int) -> Episode:
+        if not 0 < episode_id < 2**63:  # no such row; SQLite would raise OverflowError
+            raise NotFound(f"no episode #{episode_id}")
         found = self._read(_SELECT + " WHERE id = ?", (episode_id,))
         if not found:
             raise NotFound(f"no episode #{episode_id}")

@@ -755,6 +755,8 @@ class Store:
         return [_incident(row) for row in rows]
 
     def incident(self, incident_id: int) -> Incident | None:
+        if not 0 < incident_id < 2**63:
+            return None  # no such row can exist, and SQLite would raise OverflowError
         with self._lock:
             row = self._db.execute(
                 _SELECT_INCIDENTS + " WHERE id = ?",

@@ -136,7 +136,14 @@ def snooze_alert(
     """Snooze for 15, 30 or 60 minutes; a reminder follows if it has not cleared."""
     if minutes not in (15, 30, 60):
         raise HTTPException(
-            422, detail=[{"loc": ["query", "minutes"], "msg": "minutes must be 15, 30 or 60"}]
+            422,
+            detail=[
+                {
+                    "loc": ["query", "minutes"],
+                    "msg": "minutes must be 15, 30 or 60",
+                    "type": "value_error",
+                }
+            ],
         )
     return _answer(monitor, ctx, request, caregiver, alert_id, "snooze", answer, minutes, exp, sig)
 

@@ -76,7 +76,10 @@ def room_readings(
     start = _utc(since) if since else end - DEFAULT_SPAN
     if start > end:
         raise HTTPException(
-            422, detail=[{"loc": ["query", "since"], "msg": "since is after until"}]
+            422,
+            detail=[
+                {"loc": ["query", "since"], "msg": "since is after until", "type": "value_error"}
+            ],
         )
     if ctx.store.room(room) is None:
         raise HTTPException(404, detail=f"no room named {room!r}")
@@ -117,7 +120,9 @@ def room_history(
     try:
         zone = time_zone(tz)
     except ValueError as exc:
-        raise HTTPException(422, detail=[{"loc": ["query", "tz"], "msg": str(exc)}]) from exc
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "tz"], "msg": str(exc), "type": "value_error"}]
+        ) from exc
     if ctx.store.room(room) is None:
         raise HTTPException(404, detail=f"no room named {room!r}")
     chart = history(ctx.store, room, span, ctx.clock(), zone)

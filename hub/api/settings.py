@@ -85,7 +85,9 @@ PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
 def _problem(exc: PreferenceError, where: str = "body") -> HTTPException:
-    return HTTPException(422, detail=[{"loc": [where, exc.field], "msg": str(exc)}])
+    return HTTPException(
+        422, detail=[{"loc": [where, exc.field], "msg": str(exc), "type": "value_error"}]
+    )
 
 
 def _settings_out(preferences: Preferences) -> SettingsOut:
@@ -123,7 +125,10 @@ def change_settings(
     sent: dict[str, Any] = changes.model_dump(exclude_unset=True)
     for key in ("unit", "preset"):
         if key in sent and sent[key] is None:
-            raise HTTPException(422, detail=[{"loc": ["body", key], "msg": f"{key} is required"}])
+            raise HTTPException(
+                422,
+                detail=[{"loc": ["body", key], "msg": f"{key} is required", "type": "missing"}],
+            )
     try:
         preferences.update({k: v for k, v in sent.items() if k in EDITABLE})
     except PreferenceError as exc:
