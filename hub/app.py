@@ -27,6 +27,7 @@ from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
 from hub.preferences import Preferences
+from hub.private_logs import keep_secrets_out_of_logs
 from hub.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
 from hub.store import Store, StoreError
 from hub.systemd import Watchdog
@@ -57,6 +58,7 @@ def create_app(
     ingest: bool = True,
 ) -> FastAPI:
     """The hub's web app; with ingest=False it only serves what the database holds."""
+    keep_secrets_out_of_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,305 @@
+"""No secret and no health data in any log line: a full run (MQTT over TLS with
+passwords, a sign-in with a wrong password first, episodes with notes, a cold alert
+pushed through a URL that carries a token, its acknowledgement, a sign-out), in-process
+at DEBUG and as `nursery hub` and `nursery firmware` processes at --log-level debug;
+then every line is searched for each secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from firmware.contract import ReadingMessage, new_boot_id
+from firmware.publisher import Publisher
+from hub.api.deps import CSRF_HEADER, SESSION_COOKIE
+from nursery.config import Settings
+from tests.conftest import (
+    TEST_CAREGIVER,
+    TEST_PASSWORD,
+    RunningHub,
+    api_token,
+    free_port,
+    hub_settings,
+    wait_until,
+)
+from tests.secure_broker import BASE, CertificateAuthority, SecureMosquitto
+from tests.test_notify import Receiver
+
+COLD_ROOM = "bedroom"
+USERS = {
+    "hub": "hub-pw-" + uuid.uuid4().hex,
+    "firmware-nursery": "fw-nursery-pw-" + uuid.uuid4().hex,
+    "firmware-bedroom": "fw-bedroom-pw-" + uuid.uuid4().hex,
+}
+RULES: dict[str, object] = {"cold_for_s": 0.3, "stale_after_s": 60.0, "drop_c": 15.0}
+ALERTS: dict[str, object] = {"repeat_after_s": [600.0], "max_per_hour": 1000}
+
+
+class Secrets:
+    """Everything that must never reach a log, collected as the scenario makes it."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {
+            "caregiver password": TEST_PASSWORD,
+            "a wrong password tried": "wrong-" + uuid.uuid4().hex,
+            "episode notes": "notes-" + uuid.uuid4().hex,
+            "edited episode notes": "edited-" + uuid.uuid4().hex,
+            "episode notes via the API": "api-notes-" + uuid.uuid4().hex,
+            "push service password": "push-pw-" + uuid.uuid4().hex,
+            "push URL path token": "push-token-" + uuid.uuid4().hex,
+            **{f"MQTT password of {user}": password for user, password in USERS.items()},
+        }
+
+    def push_url(self, receiver: Receiver) -> str:
+        password = self.values["push service password"]
+        token = self.values["push URL path token"]
+        return f"json://family:{password}@127.0.0.1:{receiver.port}/hook/{token}"
+
+    def found_in(self, text: str) -> list[str]:
+        return [name for name, value in self.values.items() if value in text]
+
+
+class ColdRoom:
+    """The bedroom's Pi, in-process, publishing 12 °C every 50 ms over TLS."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.boot = new_boot_id()
+        self.publisher = Publisher(settings, self.boot)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        seq = 0
+        while not self.stop.wait(0.05):
+            reading = ReadingMessage(COLD_ROOM, self.boot, seq, datetime.now(UTC), 12.0, 50.0)
+            self.publisher.publish_reading(reading)
+            seq += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.publisher.close()
+
+
+def scenario(url: str, token: str, receiver: Receiver, secrets: Secrets) -> None:
+    """What a household does in a day, through the hub's HTTP interface."""
+    bearer = {"Authorization": f"Bearer {token}"}
+    secrets.values["API token"] = token
+    with httpx.Client(base_url=url, timeout=10, headers={"Origin": url}) as phone:
+        wrong = {"name": TEST_CAREGIVER, "password": secrets.values["a wrong password tried"]}
+        assert phone.post("/login", data=wrong).status_code == 401
+        signed_in = phone.post(
+            "/login?next=/", data={"name": TEST_CAREGIVER, "password": TEST_PASSWORD}
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        secrets.values["session cookie"] = phone.cookies[SESSION_COOKIE]
+        csrf = phone.get("/api/auth/me").json()["csrf_token"]
+        secrets.values["CSRF token"] = csrf
+        changes = {CSRF_HEADER: csrf}
+
+        # The cold room's alert, pushed (the first try fails) and answered on the phone.
+        alert = wait_until(
+            lambda: [a for a in phone.get("/api/alerts").json() if a["room"] == COLD_ROOM],
+            timeout=30,
+            what="the cold alert",
+        )[0]
+        wait_until(lambda: receiver.answered, timeout=30, what="the push, after one failure")
+        push = json.loads(receiver.answered[0].body)
+        for sig in re.findall(r"sig=([\w-]+)", json.dumps(push)):
+            secrets.values[f"push link signature {sig[:6]}"] = sig
+        acked = phone.post(f"/api/alerts/{alert['id']}/ack", headers=changes)
+        assert acked.status_code == 200, acked.text
+        assert acked.json()["state"] == "acknowledged"
+
+        # Episodes: logged and edited on the phone, one more through the API.
+        started = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+        episode = {"room": COLD_ROOM, "started_at": started, "duration_s": 45}
+        made = phone.post(
+            "/api/episodes",
+            json={**episode, "notes": secrets.values["episode notes"], "fever": True},
+            headers=changes,
+        )
+        assert made.status_code == 201, made.text
+        edited = phone.patch(
+            f"/api/episodes/{made.json()['id']}",
+            json={"notes": secrets.values["edited episode notes"]},
+            headers=changes,
+        )
+        assert edited.status_code == 200, edited.text
+        earlier = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+        by_api = httpx.post(
+            url + "/api/episodes",
+            json={
+                **episode,
+                "started_at": earlier,
+                "notes": secrets.values["episode notes via the API"],
+            },
+            headers=bearer,
+            timeout=10,
+        )
+        assert by_api.status_code == 201, by_api.text
+        listed = phone.get("/api/episodes").json()
+        assert {e["notes"] for e in listed} >= {secrets.values["edited episode notes"]}
+        assert phone.post("/logout", headers=changes).status_code == 303
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[SecureMosquitto]:
+    broker = SecureMosquitto(tmp_path / "broker", CertificateAuthority(tmp_path, "home"), USERS)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    service = Receiver(fail_times=1)
+    yield service
+    service.stop()
+
+
+def settings_as(
+    tmp_path: Path, secure: SecureMosquitto, user: str, **sections: dict[str, object]
+) -> Settings:
+    return hub_settings(tmp_path, secure.port, BASE, mqtt=secure.mqtt_settings(user), **sections)
+
+
+def test_no_secret_in_the_logs_of_an_in_process_run(
+    tmp_path: Path,
+    secure: SecureMosquitto,
+    receiver: Receiver,
+    start_hub: Callable[[Settings], RunningHub],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets = Secrets()
+    port = free_port()
+    settings = settings_as(
+        tmp_path,
+        secure,
+        "hub",
+        hub={"http_port": port},
+        rules=RULES,
+        alerts=ALERTS,
+        notify={"urls": [secrets.push_url(receiver)], "public_url": f"http://127.0.0.1:{port}"},
+    )
+    hub = start_hub(settings)
+    room_settings = settings_as(
+        tmp_path / "pi", secure, "firmware-bedroom", firmware={"room": COLD_ROOM}
+    )
+    cold = ColdRoom(room_settings)
+    try:
+        scenario(hub.url, hub.token, receiver, secrets)
+    finally:
+        cold.close()
+    hub.stop()
+    # httpx and httpcore are this test's own HTTP client, the phone (the hub uses neither,
+    # and the process test below reads the hub's whole log).
+    records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    lines = [record.getMessage() for record in records]
+    lines += [str(record.args) for record in records]  # what another handler could show
+    lines += [record.exc_text or "" for record in records]
+    assert len(lines) > 30  # the run did log
+    assert any("push" in line and "delivered" in line for line in lines)
+    assert secrets.found_in("\n".join(lines)) == []
+
+
+class Process:
+    """A `nursery` subcommand at --log-level debug, its output in a file."""
+
+    def __init__(self, tmp_path: Path, command: str, env: dict[str, str]) -> None:
+        self.log = tmp_path / f"{command}.log"
+        full = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        full.update(env)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "nursery", command, "--log-level", "debug"],
+                env=full,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(20) == 0, self.log.read_text()[-3000:]
+        return self.log.read_text(errors="replace")
+
+
+def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
+    tmp_path: Path, secure: SecureMosquitto, receiver: Receiver
+) -> None:
+    secrets = Secrets()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    db = tmp_path / "hub.db"
+    token = api_token(db)
+    hub = Process(
+        tmp_path,
+        "hub",
+        {
+            **secure.env("hub"),
+            "NURSERY_HUB__DB": str(db),
+            "NURSERY_HUB__HTTP_PORT": str(port),
+            "NURSERY_HUB__CLIENT_ID": f"hub-{port}",
+            "NURSERY_RULES__COLD_FOR_S": "0.3",
+            "NURSERY_RULES__DROP_C": "15",
+            "NURSERY_ALERTS__REPEAT_AFTER_S": "[600]",
+            "NURSERY_NOTIFY__URLS": json.dumps([secrets.push_url(receiver)]),
+            "NURSERY_NOTIFY__PUBLIC_URL": url,
+        },
+    )
+    firmware: Process | None = None
+    cold: ColdRoom | None = None
+    try:
+
+        def serving() -> bool:
+            assert hub.proc.poll() is None, hub.log.read_text()[-3000:]
+            try:
+                return bool(httpx.get(url + "/healthz", timeout=2).json()["mqtt"]["connected"])
+            except httpx.TransportError:
+                return False
+
+        wait_until(serving, timeout=30, what="the hub to serve and connect over TLS")
+        firmware = Process(
+            tmp_path,
+            "firmware",
+            {
+                **secure.env("firmware-nursery"),
+                "NURSERY_FIRMWARE__ROOM": "nursery",
+                "NURSERY_FIRMWARE__SENSOR": "simulated",
+                "NURSERY_FIRMWARE__INTERVAL_S": "0.2",
+                "NURSERY_FIRMWARE__OUTBOX": str(tmp_path / "fw-outbox.db"),
+            },
+        )
+        cold = ColdRoom(
+            settings_as(tmp_path / "pi", secure, "firmware-bedroom", firmware={"room": COLD_ROOM})
+        )
+        scenario(url, token, receiver, secrets)
+        rooms = httpx.get(url + "/api/rooms", headers={"Authorization": f"Bearer {token}"})
+        assert {room["room"] for room in rooms.json()} == {"nursery", COLD_ROOM}
+    finally:
+        if cold is not None:
+            cold.close()
+        firmware_log = firmware.stop() if firmware is not None else ""
+        hub_log = hub.stop()
+    assert "connected to MQTT broker" in firmware_log
+    assert "push" in hub_log and "delivered" in hub_log
+    for name, text in (("hub", hub_log), ("firmware", firmware_log)):
+        assert "Traceback" not in text, name
+        assert secrets.found_in(text) == [], f"{name}'s log"
