@@ -18,12 +18,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, new_boot_id, reading_topic
+from firmware.contract import ReadingMessage, episode_stored_topic, new_boot_id, reading_topic
 from firmware.publisher import Publisher
 from nursery.config import MqttSettings, Settings, SettingsError, load_settings
 from nursery.mqtt_tls import secure_client
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 from tests.secure_broker import BASE, CertificateAuthority, SecureMosquitto
+from tests.test_install import Hub as InstalledPi
+from tests.test_install import Session
+from tests.test_install import hub as installed_pi  # noqa: F401 - a fixture
+from tests.test_install import login as installed_login
 
 USERS = {
     "hub": "hub-8c1f2e0d9a",
@@ -296,6 +300,26 @@ def test_a_client_certificate_is_used_where_the_broker_asks_for_one(
         assert not device.reason.is_failure
     finally:
         device.close()
+
+
+def test_the_installers_acl_lets_the_hub_answer_the_episode_button(
+    installed_pi: InstalledPi,  # noqa: F811 - the fixture imported above
+) -> None:
+    """The hub confirms each episode-button event on <room>/episode/stored; if the ACL
+    dropped it, the Pi would re-send the event for ever."""
+    hub = installed_pi
+    topic = episode_stored_topic("nursery", "nursery")
+    pi = Session(hub.port, *installed_login(hub.root, "firmware"))
+    the_hub = Session(hub.port, *installed_login(hub.root, "hub"))
+    try:
+        pi.subscribe(topic)
+        the_hub.publish(topic, b"receipt")
+        assert pi.next() == (topic, b"receipt", False)
+    finally:
+        pi.close()
+        the_hub.close()
+    conf = (hub.root / "etc/mosquitto/conf.d/nursery.conf").read_text()
+    assert "\nallow_anonymous false\n" in conf
 
 
 # --- settings: one line naming the key --------------------------------------------------
