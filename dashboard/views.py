@@ -79,19 +79,16 @@ def install(app: FastAPI) -> None:
     episodes = render_episodes()
 
     @app.get("/episodes", response_class=HTMLResponse, include_in_schema=False)
-    def episodes_page() -> HTMLResponse:
-        """The episode log's page: a shell with no data in it. Every episode comes from
-        /api/episodes, which needs a caregiver; auth.js sends a visitor without a
-        session to sign in first."""
+    def episodes_page(caregiver: PageCaregiverDep) -> HTMLResponse:
+        """The episode log (health data): only for a signed-in caregiver, who is sent to
+        sign in first and back here after."""
         return HTMLResponse(episodes, headers=NO_CACHE)
 
     settings = render_settings()
 
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
-    def settings_page() -> HTMLResponse:
-        """Preset, thresholds, °C/°F and your push channels: a shell with no data in it,
-        like /episodes. Everything comes from /api/settings and /api/caregivers, which
-        need a caregiver; auth.js sends a visitor without a session to sign in first."""
+    def settings_page(caregiver: PageCaregiverDep) -> HTMLResponse:
+        """Preset, thresholds, °C/°F and your push channels, for a signed-in caregiver."""
         return HTMLResponse(settings, headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)

@@ -227,6 +227,10 @@ def test_page_loads_everything_from_the_hub_and_nothing_else(
 
 
 def test_every_asset_the_page_references_is_served(hub: RunningHub) -> None:
+    for private in ("/", "/episodes", "/settings"):
+        stranger = httpx.get(hub.url + private, timeout=10)
+        assert stranger.status_code == 303, f"{private} is shown without signing in"
+        assert stranger.headers["location"] == f"/login?next={private}"
     page = hub.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
@@ -245,7 +249,7 @@ def test_every_asset_the_page_references_is_served(hub: RunningHub) -> None:
     assert any(url.startswith("/static/app.css?v=") for url in local)
     assert len(local) == len(refs.urls) + len(icons), "the page links to another host"
     for url in local:
-        response = httpx.get(urljoin(hub.url + "/", url), timeout=10)
+        response = httpx.get(urljoin(hub.url + "/", url), headers=hub.headers, timeout=10)
         assert response.status_code == 200, f"{url} answered {response.status_code}"
         assert response.content, f"{url} is empty"
 
@@ -541,7 +545,8 @@ def test_cold_alert_on_the_card_and_i_am_on_it_acknowledges(
         what="the held acknowledgement",
     )
     press = next(r for r in held if r.request.method == "POST")
-    assert press.request.post_data_json == {"by": "dashboard", "via": "dashboard"}
+    assert press.request.post_data_json == {"via": "dashboard"}
+    assert press.request.headers["x-csrf-token"], "a change without the session's CSRF token"
     press.continue_()
     status = row.locator(".incident-status")
     expect(status).to_have_text(re.compile(r"^Acknowledged by tester at \d{1,2}:\d{2}"))
