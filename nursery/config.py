@@ -76,8 +76,7 @@ class MqttSettings(_Section):
     )
     cert_file: Path | None = Field(
         None,
-        description="PEM client certificate, for a broker that asks for one (optional); "
-        "needs tls.",
+        description="PEM client certificate, for a broker that asks for one (optional); needs tls.",
     )
     key_file: Path | None = Field(
         None,

@@ -389,8 +389,8 @@ def _period(
     for field, day in (("since", since), ("until", until)):
         # Days near year 1 or 9999 would overflow the date arithmetic below.
         if day is not None and not date(1970, 1, 1) <= day <= date(9999, 12, 1):
-            problem = f"{field} must be a day from 1970-01-01 to 9999-12-01"
-            raise HTTPException(422, detail=_detail("query", field, "episode.bad_period", problem))
+            bad = f"{field} must be a day from 1970-01-01 to 9999-12-01"
+            raise HTTPException(422, detail=_detail("query", field, "episode.bad_period", bad))
     last = until or now.astimezone(zone).date()
     first = since or last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
     problem = check_period(first, last)
