@@ -561,7 +561,8 @@ def render(
         f"at most {fed.max_lag:,} readings at a sample, the feed waited for it {fed.pauses} "
         f"times; '{ROOMS[-1]}' went cold every other {SWING_EVERY:,} of its readings: "
         f"{pushes} pushes reached the receiver",
-        f"hub RSS: {mib(start_mem['VmRSS'])} started (no rooms yet), {mib(warm.hub['VmRSS'])} "
+        f"hub RSS: {mib(start_mem['VmRSS'])} started with its first reading, "
+        f"{mib(warm.hub['VmRSS'])} "
         f"after warm-up, {mib(peak)} highest sample, {mib(last.hub['VmRSS'])} after the feed, "
         f"{mib(quiet.hub['VmRSS'])} idle; peak (VmHWM) {mib(quiet.hub['VmHWM'])}; "
         f"{len(fed.samples)} samples",
