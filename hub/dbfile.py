@@ -11,12 +11,32 @@ import sqlite3
 from pathlib import Path
 
 
+def create_private(path: Path) -> None:
+    """Create `path` 0600 (whatever the umask) when it does not exist yet; make it 0600.
+
+    Never opens a file that already exists. The hub opens its file on several connections
+    (store, accounts, preferences, push outbox, episode log), and closing *any* descriptor
+    of a file drops every POSIX lock this process holds on it, SQLite's included. A
+    connection robbed of its lock looks gone to other processes: the next one to close
+    (a backup, `nursery adduser`, sqlite3 on the command line) takes itself for the last,
+    checkpoints and deletes the WAL, and every later commit goes to an unlinked WAL that
+    no one else sees and a restart loses, while the receipts sent from it let the Pis
+    forget those readings. Raises OSError.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # perhaps open in SQLite already: do not touch its descriptors
+    else:
+        os.close(fd)  # a new file: no lock on it to lose
+    path.chmod(0o600)
+
+
 def connect_private(path: Path) -> sqlite3.Connection:
     """A connection (autocommit; use BEGIN IMMEDIATE) to `path`, made 0600 before SQLite
     creates it. Raises OSError or sqlite3.Error when it cannot be opened."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    path.chmod(0o600)
+    create_private(path)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

@@ -7,7 +7,6 @@ Episodes are rare and precious, so their commits are fsynced (synchronous=FULL).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
+from hub.dbfile import create_private
 from hub.episodes import (
     LIMBS,
     WAKE_STATES,
@@ -259,10 +259,8 @@ class EpisodeStore:
         self.path = Path(path)
         try:
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                os.close(fd)
-                self.path.chmod(0o600)
+                # Never open()/close() the file itself: the hub has it open already.
+                create_private(self.path)
             # One user at a time, but FastAPI may open it in one worker thread and use it
             # in another: the same request, never two at once.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

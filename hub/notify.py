@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote
 import apprise
 
 from hub import messages
+from hub.dbfile import create_private
 from hub.messages import PRIORITIES, Message, Priority
 from hub.store import from_ms, to_ms
 
@@ -406,9 +407,8 @@ class PushOutbox:
         self.path = Path(db_path)
         self._lock = threading.Lock()
         try:
-            if not self.path.exists():
-                # The store normally creates it; if not, keep it private as the store would.
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            # The store normally creates it; if not, keep it private as the store would.
+            create_private(self.path)
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, timeout=5, isolation_level=None
             )

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from firmware.contract import ContractError, FaultMessage, HealthMessage, ReadingMessage, Status
 from hub.alerts import Incident
 from hub.conditions import Condition
+from hub.dbfile import create_private
 
 SCHEMA_VERSION = 3
 
@@ -362,11 +363,7 @@ class Store:
         self._lock = threading.Lock()
         try:
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                # Create the file 0600 before SQLite does, whatever the umask.
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                os.close(fd)
-                self.path.chmod(0o600)
+                create_private(self.path)  # 0600 before SQLite creates it, whatever the umask
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
