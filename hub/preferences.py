@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import apprise
 from pydantic import ValidationError
 
 from hub.dbfile import connect_private
@@ -85,6 +84,8 @@ def check_channel_url(url: str) -> str:
     url = url.strip()
     if not url or len(url) > 2000:
         raise PreferenceError("url", "give an Apprise URL, like ntfys://ntfy.sh/your-topic")
+    import apprise  # its plugins load on first use: only when a channel is added
+
     if not apprise.Apprise().add(url):
         raise PreferenceError(
             "url",

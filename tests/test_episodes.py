@@ -37,7 +37,8 @@ from hub.episodes import (
     room_snapshot,
 )
 from hub.report import build_report, iter_readings
-from hub.report_render import episodes_csv, readings_csv, render_html, render_pdf
+from hub.report_pdf import render_pdf
+from hub.report_render import episodes_csv, readings_csv, render_html
 from hub.store import Received, Store
 from nursery.config import Settings
 

@@ -131,8 +131,9 @@ def test_every_episode_endpoint_needs_a_caregiver(hub: RunningHub) -> None:
         assert wrong.status_code == 401, (method, path)
     page = httpx.get(hub.url + "/api/episodes/report", timeout=10)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
-    shell = httpx.get(hub.url + "/episodes", timeout=10)  # the page holds no data itself
-    assert shell.status_code == 200 and NOTE not in shell.text
+    page = httpx.get(hub.url + "/episodes", timeout=10)  # a stranger is sent to sign in
+    assert page.status_code == 303 and NOTE not in page.text
+    assert page.headers["location"] == "/login?next=/episodes"
 
 
 # --- logging, reading back, the chart's contract --------------------------------------------

@@ -40,7 +40,7 @@ from hub.episodes import (
     episode_signs,
 )
 from hub.report import build_report, check_period, iter_readings
-from hub.report_render import episodes_csv, readings_csv, render_html, render_pdf
+from hub.report_render import episodes_csv, readings_csv, render_html
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
 
@@ -520,6 +520,8 @@ def report_pdf(
     room: RoomQuery = None,
 ) -> Response:
     """The same report as a PDF download."""
+    from hub.report_pdf import render_pdf  # fpdf2 costs ~30 MiB: only when asked for
+
     first, last, zone, name = _period(log.now, since, until, tz)
     report = build_report(log, ctx.store, first, last, zone, name, room)
     return Response(
