@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+from email.utils import formatdate
 from types import FrameType
 
 import uvicorn
+from uvicorn.server import ServerState
 
 from hub.app import create_app
 from hub.store import Store, StoreError
 from nursery.config import Settings
 
 log = logging.getLogger("nursery.hub")
+
+# uvicorn's main loop wakes every 0.1 s to see whether it should stop and to renew the Date
+# header: most of an idle hub's CPU on a Pi. Ours wakes on the stop request itself and
+# makes the Date header when a response reads it, so this tick only runs uvicorn's own
+# housekeeping (limit_max_requests, callback_notify: both unused by the hub).
+IDLE_TICK_S = 60.0
 
 
 def serve(settings: Settings) -> int:
@@ -37,8 +48,68 @@ def serve(settings: Settings) -> int:
     return 0 if server.started else 1
 
 
+class _DatedState(ServerState):
+    """uvicorn's server state, with a Date header of the second the response starts in:
+    uvicorn renews it on its 0.1 s tick, which _Server no longer runs."""
+
+    def __init__(self, date_header: bool) -> None:
+        self._date_header = date_header
+        self._second = -1
+        self._date: list[tuple[bytes, bytes]] = []
+        self._others: list[tuple[bytes, bytes]] = []
+        super().__init__()
+
+    @property
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        if not self._date_header:
+            return list(self._others)
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._date = [(b"date", formatdate(now, usegmt=True).encode())]
+        return self._date + self._others
+
+    @default_headers.setter
+    def default_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self._others = [(name, value) for name, value in headers if name.lower() != b"date"]
+
+
 class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown; a clean stop exits 0."""
+    """uvicorn's server, quiet when idle: its main loop sleeps until asked to stop (or
+    IDLE_TICK_S) instead of waking every 0.1 s. A clean stop (SIGTERM/SIGINT) exits 0:
+    uvicorn would re-raise the signal after a graceful shutdown."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._should_exit = False
+        super().__init__(config)
+        self.server_state = _DatedState(config.date_header)
+
+    @property
+    def should_exit(self) -> bool:
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        """Set by the signal handler (on the loop's thread, between two bytecodes) or by
+        anyone else: either way the sleeping main loop wakes at once."""
+        self._should_exit = value
+        if value and self._loop is not None and self._stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                self._loop.call_soon_threadsafe(self._stopping.set)
+
+    async def main_loop(self) -> None:
+        self._stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 10) % 864000  # each tick is one of uvicorn's per-second ones
+            if not self.should_exit:  # set before the event existed: no wake-up coming
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), IDLE_TICK_S)
+            should_exit = await self.on_tick(counter)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
