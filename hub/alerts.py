@@ -123,6 +123,36 @@ def _next_repeat_at(incident: Incident, policy: AlertsSettings) -> datetime | No
     return last + timedelta(seconds=policy.repeat_every_s)
 
 
+def next_due(incident: Incident, policy: AlertsSettings, now: datetime) -> datetime | None:
+    """When `plan` may next change this incident with no new finding: its snooze running
+    out, its next repeat or its escalation. None when only the rules can change it; a held
+    incident waits for the end of quiet hours (`quiet_hours_end`)."""
+    if incident.resolved_at is not None or incident.held:
+        return None
+    if incident.snoozed_until is not None:
+        return incident.snoozed_until
+    if incident.state(now) != "open":
+        return None  # acknowledged: only a further rearm_c worse (a reading) pages again
+    due = [_next_repeat_at(incident, policy)]
+    if (
+        incident.severity == Severity.ALERT
+        and incident.escalated_at is None
+        and incident.notified_at is not None
+    ):
+        due.append(incident.notified_at + timedelta(seconds=policy.escalate_after_s))
+    return min((d for d in due if d is not None), default=None)
+
+
+def quiet_hours_end(quiet_hours: str | None, local_now: datetime) -> datetime | None:
+    """When the quiet-hours window `local_now` is in ends, in local_now's time zone (a
+    fixed offset: on the night the clocks change it may be an hour out); None outside."""
+    if quiet_hours is None or not in_quiet_hours(quiet_hours, local_now):
+        return None
+    end = time.fromisoformat(quiet_hours.split("-")[1])
+    candidate = datetime.combine(local_now.date(), end, tzinfo=local_now.tzinfo)
+    return candidate if candidate > local_now else candidate + timedelta(days=1)
+
+
 def _rearmed(incident: Incident, finding: Finding, rearm_c: float) -> bool:
     """A further `rearm_c` colder (or hotter) than when someone acknowledged or snoozed."""
     if incident.rearm_from is None or finding.value is None:

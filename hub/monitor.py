@@ -1,8 +1,11 @@
-"""The watch over every room: rules on each reading and each second, incidents, pushes.
+"""The watch over every room: rules on each reading and on time passing, incidents, pushes.
 
-Ingest calls in after each commit, a ticker calls in every second (a silent room changes
-nothing on the wire, so time itself must be watched), and the API calls in for
-acknowledgements. One lock keeps the three in step; the work under it is small.
+Ingest calls in after each commit, a ticker calls in when time alone can change something
+(a silent room changes nothing on the wire, so time itself must be watched), and the API
+calls in for acknowledgements. One lock keeps the three in step; the work under it is
+small. The ticker sleeps until the next such moment (a room going stale, a repeat, an
+escalation, a snooze or quiet hours ending), at least every MAX_SLEEP_S, and every
+TICK_S while a room is silent; an input that brings a moment closer wakes it.
 Pushes go to the outbox, never straight to the network, so a hanging push service cannot
 slow ingest; all pushes of one decision share one commit, and the dispatcher starts
 sending them the moment it is made.
@@ -33,7 +36,9 @@ from hub.alerts import (
     Incident,
     PushRequest,
     acknowledge,
+    next_due,
     plan,
+    quiet_hours_end,
     snooze,
 )
 from hub.conditions import Condition, Finding, Severity
@@ -41,7 +46,15 @@ from hub.discovery import Discovery
 from hub.links import LinkSigner
 from hub.notify import Action, NewPush, Push, PushOutbox
 from hub.preferences import Household, Unit
-from hub.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
+from hub.rules import (
+    FaultSeen,
+    Policy,
+    ReadingSeen,
+    RoomRules,
+    StatusSeen,
+    silence_due_at,
+    step,
+)
 from hub.store import Received, Store
 from nursery.config import Settings
 
@@ -49,7 +62,12 @@ log = logging.getLogger("nursery.hub.monitor")
 
 Clock = Callable[[], datetime]
 Publish = Callable[[str, bytes], None]
-TICK_S = 1.0
+TICK_S = 1.0  # the pace while a room is silent (its silence grows by the second)
+# The longest the ticker sleeps: a heartbeat for the systemd watchdog, and a bound on
+# how late a deadline is seen after the wall clock jumps (NTP on a Pi without a clock).
+MAX_SLEEP_S = 30.0
+_PAST_DUE = timedelta(milliseconds=10)  # the rules see silence strictly after stale_after_s
+_SILENCE = (Condition.NO_DATA, Condition.OFFLINE)
 RECENT = timedelta(hours=24)
 
 
@@ -99,6 +117,8 @@ class Monitor:
         self._last_reading: dict[str, datetime] = {}
         self._active_at: dict[tuple[str, Condition], datetime] = {}
         self._stop = threading.Event()
+        self._nudge = threading.Event()  # an input brought the next tick closer, or stop
+        self._planned_at: datetime | None = None  # when the ticker means to tick next
         self.last_tick = time.monotonic()
         self._ticker = threading.Thread(target=self._tick_loop, name="monitor-tick", daemon=True)
         public_url = settings.notify.public_url
@@ -134,6 +154,7 @@ class Monitor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._nudge.set()
         if self._ticker.is_alive():
             self._ticker.join(timeout=5)
 
@@ -160,14 +181,54 @@ class Monitor:
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
-        while not self._stop.wait(TICK_S):
+        ticked = True  # start() ticked in restore()
+        while not self._stop.is_set():
+            with self._lock:
+                self._nudge.clear()
+                now = self._clock()
+                wait_s = (self._next_due(now) - now).total_seconds()
+                if wait_s <= 0 and ticked:
+                    wait_s = TICK_S  # still due after a tick: never spin, keep the old pace
+                wait_s = min(wait_s, MAX_SLEEP_S)
+                self._planned_at = now + timedelta(seconds=wait_s)
+            if wait_s > 0 and self._nudge.wait(wait_s):
+                ticked = False
+                continue  # stopping, or an input moved a deadline closer: plan again
             try:
                 self.tick()
                 self.last_tick = time.monotonic()
             except Exception:  # the watch must go on; the next tick tries again
                 log.exception("monitor tick failed")
+            ticked = True
 
-    def watching(self, within_s: float = 10 * TICK_S) -> bool:
+    def _next_due(self, now: datetime) -> datetime:
+        """The next moment time alone may change a room: going stale, a repeat, an
+        escalation, a snooze or quiet hours ending; a silent room's every second."""
+        due = now + timedelta(seconds=MAX_SLEEP_S)
+        alerts = self._settings.alerts
+        for room, rules in self._rules.items():
+            open_now = self._open.get(room, {})
+            if any(c in _SILENCE for c in (*self._findings.get(room, {}), *open_now)):
+                due = min(due, now + timedelta(seconds=TICK_S))
+            stale_at = silence_due_at(rules, self._policy)
+            if stale_at is not None:
+                due = min(due, stale_at + _PAST_DUE)
+            for incident in open_now.values():
+                when: datetime | None
+                if incident.held:
+                    when = quiet_hours_end(alerts.quiet_hours, now.astimezone()) or now
+                else:
+                    when = next_due(incident, alerts, now)
+                if when is not None:
+                    due = min(due, when)
+        return due
+
+    def _reschedule(self) -> None:
+        """After an input (under the lock): wake the ticker if a deadline came closer."""
+        if self._planned_at is not None and self._next_due(self._clock()) < self._planned_at:
+            self._nudge.set()
+
+    def watching(self, within_s: float = MAX_SLEEP_S + 10 * TICK_S) -> bool:
         """True while the ticker has completed a tick recently: for the watchdog."""
         return time.monotonic() - self.last_tick < within_s
 
@@ -188,11 +249,13 @@ class Monitor:
                 touched.add(reading.room)
             for room in touched:
                 self._apply(room, now)
+            self._reschedule()
 
     def on_status(self, room: str, status: Status, at: datetime) -> None:
         with self._lock:
             self._step(room, StatusSeen(at, online=status == "online"), at)
             self._apply(room, self._clock())
+            self._reschedule()
 
     def on_health(self, health: HealthMessage) -> None:
         with self._lock:
@@ -204,6 +267,7 @@ class Monitor:
             self._faulted[fault.room] = True
             self._step(fault.room, FaultSeen(at, fault.consecutive_failures), at)
             self._apply(fault.room, self._clock())
+            self._reschedule()
 
     def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None:
         """An ack or snooze from home automation (a Home Assistant button): it answers the
@@ -303,6 +367,7 @@ class Monitor:
             )
             self._policy = Policy.from_settings(household.rules)
             self._unit = household.unit
+            self._reschedule()
 
     def _urls(self, audience: str) -> list[str]:
         notify = self._settings.notify
@@ -455,6 +520,7 @@ class Monitor:
                 updated.acked_via,
             )
             self._publish_state(incident.room, now)
+            self._reschedule()
             return updated
 
     def verify_link(self, incident_id: int, action: str, expires: int, signature: str) -> None:

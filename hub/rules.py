@@ -610,6 +610,15 @@ def _judge_silence(s: RoomRules, p: Policy, now: datetime) -> RoomRules:
     return s
 
 
+def silence_due_at(s: RoomRules, p: Policy) -> datetime | None:
+    """When NO_DATA begins unless a valid live reading comes first (`step` sees it on
+    the first tick after this moment); None once it has begun."""
+    if s.no_data_since is not None:
+        return None
+    reference = s.last_data_at or s.watching_since
+    return None if reference is None else reference + timedelta(seconds=p.stale_after_s)
+
+
 def _judge_clock(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     """Track the device clock on every reading; CLOCK_SKEW while it is off by > clock_skew_s.
 
