@@ -676,8 +676,10 @@ class Dispatcher:
     """Sends due pushes from the outbox in the background.
 
     Pushes just committed are handed over in memory (`wake(pushes)`) and start at once in
-    the caller's thread; one dispatcher thread polls the outbox for the rest (about every
-    `poll_s`, at once on `wake()`, and when a send ends). Each send runs in a thread of its
+    the caller's thread; one dispatcher thread reads the outbox for the rest: at start, on
+    `wake()`, when a send ends, when a retry falls due, every `poll_s` while the hourly
+    limit holds a push back, and otherwise once an hour (to prune), so an idle hub does
+    not poll its database. Each send runs in a thread of its
     own with at most one send per channel at a time, so a channel that hangs holds up only
     its own pushes. Failures retry after `retry_base_s`, doubling up to `retry_max_s`. Each
     channel gets at most `max_per_hour` pushes per rolling hour; pushes over it wait (never
@@ -767,7 +769,9 @@ class Dispatcher:
         ids = [push.id for push in pushes]
         among = (min(ids), max(ids))
         try:
-            self._launch(lambda now: self.outbox.due(now, self.batch, among=among))
+            _, held = self._launch(lambda now: self.outbox.due(now, self.batch, among=among))
+            if held:
+                self._wake.set()  # the loop looks again every poll_s until the hour allows
         except Exception:
             log.exception("push dispatcher: cannot start new pushes at once; the loop will")
             self._wake.set()
@@ -809,19 +813,24 @@ class Dispatcher:
             self._wake.wait(wait_s)
 
     def _tick(self) -> float:
-        """Start the sends that are due; returns how long to wait before looking again."""
-        now = self._launch(lambda now: self.outbox.due(now, self.batch))
+        """Start the sends that are due; returns how long to wait before looking again
+        (unless woken: a new push, a send ending)."""
+        now, held = self._launch(lambda now: self.outbox.due(now, self.batch))
         if self._pruned_at is None or now - self._pruned_at >= HOUR:
             self._pruned_at = now
             self.outbox.prune(now - self.keep_sent)
+        wait_s = (self._pruned_at + HOUR - now).total_seconds()
+        if held:
+            wait_s = min(wait_s, self.poll_s)  # until the hour lets it go
         upcoming = self.outbox.next_attempt_after(now)
-        if upcoming is None:
-            return self.poll_s
-        return min(self.poll_s, max(0.01, (upcoming - now).total_seconds()))
+        if upcoming is not None:
+            wait_s = min(wait_s, (upcoming - now).total_seconds())
+        return max(0.01, wait_s)
 
-    def _launch(self, due: Callable[[datetime], list[Push]]) -> datetime:
+    def _launch(self, due: Callable[[datetime], list[Push]]) -> tuple[datetime, bool]:
         """Start a send for each push `due` returns whose channel is free and under its
-        hourly limit; returns the time it went by."""
+        hourly limit; returns the time it went by, and whether the limit held one back."""
+        held = False
         with self._launching:
             now = self.clock()
             for push in due(now):
@@ -836,6 +845,7 @@ class Dispatcher:
                         log.debug(
                             "push %d held: hourly limit for %s", push.id, redact_url(push.url)
                         )
+                        held = True
                         continue
                 thread = threading.Thread(
                     target=self._deliver, args=(push,), name=f"push-{push.id}", daemon=True
@@ -843,7 +853,7 @@ class Dispatcher:
                 with self._lock:
                     self._in_flight[push.url] = thread
                 thread.start()
-        return now
+        return now, held
 
     def _deliver(self, push: Push) -> None:
         error: str | None = None
