@@ -27,15 +27,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, unquote
-
-import apprise
 
 from hub import messages
 from hub.dbfile import create_private
 from hub.messages import PRIORITIES, Message, Priority
 from hub.store import from_ms, to_ms
+
+if TYPE_CHECKING:
+    import apprise  # imported on the first send: a hub that never pushes never loads it
 
 log = logging.getLogger("nursery.hub.notify")
 
@@ -237,11 +238,7 @@ class ApprisePushSender:
     def __init__(self, timeout_s: float = 10.0, keep: int = 32) -> None:
         self.timeout_s = timeout_s
         self.keep = keep
-        self._asset = apprise.AppriseAsset(
-            service_timeout=0,  # no Apprise worker pool: the caller owns the thread
-            storage_mode=apprise.PersistentStoreMode.MEMORY,  # nothing written to the SD card
-            result_log_disk_size=0,
-        )
+        self._asset: apprise.AppriseAsset | None = None  # made with the first notifier
         # Prepared URL → its Apprise object. One send per channel at a time (the
         # dispatcher's rule) means one user per object; the lock guards the dict only.
         self._notifiers: OrderedDict[str, apprise.Apprise] = OrderedDict()
@@ -271,14 +268,29 @@ class ApprisePushSender:
         return url, body
 
     def _notifier(self, url: str, where: str) -> apprise.Apprise:
-        """The Apprise object for this prepared URL: the kept one, or a new one kept."""
+        """The Apprise object for this prepared URL: the kept one, or a new one kept.
+
+        Only the URL's own Apprise plugin is imported (hub.apprise_plugins), not all of
+        them: some 20 MiB less on a Pi.
+        """
+        import apprise
+
+        from hub.apprise_plugins import service as apprise_service
+
         with self._notifiers_lock:
             notifier = self._notifiers.get(url)
             if notifier is not None:
                 self._notifiers.move_to_end(url)
                 return notifier
+            if self._asset is None:
+                self._asset = apprise.AppriseAsset(
+                    service_timeout=0,  # no Apprise worker pool: the caller owns the thread
+                    storage_mode=apprise.PersistentStoreMode.MEMORY,  # nothing on the SD card
+                    result_log_disk_size=0,
+                )
+            asset = self._asset
         try:
-            service = apprise.Apprise.instantiate(url, asset=self._asset)
+            service = apprise_service(url, asset)
         except Exception as exc:  # a plugin may raise on a malformed URL
             raise DeliveryError(
                 f"{where}: not a usable Apprise URL ({type(exc).__name__})"
@@ -288,7 +300,7 @@ class ApprisePushSender:
         service.socket_connect_timeout = self.timeout_s
         service.socket_read_timeout = self.timeout_s
         service.request_rate_per_sec = 0  # no throttle of Apprise's own: see the class
-        notifier = apprise.Apprise(asset=self._asset)
+        notifier = apprise.Apprise(asset=asset)
         notifier.add(service)
         with self._notifiers_lock:
             self._notifiers[url] = notifier
@@ -297,6 +309,8 @@ class ApprisePushSender:
         return notifier
 
     def send(self, push: Push) -> None:
+        import apprise
+
         url, body = self.prepare(push)
         where = redact_url(push.url)
         notifier = self._notifier(url, where)
