@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -45,3 +48,19 @@ def connect_private(path: Path) -> sqlite3.Connection:
         if side.exists():
             side.chmod(0o600)
     return db
+
+
+@contextmanager
+def write_transaction(
+    db: sqlite3.Connection, lock: threading.Lock | threading.RLock
+) -> Iterator[sqlite3.Connection]:
+    """One BEGIN IMMEDIATE … COMMIT under the connection's lock, rolled back on any error:
+    the one way the hub's modules write to their shared database file."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

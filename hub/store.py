@@ -15,8 +15,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, Literal
 from firmware.contract import ContractError, FaultMessage, HealthMessage, ReadingMessage, Status
 from hub.alerts import Incident
 from hub.conditions import Condition
-from hub.dbfile import create_private
+from hub.dbfile import create_private, write_transaction
 
 SCHEMA_VERSION = 3
 
@@ -481,16 +481,8 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db, self._lock)
 
     def _room_id(self, db: sqlite3.Connection, name: str) -> int:
         room_id = self._room_ids.get(name)
