@@ -368,6 +368,7 @@ def test_units_restart_and_watch_the_hub(hub: Hub) -> None:
             assert service[key] == "yes"
     assert hub_unit["Type"] == "notify"
     assert hub_unit["WatchdogSec"] == "60"
+    assert hub_unit["Environment"] == "MALLOC_ARENA_MAX=2"  # a Pi Zero's 512 MB
     assert firmware_unit["SupplementaryGroups"] == "gpio"
     # The sensor driver needs /dev/gpiochip*: nothing may hide devices from the firmware.
     assert "PrivateDevices" not in firmware_unit
