@@ -189,6 +189,8 @@ def test_pushes_follow_the_dashboard_unit_and_escalate_to_the_second_caregivers_
     wait_until(lambda: sam_phone.titles(), what="the cold page on the first caregiver's phone")
     assert sam_phone.titles()[0] == "Nursery: room is cold (59.0 °F)"
     assert "below 60.8 °F" in str(sam_phone.answered[0].json()["message"])
+    # Each channel's send runs in its own thread: the family's may land a moment later.
+    wait_until(lambda: family.titles(), what="the cold page on notify.urls too")
     assert family.titles()[0] == "Nursery: room is cold (59.0 °F)", "notify.urls still hear"
     assert alex_phone.titles() == [], "the second caregiver waits for the escalation"
     wait_until(lambda: alex_phone.titles(), what="the escalation on the second caregiver's phone")
