@@ -84,9 +84,15 @@ def check_channel_url(url: str) -> str:
     url = url.strip()
     if not url or len(url) > 2000:
         raise PreferenceError("url", "give an Apprise URL, like ntfys://ntfy.sh/your-topic")
-    import apprise  # its plugins load on first use: only when a channel is added
+    import apprise  # only when a channel is added
 
-    if not apprise.Apprise().add(url):
+    from hub.apprise_plugins import service  # that URL's plugin alone, not all ~130
+
+    try:
+        usable = service(url, apprise.AppriseAsset()) is not None
+    except Exception:  # a plugin may raise on a malformed URL
+        usable = False
+    if not usable:
         raise PreferenceError(
             "url",
             f"{redact_url(url)} is not a notification URL Apprise knows; see "
