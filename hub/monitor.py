@@ -201,12 +201,17 @@ class Monitor:
                 log.exception("monitor tick failed")
             ticked = True
 
-    def _next_due(self, now: datetime) -> datetime:
-        """The next moment time alone may change a room: going stale, a repeat, an
-        escalation, a snooze or quiet hours ending; a silent room's every second."""
+    def _next_due(self, now: datetime, rooms: Iterable[str] | None = None) -> datetime:
+        """The next moment time alone may change a room (all rooms, or those given): going
+        stale, a repeat, an escalation, a snooze or quiet hours ending; a silent room's
+        every second."""
         due = now + timedelta(seconds=MAX_SLEEP_S)
         alerts = self._settings.alerts
-        for room, rules in self._rules.items():
+        names = self._rules.keys() if rooms is None else rooms
+        for room in names:
+            rules = self._rules.get(room)
+            if rules is None:
+                continue
             open_now = self._open.get(room, {})
             if any(c in _SILENCE for c in (*self._findings.get(room, {}), *open_now)):
                 due = min(due, now + timedelta(seconds=TICK_S))
@@ -223,9 +228,13 @@ class Monitor:
                     due = min(due, when)
         return due
 
-    def _reschedule(self) -> None:
-        """After an input (under the lock): wake the ticker if a deadline came closer."""
-        if self._planned_at is not None and self._next_due(self._clock()) < self._planned_at:
+    def _reschedule(self, rooms: Iterable[str] | None = None) -> None:
+        """After an input (under the lock): wake the ticker if a deadline came closer.
+        Given the rooms the input touched, only theirs are looked at: the others' deadlines
+        are unchanged and already behind the planned wake-up."""
+        if self._planned_at is None:
+            return
+        if self._next_due(self._clock(), rooms) < self._planned_at:
             self._nudge.set()
 
     def watching(self, within_s: float = MAX_SLEEP_S + 10 * TICK_S) -> bool:
@@ -249,13 +258,13 @@ class Monitor:
                 touched.add(reading.room)
             for room in touched:
                 self._apply(room, now)
-            self._reschedule()
+            self._reschedule(touched)
 
     def on_status(self, room: str, status: Status, at: datetime) -> None:
         with self._lock:
             self._step(room, StatusSeen(at, online=status == "online"), at)
             self._apply(room, self._clock())
-            self._reschedule()
+            self._reschedule([room])
 
     def on_health(self, health: HealthMessage) -> None:
         with self._lock:
@@ -267,7 +276,7 @@ class Monitor:
             self._faulted[fault.room] = True
             self._step(fault.room, FaultSeen(at, fault.consecutive_failures), at)
             self._apply(fault.room, self._clock())
-            self._reschedule()
+            self._reschedule([fault.room])
 
     def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None:
         """An ack or snooze from home automation (a Home Assistant button): it answers the
