@@ -6,8 +6,10 @@ the JSON API and holds no logic on the server side.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
+from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,65 +20,52 @@ from hub.api.deps import PageCaregiverDep
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-TEMPLATE = HERE / "templates" / "index.html"
-AUTH_TEMPLATE = HERE / "templates" / "auth.html"
-EPISODES_TEMPLATE = HERE / "templates" / "episodes.html"
-SETTINGS_TEMPLATE = HERE / "templates" / "settings.html"
+TEMPLATES = HERE / "templates"
 
 # Pages and the manifest are revalidated on every load; assets carry a content hash in
 # their URL so a phone picks up a new app.js after an upgrade without a hard refresh.
 NO_CACHE = {"Cache-Control": "no-cache"}
 
+# Each page and the static files it links to (their hash goes into its asset URLs).
+PAGES: dict[str, tuple[str, ...]] = {
+    "index.html": ("app.js", "app.css", "auth.js", "auth.css"),
+    "episodes.html": ("app.css", "auth.js", "auth.css", "episodes.js", "episodes.css"),
+    "settings.html": ("app.css", "auth.js", "auth.css", "settings.js", "settings.css"),
+    "auth.html": ("auth.css",),
+}
 
-def asset_version(static_dir: Path = STATIC_DIR) -> str:
-    """A short hash of the page's own script and style sheet."""
+
+def asset_version(names: Iterable[str], static_dir: Path = STATIC_DIR) -> str:
+    """A short hash of the given static files' content."""
     digest = hashlib.sha256()
-    for name in ("app.js", "app.css", "auth.js", "auth.css"):
+    for name in names:
         digest.update((static_dir / name).read_bytes())
     return digest.hexdigest()[:12]
 
 
-def render_index() -> str:
-    return TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", asset_version())
+@functools.cache
+def render(template: str) -> str:
+    """A page from dashboard/templates, its asset URLs carrying their content's hash; read
+    once per process (the files only change with an upgrade, which restarts the hub)."""
+    text = (TEMPLATES / template).read_text(encoding="utf-8")
+    return text.replace("{{ asset_version }}", asset_version(PAGES[template]))
 
 
 def render_page(title: str, content: str) -> str:
     """A small page (sign in, first run) around `content`, which must be escaped HTML."""
-    return (
-        AUTH_TEMPLATE.read_text(encoding="utf-8")
-        .replace("{{ asset_version }}", asset_version())
-        .replace("{{ title }}", html.escape(title))
-        .replace("{{ content }}", content)
-    )
-
-
-def render_episodes(static_dir: Path = STATIC_DIR) -> str:
-    """The episode log page, its assets' URLs carrying a hash of their content."""
-    digest = hashlib.sha256()
-    for name in ("app.css", "auth.js", "auth.css", "episodes.js", "episodes.css"):
-        digest.update((static_dir / name).read_bytes())
-    version = digest.hexdigest()[:12]
-    return EPISODES_TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", version)
-
-
-def render_settings(static_dir: Path = STATIC_DIR) -> str:
-    """The settings page, its assets' URLs carrying a hash of their content."""
-    digest = hashlib.sha256()
-    for name in ("app.css", "auth.js", "auth.css", "settings.js", "settings.css"):
-        digest.update((static_dir / name).read_bytes())
-    version = digest.hexdigest()[:12]
-    return SETTINGS_TEMPLATE.read_text(encoding="utf-8").replace("{{ asset_version }}", version)
+    page = render("auth.html").replace("{{ title }}", html.escape(title))
+    return page.replace("{{ content }}", content)
 
 
 def install(app: FastAPI) -> None:
     """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
-    page = render_index()
+    page = render("index.html")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_page(caregiver: PageCaregiverDep) -> HTMLResponse:
         return HTMLResponse(page, headers=NO_CACHE)
 
-    episodes = render_episodes()
+    episodes = render("episodes.html")
 
     @app.get("/episodes", response_class=HTMLResponse, include_in_schema=False)
     def episodes_page(caregiver: PageCaregiverDep) -> HTMLResponse:
@@ -84,7 +73,7 @@ def install(app: FastAPI) -> None:
         sign in first and back here after."""
         return HTMLResponse(episodes, headers=NO_CACHE)
 
-    settings = render_settings()
+    settings = render("settings.html")
 
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
     def settings_page(caregiver: PageCaregiverDep) -> HTMLResponse:
