@@ -16,7 +16,13 @@ from pydantic import BaseModel, Field
 from hub import messages
 from hub.accounts import Caregiver
 from hub.alerts import AlertError, Incident
-from hub.api.deps import CaregiverDep, ContextDep, MaybeCaregiverDep, MonitorDep
+from hub.api.deps import (
+    CaregiverDep,
+    ContextDep,
+    MaybeCaregiverDep,
+    MonitorDep,
+    unprocessable,
+)
 from hub.api.schemas import AlertOut
 from hub.links import BadLink
 from hub.monitor import UnknownAlert
@@ -135,16 +141,7 @@ def snooze_alert(
 ) -> AlertOut:
     """Snooze for 15, 30 or 60 minutes; a reminder follows if it has not cleared."""
     if minutes not in (15, 30, 60):
-        raise HTTPException(
-            422,
-            detail=[
-                {
-                    "loc": ["query", "minutes"],
-                    "msg": "minutes must be 15, 30 or 60",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise unprocessable("query", "minutes", "minutes must be 15, 30 or 60")
     return _answer(monitor, ctx, request, caregiver, alert_id, "snooze", answer, minutes, exp, sig)
 
 

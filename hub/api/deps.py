@@ -131,3 +131,9 @@ def require_page_caregiver(request: Request) -> Caregiver:
 
 
 PageCaregiverDep = Annotated[Caregiver, Depends(require_page_caregiver)]
+
+
+def unprocessable(where: str, field: str, message: str, code: str = "value_error") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors: one error naming its field (`where`
+    is `query`, `path` or `body`), so a form can show the message next to that field."""
+    return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": code}])

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from hub.api.deps import ContextDep, require_caregiver
+from hub.api.deps import ContextDep, require_caregiver, unprocessable
 from hub.api.schemas import (
     AlertPeriodOut,
     FaultOut,
@@ -75,12 +75,7 @@ def room_readings(
     end = _utc(until) if until else ctx.clock()
     start = _utc(since) if since else end - DEFAULT_SPAN
     if start > end:
-        raise HTTPException(
-            422,
-            detail=[
-                {"loc": ["query", "since"], "msg": "since is after until", "type": "value_error"}
-            ],
-        )
+        raise unprocessable("query", "since", "since is after until")
     if ctx.store.room(room) is None:
         raise HTTPException(404, detail=f"no room named {room!r}")
     series = ctx.store.readings(room, start, end, max_points)
@@ -120,9 +115,7 @@ def room_history(
     try:
         zone = time_zone(tz)
     except ValueError as exc:
-        raise HTTPException(
-            422, detail=[{"loc": ["query", "tz"], "msg": str(exc), "type": "value_error"}]
-        ) from exc
+        raise unprocessable("query", "tz", str(exc)) from exc
     if ctx.store.room(room) is None:
         raise HTTPException(404, detail=f"no room named {room!r}")
     chart = history(ctx.store, room, span, ctx.clock(), zone)

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from hub.api.deps import CaregiverDep, ContextDep, HubContext, get_context, require_caregiver
+from hub.api.deps import (
+    CaregiverDep,
+    ContextDep,
+    HubContext,
+    get_context,
+    require_caregiver,
+    unprocessable,
+)
 from hub.messages import test_message
 from hub.notify import ApprisePushSender, DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, PreferenceError, Preferences
@@ -84,10 +91,8 @@ def get_preferences(request: Request) -> Preferences:
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
-def _problem(exc: PreferenceError, where: str = "body") -> HTTPException:
-    return HTTPException(
-        422, detail=[{"loc": [where, exc.field], "msg": str(exc), "type": "value_error"}]
-    )
+def _problem(exc: PreferenceError) -> HTTPException:
+    return unprocessable("body", exc.field, str(exc))
 
 
 def _settings_out(preferences: Preferences) -> SettingsOut:
@@ -125,10 +130,7 @@ def change_settings(
     sent: dict[str, Any] = changes.model_dump(exclude_unset=True)
     for key in ("unit", "preset"):
         if key in sent and sent[key] is None:
-            raise HTTPException(
-                422,
-                detail=[{"loc": ["body", key], "msg": f"{key} is required", "type": "missing"}],
-            )
+            raise unprocessable("body", key, f"{key} is required", "missing")
     try:
         preferences.update({k: v for k, v in sent.items() if k in EDITABLE})
     except PreferenceError as exc:
