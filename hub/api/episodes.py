@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -39,8 +40,9 @@ from hub.episodes import (
     WakeState,
     episode_signs,
 )
-from hub.report import build_report, check_period, iter_readings
+from hub.report import Report, build_report, check_period, iter_readings
 from hub.report_render import episodes_csv, readings_csv, render_html
+from hub.store import Store
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
 
@@ -470,119 +472,101 @@ def doctor_card(caregiver: CaregiverDep, log: LogDep) -> CardOut:
     return card_out(log.card())
 
 
-@router.get("/patterns", response_model=PatternsOut)
-def episode_patterns(
-    caregiver: CaregiverDep,
-    log: LogDep,
-    since: SinceDay = None,
-    until: UntilDay = None,
-    tz: TzQuery = None,
-    room: RoomQuery = None,
-) -> PatternsOut:
-    """Per day and week, durations, time of day and the room's comfort band at onset."""
-    first, last, zone, name = _period(log.now, since, until, tz)
-    return patterns_out(log.patterns(first, last, zone, room), name)
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The days a pattern or report covers, in the caregiver's time zone, and its room."""
+
+    first: date
+    last: date
+    zone: tzinfo
+    zone_name: str
+    room: str | None
+
+    def query(self) -> str:
+        """The same period as a query string, for the report's own links."""
+        values = {"since": self.first.isoformat(), "until": self.last.isoformat()}
+        values["tz"] = self.zone_name
+        if self.room:
+            values["room"] = self.room
+        return urlencode(values)
 
 
-def _report_query(first: date, last: date, name: str, room: str | None) -> str:
-    values = {"since": first.isoformat(), "until": last.isoformat(), "tz": name}
-    if room:
-        values["room"] = room
-    return urlencode(values)
-
-
-@router.get("/report", response_class=HTMLResponse)
-def report_page(
-    caregiver: PageCaregiverDep,
-    log: LogDep,
+def report_period(
     ctx: ContextDep,
     since: SinceDay = None,
     until: UntilDay = None,
     tz: TzQuery = None,
     room: RoomQuery = None,
+) -> Period:
+    first, last, zone, name = _period(ctx.clock(), since, until, tz)
+    return Period(first, last, zone, name, room)
+
+
+PeriodDep = Annotated[Period, Depends(report_period)]
+
+
+def _download(body: bytes | Iterator[str], media_type: str, filename: str) -> Response:
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'}
+    if isinstance(body, bytes):
+        return Response(body, media_type=media_type, headers=headers)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+def _report(log: EpisodeLog, store: Store, period: Period) -> Report:
+    return build_report(
+        log, store, period.first, period.last, period.zone, period.zone_name, period.room
+    )
+
+
+@router.get("/patterns", response_model=PatternsOut)
+def episode_patterns(caregiver: CaregiverDep, log: LogDep, period: PeriodDep) -> PatternsOut:
+    """Per day and week, durations, time of day and the room's comfort band at onset."""
+    found = log.patterns(period.first, period.last, period.zone, period.room)
+    return patterns_out(found, period.zone_name)
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_page(
+    caregiver: PageCaregiverDep, log: LogDep, ctx: ContextDep, period: PeriodDep
 ) -> HTMLResponse:
     """The pediatrician report as one printable page (a browser without a session is sent
     to sign in first)."""
-    first, last, zone, name = _period(log.now, since, until, tz)
-    report = build_report(log, ctx.store, first, last, zone, name, room)
-    page = render_html(report, _report_query(first, last, name, room))
+    page = render_html(_report(log, ctx.store, period), period.query())
     return HTMLResponse(page, headers=NO_STORE)
 
 
 @router.get("/report.pdf", response_class=Response)
 def report_pdf(
-    caregiver: CaregiverDep,
-    log: LogDep,
-    ctx: ContextDep,
-    since: SinceDay = None,
-    until: UntilDay = None,
-    tz: TzQuery = None,
-    room: RoomQuery = None,
+    caregiver: CaregiverDep, log: LogDep, ctx: ContextDep, period: PeriodDep
 ) -> Response:
     """The same report as a PDF download."""
     from hub.report_pdf import render_pdf  # fpdf2 costs ~30 MiB: only when asked for
 
-    first, last, zone, name = _period(log.now, since, until, tz)
-    report = build_report(log, ctx.store, first, last, zone, name, room)
-    return Response(
-        render_pdf(report),
-        media_type="application/pdf",
-        headers={
-            **NO_STORE,
-            "Content-Disposition": f'attachment; filename="episodes-{first}-{last}.pdf"',
-        },
-    )
+    pdf = render_pdf(_report(log, ctx.store, period))
+    return _download(pdf, "application/pdf", f"episodes-{period.first}-{period.last}.pdf")
 
 
 @router.get("/report/episodes.csv", response_class=StreamingResponse)
-def report_episodes_csv(
-    caregiver: CaregiverDep,
-    log: LogDep,
-    since: SinceDay = None,
-    until: UntilDay = None,
-    tz: TzQuery = None,
-    room: RoomQuery = None,
-) -> StreamingResponse:
+def report_episodes_csv(caregiver: CaregiverDep, log: LogDep, period: PeriodDep) -> Response:
     """The period's episodes, one row each, with their room snapshot."""
-    first, last, zone, _name = _period(log.now, since, until, tz)
-    start, end = day_bounds(first, last, zone)
+    start, end = day_bounds(period.first, period.last, period.zone)
     chosen = [
         e
-        for e in log.episodes.between(start, end, room)
-        if first <= e.started_at.astimezone(zone).date() <= last
+        for e in log.episodes.between(start, end, period.room)
+        if period.first <= e.started_at.astimezone(period.zone).date() <= period.last
     ]
-    lines = list(episodes_csv(chosen, zone))  # before the request's connection closes
-    return StreamingResponse(
-        iter(lines),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            **NO_STORE,
-            "Content-Disposition": f'attachment; filename="episodes-{first}-{last}.csv"',
-        },
-    )
+    lines = list(episodes_csv(chosen, period.zone))  # before the request's connection closes
+    name = f"episodes-{period.first}-{period.last}.csv"
+    return _download(iter(lines), "text/csv; charset=utf-8", name)
 
 
 @router.get("/report/readings.csv", response_class=StreamingResponse)
-def report_readings_csv(
-    caregiver: CaregiverDep,
-    ctx: ContextDep,
-    since: SinceDay = None,
-    until: UntilDay = None,
-    tz: TzQuery = None,
-    room: RoomQuery = None,
-) -> StreamingResponse:
+def report_readings_csv(caregiver: CaregiverDep, ctx: ContextDep, period: PeriodDep) -> Response:
     """Every reading of the period, streamed (a year of them never sits in memory)."""
-    first, last, zone, _name = _period(ctx.clock(), since, until, tz)
-    start, end = day_bounds(first, last, zone)
-    rows = iter_readings(Path(ctx.settings.hub.db), start, end, room)
-    return StreamingResponse(
-        readings_csv(rows, zone),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            **NO_STORE,
-            "Content-Disposition": f'attachment; filename="readings-{first}-{last}.csv"',
-        },
-    )
+    start, end = day_bounds(period.first, period.last, period.zone)
+    rows = iter_readings(Path(ctx.settings.hub.db), start, end, period.room)
+    name = f"readings-{period.first}-{period.last}.csv"
+    return _download(readings_csv(rows, period.zone), "text/csv; charset=utf-8", name)
 
 
 @router.get("/{episode_id}", response_model=EpisodeOut)
