@@ -16,7 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     import httpx
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
     from nursery.config import Settings
 
@@ -236,3 +236,29 @@ def start_hub(clean_env: pytest.MonkeyPatch) -> Iterator[Callable[[Settings], Ru
     yield start
     for hub in hubs:
         hub.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: apt-get install chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -22,12 +22,11 @@ from tests.test_alerting import (  # noqa: F401 - players is a fixture
     players,
     settings_for,
 )
-from tests.test_dashboard import (  # noqa: F401 - browser, phone, monitor, mqtt_client are fixtures
+from tests.test_dashboard import (  # noqa: F401 - phone, monitor, mqtt_client are fixtures
     PHONE,
     Monitor,
     Phone,
     assert_only_the_hub,
-    browser,
     monitor,
     mqtt_client,
     phone,
@@ -47,7 +46,7 @@ def test_three_am_sign_in_live_reading_fahrenheit_acknowledge_and_lock_out(
     players: Players,  # noqa: F811
     monitor: Callable[[str], Monitor],  # noqa: F811
     phone: Callable[..., Phone],  # noqa: F811
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     receiver = receivers()
     # Cold after 0.3 s below 16 °C (tests/test_alerting.py); a room is not called silent

@@ -31,7 +31,7 @@ from hub.history import day_bounds, history, window
 from hub.store import HOUR_MS, Received, Store, to_ms
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-from tests.test_dashboard import Phone, browser, phone  # noqa: F401 - fixtures
+from tests.test_dashboard import Phone, phone  # noqa: F401 - a fixture
 
 T0 = datetime(2026, 11, 20, 21, 40, tzinfo=UTC)
 

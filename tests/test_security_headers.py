@@ -12,22 +12,13 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from firmware.contract import ReadingMessage, new_boot_id, reading_topic
 from hub.security_headers import content_security_policy, inline_script_hashes, security_headers
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, login, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ROOM = "nursery"
 
 # Records every violation the page itself sees, before any of its scripts run.
@@ -115,16 +106,6 @@ def test_hsts_behind_a_tls_proxy_and_on_errors(hub: RunningHub) -> None:
     missing = httpx.get(hub.url + "/no-such-page")
     assert missing.status_code == 404
     assert missing.headers["x-content-type-options"] == "nosniff"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing at /usr/bin/chromium: apt-get install chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Tab:

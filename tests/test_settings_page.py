@@ -27,12 +27,11 @@ from tests.conftest import (
     hub_settings,
     wait_until,
 )
-from tests.test_dashboard import (  # noqa: F401 - browser, phone, monitor, mqtt_client are fixtures
+from tests.test_dashboard import (  # noqa: F401 - phone, monitor, mqtt_client are fixtures
     STATIC,
     Monitor,
     Phone,
     assert_only_the_hub,
-    browser,
     monitor,
     mqtt_client,
     phone,
