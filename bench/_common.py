@@ -94,14 +94,18 @@ class Mosquitto:
             return "unknown"
         return out.splitlines()[0].strip() if out else "unknown"
 
-    def start(self) -> None:
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
+    def config(self) -> str:
+        """The broker's configuration file; subclasses add lines."""
+        return (
             f"listener {self.port} {LOOPBACK}\n"
             "allow_anonymous true\n"
             "persistence false\n"
             "max_queued_messages 100000\n"
         )
+
+    def start(self) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(self.config())
         with self.log.open("ab") as log:
             self._proc = subprocess.Popen(
                 [self.executable(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT

@@ -130,21 +130,8 @@ class InstalledMosquitto(Mosquitto):
     """Mosquitto with what scripts/install-pi writes for queues and latency (no
     persistence or passwords: they change neither figure)."""
 
-    def start(self) -> None:
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} {LOOPBACK}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "max_queued_messages 100000\n"
-            "max_inflight_messages 100\n"
-            "set_tcp_nodelay true\n"
-        )
-        with self.log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [self.executable(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
+    def config(self) -> str:
+        return super().config() + "max_inflight_messages 100\nset_tcp_nodelay true\n"
 
 
 class NurseryHub(HubProcess):
