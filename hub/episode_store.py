@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
-from hub.dbfile import create_private
+from hub.dbfile import connect_private
 from hub.episodes import (
     LIMBS,
     WAKE_STATES,
@@ -29,7 +29,6 @@ from hub.episodes import (
 )
 
 UNDO_WINDOW: Final = timedelta(hours=24)
-BUSY_TIMEOUT_MS: Final = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -258,15 +257,9 @@ class EpisodeStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            if str(self.path) != ":memory:":
-                # Never open()/close() the file itself: the hub has it open already.
-                create_private(self.path)
-            # One user at a time, but FastAPI may open it in one worker thread and use it
-            # in another: the same request, never two at once.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            # Private (0600), WAL, a 10 s busy timeout, without touching the hub's locks.
+            self._db = connect_private(self.path)
+            self._db.execute("PRAGMA synchronous=FULL")  # health data: every commit, fsynced
             self._db.execute("PRAGMA secure_delete=ON")
             # Each request opens its own connection: create the tables only when missing.
             have = {
@@ -279,10 +272,6 @@ class EpisodeStore:
                 self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise EpisodeStoreError(f"cannot open the episode log in {self.path}: {exc}") from exc
-        for suffix in ("-wal", "-shm"):
-            side = Path(f"{self.path}{suffix}")
-            if side.exists():
-                side.chmod(0o600)
 
     def close(self) -> None:
         self._db.close()
