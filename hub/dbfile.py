@@ -38,12 +38,15 @@ def create_private(path: Path) -> None:
 
 def connect_private(path: Path) -> sqlite3.Connection:
     """A connection (autocommit; use BEGIN IMMEDIATE) to `path`, made 0600 before SQLite
-    creates it. Raises OSError or sqlite3.Error when it cannot be opened."""
-    create_private(path)
+    creates it, in WAL mode with synchronous=NORMAL (`:memory:` for a throwaway one).
+    Raises OSError or sqlite3.Error when it cannot be opened."""
+    on_disk = str(path) != ":memory:"
+    if on_disk:
+        create_private(path)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    for suffix in ("-wal", "-shm"):
+    for suffix in ("-wal", "-shm") if on_disk else ():
         side = Path(f"{path}{suffix}")
         if side.exists():
             side.chmod(0o600)

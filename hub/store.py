@@ -25,7 +25,7 @@ from typing import Any, Literal
 from firmware.contract import ContractError, FaultMessage, HealthMessage, ReadingMessage, Status
 from hub.alerts import Incident
 from hub.conditions import Condition
-from hub.dbfile import create_private, write_transaction
+from hub.dbfile import connect_private, write_transaction
 
 SCHEMA_VERSION = 3
 
@@ -362,11 +362,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            if str(self.path) != ":memory:":
-                create_private(self.path)  # 0600 before SQLite creates it, whatever the umask
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = connect_private(self.path)  # 0600 whatever the umask, WAL, NORMAL
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             self._add_missing_columns()
@@ -374,10 +370,6 @@ class Store:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        for suffix in ("-wal", "-shm"):
-            side = Path(f"{self.path}{suffix}")
-            if side.exists():
-                side.chmod(0o600)
         self._room_ids: dict[str, int] = {}
         self._boot_ids: dict[tuple[int, str], int] = {}
         self._floors: dict[int, dict[str, int]] = {}  # room id -> the firmware's floor
