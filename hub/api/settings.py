@@ -25,7 +25,10 @@ from hub.api.deps import (
 from hub.messages import test_message
 from hub.notify import ApprisePushSender, DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, PreferenceError, Preferences
-from nursery.config import PRESETS
+from nursery.config import PRESETS, RulesSettings
+
+# The same hot threshold under every preset: the configuration's default.
+HOT_C = float(RulesSettings.model_fields["hot_above_c"].default)
 
 router = APIRouter(tags=["settings"], dependencies=[Depends(require_caregiver)])
 
@@ -103,12 +106,12 @@ def _settings_out(preferences: Preferences) -> SettingsOut:
         preset=rules.preset,
         thresholds={
             key: ThresholdOut(
-                value_c=rules.effective(key) if key != "hot_above_c" else rules.hot_above_c,
+                value_c=rules.effective(key),
                 source=household.source(key, preferences.base),
             )
             for key in THRESHOLDS
         },
-        presets={name: {**values, "hot_above_c": 24.0} for name, values in PRESETS.items()},
+        presets={name: {**values, "hot_above_c": HOT_C} for name, values in PRESETS.items()},
     )
 
 
