@@ -249,10 +249,7 @@ def me(
     if caregiver is None:
         raise HTTPException(401, detail="sign in first", headers={"WWW-Authenticate": "Bearer"})
     via = str(getattr(request.state, "via", "api"))
-    csrf = None
-    if via == "dashboard":
-        session = ctx.accounts.session(request.cookies.get(SESSION_COOKIE, ""))
-        csrf = session.csrf if session else None
+    csrf = getattr(request.state, "csrf", None) if via == "dashboard" else None
     return Me(
         name=caregiver.name,
         csrf_token=csrf,

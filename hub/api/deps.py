@@ -92,6 +92,7 @@ def optional_caregiver(request: Request) -> Caregiver | None:
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
             raise HTTPException(403, detail="missing or wrong CSRF token; reload the page")
     request.state.via = "dashboard"
+    request.state.csrf = session.csrf  # for GET /api/auth/me, without a second lookup
     return session.caregiver
 
 
