@@ -50,6 +50,7 @@ from firmware.contract import (
     stored_topic,
 )
 from nursery.config import Settings
+from nursery.mqtt_client import QuietClient
 from nursery.mqtt_tls import secure_client
 
 log = logging.getLogger("nursery.firmware")
@@ -125,7 +126,7 @@ class Publisher:
         self._acked = threading.Condition()
         self._acked_mids: collections.deque[int] = collections.deque(maxlen=1024)
 
-        client = mqtt.Client(
+        client = QuietClient(  # paho's Client, its network thread woken by work only
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=MQTTProtocolVersion.MQTTv311,

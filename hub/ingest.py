@@ -46,6 +46,7 @@ from hub.episode_log import EpisodeLog
 from hub.episode_store import EpisodeStore
 from hub.store import Received, Store
 from nursery.config import Settings
+from nursery.mqtt_client import QuietClient
 from nursery.mqtt_tls import secure_client
 
 log = logging.getLogger("nursery.hub.ingest")
@@ -162,7 +163,7 @@ class Ingest:
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        self._client = mqtt.Client(
+        self._client = QuietClient(  # paho's Client, its network thread woken by work only
             CallbackAPIVersion.VERSION2,
             client_id=settings.hub.client_id,
             protocol=mqtt.MQTTv311,
