@@ -28,6 +28,11 @@ from hub.conditions import Condition
 from hub.dbfile import connect_private, write_transaction
 
 SCHEMA_VERSION = 3
+# SQLite's page cache for the readings file, in KiB (its default is 2,000). Ingest only
+# touches the right-hand edge of each index and the charts read the small hourly rollup,
+# so a quarter of that holds the working set; the kernel's page cache keeps the rest of
+# the file near at hand. 1.5 MiB less RSS on a 512 MB Pi.
+CACHE_KIB = 512
 
 log = logging.getLogger("nursery.hub.store")
 
@@ -364,6 +369,7 @@ class Store:
         try:
             self._db = connect_private(self.path)  # 0600 whatever the umask, WAL, NORMAL
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._db.executescript(_SCHEMA)
             self._add_missing_columns()
             self._backfill_rollups()
