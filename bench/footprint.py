@@ -135,14 +135,15 @@ class InstalledMosquitto(Mosquitto):
 
 
 class NurseryHub(HubProcess):
-    """`python -m nursery hub`: the command a Pi runs, not a stand-in for it."""
+    """`python -m nursery hub`: the command a Pi runs, not a stand-in for it, with the
+    malloc setting scripts/install-pi's unit gives it (MALLOC_ARENA_MAX=2)."""
 
     def start(self) -> None:
         with self.log.open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "nursery", "hub"],
                 cwd=self.workdir,
-                env=self._env(),
+                env={**self._env(), "MALLOC_ARENA_MAX": "2"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
