@@ -19,6 +19,7 @@ clock that agrees keeps its own times).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -305,7 +306,8 @@ class RoomRules:
     online_at: datetime | None = None
     skew_since: datetime | None = None
     skew_s: float = 0.0  # seconds the device clock is ahead of the hub's (negative: behind)
-    # Sensor health (device time): (ts, failed) per reading slot, and the unchanged run.
+    # Sensor health (device time): (ts, failed) per reading slot, oldest first, and the
+    # unchanged run.
     slots: tuple[tuple[datetime, bool], ...] = ()
     run: StuckRun | None = None
     suspect_since: datetime | None = None
@@ -510,7 +512,8 @@ def _extend_series(
     their highest value, so a fast sensor cannot hide a fall or grow the state.
     """
     span = max(p.drop_window_s, p.slope_window_s)
-    kept = tuple(q for q in series if 0 <= _seconds(point.ts, q.ts) <= span)
+    oldest = point.ts - timedelta(seconds=span)
+    kept = tuple(q for q in series if oldest <= q.ts <= point.ts)  # datetimes compare in C
     t = point.temperature_c
     if kept and _seconds(point.ts, kept[-1].ts) < span / MAX_SERIES_POINTS:
         last = kept[-1]
@@ -556,7 +559,8 @@ def _judge_drop(s: RoomRules, point: Sample, p: Policy) -> Hold:
 
 
 def _fall(series: tuple[SeriesPoint, ...], ts: datetime, t: float, p: Policy) -> float:
-    highs = [q.high_c for q in series if 0 <= _seconds(ts, q.ts) <= p.drop_window_s]
+    oldest = ts - timedelta(seconds=p.drop_window_s)
+    highs = [q.high_c for q in series if oldest <= q.ts <= ts]
     return max(highs, default=t) - t
 
 
@@ -569,10 +573,11 @@ def minutes_to_cold(s: RoomRules, p: Policy) -> float | None:
     now = s.filtered
     if now is None or now.temperature_c <= p.cold_below_c:
         return None
+    oldest = now.ts - timedelta(seconds=p.slope_window_s)
     points = [
         (_seconds(q.ts, now.ts) / 60.0, q.temperature_c)
         for q in s.series
-        if 0 <= _seconds(now.ts, q.ts) <= p.slope_window_s
+        if oldest <= q.ts <= now.ts
     ]
     if len(points) < 3:
         return None
@@ -663,11 +668,18 @@ def _extend_run(run: DelayRun | None, delay_s: float, at: datetime, p: Policy) -
 
 
 def _count_slot(s: RoomRules, ts: datetime, *, failed: bool, p: Policy) -> RoomRules:
-    newest = max([ts, *(t for t, _ in s.slots)])
-    slots = tuple(
-        slot for slot in (*s.slots, (ts, failed)) if _seconds(newest, slot[0]) <= p.suspect_window_s
-    )
-    return replace(s, slots=slots[-MAX_SLOTS:])
+    """Add a slot, kept in device-time order (a replayed one slots in where it belongs), and
+    drop those older than the window: a bisection, not a pass over up to MAX_SLOTS slots
+    for every reading."""
+    slots = list(s.slots)
+    insort(slots, (ts, failed), key=_slot_ts)
+    cutoff = slots[-1][0] - timedelta(seconds=p.suspect_window_s)
+    first = max(bisect_left(slots, cutoff, key=_slot_ts), len(slots) - MAX_SLOTS)
+    return replace(s, slots=tuple(slots[first:]))
+
+
+def _slot_ts(slot: tuple[datetime, bool]) -> datetime:
+    return slot[0]
 
 
 def _track_run(s: RoomRules, raw: Sample) -> RoomRules:
