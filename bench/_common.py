@@ -323,7 +323,10 @@ class HubProcess:
         self.log = workdir / f"{name}.log"
         self.settings = settings
         self._proc: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(base_url=self.url, timeout=10)
+        # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
+        self.http = httpx.Client(
+            base_url=self.url, timeout=10, limits=httpx.Limits(keepalive_expiry=1.0)
+        )
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
