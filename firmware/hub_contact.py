@@ -24,17 +24,26 @@ class HubContact:
     to the broker. Reachable: connected, and nothing has waited longer than
     `answer_within_s` for an answer. Nothing sent yet counts as reachable: a Pi whose
     sensor has failed sends nothing to answer, and its light says so on its own.
+
+    From `started_at`, the first connection gets the same `answer_within_s`: a Pi that
+    boots in a cold room (after a power cut at 3 a.m., say) has read its sensor before
+    the broker has answered, and must not beep about a hub it has not yet tried to reach.
     """
 
-    def __init__(self, answer_within_s: float = HUB_ANSWER_S) -> None:
+    def __init__(
+        self, answer_within_s: float = HUB_ANSWER_S, started_at: float | None = None
+    ) -> None:
         if not answer_within_s > 0:
             raise ValueError("answer_within_s must be positive")
         self.answer_within_s = answer_within_s
+        self._started_at = started_at
+        self._ever_connected = False
         self._waiting_since: float | None = None
 
     def connected(self, now: float) -> None:
         """A new connection: what was sent before it may never have reached the broker."""
         self._waiting_since = None
+        self._ever_connected = True
 
     def sent(self, now: float) -> None:
         if self._waiting_since is None:
@@ -48,4 +57,8 @@ class HubContact:
         return 0.0 if self._waiting_since is None else max(0.0, now - self._waiting_since)
 
     def reachable(self, connected: bool, now: float) -> bool:
-        return connected and self.waiting_s(now) < self.answer_within_s
+        if not connected:
+            if self._ever_connected or self._started_at is None:
+                return False
+            return now - self._started_at < self.answer_within_s  # still starting up
+        return self.waiting_s(now) < self.answer_within_s

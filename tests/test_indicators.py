@@ -754,6 +754,16 @@ def test_the_hub_is_reachable_until_something_waits_too_long_for_its_answer() ->
         HubContact(answer_within_s=0)
 
 
+def test_a_pi_just_started_gives_its_first_connection_time_before_it_judges_alone() -> None:
+    booting = HubContact(answer_within_s=10, started_at=100.0)
+    assert booting.reachable(False, 100.0), "no beep before the first connection could happen"
+    assert booting.reachable(False, 109.9)
+    assert not booting.reachable(False, 110.0), "no broker 10 s after boot: on its own"
+    booting.connected(112.0)
+    assert booting.reachable(True, 113.0)
+    assert not booting.reachable(False, 114.0), "lost after connecting: no second grace"
+
+
 # --- the status LED confirms a press -------------------------------------------------
 
 
