@@ -43,6 +43,8 @@ from firmware.contract import (  # noqa: E402
 )
 from hub.store import Received, Store  # noqa: E402
 from tests.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
     Mosquitto,
     RunningHub,
     api_token,
@@ -52,17 +54,6 @@ from tests.conftest import (  # noqa: E402
 )
 from tests.test_notify import Receiver  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
@@ -263,7 +254,7 @@ def main() -> None:
             wait_until(lambda: open_cold_alert(cold_hub), what="an open cold alert")
 
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 shoot(browser, hub.url, "light", out / "dashboard-light.png")
                 shoot(browser, hub.url, "dark", out / "dashboard-dark.png")
                 shoot(browser, quiet_hub.url, "dark", out / "dashboard-no-reading-dark.png")
