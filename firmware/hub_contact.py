@@ -36,14 +36,13 @@ class HubContact:
         if not answer_within_s > 0:
             raise ValueError("answer_within_s must be positive")
         self.answer_within_s = answer_within_s
-        self._started_at = started_at
-        self._ever_connected = False
+        self._started_at = started_at  # None once connected: the grace is for the first time
         self._waiting_since: float | None = None
 
     def connected(self, now: float) -> None:
         """A new connection: what was sent before it may never have reached the broker."""
         self._waiting_since = None
-        self._ever_connected = True
+        self._started_at = None
 
     def sent(self, now: float) -> None:
         if self._waiting_since is None:
@@ -58,7 +57,6 @@ class HubContact:
 
     def reachable(self, connected: bool, now: float) -> bool:
         if not connected:
-            if self._ever_connected or self._started_at is None:
-                return False
-            return now - self._started_at < self.answer_within_s  # still starting up
+            starting = self._started_at
+            return starting is not None and now - starting < self.answer_within_s
         return self.waiting_s(now) < self.answer_within_s
