@@ -669,8 +669,8 @@ def _extend_run(run: DelayRun | None, delay_s: float, at: datetime, p: Policy) -
 
 def _count_slot(s: RoomRules, ts: datetime, *, failed: bool, p: Policy) -> RoomRules:
     """Add a slot, kept in device-time order (a replayed one slots in where it belongs), and
-    drop those older than the window: a bisection, not a pass over up to MAX_SLOTS slots
-    for every reading."""
+    drop those older than the window: a bisection, not a Python-level pass over up to
+    MAX_SLOTS slots for every reading."""
     slots = list(s.slots)
     insort(slots, (ts, failed), key=_slot_ts)
     cutoff = slots[-1][0] - timedelta(seconds=p.suspect_window_s)

@@ -31,7 +31,7 @@ SCHEMA_VERSION = 3
 # SQLite's page cache for the readings file, in KiB (its default is 2,000). Ingest only
 # touches the right-hand edge of each index and the charts read the small hourly rollup,
 # so a quarter of that holds the working set; the kernel's page cache keeps the rest of
-# the file near at hand. 1.5 MiB less RSS on a 512 MB Pi.
+# the file near at hand. 0.9 MiB less hub RSS after a 100,000-reading feed.
 CACHE_KIB = 512
 
 log = logging.getLogger("nursery.hub.store")
