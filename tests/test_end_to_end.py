@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -133,7 +134,10 @@ def test_simulated_firmware_to_hub_to_http(
 
         wait_until(lambda: len(stored()) == len(sent), what="every reading stored")
         points = stored()
-        assert [p["ts"] for p in points] == sorted(p["ts"] for p in points)
+        # Compared as times, not strings: a reading on a whole second is "...:28Z",
+        # which sorts after "...:28.950000Z" as text.
+        times = [datetime.fromisoformat(str(p["ts"])) for p in points]
+        assert times == sorted(times), "points must come oldest first"
         by_ts = sorted((m.temperature_c, m.humidity_pct) for m in wire)
         assert sorted((p["temperature_c"], p["humidity_pct"]) for p in points) == by_ts
         health = get("/healthz").json()  # type: ignore[union-attr]
