@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
-# The hub's receipts are rate-limited to one a second per room and follow a database
-# commit; ten seconds leaves room for a busy SD card without leaving a parent guessing.
+# The hub's receipts come about a second after a reading (gathered behind one fsync), at
+# most one a second per room; ten seconds leaves room for a busy SD card without leaving
+# a parent guessing.
 HUB_ANSWER_S: Final = 10.0
 
 

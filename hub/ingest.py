@@ -55,6 +55,9 @@ Clock = Callable[[], datetime]
 
 # A room's receipt goes out at most this often; a backlog must not flood the broker.
 RECEIPT_EVERY_S: Final = 1.0
+# ... and waits this long after the first reading it covers, so that readings of several
+# rooms arriving together share one fsync of the database (an SD card wears with each).
+RECEIPT_GATHER_S: Final = 1.0
 RECEIPT_QOS: Final = 1
 MAX_REMEMBERED_TOPICS: Final = 1024
 # A flood of broken messages must not flood the log (a Pi's SD card): at most this many
@@ -111,27 +114,38 @@ class _Batch:
 
 
 class _ReceiptSchedule:
-    """Which rooms owe their firmware a receipt, and when each may have its next one:
-    at once after a quiet spell, then at most one per `every_s`."""
+    """Which rooms owe their firmware a receipt, and when they get it.
 
-    def __init__(self, every_s: float) -> None:
+    A receipt waits `gather_s` after the first reading it covers, and a room gets at most
+    one per `every_s`. Once one is due, every owed room allowed one by `every_s` rides
+    along: one fsync covers them all.
+    """
+
+    def __init__(self, every_s: float, gather_s: float) -> None:
         self._every_s = every_s
+        self._gather_s = gather_s
         self._last: dict[str, float] = {}
-        self._owed: set[str] = set()
+        self._owed: dict[str, float] = {}  # room → when it began to owe, since its last
 
-    def owe(self, room: str) -> None:
-        self._owed.add(room)
+    def owe(self, room: str, now: float) -> None:
+        self._owed.setdefault(room, now)
+
+    def _allowed(self, room: str, now: float) -> bool:
+        return now - self._last.get(room, -math.inf) >= self._every_s
 
     def due(self, now: float, *, all_owed: bool = False) -> list[str]:
-        return sorted(
-            room
-            for room in self._owed
-            if all_owed or now - self._last.get(room, -math.inf) >= self._every_s
-        )
+        if all_owed:
+            return sorted(self._owed)
+        if not any(
+            now - since >= self._gather_s and self._allowed(room, now)
+            for room, since in self._owed.items()
+        ):
+            return []
+        return sorted(room for room in self._owed if self._allowed(room, now))
 
     def sent(self, room: str, now: float) -> None:
         self._last[room] = now
-        self._owed.discard(room)
+        self._owed.pop(room, None)
 
     def wait_s(self, now: float) -> float | None:
         """Seconds until the next receipt is due; None when none is owed."""
@@ -139,7 +153,11 @@ class _ReceiptSchedule:
             return None
         return max(
             0.0,
-            min(self._last.get(room, -math.inf) + self._every_s - now for room in self._owed),
+            min(
+                max(since + self._gather_s, self._last.get(room, -math.inf) + self._every_s)
+                for room, since in self._owed.items()
+            )
+            - now,
         )
 
 
@@ -156,7 +174,7 @@ class Ingest:
         self.discovery: Discovery | None = None
         self._availability = hub_availability_topic(self._base)
         self._queue: queue.SimpleQueue[_Incoming | None] = queue.SimpleQueue()
-        self._receipts = _ReceiptSchedule(RECEIPT_EVERY_S)  # the writer thread's own
+        self._receipts = _ReceiptSchedule(RECEIPT_EVERY_S, RECEIPT_GATHER_S)  # the writer's own
         self._topics: dict[str, tuple[str, TopicKind]] = {}  # the writer thread's own
         self._episodes: EpisodeStore | None = None  # the writer thread's own, opened on use
         self._rejection_window = (-math.inf, 0, 0)  # the writer's own: start, logged, not
@@ -355,7 +373,7 @@ class Ingest:
             self._store.set_health(health, item.received_at)
             self._notify_listener(lambda listener: listener.on_health(health))
             self.counters.healths += 1
-            self._receipts.owe(room)  # its floor may have moved a mark
+            self._receipts.owe(room, time.monotonic())  # its floor may have moved a mark
         elif kind == "command":
             action, minutes = decode_command(item.payload)
             self.counters.commands += 1
@@ -407,7 +425,7 @@ class Ingest:
             log.error("cannot sync the database (%s); receipts wait", exc)
             for room in rooms:
                 self._receipts.sent(room, now)
-                self._receipts.owe(room)
+                self._receipts.owe(room, now)
             return
         for room in rooms:
             try:
@@ -415,7 +433,7 @@ class Ingest:
             except Exception:
                 log.exception("cannot read the marks of %s; its receipt waits", room)
                 self._receipts.sent(room, now)  # keep to the rate even while failing
-                self._receipts.owe(room)
+                self._receipts.owe(room, now)
                 continue
             self._receipts.sent(room, now)
             if marks:
@@ -477,9 +495,10 @@ class Ingest:
                 continue
             self.counters.stored += len(new)
             self.counters.duplicates += len(batch.readings) - len(new)
+            now = time.monotonic()
             for item in batch.readings:
                 # Duplicates too: a receipt says the hub is alive and where it stands.
-                self._receipts.owe(item.reading.room)
+                self._receipts.owe(item.reading.room, now)
             break
         for mid, qos in batch.acks:
             if qos > 0:

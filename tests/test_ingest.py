@@ -14,6 +14,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware.contract import ReadingMessage, reading_topic, status_topic
+from hub.ingest import _ReceiptSchedule
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 
@@ -168,3 +169,24 @@ def test_readings_api_validates_its_query(
     assert window.json()["points"] == []
     assert hub.get("/docs").status_code == 200
     assert "/api/rooms/{room}/readings" in hub.get("/openapi.json").json()["paths"]
+
+
+def test_rooms_reading_together_share_one_receipt_fsync() -> None:
+    """Four rooms' readings a few ms apart get their receipts together, a second later,
+    behind one fsync; a room sending on still gets at most one receipt a second."""
+    schedule = _ReceiptSchedule(every_s=1.0, gather_s=1.0)
+    assert schedule.wait_s(0.0) is None
+    for i, room in enumerate(["bedroom", "landing", "nursery", "study"]):
+        schedule.owe(room, 100.0 + i * 0.003)
+    assert schedule.due(100.5) == []
+    assert schedule.wait_s(100.5) == pytest.approx(0.5)
+    due = schedule.due(101.0)
+    assert due == ["bedroom", "landing", "nursery", "study"]  # one fsync for all four
+    for room in due:
+        schedule.sent(room, 101.0)
+    schedule.owe("nursery", 101.2)  # the next reading comes soon after its receipt
+    assert schedule.due(101.9) == []
+    assert schedule.wait_s(101.9) == pytest.approx(0.3)  # its gather ends at 102.2
+    assert schedule.due(102.2) == ["nursery"]
+    schedule.owe("study", 102.3)
+    assert schedule.due(102.3, all_owed=True) == ["nursery", "study"]  # at shutdown
