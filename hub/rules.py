@@ -19,10 +19,11 @@ clock that agrees keeps its own times).
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import attrgetter, itemgetter
 from statistics import median
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
@@ -512,8 +513,7 @@ def _extend_series(
     their highest value, so a fast sensor cannot hide a fall or grow the state.
     """
     span = max(p.drop_window_s, p.slope_window_s)
-    oldest = point.ts - timedelta(seconds=span)
-    kept = tuple(q for q in series if oldest <= q.ts <= point.ts)  # datetimes compare in C
+    kept = _between(series, point.ts - timedelta(seconds=span), point.ts)
     t = point.temperature_c
     if kept and _seconds(point.ts, kept[-1].ts) < span / MAX_SERIES_POINTS:
         last = kept[-1]
@@ -559,9 +559,19 @@ def _judge_drop(s: RoomRules, point: Sample, p: Policy) -> Hold:
 
 
 def _fall(series: tuple[SeriesPoint, ...], ts: datetime, t: float, p: Policy) -> float:
-    oldest = ts - timedelta(seconds=p.drop_window_s)
-    highs = [q.high_c for q in series if oldest <= q.ts <= ts]
-    return max(highs, default=t) - t
+    window = _between(series, ts - timedelta(seconds=p.drop_window_s), ts)
+    return max(map(_point_high, window), default=t) - t
+
+
+def _between(
+    series: tuple[SeriesPoint, ...], oldest: datetime, newest: datetime
+) -> tuple[SeriesPoint, ...]:
+    """The points from `oldest` to `newest`, both included. The series is in time order
+    (each point is appended after those later than it are dropped), so two bisections
+    find them: the window holds up to MAX_SERIES_POINTS and this runs on every reading."""
+    return series[
+        bisect_left(series, oldest, key=_point_ts) : bisect_right(series, newest, key=_point_ts)
+    ]
 
 
 def minutes_to_cold(s: RoomRules, p: Policy) -> float | None:
@@ -634,12 +644,12 @@ def _judge_clock(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     apart: so a stretch in progress restarts on every step rather than be completed by one.
     """
     clock = _track_clock(s.clock, _seconds(r.received_at, r.ts), r.received_at, p)
-    if clock.shift_s != s.clock.shift_s:
-        s = replace(s, last_live_ts=None)
-    s = replace(s, clock=clock)
+    last_live_ts = None if clock.shift_s != s.clock.shift_s else s.last_live_ts
     if abs(clock.offset_s) > p.clock_skew_s:
-        return replace(s, skew_since=s.skew_since or r.received_at, skew_s=-clock.offset_s)
-    return replace(s, skew_since=None, skew_s=0.0)
+        skew_since, skew_s = s.skew_since or r.received_at, -clock.offset_s
+    else:
+        skew_since, skew_s = None, 0.0
+    return replace(s, clock=clock, last_live_ts=last_live_ts, skew_since=skew_since, skew_s=skew_s)
 
 
 def _track_clock(c: DeviceClock, delay_s: float, at: datetime, p: Policy) -> DeviceClock:
@@ -678,8 +688,10 @@ def _count_slot(s: RoomRules, ts: datetime, *, failed: bool, p: Policy) -> RoomR
     return replace(s, slots=tuple(slots[first:]))
 
 
-def _slot_ts(slot: tuple[datetime, bool]) -> datetime:
-    return slot[0]
+_point_ts: Callable[[SeriesPoint], datetime] = attrgetter("ts")
+_point_high: Callable[[SeriesPoint], float] = attrgetter("high_c")
+_slot_ts: Callable[[tuple[datetime, bool]], datetime] = itemgetter(0)
+_slot_failed: Callable[[tuple[datetime, bool]], bool] = itemgetter(1)
 
 
 def _track_run(s: RoomRules, raw: Sample) -> RoomRules:
@@ -690,8 +702,9 @@ def _track_run(s: RoomRules, raw: Sample) -> RoomRules:
 
 
 def error_ratio(s: RoomRules) -> float:
-    """Failed slots (faults and impossible readings) among all slots of the window."""
-    return sum(failed for _, failed in s.slots) / len(s.slots) if s.slots else 0.0
+    """Failed slots (faults and impossible readings) among all slots of the window (summed
+    by map/itemgetter in C: up to MAX_SLOTS of them on every reading)."""
+    return sum(map(_slot_failed, s.slots)) / len(s.slots) if s.slots else 0.0
 
 
 def _stuck(s: RoomRules, p: Policy) -> bool:
@@ -709,7 +722,7 @@ def _judge_sensor(s: RoomRules, ts: datetime, p: Policy) -> RoomRules:
     stuck = _stuck(s, p)
     if not (flaky or stuck):
         # Too few slots (after a silence, say) is no evidence of recovery.
-        return replace(s, suspect_since=None) if judged else s
+        return replace(s, suspect_since=None) if judged and s.suspect_since is not None else s
     if s.suspect_since is not None:
         return s
     since = s.run.first_ts if stuck and s.run is not None else ts
@@ -723,7 +736,9 @@ def findings(s: RoomRules, p: Policy, now: datetime) -> dict[Condition, Finding]
     """Every condition active now, from the state alone (the step already decided)."""
     out: dict[Condition, Finding] = {}
     room, f = s.room, s.filtered
-    prediction = minutes_to_cold(s, p)
+    # Only COOL and FAST_DROP carry the prediction, and its regression walks the series.
+    cooling = s.holds[Condition.COOL].active and f is not None
+    prediction = minutes_to_cold(s, p) if cooling or s.drop.active else None
     thresholds = {
         Condition.COLD: p.cold_below_c,
         Condition.COOL: p.cool_below_c,
