@@ -323,7 +323,7 @@ class HubProcess:
         self.log = workdir / f"{name}.log"
         self.settings = settings
         self._proc: subprocess.Popen[bytes] | None = None
-        # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
+        # Idle connections expire long before the hub's keep-alive (20 s) closes them.
         self.http = httpx.Client(
             base_url=self.url, timeout=10, limits=httpx.Limits(keepalive_expiry=1.0)
         )

@@ -23,6 +23,8 @@ log = logging.getLogger("nursery.hub")
 # makes the Date header when a response reads it, so this tick only runs uvicorn's own
 # housekeeping (limit_max_requests, callback_notify: both unused by the hub).
 IDLE_TICK_S = 60.0
+# Seconds an idle HTTP connection stays open (uvicorn's default is 5).
+KEEP_ALIVE_S = 20
 
 
 def serve(settings: Settings) -> int:
@@ -42,6 +44,10 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # Longer than the idle expiry of common clients' pools (httpx 5 s, aiohttp 15 s):
+        # at uvicorn's own 5 s, a client could send a POST on a connection the hub was
+        # just closing, and fail it.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     server = _Server(config)
     server.run()

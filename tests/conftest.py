@@ -161,6 +161,7 @@ class RunningHub:
         import uvicorn
 
         from hub.app import create_app
+        from hub.service import KEEP_ALIVE_S
 
         self.settings = settings
         self.port = settings.hub.http_port
@@ -175,6 +176,7 @@ class RunningHub:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_S,  # as `nursery hub` serves
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

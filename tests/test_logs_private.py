@@ -99,13 +99,7 @@ def scenario(url: str, token: str, receiver: Receiver, secrets: Secrets) -> None
     """What a household does in a day, through the hub's HTTP interface."""
     bearer = {"Authorization": f"Bearer {token}"}
     secrets.values["API token"] = token
-    # The push's retry keeps the phone idle about 5 s, uvicorn's keep-alive: httpx's own
-    # expiry is 5 s too, so it could send the ack on a connection the hub was closing.
-    # A phone-side expiry well under the hub's takes that race away.
-    quick_expiry = httpx.Limits(keepalive_expiry=1.0)
-    with httpx.Client(
-        base_url=url, timeout=10, headers={"Origin": url}, limits=quick_expiry
-    ) as phone:
+    with httpx.Client(base_url=url, timeout=10, headers={"Origin": url}) as phone:
         wrong = {"name": TEST_CAREGIVER, "password": secrets.values["a wrong password tried"]}
         assert phone.post("/login", data=wrong).status_code == 401
         signed_in = phone.post(

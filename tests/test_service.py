@@ -1,17 +1,22 @@
-"""The hub's uvicorn server: asleep when idle, yet stopping at once and dating every
-response with the second it was sent."""
+"""The hub's uvicorn server: asleep when idle, yet stopping at once, dating every
+response with the second it was sent, and keeping idle connections open for longer than
+clients' pools keep them."""
 
 from __future__ import annotations
 
+import http.client
+import select
 import threading
 import time
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import httpx
 import uvicorn
 
 from hub.service import IDLE_TICK_S, _DatedState, _Server
-from tests.conftest import free_port, wait_until
+from tests.conftest import Mosquitto, free_port, wait_until
+from tests.test_end_to_end import Process
 
 
 async def _app(scope: dict[str, object], receive: object, send: object) -> None:
@@ -52,3 +57,44 @@ def test_the_date_header_is_made_when_read_and_replaces_uvicorns() -> None:
     assert [name for name, _ in headers] == [b"date", b"server"]
     assert abs(parsedate_to_datetime(headers[0][1].decode()).timestamp() - time.time()) < 2
     assert _DatedState(date_header=False).default_headers == []
+
+
+def test_the_hub_keeps_an_idle_connection_longer_than_client_pools_do(
+    tmp_path: Path, broker: Mosquitto, base_topic: str
+) -> None:
+    """A client's pool reuses a connection idle for up to its expiry (httpx 5 s, aiohttp
+    15 s); the hub must not be closing it then, or a POST on it fails."""
+    port = free_port()
+    hub = Process(
+        tmp_path,
+        "hub",
+        {
+            "NURSERY_MQTT__HOST": "127.0.0.1",
+            "NURSERY_MQTT__PORT": str(broker.port),
+            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
+            "NURSERY_HUB__HTTP_PORT": str(port),
+            "NURSERY_HUB__CLIENT_ID": f"ka-{base_topic}"[:23],
+        },
+    )
+    try:
+        wait_until(lambda: _answers(port), timeout=30, what="the hub to serve")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read()
+        assert connection.sock is not None
+        # Idle past uvicorn's default of 5 s: a close would make the socket readable (EOF).
+        closed, _, _ = select.select([connection.sock], [], [], 7.0)
+        assert not closed, "the hub closed a connection idle for under 7 s"
+        connection.request("GET", "/healthz")  # the same socket: http.client never redials
+        assert connection.getresponse().status == 200
+        connection.close()
+    finally:
+        assert hub.stop() == 0, hub.output()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
