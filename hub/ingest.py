@@ -125,7 +125,7 @@ class _ReceiptSchedule:
         self._every_s = every_s
         self._gather_s = gather_s
         self._last: dict[str, float] = {}
-        self._owed: dict[str, float] = {}  # room → when it began to owe, since its last
+        self._owed: dict[str, float] = {}  # room → since when it owes its next receipt
 
     def owe(self, room: str, now: float) -> None:
         self._owed.setdefault(room, now)
