@@ -583,12 +583,8 @@ def minutes_to_cold(s: RoomRules, p: Policy) -> float | None:
     now = s.filtered
     if now is None or now.temperature_c <= p.cold_below_c:
         return None
-    oldest = now.ts - timedelta(seconds=p.slope_window_s)
-    points = [
-        (_seconds(q.ts, now.ts) / 60.0, q.temperature_c)
-        for q in s.series
-        if oldest <= q.ts <= now.ts
-    ]
+    window = _between(s.series, now.ts - timedelta(seconds=p.slope_window_s), now.ts)
+    points = [(_seconds(q.ts, now.ts) / 60.0, q.temperature_c) for q in window]
     if len(points) < 3:
         return None
     mean_x = sum(x for x, _ in points) / len(points)
