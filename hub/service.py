@@ -44,6 +44,10 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # The hub serves no WebSocket. With "auto", uvicorn would load whichever WebSocket
+        # library happens to be installed (the demo's embedded broker brings one): memory
+        # on a Pi and a handshake surface for nothing. An upgrade request is plain HTTP.
+        ws="none",
         # Longer than the idle expiry of common clients' pools (httpx 5 s, aiohttp 15 s):
         # at uvicorn's own 5 s, a client could send a POST on a connection the hub was
         # just closing, and fail it.

@@ -1,6 +1,6 @@
 """The hub's uvicorn server: asleep when idle, yet stopping at once, dating every
-response with the second it was sent, and keeping idle connections open for longer than
-clients' pools keep them."""
+response with the second it was sent, keeping idle connections open for longer than
+clients' pools keep them, and serving no WebSocket."""
 
 from __future__ import annotations
 
@@ -98,3 +98,39 @@ def _answers(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
+    tmp_path: Path, broker: Mosquitto, base_topic: str
+) -> None:
+    """The hub serves no WebSocket, whatever library is installed (the test extras bring
+    one): an upgrade request gets the route's ordinary answer, never a handshake."""
+    port = free_port()
+    hub = Process(
+        tmp_path,
+        "hub",
+        {
+            "NURSERY_MQTT__HOST": "127.0.0.1",
+            "NURSERY_MQTT__PORT": str(broker.port),
+            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
+            "NURSERY_HUB__HTTP_PORT": str(port),
+            "NURSERY_HUB__CLIENT_ID": f"ws-{base_topic}"[:23],
+        },
+    )
+    try:
+        wait_until(lambda: _answers(port), timeout=30, what="the hub to serve")
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/healthz",
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert "mqtt" in response.json()
+    finally:
+        assert hub.stop() == 0, hub.output()
