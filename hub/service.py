@@ -27,6 +27,19 @@ IDLE_TICK_S = 60.0
 KEEP_ALIVE_S = 20
 
 
+class _NoUpgradeWarnings(logging.Filter):
+    """Drop uvicorn's two warnings for a request that asks for a protocol upgrade. The hub
+    serves no WebSocket (ws="none"), so the request is answered as plain HTTP; the second
+    warning would tell the reader to install a WebSocket library, and anyone on the network
+    could fill the log with the pair."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_UPGRADE_WARNINGS)
+
+
+_UPGRADE_WARNINGS = ("Unsupported upgrade request", "No supported WebSocket library")
+
+
 def serve(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM (uvicorn handles both); returns an exit code."""
     try:
@@ -53,6 +66,7 @@ def serve(settings: Settings) -> int:
         # just closing, and fail it.
         timeout_keep_alive=KEEP_ALIVE_S,
     )
+    logging.getLogger("uvicorn.error").addFilter(_NoUpgradeWarnings())
     server = _Server(config)
     server.run()
     return 0 if server.started else 1

@@ -104,7 +104,8 @@ def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
     tmp_path: Path, broker: Mosquitto, base_topic: str
 ) -> None:
     """The hub serves no WebSocket, whatever library is installed (the test extras bring
-    one): an upgrade request gets the route's ordinary answer, never a handshake."""
+    one): an upgrade request gets the route's ordinary answer, never a handshake, and
+    leaves no line in the log."""
     port = free_port()
     hub = Process(
         tmp_path,
@@ -134,3 +135,5 @@ def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
         assert "mqtt" in response.json()
     finally:
         assert hub.stop() == 0, hub.output()
+    # Nor does it log anything for it: anyone on the network can send these.
+    assert "upgrade" not in hub.output().lower(), hub.output()
