@@ -8,12 +8,17 @@ keeps the two in step.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import types
+from collections import deque
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -25,7 +30,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic import field_validator as _field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from firmware.contract import ContractError, check_base_topic, check_name
 from nursery.mqtt_tls import MqttTlsError, load_ca, load_client_cert, tls_context
@@ -593,15 +597,14 @@ class EpisodesSettings(_Section):
         return value
 
 
-class Settings(BaseSettings):
-    """The whole configuration; each process builds one and passes it down."""
+class Settings(BaseModel):
+    """The whole configuration; each process builds one and passes it down.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        extra="forbid",
-        frozen=True,
-    )
+    `load_settings()` builds it from the TOML file and the environment; `Settings(...)` itself
+    takes only the values it is given and never reads the environment.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="MQTT broker.")
     hub: HubSettings = Field(default_factory=HubSettings, description="The hub service.")
@@ -617,18 +620,6 @@ class Settings(BaseSettings):
     episodes: EpisodesSettings = Field(
         default_factory=EpisodesSettings, description="The parent's episode log."
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives as init values; env vars must win over it.
-        return (env_settings, init_settings)
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -678,11 +669,90 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {message}{shown}"
 
 
+def _is_structured(annotation: Any) -> bool:
+    """A list, tuple, set, dict, dataclass or model: a value whose env text is JSON."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    kind = get_origin(annotation) or annotation
+    if not isinstance(kind, type) or issubclass(kind, str | bytes):
+        return False
+    structured = (BaseModel, Mapping, Sequence, AbstractSet, deque)
+    return issubclass(kind, structured) or dataclasses.is_dataclass(kind)
+
+
+def _env_value(annotation: Any, text: str) -> Any:
+    """What the env text of a setting stands for, as pydantic-settings decoded it.
+
+    A structured setting (a list) is JSON, and text that is not JSON raises ValueError; a
+    union with a structured member is JSON when the text parses and the text otherwise. Any
+    other text, and empty text, goes to pydantic as it is: pydantic turns "30" into 30,
+    "true" into True, a path into a Path, and refuses "" for a number or a list.
+    """
+    if not text:
+        return text
+    if _is_structured(annotation):
+        return json.loads(text)
+    if get_origin(annotation) in (Union, types.UnionType) and any(
+        _is_structured(member) for member in get_args(annotation)
+    ):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _env_settings(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The settings in NURSERY_<SECTION>__<KEY> variables, as {section: {key: value}}.
+
+    Read here, plainly, rather than through pydantic-settings: importing that and
+    python-dotenv cost every hub and firmware process about 1 MiB, which a Pi Zero 2 W
+    (512 MB) cannot spare. Raises SettingsError with one line per bad variable.
+    """
+    # Names match in any case, as pydantic-settings matched them: nursery_mqtt__port sets
+    # mqtt.port just as NURSERY_MQTT__PORT does. So any variable whose name starts with
+    # NURSERY_ in any case is either read or refused, never silently ignored; two spellings
+    # of one name are refused, since which one wins would depend on the environment's order.
+    known = {env_name(section, key).lower(): (section, key) for section, key, _ in all_keys()}
+    seen: dict[str, str] = {}
+    values: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for name in sorted(environ):
+        folded = name.lower()
+        if not folded.startswith(ENV_PREFIX.lower()):
+            continue
+        if folded not in known:
+            problems.append(f"{name}: unknown setting")
+            continue
+        section, key = known[folded]
+        if folded in seen:
+            problems.append(f"{name}: {seen[folded]} sets {section}.{key} too: set it once")
+            continue
+        seen[folded] = name
+        annotation = SECTIONS[section].model_fields[key].annotation
+        try:
+            values.setdefault(section, {})[key] = _env_value(annotation, environ[name])
+        except ValueError as exc:
+            # The message says where the JSON went wrong, never what the value was.
+            where = f"{section}.{key} ({env_name(section, key)})"
+            problems.append(f"{where}: not valid JSON ({exc})")
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return values
+
+
+def _merged(base: Any, over: Any) -> Any:
+    """`over` laid on `base`, dicts merged key by key at every depth: env over the TOML file."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{key: _merged(base.get(key), value) for key, value in over.items()}}
+    return over
+
+
 def load_settings(config: Path | None = None) -> Settings:
     """Build the settings, or raise SettingsError with one line per bad key.
 
     `config` is the `--config` path; without it `./nursery.toml` is read when present.
-    Environment variables are read from os.environ.
+    Environment variables are read from os.environ, here and nowhere else.
     """
     path = config if config is not None else DEFAULT_CONFIG_FILE
     values: dict[str, Any] = {}
@@ -695,10 +765,13 @@ def load_settings(config: Path | None = None) -> Settings:
             raise SettingsError(f"{path}: cannot read: {exc}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    known = {env_name(section, key) for section, key, _ in all_keys()}
-    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
-    if unknown:
-        raise SettingsError("\n".join(f"{name}: unknown setting" for name in unknown))
+    # Section names in the file match in any case, as they did under pydantic-settings
+    # ([MQTT] is [mqtt]); the keys within a section always had to be exact.
+    for name in [name for name in values if name.lower() in SECTIONS and name not in SECTIONS]:
+        if name.lower() in values:
+            raise SettingsError(f"{path}: [{name}] is [{name.lower()}] again: keep one")
+        values[name.lower()] = values.pop(name)
+    values = _merged(values, _env_settings(os.environ))
     try:
         return Settings(**values)
     except ValidationError as exc:

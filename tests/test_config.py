@@ -31,6 +31,76 @@ def test_env_overrides_toml(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert settings.firmware.room == "kids"
 
 
+def test_env_list_bool_int_and_path_values(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text('[notify]\nurls = ["json://toml"]\npublic_url = "http://nursery.lan"\n')
+    clean_env.setenv("NURSERY_NOTIFY__URLS", '["json://x", "json://y"]')
+    clean_env.setenv("NURSERY_NOTIFY__CAREGIVERS", '[["json://a"], ["json://b"]]')
+    clean_env.setenv("NURSERY_ALERTS__REPEAT_AFTER_S", "[60, 120]")
+    clean_env.setenv("NURSERY_HOMEASSISTANT__DISCOVERY", "false")
+    clean_env.setenv("NURSERY_MQTT__TLS", "true")
+    clean_env.setenv("NURSERY_HUB__HTTP_PORT", "9002")
+    clean_env.setenv("NURSERY_HUB__DB", str(tmp_path / "hub.db"))
+    clean_env.setenv("NURSERY_FIRMWARE__LED_PIN", "")  # an empty value means not fitted
+    settings = load_settings(config)
+    assert settings.notify.urls == ["json://x", "json://y"]  # the env list replaces the file's
+    assert settings.notify.public_url == "http://nursery.lan"
+    assert settings.notify.caregivers == [["json://a"], ["json://b"]]
+    assert settings.alerts.repeat_after_s == [60.0, 120.0]
+    assert settings.homeassistant.discovery is False
+    assert settings.mqtt.tls is True
+    assert settings.hub.http_port == 9002
+    assert settings.hub.db == tmp_path / "hub.db"
+    assert settings.firmware.led_pin is None
+
+
+def test_env_names_match_in_any_case(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("nursery_mqtt__port", "1885")
+    clean_env.setenv("Nursery_Hub__Http_Port", "9003")
+    settings = load_settings()
+    assert (settings.mqtt.port, settings.hub.http_port) == (1885, 9003)
+    clean_env.setenv("NURSERY_MQTT__PORT", "1886")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "nursery_mqtt__port: NURSERY_MQTT__PORT sets mqtt.port too: set it once"
+    )
+
+
+def test_toml_section_names_match_in_any_case(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "n.toml"
+    config.write_text('[MQTT]\nhost = "broker.lan"\n')
+    assert load_settings(config).mqtt.host == "broker.lan"
+    config.write_text('[MQTT]\nhost = "broker.lan"\n[mqtt]\nport = 1884\n')
+    with pytest.raises(SettingsError, match=r"\[MQTT\] is \[mqtt\] again"):
+        load_settings(config)
+
+
+def test_only_load_settings_reads_the_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("NURSERY_MQTT__PORT", "8883")
+    assert Settings().mqtt.port == 1883
+    assert Settings(hub={"http_port": 9004}).mqtt.port == 1883
+
+
+def test_settings_do_not_load_pydantic_settings() -> None:
+    """Its import (with python-dotenv) cost every process about 1 MiB on a Pi Zero 2 W."""
+    code = (
+        "import sys\n"
+        "import firmware.runner, hub.service, nursery.cli, nursery.config\n"
+        "nursery.config.load_settings()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pydantic_settings', 'dotenv'))))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "NURSERY_NOTIFY__URLS": '["json://x"]'}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_nursery_toml_in_the_working_directory_is_read(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -57,6 +127,21 @@ def test_simulated_sensor_may_read_fast_but_a_dht_may_not(clean_env: pytest.Monk
         ("NURSERY_MQTT__BASE_TOPIC", "home/#", r"mqtt\.base_topic"),
         ("NURSERY_FIRMWARE__ROOM", "Baby Room", r"firmware\.room"),
         ("NURSERY_MQTT_HOST", "x", r"NURSERY_MQTT_HOST: unknown setting"),
+        ("nursery_mqtt_host", "x", r"^nursery_mqtt_host: unknown setting$"),
+        ("NURSERY_MQTT", '{"port": 1884}', r"^NURSERY_MQTT: unknown setting$"),
+        ("NURSERY_NOTIFY__CAREGIVERS__0", '["json://x"]', r"CAREGIVERS__0: unknown setting$"),
+        (
+            "NURSERY_NOTIFY__URLS",
+            "json://x",
+            r"^notify\.urls \(NURSERY_NOTIFY__URLS\): not valid JSON \(Expecting value: line 1",
+        ),
+        (
+            "NURSERY_ALERTS__REPEAT_AFTER_S",
+            "600, 1200",
+            r"^alerts\.repeat_after_s \(NURSERY_ALERTS__REPEAT_AFTER_S\): not valid JSON \(Extra",
+        ),
+        ("NURSERY_NOTIFY__URLS", "", r"^notify\.urls \(NURSERY_NOTIFY__URLS\): .*valid list"),
+        ("NURSERY_HUB__HTTP_PORT", "", r"^hub\.http_port \(NURSERY_HUB__HTTP_PORT\): .*integer"),
     ],
 )
 def test_bad_settings_name_the_key(
@@ -90,6 +175,24 @@ def test_password_is_never_echoed(clean_env: pytest.MonkeyPatch, tmp_path: Path)
     assert "hunter2" not in repr(Settings(mqtt={"password": "hunter2"}))  # type: ignore[arg-type]
 
 
+def test_password_from_env_is_never_echoed(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("NURSERY_MQTT__USERNAME", "hub")
+    clean_env.setenv("NURSERY_MQTT__PASSWORD", "QWERTY")
+    clean_env.setenv("NURSERY_NOTIFY__URLS", "not json")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "notify.urls (NURSERY_NOTIFY__URLS): not valid JSON "
+        "(Expecting value: line 1 column 1 (char 0))"
+    )
+    clean_env.delenv("NURSERY_NOTIFY__URLS")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("mqtt.password (NURSERY_MQTT__PASSWORD): ")
+    assert "qwerty" not in str(caught.value).lower()
+
+
 @pytest.mark.parametrize("command", ["hub", "firmware"])
 def test_cli_bad_setting_is_one_line_and_exit_2(tmp_path: Path, command: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "NURSERY_MQTT__PORT": "eighty"}
@@ -107,6 +210,23 @@ def test_cli_bad_setting_is_one_line_and_exit_2(tmp_path: Path, command: str) ->
         "integer, unable to parse string as an integer (got 'eighty')"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_cli_list_setting_that_is_not_json_is_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "NURSERY_NOTIFY__URLS": "ntfy://nursery"}
+    result = subprocess.run(
+        [sys.executable, "-m", "nursery", "hub"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "nursery: bad setting: notify.urls (NURSERY_NOTIFY__URLS): not valid JSON "
+        "(Expecting value: line 1 column 1 (char 0))"
+    ]
 
 
 def test_every_setting_has_a_description() -> None:

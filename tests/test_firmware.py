@@ -392,8 +392,8 @@ def test_a_crashed_firmware_shows_offline_through_its_last_will(
     code = (
         "import threading\n"
         "from firmware.runner import run\n"
-        "from nursery.config import Settings\n"
-        "run(Settings(), threading.Event())\n"
+        "from nursery.config import load_settings\n"
+        "run(load_settings(), threading.Event())\n"
     )
     with subscriber(broker.port, base_topic) as sub:
         proc = subprocess.Popen([sys.executable, "-c", code], env=env)
