@@ -193,40 +193,42 @@ def test_password_from_env_is_never_echoed(clean_env: pytest.MonkeyPatch, tmp_pa
     assert "qwerty" not in str(caught.value).lower()
 
 
-@pytest.mark.parametrize("command", ["hub", "firmware"])
-def test_cli_bad_setting_is_one_line_and_exit_2(tmp_path: Path, command: str) -> None:
-    env = {"PATH": "/usr/bin:/bin", "NURSERY_MQTT__PORT": "eighty"}
+@pytest.mark.parametrize(
+    ("command", "name", "value", "line"),
+    [
+        (
+            command,
+            "NURSERY_MQTT__PORT",
+            "eighty",
+            "mqtt.port (NURSERY_MQTT__PORT): Input should be a valid integer, unable to parse "
+            "string as an integer (got 'eighty')",
+        )
+        for command in ("hub", "firmware")
+    ]
+    + [
+        (
+            "hub",
+            "NURSERY_NOTIFY__URLS",
+            "ntfy://nursery",
+            "notify.urls (NURSERY_NOTIFY__URLS): not valid JSON "
+            "(Expecting value: line 1 column 1 (char 0))",
+        )
+    ],
+)
+def test_cli_bad_setting_is_one_line_and_exit_2(
+    tmp_path: Path, command: str, name: str, value: str, line: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "nursery", command],
-        env=env,
+        env={"PATH": "/usr/bin:/bin", name: value},
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "nursery: bad setting: mqtt.port (NURSERY_MQTT__PORT): Input should be a valid "
-        "integer, unable to parse string as an integer (got 'eighty')"
-    ]
+    assert result.stderr.strip().splitlines() == [f"nursery: bad setting: {line}"]
     assert "Traceback" not in result.stderr
-
-
-def test_cli_list_setting_that_is_not_json_is_one_line(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "NURSERY_NOTIFY__URLS": "ntfy://nursery"}
-    result = subprocess.run(
-        [sys.executable, "-m", "nursery", "hub"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "nursery: bad setting: notify.urls (NURSERY_NOTIFY__URLS): not valid JSON "
-        "(Expecting value: line 1 column 1 (char 0))"
-    ]
 
 
 def test_every_setting_has_a_description() -> None:

@@ -64,21 +64,8 @@ def test_the_hub_keeps_an_idle_connection_longer_than_client_pools_do(
 ) -> None:
     """A client's pool reuses a connection idle for up to its expiry (httpx 5 s, aiohttp
     15 s); the hub must not be closing it then, or a POST on it fails."""
-    port = free_port()
-    hub = Process(
-        tmp_path,
-        "hub",
-        {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
-            "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
-            "NURSERY_HUB__HTTP_PORT": str(port),
-            "NURSERY_HUB__CLIENT_ID": f"ka-{base_topic}"[:23],
-        },
-    )
+    hub, port = _serving_hub(tmp_path, broker, base_topic)
     try:
-        wait_until(lambda: _answers(port), timeout=30, what="the hub to serve")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("GET", "/healthz")
         assert connection.getresponse().read()
@@ -91,6 +78,29 @@ def test_the_hub_keeps_an_idle_connection_longer_than_client_pools_do(
         connection.close()
     finally:
         assert hub.stop() == 0, hub.output()
+
+
+def _serving_hub(tmp_path: Path, broker: Mosquitto, base_topic: str) -> tuple[Process, int]:
+    """The real `nursery hub` in its own process, once it answers HTTP; and its port."""
+    port = free_port()
+    hub = Process(
+        tmp_path,
+        "hub",
+        {
+            "NURSERY_MQTT__HOST": "127.0.0.1",
+            "NURSERY_MQTT__PORT": str(broker.port),
+            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
+            "NURSERY_HUB__HTTP_PORT": str(port),
+            "NURSERY_HUB__CLIENT_ID": f"svc-{base_topic}"[:23],
+        },
+    )
+    try:
+        wait_until(lambda: _answers(port), timeout=30, what="the hub to serve")
+    except AssertionError as exc:
+        hub.stop()
+        raise AssertionError(f"{exc}\n{hub.output()}") from None
+    return hub, port
 
 
 def _answers(port: int) -> bool:
@@ -106,21 +116,8 @@ def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
     """The hub serves no WebSocket, whatever library is installed (the test extras bring
     one): an upgrade request gets the route's ordinary answer, never a handshake, and
     leaves no line in the log."""
-    port = free_port()
-    hub = Process(
-        tmp_path,
-        "hub",
-        {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
-            "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
-            "NURSERY_HUB__HTTP_PORT": str(port),
-            "NURSERY_HUB__CLIENT_ID": f"ws-{base_topic}"[:23],
-        },
-    )
+    hub, port = _serving_hub(tmp_path, broker, base_topic)
     try:
-        wait_until(lambda: _answers(port), timeout=30, what="the hub to serve")
         response = httpx.get(
             f"http://127.0.0.1:{port}/healthz",
             headers={
