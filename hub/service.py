@@ -25,6 +25,8 @@ log = logging.getLogger("nursery.hub")
 IDLE_TICK_S = 60.0
 # Seconds an idle HTTP connection stays open (uvicorn's default is 5).
 KEEP_ALIVE_S = 20
+# The starts of uvicorn's two warnings for a request that asks for a protocol upgrade.
+_UPGRADE_WARNINGS = ("Unsupported upgrade request", "No supported WebSocket library")
 
 
 class _NoUpgradeWarnings(logging.Filter):
@@ -35,9 +37,6 @@ class _NoUpgradeWarnings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith(_UPGRADE_WARNINGS)
-
-
-_UPGRADE_WARNINGS = ("Unsupported upgrade request", "No supported WebSocket library")
 
 
 def serve(settings: Settings) -> int:
