@@ -232,17 +232,18 @@ def backfill_seconds(path: Path, workdir: Path) -> tuple[float, int]:
 
 # --- the hub over HTTP -------------------------------------------------------------------
 
-# The hub's app as `nursery hub` builds it, without MQTT ingest (this measures reads), with
-# its clock set to the end of the cached data.
+# The hub's app as `nursery hub` builds and serves it, without MQTT ingest (this measures
+# reads), with its clock set to the end of the cached data.
 _SERVE = """
 import sys
 from datetime import datetime
 import uvicorn
 from hub.app import create_app
+from hub.service import server_config
 from nursery.config import load_settings
 end = datetime.fromisoformat(sys.argv[1])
 app = create_app(load_settings(), clock=lambda: end, ingest=False)
-uvicorn.run(app, host=sys.argv[2], port=int(sys.argv[3]), log_level="warning")
+uvicorn.Server(server_config(app, sys.argv[2], int(sys.argv[3]))).run()
 """
 
 

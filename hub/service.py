@@ -10,6 +10,7 @@ from email.utils import formatdate
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.server import ServerState
 
 from hub.app import create_app
@@ -39,18 +40,16 @@ class _NoUpgradeWarnings(logging.Filter):
         return not record.getMessage().startswith(_UPGRADE_WARNINGS)
 
 
-def serve(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM (uvicorn handles both); returns an exit code."""
-    try:
-        Store(settings.hub.db).close()  # fail fast, with the file named, before serving
-    except StoreError as exc:
-        log.error("%s", exc)
-        return 1
-    host, port = settings.hub.http_host, settings.hub.http_port
-    shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
-    log.info("dashboard at http://%s:%d/ (database %s)", shown, port, settings.hub.db)
-    config = uvicorn.Config(
-        create_app(settings),
+_UPGRADE_FILTER = _NoUpgradeWarnings()
+
+
+def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How the hub serves HTTP: `nursery hub`, the tests' in-process hub and the benchmarks
+    all take it from here, so they serve alike."""
+    # One filter object: adding it again (a second config in one process) is a no-op.
+    logging.getLogger("uvicorn.error").addFilter(_UPGRADE_FILTER)
+    return uvicorn.Config(
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -65,7 +64,19 @@ def serve(settings: Settings) -> int:
         # just closing, and fail it.
         timeout_keep_alive=KEEP_ALIVE_S,
     )
-    logging.getLogger("uvicorn.error").addFilter(_NoUpgradeWarnings())
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM (uvicorn handles both); returns an exit code."""
+    try:
+        Store(settings.hub.db).close()  # fail fast, with the file named, before serving
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 1
+    host, port = settings.hub.http_host, settings.hub.http_port
+    shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
+    log.info("dashboard at http://%s:%d/ (database %s)", shown, port, settings.hub.db)
+    config = server_config(create_app(settings), host, port)
     server = _Server(config)
     server.run()
     return 0 if server.started else 1

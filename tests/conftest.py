@@ -161,7 +161,7 @@ class RunningHub:
         import uvicorn
 
         from hub.app import create_app
-        from hub.service import KEEP_ALIVE_S
+        from hub.service import server_config
 
         self.settings = settings
         self.port = settings.hub.http_port
@@ -170,14 +170,7 @@ class RunningHub:
         self.token = api_token(settings.hub.db) if with_caregiver else ""
         self.headers = {"Authorization": f"Bearer {self.token}"} if with_caregiver else {}
         self.app = create_app(settings)
-        config = uvicorn.Config(
-            self.app,
-            host=settings.hub.http_host,
-            port=self.port,
-            log_level="warning",
-            lifespan="on",
-            timeout_keep_alive=KEEP_ALIVE_S,  # as `nursery hub` serves
-        )
+        config = server_config(self.app, settings.hub.http_host, self.port)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
