@@ -136,12 +136,10 @@ class _ReceiptSchedule:
     def due(self, now: float, *, all_owed: bool = False) -> list[str]:
         if all_owed:
             return sorted(self._owed)
-        if not any(
-            now - since >= self._gather_s and self._allowed(room, now)
-            for room, since in self._owed.items()
-        ):
+        allowed = [room for room in self._owed if self._allowed(room, now)]
+        if not any(now - self._owed[room] >= self._gather_s for room in allowed):
             return []
-        return sorted(room for room in self._owed if self._allowed(room, now))
+        return sorted(allowed)
 
     def sent(self, room: str, now: float) -> None:
         self._last[room] = now
