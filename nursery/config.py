@@ -8,17 +8,13 @@ keeps the two in step.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 import tomllib
-import types
-from collections import deque
-from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_origin
 
 from pydantic import (
     BaseModel,
@@ -669,36 +665,16 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {message}{shown}"
 
 
-def _is_structured(annotation: Any) -> bool:
-    """A list, tuple, set, dict, dataclass or model: a value whose env text is JSON."""
-    if get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    kind = get_origin(annotation) or annotation
-    if not isinstance(kind, type) or issubclass(kind, str | bytes):
-        return False
-    structured = (BaseModel, Mapping, Sequence, AbstractSet, deque)
-    return issubclass(kind, structured) or dataclasses.is_dataclass(kind)
-
-
 def _env_value(annotation: Any, text: str) -> Any:
     """What the env text of a setting stands for, as pydantic-settings decoded it.
 
-    A structured setting (a list) is JSON, and text that is not JSON raises ValueError; a
-    union with a structured member is JSON when the text parses and the text otherwise. Any
-    other text, and empty text, goes to pydantic as it is: pydantic turns "30" into 30,
-    "true" into True, a path into a Path, and refuses "" for a number or a list.
+    A list setting's text is JSON, and text that is not JSON raises ValueError. Any other
+    text, and empty text, goes to pydantic as it is: pydantic turns "30" into 30, "true"
+    into True, a path into a Path, and refuses "" for a number or a list. (Lists are the
+    only structured settings; a dict or an optional list would need its own rule here.)
     """
-    if not text:
-        return text
-    if _is_structured(annotation):
+    if text and get_origin(annotation) is list:
         return json.loads(text)
-    if get_origin(annotation) in (Union, types.UnionType) and any(
-        _is_structured(member) for member in get_args(annotation)
-    ):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
     return text
 
 
