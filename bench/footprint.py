@@ -426,9 +426,7 @@ def _measure(hub: NurseryHub, bare: BareSubscriber, window: float, sent: list[in
     )
 
 
-def idle(
-    sensors: Sensors, hub: NurseryHub, bare: BareSubscriber, receiver: PushReceiver, window: float
-) -> Idle:
+def idle(sensors: Sensors, hub: NurseryHub, bare: BareSubscriber, window: float) -> Idle:
     """Wait until every push has gone out, settle, then measure two windows of `window`
     seconds: one with nothing arriving (the hub's own wake-ups alone), then one in which
     each room sends a warm reading every SENSOR_EVERY_S, as on a quiet night. The still
@@ -692,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
                 "at a sensor's pace…",
                 file=sys.stderr,
             )
-            quiet = idle(sensors, hub, bare, receiver, args.idle_seconds)
+            quiet = idle(sensors, hub, bare, args.idle_seconds)
             hub_log = hub.problems()
     except (BenchError, OSError, subprocess.SubprocessError) as exc:
         print(f"footprint: cannot run: {exc}", file=sys.stderr)
