@@ -11,9 +11,10 @@ what arrives. Both get the same readings from the same broker in the same run:
    behind), one room swinging warm/cold so alerts open, push and resolve throughout; the
    hub's RSS is sampled along the way: no growth after warm-up;
 2. once the hub has stored everything and sent every push, two fixed windows: one with
-   nothing arriving (idle: what the process costs on its own), then one at a sensor's pace
-   (each room one reading every 10 s, a quiet night): each process's CPU time over each,
-   and its RSS at the end.
+   nothing arriving (idle: what the process costs on its own, judged against the idle
+   CPU target), then one at a sensor's pace (each room one reading every 10 s, a quiet
+   night's work, shown without a target): each process's CPU time over each, and its RSS
+   at the end.
 
 It prints one table with a verdict per target and exits 0 whatever they say (2 when it
 cannot set itself up). Run `python bench/footprint.py --help`.
@@ -51,7 +52,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from firmware.contract import ReadingMessage, new_boot_id, reading_topic, subscriptions
 
 RSS_VS_BARE = 3.0  # the hub's RSS at most this × the bare subscriber's
-CPU_VS_BARE = 2.0  # the hub's idle CPU at most this × the bare subscriber's
+CPU_VS_BARE = 2.0  # the hub's idle CPU (nothing arriving) at most this × the bare subscriber's
 # "No growth": after warm-up, RSS may rise at most this much by the end of the feed. At a
 # real nursery's pace (3 rooms every 10 s, 26,000 readings a day) a million readings are
 # five weeks; 2 MiB over them is under 2 bytes a reading.
@@ -60,7 +61,7 @@ WARMUP_SHARE = 0.1  # RSS growth is counted from this share of the readings on
 ROOMS = ("nursery", "bedroom", "landing", "draughty")  # the last one swings warm/cold
 SWING_EVERY = 5_000  # the draughty room's own readings per warm or cold phase
 WARM_C, COLD_C = 19.0, 15.0  # 15 °C is cold in the uk preset; 4 °C is under max_jump_c
-SENSOR_EVERY_S = 10.0  # firmware.interval_s's default: the pace of the idle window
+SENSOR_EVERY_S = 10.0  # firmware.interval_s's default: the pace of the working window
 KEEPALIVE_S = 30  # mqtt.keepalive_s's default, for the bare subscriber too
 SETTLE_S = 5.0
 DRAIN_TIMEOUT_S = 300.0
@@ -511,18 +512,22 @@ def render(
         f"bare paho {mib(quiet.bare['RssAnon'])}",
         f"{quiet.hub['RssAnon'] / quiet.bare['RssAnon']:.1f}×",
     )
-    for label, w in (
-        ("hub idle CPU, nothing arriving", quiet.still),
-        (f"hub CPU, each room every {SENSOR_EVERY_S:g} s", quiet.paced),
-    ):
-        row(
-            label,
-            f"{w.hub_pct:.3f}%",
-            f"bare paho {w.bare_pct:.3f}%",
-            f"{w.hub_pct / w.bare_pct:.1f}×",
-            f"≤ {CPU_VS_BARE:g}×",
-            w.hub_pct <= CPU_VS_BARE * w.bare_pct,
-        )
+    still, paced = quiet.still, quiet.paced
+    row(
+        "hub idle CPU, nothing arriving",
+        f"{still.hub_pct:.3f}%",
+        f"bare paho {still.bare_pct:.3f}%",
+        f"{still.hub_pct / still.bare_pct:.1f}×",
+        f"≤ {CPU_VS_BARE:g}×",
+        still.hub_pct <= CPU_VS_BARE * still.bare_pct,
+    )
+    # Work, not idleness: shown next to the same reference, with no target of its own.
+    row(
+        f"  CPU at work, each room every {SENSOR_EVERY_S:g} s",
+        f"{paced.hub_pct:.3f}%",
+        f"bare paho {paced.bare_pct:.3f}%",
+        f"{paced.hub_pct / paced.bare_pct:.1f}×",
+    )
     warm, last = fed.warmup, fed.samples[-1]
     growth = last.hub["VmRSS"] - warm.hub["VmRSS"]
     row(
