@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from email.utils import formatdate
 from types import FrameType
@@ -76,6 +77,10 @@ def serve(settings: Settings) -> int:
     host, port = settings.hub.http_host, settings.hub.http_port
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     log.info("dashboard at http://%s:%d/ (database %s)", shown, port, settings.hub.db)
+    # FastAPI imports pydantic.v1 (1.6 MiB of a Pi's memory) only to refuse v1 models, of
+    # which the hub has none. It reads an ImportError as "no v1 here", as it will once
+    # pydantic drops v1; a None in sys.modules is Python's documented way to give one.
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
     config = server_config(create_app(settings), host, port)
     server = _Server(config)
     server.run()
