@@ -14,7 +14,6 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.server import ServerState
 
-from hub.app import create_app
 from hub.store import Store, StoreError
 from nursery.config import Settings
 
@@ -78,9 +77,12 @@ def serve(settings: Settings) -> int:
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     log.info("dashboard at http://%s:%d/ (database %s)", shown, port, settings.hub.db)
     # FastAPI imports pydantic.v1 (1.6 MiB of a Pi's memory) only to refuse v1 models, of
-    # which the hub has none. It reads an ImportError as "no v1 here", as it will once
-    # pydantic drops v1; a None in sys.modules is Python's documented way to give one.
+    # which the hub has none, as each route is declared. It reads an ImportError as "no v1
+    # here", as it will once pydantic drops v1; a None in sys.modules is Python's documented
+    # way to give one. So the routes are imported only after it.
     sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+    from hub.app import create_app
+
     config = server_config(create_app(settings), host, port)
     server = _Server(config)
     server.run()
