@@ -148,7 +148,8 @@ class Demo:
         return port
 
     def _env(self, broker_port: int, **settings: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        # Settings are read in any case: drop the shell's in any case too.
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NURSERY_")}
         env["NURSERY_MQTT__HOST"] = "127.0.0.1"
         env["NURSERY_MQTT__PORT"] = str(broker_port)
         env.update({f"NURSERY_{key.upper()}": value for key, value in settings.items()})

@@ -32,6 +32,9 @@ def test_demo_shows_live_readings_and_stops_cleanly(tmp_path: Path, broker: str)
     http_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # A setting left in the shell, in any case (settings are read in any case), must not
+    # reach the demo's own processes: here it would point them at a dead broker.
+    env["nursery_mqtt__port"] = "1"
     started = time.monotonic()
     demo = subprocess.Popen(
         [
