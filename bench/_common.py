@@ -326,7 +326,7 @@ class HubProcess:
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NURSERY_")}
         sections = {k: dict(v) for k, v in self.settings.items()}
         hub = sections.setdefault("hub", {})
         hub.setdefault("db", str(self.workdir / f"{self.name}.db"))
