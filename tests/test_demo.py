@@ -61,14 +61,16 @@ def test_demo_shows_live_readings_and_stops_cleanly(tmp_path: Path, broker: str)
         daemon=True,
     )
     reader.start()
+
+    def printed_url() -> str | None:
+        url = next((m.group(1) for line in lines if (m := re.search(r"Open (\S+)", line))), None)
+        if url is None and demo.poll() is not None:
+            reader.join(5)
+            raise AssertionError(f"the demo exited ({demo.returncode}): {''.join(lines)}")
+        return url
+
     try:
-        url = wait_until(
-            lambda: next(
-                (m.group(1) for line in lines if (m := re.search(r"Open (\S+)", line))), None
-            ),
-            timeout=60,
-            what=f"the demo to print its URL; output so far: {lines}",
-        )
+        url = wait_until(printed_url, timeout=60, what="the demo to print its URL")
         assert time.monotonic() - started < 60
         assert url == f"http://127.0.0.1:{http_port}/"
         broker_port = int(
