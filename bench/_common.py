@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from nursery.config import is_setting_variable
+
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 
@@ -326,7 +328,7 @@ class HubProcess:
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NURSERY_")}
+        env = {k: v for k, v in os.environ.items() if not is_setting_variable(k)}
         sections = {k: dict(v) for k, v in self.settings.items()}
         hub = sections.setdefault("hub", {})
         hub.setdefault("db", str(self.workdir / f"{self.name}.db"))

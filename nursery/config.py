@@ -634,6 +634,12 @@ def env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
 
 
+def is_setting_variable(name: str) -> bool:
+    """A NURSERY_ variable, in any case: load_settings() reads or refuses every one, so a
+    process that must not inherit the shell's settings drops exactly these."""
+    return name.lower().startswith(ENV_PREFIX.lower())
+
+
 def all_keys() -> list[tuple[str, str, str]]:
     """(section, key, description) for every setting, for docs and their test."""
     return [
@@ -694,9 +700,9 @@ def _env_settings(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for name in sorted(environ):
-        folded = name.lower()
-        if not folded.startswith(ENV_PREFIX.lower()):
+        if not is_setting_variable(name):
             continue
+        folded = name.lower()
         if folded not in known:
             problems.append(f"{name}: unknown setting")
             continue

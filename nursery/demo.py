@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from nursery.config import is_setting_variable
+
 START_TIMEOUT_S = 30.0
 
 
@@ -148,8 +150,7 @@ class Demo:
         return port
 
     def _env(self, broker_port: int, **settings: str) -> dict[str, str]:
-        # Settings are read in any case: drop the shell's in any case too.
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NURSERY_")}
+        env = {k: v for k, v in os.environ.items() if not is_setting_variable(k)}
         env["NURSERY_MQTT__HOST"] = "127.0.0.1"
         env["NURSERY_MQTT__PORT"] = str(broker_port)
         env.update({f"NURSERY_{key.upper()}": value for key, value in settings.items()})
