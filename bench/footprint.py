@@ -401,7 +401,7 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class Idle:
+class CpuWindows:
     still: Window  # nothing arriving
     paced: Window  # each room at a sensor's pace
     hub: dict[str, int]  # memory at the end
@@ -427,7 +427,9 @@ def _measure(hub: NurseryHub, bare: BareSubscriber, window: float, sent: list[in
     )
 
 
-def idle(sensors: Sensors, hub: NurseryHub, bare: BareSubscriber, window: float) -> Idle:
+def cpu_windows(
+    sensors: Sensors, hub: NurseryHub, bare: BareSubscriber, window: float
+) -> CpuWindows:
     """Wait until every push has gone out, settle, then measure two windows of `window`
     seconds: one with nothing arriving (the hub's own wake-ups alone), then one in which
     each room sends a warm reading every SENSOR_EVERY_S, as on a quiet night. The still
@@ -460,7 +462,7 @@ def idle(sensors: Sensors, hub: NurseryHub, bare: BareSubscriber, window: float)
     finally:
         stop.set()
         thread.join(5)
-    return Idle(still, paced, hub_mem, bare_mem)
+    return CpuWindows(still, paced, hub_mem, bare_mem)
 
 
 # --- the report ----------------------------------------------------------------------
@@ -479,7 +481,7 @@ def render(
     info: dict[str, str],
     start_mem: dict[str, int],
     fed: FeedResult,
-    quiet: Idle,
+    windows: CpuWindows,
     pushes: int,
     hub_log: tuple[int, int],
     took_s: float,
@@ -497,7 +499,7 @@ def render(
         verdict = "" if ok is None else ("PASS" if ok else "FAIL")
         rows.append((metric, value, ref, ratio, target, verdict))
 
-    hub_rss, bare_rss = quiet.hub["VmRSS"], quiet.bare["VmRSS"]
+    hub_rss, bare_rss = windows.hub["VmRSS"], windows.bare["VmRSS"]
     row(
         "hub RSS, idle after the feed",
         mib(hub_rss),
@@ -508,11 +510,11 @@ def render(
     )
     row(
         "  anonymous memory only (RssAnon)",
-        mib(quiet.hub["RssAnon"]),
-        f"bare paho {mib(quiet.bare['RssAnon'])}",
-        f"{quiet.hub['RssAnon'] / quiet.bare['RssAnon']:.1f}×",
+        mib(windows.hub["RssAnon"]),
+        f"bare paho {mib(windows.bare['RssAnon'])}",
+        f"{windows.hub['RssAnon'] / windows.bare['RssAnon']:.1f}×",
     )
-    still, paced = quiet.still, quiet.paced
+    still, paced = windows.still, windows.paced
     row(
         "hub idle CPU, nothing arriving",
         f"{still.hub_pct:.3f}%",
@@ -575,21 +577,21 @@ def render(
         f"hub RSS: {mib(start_mem['VmRSS'])} started with its first reading, "
         f"{mib(warm.hub['VmRSS'])} "
         f"after warm-up, {mib(peak)} highest sample, {mib(last.hub['VmRSS'])} after the feed, "
-        f"{mib(quiet.hub['VmRSS'])} idle; peak (VmHWM) {mib(quiet.hub['VmHWM'])}; "
+        f"{mib(windows.hub['VmRSS'])} idle; peak (VmHWM) {mib(windows.hub['VmHWM'])}; "
         f"{len(fed.samples)} samples",
-        f"CPU windows: {quiet.still.seconds:.0f} s each, after every push went out and "
+        f"CPU windows: {windows.still.seconds:.0f} s each, after every push went out and "
         f"{SETTLE_S:g} s to settle: first with nothing arriving, then (after {SETTLE_S:g} s "
         f"more) with {len(ROOMS)} rooms each sending a reading every {SENSOR_EVERY_S:g} s "
-        f"({quiet.paced.readings} in the window); CPU time from each process's CPU clock "
-        f"(still / paced): hub {quiet.still.hub_cpu_s * 1000:,.1f} / "
-        f"{quiet.paced.hub_cpu_s * 1000:,.1f} ms, bare paho "
-        f"{quiet.still.bare_cpu_s * 1000:,.1f} / {quiet.paced.bare_cpu_s * 1000:,.1f} ms",
+        f"({windows.paced.readings} in the window); CPU time from each process's CPU clock "
+        f"(still / paced): hub {windows.still.hub_cpu_s * 1000:,.1f} / "
+        f"{windows.paced.hub_cpu_s * 1000:,.1f} ms, bare paho "
+        f"{windows.still.bare_cpu_s * 1000:,.1f} / {windows.paced.bare_cpu_s * 1000:,.1f} ms",
         *(
             f"the hub's CPU by thread, {name} (10 ms ticks): main (uvicorn's event loop) "
             f"{w.main_cpu_s * 1000:,.0f} ms, {len(w.other_cpu_s)} others "
             f"{sum(w.other_cpu_s) * 1000:,.0f} ms (busiest "
             f"{', '.join(f'{v * 1000:,.0f}' for v in w.other_cpu_s[:3])} ms)"
-            for name, w in (("still", quiet.still), ("paced", quiet.paced))
+            for name, w in (("still", windows.still), ("paced", windows.paced))
         ),
         f"hub: `python -m nursery hub` (notify.urls → a local receiver, rules.cold_for_s 0); "
         f"log: {hub_log[0]} errors, {hub_log[1]} warnings",
@@ -695,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                 "at a sensor's pace…",
                 file=sys.stderr,
             )
-            quiet = idle(sensors, hub, bare, args.idle_seconds)
+            windows = cpu_windows(sensors, hub, bare, args.idle_seconds)
             hub_log = hub.problems()
     except (BenchError, OSError, subprocess.SubprocessError) as exc:
         print(f"footprint: cannot run: {exc}", file=sys.stderr)
@@ -705,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
         info,
         start_mem,
         fed,
-        quiet,
+        windows,
         len(receiver.pushes),
         hub_log,
         time.monotonic() - started,
