@@ -320,6 +320,20 @@ def _body(*parts: str) -> str:
     return " ".join(part for part in parts if part)
 
 
+def guidance(
+    finding: Finding,
+    rules: RulesSettings,
+    now: datetime,
+    unit: Unit = "C",
+    *,
+    accuracy_c: float = SENSOR_ACCURACY_C,
+) -> tuple[str, str]:
+    """The advice and the accuracy sentence ("" when none) the push gives for this
+    finding, for the dashboard's alert row: the same words on the phone and on the page."""
+    words = _words(finding, rules, now, unit, accuracy_c)
+    return words.advice, words.accuracy
+
+
 # --- the messages --------------------------------------------------------------------
 
 

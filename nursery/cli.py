@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--http-port",
         type=int,
         default=8000,
-        help="dashboard port; a free one is taken when it is busy (default: 8000)",
+        help="dashboard port; the demo stops and says so when it is busy (default: 8000)",
     )
     demo.add_argument(
         "--broker",

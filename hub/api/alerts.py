@@ -40,7 +40,8 @@ class Answer(BaseModel):
     )
 
 
-def alert_out(incident: Incident, state: str) -> AlertOut:
+def alert_out(incident: Incident, state: str, words: tuple[str, str] | None = None) -> AlertOut:
+    advice, accuracy = words or (None, None)
     return AlertOut(
         id=incident.id or 0,
         room=incident.room,
@@ -60,13 +61,31 @@ def alert_out(incident: Incident, state: str) -> AlertOut:
         acknowledged_via=incident.acked_via,
         snoozed_until=incident.snoozed_until,
         resolved_at=incident.resolved_at,
+        advice=advice,
+        accuracy=accuracy,
     )
 
 
+def _words(ctx: ContextDep, incident: Incident) -> tuple[str, str]:
+    """The push's advice and accuracy for this alert, in the household's guidance and unit."""
+    household = ctx.preferences.household() if ctx.preferences else None
+    rules = household.rules if household else ctx.settings.rules
+    unit = household.unit if household else "C"
+    return messages.guidance(incident.finding(), rules, ctx.clock(), unit)
+
+
 @router.get("", response_model=list[AlertOut])
-def list_alerts(monitor: MonitorDep, caregiver: CaregiverDep) -> list[AlertOut]:
-    """Open alerts and those of the last 24 hours, newest first, with who acknowledged."""
-    return [alert_out(view.incident, view.state) for view in monitor.alerts()]
+def list_alerts(monitor: MonitorDep, ctx: ContextDep, caregiver: CaregiverDep) -> list[AlertOut]:
+    """Open alerts and those of the last 24 hours, newest first, with who acknowledged and,
+    while open, the advice and accuracy their push gives."""
+    return [
+        alert_out(
+            view.incident,
+            view.state,
+            None if view.state == "resolved" else _words(ctx, view.incident),
+        )
+        for view in monitor.alerts()
+    ]
 
 
 def _answer(
