@@ -171,10 +171,17 @@ class HubSettings(_Section):
         "have to sign in).",
     )
     login_attempts: int = Field(
-        5, ge=1, le=100, description="Wrong passwords in a row before an account is locked."
+        5,
+        ge=1,
+        le=100,
+        description="Wrong passwords in a row for one name from one device before that name "
+        "is locked on that device.",
     )
     lockout_s: float = Field(
-        900.0, gt=0, description="Seconds an account stays locked after too many wrong passwords."
+        900.0,
+        gt=0,
+        description="Seconds of the first lock after too many wrong passwords; each further "
+        "wrong one doubles it, up to 16 times this.",
     )
     demo_login: bool = Field(
         False,
