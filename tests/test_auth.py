@@ -10,6 +10,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,9 @@ from tests.conftest import (
     Mosquitto,
     RunningHub,
     api_token,
+    free_port,
     hub_settings,
+    wait_until,
 )
 from tests.test_accounts import OLD_SAM_TOKEN, adduser, old_database
 from tests.test_cli import nursery
@@ -182,6 +185,65 @@ def test_an_unknown_name_gets_the_very_answers_a_wrong_password_gets(hub: Runnin
     real, unknown = answers(TEST_CAREGIVER, GUEST_DEVICE), answers("nobody", OTHER_DEVICE)
     assert [status for status, _ in real] == [401, 401, 401, 401, 429, 429]
     assert unknown == real
+
+
+class MovableClock:
+    """The hub's clock, moved on by the test: locks that last hours, seen in seconds."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clocked_hub(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> Iterator[tuple[str, MovableClock]]:
+    """The hub's web app on its own clock (without MQTT ingest), served over real HTTP."""
+    import threading
+
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.service import server_config
+
+    settings = hub_settings(tmp_path, free_port(), "unused")
+    api_token(settings.hub.db)  # the caregiver TEST_CAREGIVER
+    clock = MovableClock()
+    server = uvicorn.Server(
+        server_config(
+            create_app(settings, clock=clock, ingest=False), "127.0.0.1", settings.hub.http_port
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=15, what="the hub's HTTP server")
+    yield f"http://127.0.0.1:{settings.hub.http_port}", clock
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_each_wrong_password_after_a_lock_doubles_the_next_up_to_four_hours(
+    clocked_hub: tuple[str, MovableClock],
+) -> None:
+    url, clock = clocked_hub
+    locks = []
+    with httpx.Client(
+        base_url=url, timeout=10, transport=httpx.HTTPTransport(local_address=GUEST_DEVICE)
+    ) as guest:
+        for _ in range(4):
+            assert sign_in(guest, password="guess").status_code == 401
+        for wait in (15, 30, 60, 120, 240, 240):
+            locked = sign_in(guest, password="guess")
+            assert locked.status_code == 429
+            said = re.search(r"locked for about ([^.]+) on this device", locked.text)
+            assert said is not None, locked.text
+            locks.append(said.group(1))
+            clock.now += timedelta(minutes=wait)
+        assert sign_in(guest).status_code == 303, "the lock is over: the right password opens"
+    assert locks == ["15 minutes", "30 minutes", "60 minutes", "2 hours", "4 hours", "4 hours"]
 
 
 def test_one_address_guessing_many_names_is_slowed_down(hub: RunningHub) -> None:

@@ -12,6 +12,7 @@ import html
 import ipaddress
 import secrets
 import time
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -124,6 +125,14 @@ def _login_form(target: str, error: str = "", name: str = "") -> str:
     )
 
 
+def _duration(left: timedelta) -> str:
+    """`15 minutes`, `1 minute`, or from 90 minutes on `2 hours`: a lock's time left."""
+    minutes = max(1, round(left.total_seconds() / 60))
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{round(minutes / 60)} hours"
+
+
 def demo_caregiver(accounts: Accounts) -> Caregiver:
     """The demo's caregiver, made with a password nobody knows: only demo_login opens it."""
     return accounts.find(DEMO_ACCOUNT) or accounts.add(DEMO_ACCOUNT, secrets.token_urlsafe(24))
@@ -163,11 +172,10 @@ async def login(
         caregiver = ctx.accounts.authenticate(name, password, address=client)
     except LockedOut as exc:
         # The same words whether or not the name is a caregiver's: they give no names away.
-        minutes = max(1, round((exc.until - ctx.clock()).total_seconds() / 60))
         error = (
             "Too many wrong passwords: this account is locked for about "
-            f"{minutes} minute{'s' if minutes != 1 else ''} on this device. Another caregiver "
-            "can still sign in."
+            f"{_duration(exc.until - ctx.clock())} on this device. Another caregiver can still "
+            "sign in."
         )
         return _page("Sign in", _login_form(target, error, name), 429)
     except LoginFailed:
