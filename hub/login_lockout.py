@@ -10,6 +10,7 @@ lock doubles the next one, up to a cap.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import sqlite3
 import threading
@@ -18,12 +19,12 @@ from datetime import UTC, datetime, timedelta
 
 LOCKOUT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_failures (
-    name TEXT NOT NULL,
+    name_digest TEXT NOT NULL,
     address TEXT NOT NULL,
     failures INTEGER NOT NULL,
     last_ms INTEGER NOT NULL,
     locked_until_ms INTEGER,
-    PRIMARY KEY (name, address)
+    PRIMARY KEY (name_digest, address)
 ) WITHOUT ROWID;
 """
 
@@ -33,7 +34,6 @@ CAP_FACTOR = 16
 FORGET_AFTER = timedelta(days=1)
 # Rows kept at most: a flood of made-up names must not grow the file without end.
 MAX_ROWS = 10_000
-_MAX_NAME = 64
 
 
 def client_key(host: str) -> str:
@@ -52,7 +52,9 @@ def client_key(host: str) -> str:
 
 
 def _name_key(name: str) -> str:
-    return name.strip().casefold()[:_MAX_NAME]
+    """A digest of the name as typed (folded): what a stranger types there, perhaps a
+    password in the wrong field, is never stored."""
+    return hashlib.sha256(name.strip().casefold().encode()).hexdigest()[:32]
 
 
 def _ms(ts: datetime) -> int:
@@ -92,14 +94,15 @@ class LoginLockout:
     """The lock-outs in the hub's database, on the connection (and under the lock) of
     its accounts. Each method runs inside the caller's transaction where it writes."""
 
-    def __init__(self, policy: LockPolicy) -> None:
+    def __init__(self, policy: LockPolicy, max_rows: int = MAX_ROWS) -> None:
         self.policy = policy
+        self._max_rows = max_rows
 
     def locked_until(
         self, db: sqlite3.Connection, name: str, address: str, now: datetime
     ) -> datetime | None:
         row = db.execute(
-            "SELECT locked_until_ms FROM login_failures WHERE name = ? AND address = ?",
+            "SELECT locked_until_ms FROM login_failures WHERE name_digest = ? AND address = ?",
             (_name_key(name), address),
         ).fetchone()
         if row is None or row[0] is None or int(row[0]) <= _ms(now):
@@ -113,15 +116,16 @@ class LoginLockout:
         key, now_ms = _name_key(name), _ms(now)
         forget_ms = now_ms - int(self.policy.forget_after.total_seconds() * 1000)
         row = db.execute(
-            "SELECT failures, last_ms FROM login_failures WHERE name = ? AND address = ?",
+            "SELECT failures, last_ms FROM login_failures WHERE name_digest = ? AND address = ?",
             (key, address),
         ).fetchone()
         failures = int(row[0]) + 1 if row is not None and int(row[1]) >= forget_ms else 1
         lock = self.policy.lock_for(failures)
         until = now + lock if lock is not None else None
         db.execute(
-            "INSERT INTO login_failures (name, address, failures, last_ms, locked_until_ms) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, address) DO UPDATE SET "
+            "INSERT INTO login_failures "
+            "(name_digest, address, failures, last_ms, locked_until_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name_digest, address) DO UPDATE SET "
             "failures = excluded.failures, last_ms = excluded.last_ms, "
             "locked_until_ms = excluded.locked_until_ms",
             (key, address, failures, now_ms, _ms(until) if until else None),
@@ -136,22 +140,22 @@ class LoginLockout:
             (forget_ms, now_ms),
         )
         (rows,) = db.execute("SELECT count(*) FROM login_failures").fetchone()
-        if int(rows) > MAX_ROWS:
+        if int(rows) > self._max_rows:
             db.execute(
-                "DELETE FROM login_failures WHERE (name, address) IN (SELECT name, address "
-                "FROM login_failures ORDER BY last_ms LIMIT ?)",
-                (int(rows) - MAX_ROWS,),
+                "DELETE FROM login_failures WHERE (name_digest, address) IN "
+                "(SELECT name_digest, address FROM login_failures ORDER BY last_ms LIMIT ?)",
+                (int(rows) - self._max_rows,),
             )
 
     def succeeded(self, db: sqlite3.Connection, name: str, address: str) -> None:
         db.execute(
-            "DELETE FROM login_failures WHERE name = ? AND address = ?",
+            "DELETE FROM login_failures WHERE name_digest = ? AND address = ?",
             (_name_key(name), address),
         )
 
     def forget(self, db: sqlite3.Connection, name: str) -> None:
         """Every lock and count for `name`, from every address (a new password)."""
-        db.execute("DELETE FROM login_failures WHERE name = ?", (_name_key(name),))
+        db.execute("DELETE FROM login_failures WHERE name_digest = ?", (_name_key(name),))
 
 
 class Throttle:

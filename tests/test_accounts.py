@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub.accounts import AccountError, Accounts, LockedOut, LoginFailed, Throttle
-from hub.login_lockout import LockPolicy, client_key
+from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout, client_key
 from tests.test_cli import nursery
 
 DATA = Path(__file__).parent / "data"
@@ -129,7 +129,7 @@ def test_each_wrong_password_after_a_lock_doubles_the_next_up_to_a_cap(
 
 
 def test_an_unknown_name_is_answered_and_locked_exactly_like_a_wrong_password(
-    accounts: Accounts, clock: Clock
+    tmp_path: Path, accounts: Accounts, clock: Clock
 ) -> None:
     accounts.add("Sam", "correct horse")
 
@@ -145,11 +145,28 @@ def test_an_unknown_name_is_answered_and_locked_exactly_like_a_wrong_password(
         return seen
 
     real, unknown = answers("Sam", GUEST), answers("Nobody", PHONE)
+    with pytest.raises(LoginFailed):  # a password typed into the name field is not kept
+        accounts.authenticate("my secret words", "wrong password", address=PHONE)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("hub.db*")).decode("latin-1")
+    assert "my secret words" not in stored
     assert (
         real
         == unknown
         == ["failed", "failed"] + [f"locked until {clock.now + timedelta(minutes=10)}"] * 2
     )
+
+
+def test_the_lock_out_table_forgets_old_failures_and_stays_small(clock: Clock) -> None:
+    db = sqlite3.connect(":memory:")
+    db.executescript(LOCKOUT_SCHEMA)
+    lockout = LoginLockout(LockPolicy(3, timedelta(minutes=10)), max_rows=5)
+    for _ in range(2):
+        assert lockout.failed(db, "Sam", GUEST, clock.now) is None
+    clock.now += timedelta(days=1, seconds=1)  # a day without a wrong password: forgotten
+    assert lockout.failed(db, "Sam", GUEST, clock.now) is None
+    for n in range(20):  # a script making up names
+        lockout.failed(db, f"made-up {n}", GUEST, clock.now + timedelta(seconds=n))
+    assert db.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 5
 
 
 def test_locks_are_kept_per_device_not_per_ipv6_address() -> None:
