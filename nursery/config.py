@@ -29,6 +29,7 @@ from pydantic import field_validator as _field_validator
 
 from firmware.contract import ContractError, check_base_topic, check_name
 from nursery.mqtt_tls import MqttTlsError, load_ca, load_client_cert, tls_context
+from nursery.well_known_passwords import is_well_known
 
 ENV_PREFIX = "NURSERY_"
 DEFAULT_CONFIG_FILE = Path("nursery.toml")
@@ -45,13 +46,6 @@ class SettingsError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# Passwords that guard nothing: refused for a broker login (the installer writes random ones).
-WELL_KNOWN_PASSWORDS = frozenset(
-    {"changeme", "change-me", "password", "passw0rd", "secret", "admin", "default", "mqtt"}
-    | {"nursery", "public", "letmein", "123456", "12345678", "qwerty"}
-)
 
 
 class MqttSettings(_Section):
@@ -111,7 +105,7 @@ class MqttSettings(_Section):
                 "is empty while mqtt.username is set: use the password the broker has for "
                 "that user (scripts/install-pi writes a random one)"
             )
-        if secret.lower() in WELL_KNOWN_PASSWORDS:
+        if is_well_known(secret):
             raise ValueError("is a well-known default: give the broker user a random password")
         return value
 
@@ -177,10 +171,17 @@ class HubSettings(_Section):
         "have to sign in).",
     )
     login_attempts: int = Field(
-        5, ge=1, le=100, description="Wrong passwords in a row before an account is locked."
+        5,
+        ge=1,
+        le=100,
+        description="Wrong passwords in a row for one name from one device before that name "
+        "is locked on that device.",
     )
     lockout_s: float = Field(
-        900.0, gt=0, description="Seconds an account stays locked after too many wrong passwords."
+        900.0,
+        gt=0,
+        description="Seconds of the first lock after too many wrong passwords; each further "
+        "wrong one doubles it, up to 16 times this.",
     )
     demo_login: bool = Field(
         False,
