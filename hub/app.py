@@ -32,6 +32,7 @@ from hub.security_headers import SecurityHeaders, content_security_policy, inlin
 from hub.store import Store, StoreError
 from hub.systemd import Watchdog
 from hub.systemd import notify as notify_systemd
+from hub.used_links import UsedLinks
 from nursery.config import Settings
 
 log = logging.getLogger("nursery.hub")
@@ -74,6 +75,7 @@ def create_app(
             ingest=None,
             clock=clock,
             preferences=preferences,
+            used_links=UsedLinks(settings.hub.db),
         )
         app.state.hub = context
         if settings.hub.demo_login:
@@ -134,6 +136,8 @@ def create_app(
             if outbox is not None:
                 outbox.close()
             preferences.close()
+            if context.used_links:
+                context.used_links.close()
             accounts.close()
             store.close()
 
