@@ -23,6 +23,7 @@ from hub.api import alerts, auth, episodes, health, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
+from hub.host_check import HostCheck, own_names
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(settings_api.router)
     app.include_router(episodes.router)
     dashboard.views.install(app)
+    app.add_middleware(HostCheck, names=own_names(settings))  # DNS rebinding: docs/security.md
     app.add_middleware(SecurityHeaders)  # CSP, no framing, HSTS over https (docs/security.md)
 
     docs_page = bytes(

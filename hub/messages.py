@@ -486,7 +486,7 @@ def late_note(age: timedelta) -> str:
     return f"Sent late: this was raised {_span(age.total_seconds())} ago."
 
 
-# --- the pages a push's links open (hub/api/alerts.py) ---------------------------------
+# --- the pages a push's links open, and the Host check (hub/api/alerts.py) -------------
 
 # Who answered, as the dashboard shows it, when a push link was tapped on a phone that is
 # not signed in to the dashboard.
@@ -574,3 +574,11 @@ def link_already_resolved(room: str, resolved_at: datetime, now: datetime) -> Li
     """The alert ended before the link was opened."""
     text = f"Already resolved at {_at(resolved_at, now)}: the {_room(room)} alert has ended."
     return LinkPage("Already resolved", text)
+
+
+def host_refused(host: str) -> str:
+    """A request under a name the hub is not served as (DNS rebinding, or a new name)."""
+    return (
+        f"This hub does not answer to the name {host!r}. If it is yours, add it to "
+        "hub.allowed_hosts (NURSERY_HUB__ALLOWED_HOSTS)."
+    )
