@@ -183,7 +183,8 @@ def _link_answer(
     now = ctx.clock()
     outcome = link_outcome(incident, action, ctx.used_links.used(sig), now)
     if outcome == "act" and not ctx.used_links.claim(sig, alert_id, exp, now):
-        outcome = "answered"  # the same link, tapped twice at once: the other tap acts
+        # The same link, tapped twice at once: the other tap acts, this one tells.
+        outcome, incident = "answered", ctx.store.incident(alert_id) or incident
     if outcome == "act":
         caregiver = session_caregiver(request)
         by = caregiver.name if caregiver else messages.PUSH_BY
