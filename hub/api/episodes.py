@@ -22,13 +22,13 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.api.deps import CaregiverDep, ContextDep, PageCaregiverDep
+from hub.doctor_card import DoctorCard, Urgency
 from hub.episode_log import AlreadyRunning, EpisodeLog, NotRunning, day_bounds
 from hub.episode_store import UNDO_WINDOW, EpisodeStore, EpisodeStoreError, NotFound
 from hub.episodes import (
     MAX_JERKS,
     MAX_NOTES,
     Details,
-    DoctorCard,
     Episode,
     EpisodeInvalid,
     FieldError,
@@ -161,18 +161,23 @@ class EpisodeOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    code: str
+    code: str = Field(description="A sign, frequent or rising.")
     text: str
     episode_ids: list[int]
+    urgency: Urgency = Field(description="The level this reason alone would give the card.")
 
 
 class CardOut(BaseModel):
     show: bool
-    title: str
+    urgency: Urgency | None = Field(
+        description="emergency (call the emergency number now), call_now (call the "
+        "pediatrician now), next_visit (mention it at the next visit), or null: no card."
+    )
+    title: str = Field(description="For an emergency, the emergency sentence itself.")
     advice: str
-    reasons: list[ReasonOut]
+    reasons: list[ReasonOut] = Field(description="Most urgent first.")
     emergency_number: str
-    emergency: str
+    emergency: str = Field(description="The one emergency sentence, as on every page.")
     note: str
 
 
@@ -258,10 +263,11 @@ def episode_out(episode: Episode, now: datetime) -> EpisodeOut:
 def card_out(card: DoctorCard) -> CardOut:
     return CardOut(
         show=card.show,
+        urgency=card.urgency,
         title=card.title,
         advice=card.advice,
         reasons=[
-            ReasonOut(code=r.code, text=r.text, episode_ids=list(r.episode_ids))
+            ReasonOut(code=r.code, text=r.text, episode_ids=list(r.episode_ids), urgency=r.urgency)
             for r in card.reasons
         ],
         emergency_number=card.emergency_number,
@@ -468,7 +474,7 @@ def start_episode(caregiver: CaregiverDep, log: LogDep, body: StartIn) -> Episod
 
 @router.get("/card", response_model=CardOut)
 def doctor_card(caregiver: CaregiverDep, log: LogDep) -> CardOut:
-    """When to call the pediatrician, from the last week of the log (and the week before)."""
+    """How urgently to get help, from the last week of the log (and the week before)."""
     return card_out(log.card())
 
 
