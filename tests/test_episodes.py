@@ -566,7 +566,10 @@ def test_report_html_pdf_and_csv(
     assert row.around.low_c is not None and row.around.low_c < 14.5
     assert [a.condition for a in report.alerts] == [Condition.COLD]
 
-    page = render_html(report, "since=2026-11-16&until=2026-11-23")
+    page = render_html(report, "since=2026-11-16&until=2026-11-23", emergency_number="911")
+    # The same emergency sentence as the card and the episode page, the number a call link.
+    before, _, after = emergency_text("911").partition("911")
+    assert f"{before}<a href='tel:911'>911</a>{after}" in page
     assert "Sun 22 Nov 2026 02:10:00" in page  # local time in Berlin
     assert "whole body" in page and "fever 38.5 °C" in page
     assert "Room cold" in page and "Sam" in page

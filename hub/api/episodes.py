@@ -537,7 +537,11 @@ def report_page(
 ) -> HTMLResponse:
     """The pediatrician report as one printable page (a browser without a session is sent
     to sign in first)."""
-    page = render_html(_report(log, ctx.store, period), period.query())
+    page = render_html(
+        _report(log, ctx.store, period),
+        period.query(),
+        emergency_number=log.policy().emergency_number,
+    )
     return HTMLResponse(page, headers=NO_STORE)
 
 
