@@ -3,7 +3,8 @@ the episode log, and the one emergency sentence every page uses.
 
 Three levels, from the reference guidance (immediate medical attention for frequent or
 prolonged episodes, or with fever or poor feeding; whole-body jerks may be seizures):
-**emergency** for a recent cluster of jerks or a baby who was not alert and responsive,
+**emergency** for a recent cluster of jerks or a baby who was floppy or not alert and
+responsive,
 **call_now** for the other signs and for frequent episodes, **next_visit** for episodes
 rising week over week below "frequent". Pure: fed the episodes, the time and a policy.
 The words stay next to the episode texts (hub/episodes.py); they never diagnose and never
@@ -28,7 +29,7 @@ CARD_LOOKBACK: Final = timedelta(days=7)
 # doctor should still hear about it (call_now), but "call the emergency number now" about
 # an episode days ago would teach a tired parent to skip the card.
 EMERGENCY_RECENT: Final = timedelta(hours=24)
-EMERGENCY_SIGNS: Final[frozenset[Sign]] = frozenset({"not_alert", "cluster"})
+EMERGENCY_SIGNS: Final[frozenset[Sign]] = frozenset({"not_alert", "floppy", "cluster"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,10 @@ _SIGN_TEXT: Final[dict[Sign, tuple[str, str]]] = {
         "Your baby was not alert and responsive during an episode.",
         "Your baby was not alert and responsive during {n} episodes.",
     ),
+    "floppy": (
+        "Your baby was floppy during an episode.",
+        "Your baby was floppy during {n} episodes.",
+    ),
     "fever": ("An episode came with a fever.", "{n} episodes came with a fever."),
     "vomiting": ("An episode came with vomiting.", "{n} episodes came with vomiting."),
     "poor_feeding": (
@@ -145,7 +150,7 @@ class DoctorCard:
 def doctor_card(episodes: Iterable[Episode], now: datetime, policy: CardPolicy) -> DoctorCard:
     """How urgently to get help, from the last seven days of the log.
 
-    emergency: a cluster of jerks, or not alert and responsive, in an episode of the last
+    emergency: a cluster of jerks, floppy, or not alert and responsive, in an episode of the last
     24 hours. call_now: any other sign in the week (or an emergency sign older than a day),
     or `frequent_count` episodes within `frequent_window_s`. next_visit: more episodes in
     the last seven days than in the seven before (at least one then, and `frequent_count`

@@ -26,7 +26,9 @@ LIMBS: Final[tuple[Limb, ...]] = get_args(Limb)
 WakeState = Literal["asleep", "waking", "awake"]
 WAKE_STATES: Final[tuple[WakeState, ...]] = get_args(WakeState)
 Source = Literal["app", "button"]
-Sign = Literal["long", "whole_body", "not_alert", "fever", "vomiting", "poor_feeding", "cluster"]
+Sign = Literal[
+    "long", "whole_body", "not_alert", "floppy", "fever", "vomiting", "poor_feeding", "cluster"
+]
 SIGNS: Final[tuple[Sign, ...]] = get_args(Sign)
 
 # A phone's clock may run a little ahead of the hub's; beyond this a time is "in the future".
@@ -78,6 +80,7 @@ class Details:
 
     limbs: tuple[Limb, ...] = ()
     alert: bool | None = None  # alert and responsive during the episode; None: not said
+    floppy: bool = False  # limp, no muscle tone: an emergency sign
     state: WakeState | None = None  # asleep, waking or awake when it started
     cluster: bool = False
     jerks: int | None = None
@@ -330,6 +333,7 @@ def check_details(details: Details) -> Details:
     return Details(
         limbs=limbs,
         alert=details.alert,
+        floppy=details.floppy,
         state=details.state,
         cluster=details.is_cluster,
         jerks=details.jerks,
@@ -426,6 +430,8 @@ def episode_signs(episode: Episode, now: datetime) -> list[Sign]:
         signs.append("whole_body")
     if details.alert is False:
         signs.append("not_alert")
+    if details.floppy:
+        signs.append("floppy")
     if details.has_fever:
         signs.append("fever")
     if details.vomiting:
@@ -592,6 +598,8 @@ def symptom_words(details: Details) -> list[str]:
         words.append("vomiting")
     if details.poor_feeding:
         words.append("poor feeding")
+    if details.floppy:
+        words.append("floppy")
     return words
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import stat
 import uuid
 from collections.abc import Iterator
@@ -228,6 +229,7 @@ EMERGENCY = (
         ({}, 75, "long", "call_now"),
         ({"limbs": ("whole_body",)}, 5, "whole_body", "call_now"),
         ({"alert": False}, 5, "not_alert", "emergency"),
+        ({"floppy": True}, 5, "floppy", "emergency"),
         ({"fever": True}, 5, "fever", "call_now"),
         ({"fever_c": 38.4}, 5, "fever", "call_now"),
         ({"vomiting": True}, 5, "vomiting", "call_now"),
@@ -412,6 +414,29 @@ def test_the_episode_tables_are_private_and_live_in_the_hub_database(tmp_path: P
             assert stat.S_IMODE(side.stat().st_mode) == 0o600
 
 
+def test_a_log_from_before_the_floppy_question_opens_and_keeps_its_episodes(
+    tmp_path: Path,
+) -> None:
+    """An older hub's file has no floppy column: it is added, and nothing else changes."""
+    path = tmp_path / "hub.db"
+    before = Timing("nursery", NOW - timedelta(hours=1), NOW - timedelta(minutes=59))
+    with EpisodeStore(path) as fresh:
+        first = fresh.add(NewEpisode(before), None, lambda _others: before, NOW)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE episodes DROP COLUMN floppy")  # as an older hub created it
+    db.commit()
+    db.close()
+    with EpisodeStore(path) as reopened:
+        (old,) = reopened.between(NOW - timedelta(days=1), NOW)
+        assert old.id == first.id and old.details.floppy is False
+        start = NOW - timedelta(minutes=10)
+        timing = Timing("nursery", start, start + timedelta(seconds=8))
+        added = reopened.add(
+            NewEpisode(timing, Details(floppy=True)), None, lambda _others: timing, NOW
+        )
+        assert reopened.get(added.id).details.floppy is True
+
+
 def test_log_snapshot_delete_undo_and_erase(hub_db: tuple[Store, EpisodeStore, Settings]) -> None:
     store, episodes, settings = hub_db
     onset = NOW - timedelta(hours=1)
@@ -551,6 +576,7 @@ def test_report_html_pdf_and_csv(
             Details(
                 limbs=("whole_body",),
                 alert=False,
+                floppy=True,
                 fever=True,
                 fever_c=38.5,
                 notes='=HYPERLINK("x")',
@@ -562,7 +588,7 @@ def test_report_html_pdf_and_csv(
     )
     assert len(report.rows) == 1
     row = report.rows[0]
-    assert set(row.signs) == {"long", "whole_body", "not_alert", "fever"}
+    assert set(row.signs) == {"long", "whole_body", "not_alert", "floppy", "fever"}
     assert row.around.low_c is not None and row.around.low_c < 14.5
     assert [a.condition for a in report.alerts] == [Condition.COLD]
 
@@ -571,7 +597,7 @@ def test_report_html_pdf_and_csv(
     before, _, after = emergency_text("911").partition("911")
     assert f"{before}<a href='tel:911'>911</a>{after}" in page
     assert "Sun 22 Nov 2026 02:10:00" in page  # local time in Berlin
-    assert "whole body" in page and "fever 38.5 °C" in page
+    assert "whole body" in page and "fever 38.5 °C" in page and "floppy" in page
     assert "Room cold" in page and "Sam" in page
     assert "A pattern is not a cause" in page
     assert "=HYPERLINK(&quot;x&quot;)" in page  # notes are text, never markup
@@ -588,6 +614,7 @@ def test_report_html_pdf_and_csv(
     assert rows[0]["started_local"] == "2026-11-22 02:10:00"
     assert rows[0]["duration_s"] == "75.0"
     assert rows[0]["limb_whole_body"] == "yes" and rows[0]["limb_left_leg"] == "no"
+    assert rows[0]["floppy"] == "yes"
     assert rows[0]["notes"].startswith("'=")  # a spreadsheet shows it, never runs it
     assert rows[0]["cold_alert_open"] == "yes"
 

@@ -314,7 +314,13 @@ def test_start_stop_edit_and_the_doctor_card(hub: RunningHub) -> None:
     assert card["urgency"] == "emergency" and card["title"] == card["emergency"]
     first = card["reasons"][0]
     assert (first["code"], first["urgency"]) == ("not_alert", "emergency")
-    hub.request("PATCH", f"/api/episodes/{running['id']}", json={"alert": True})
+    floppy = hub.request(
+        "PATCH", f"/api/episodes/{running['id']}", json={"alert": True, "floppy": True}
+    ).json()
+    assert floppy["floppy"] is True and "floppy" in floppy["signs"]
+    card = hub.get("/api/episodes/card").json()
+    assert card["urgency"] == "emergency" and card["reasons"][0]["code"] == "floppy"
+    hub.request("PATCH", f"/api/episodes/{running['id']}", json={"floppy": False})
 
     # Moving the start keeps the duration; a future start is refused by name.
     moved_to = datetime.fromisoformat(stopped["started_at"]) - timedelta(minutes=3)

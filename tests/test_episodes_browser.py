@@ -259,10 +259,14 @@ def test_after_saving_warning_signs_the_page_shows_the_cards_heading_and_reasons
     # The form's own scroll has finished: the parent is looking at the form.
     expect(page.locator("#form-title")).to_be_in_viewport(ratio=1)
     form.get_by_label("Left leg").check()
-    form.get_by_label("No", exact=True).check()
+    form.get_by_label("Floppy or limp").check()
     page.get_by_role("button", name="Save").tap()
     expect(form).to_be_hidden()
     expect(page.locator("#card")).to_have_attribute("data-urgency", "emergency")
+    expect(page.locator("#card-reasons li")).to_have_text(
+        ["Your baby was floppy during an episode."]
+    )
+    expect(page.locator(".ep-item").first.locator(".ep-facts")).to_contain_text("floppy")
     expect(page.locator("#card-title")).to_be_in_viewport(ratio=1)
     expect(page.locator("#card-reasons li").first).to_be_in_viewport(ratio=1)
     expect(page.locator("#card-call")).to_be_in_viewport(ratio=1)

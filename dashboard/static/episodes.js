@@ -19,6 +19,7 @@
     long: "longer than a minute",
     whole_body: "whole body",
     not_alert: "not alert",
+    floppy: "floppy",
     fever: "fever",
     vomiting: "vomiting",
     poor_feeding: "poor feeding",
@@ -421,6 +422,7 @@
       $("f-jerks").value = episode.jerks && episode.jerks > 1 ? String(episode.jerks) : "";
       $("f-fever").checked = episode.fever;
       $("f-fever-c").value = episode.fever_c === null ? "" : inputTemp(episode.fever_c);
+      form.elements.floppy.checked = episode.floppy;
       form.elements.vomiting.checked = episode.vomiting;
       form.elements.poor_feeding.checked = episode.poor_feeding;
       $("f-notes").value = episode.notes;
@@ -455,6 +457,7 @@
     return {
       limbs: [...form.querySelectorAll('input[name="limbs"]:checked')].map((input) => input.value),
       alert: alert === "" || alert === null ? null : alert === "yes",
+      floppy: form.elements.floppy.checked,
       state: radio("state") || null,
       cluster,
       jerks: cluster && jerks !== "" ? Number(jerks) : cluster ? null : 1,
@@ -539,6 +542,7 @@
       const facts = [what || "details not filled in yet", episode.room];
       if (episode.state) facts.push(STATE_WORDS[episode.state]);
       if (episode.alert === false) facts.push("not alert");
+      if (episode.floppy) facts.push("floppy");
       if (episode.jerks && episode.jerks > 1) facts.push(`${episode.jerks} jerks`);
       if (episode.fever) facts.push(episode.fever_c ? `fever ${fmtTemp(episode.fever_c)}` : "fever");
       if (episode.vomiting) facts.push("vomiting");

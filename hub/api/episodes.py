@@ -61,6 +61,7 @@ class DetailsIn(BaseModel):
     alert: bool | None = Field(
         None, description="Was the baby alert and responsive during it? null: not said."
     )
+    floppy: bool = Field(False, description="The baby was floppy (limp) during it.")
     state: WakeState | None = Field(None, description="asleep, waking or awake when it began.")
     cluster: bool = Field(False, description="A cluster of jerks rather than one.")
     jerks: int | None = Field(None, description=f"How many jerks (1 to {MAX_JERKS}).")
@@ -74,6 +75,7 @@ class DetailsIn(BaseModel):
         return Details(
             limbs=tuple(self.limbs),
             alert=self.alert,
+            floppy=self.floppy,
             state=self.state,
             cluster=self.cluster,
             jerks=self.jerks,
@@ -105,6 +107,7 @@ class EpisodePatch(BaseModel):
     timed: bool | None = None
     limbs: list[Limb] | None = Field(None, max_length=4)
     alert: bool | None = None
+    floppy: bool | None = None
     state: WakeState | None = None
     cluster: bool | None = None
     jerks: int | None = None
@@ -142,6 +145,7 @@ class EpisodeOut(BaseModel):
     duration_s: float | None = Field(description="Seconds, computed in UTC.")
     limbs: list[str]
     alert: bool | None
+    floppy: bool
     state: str | None
     cluster: bool
     jerks: int | None
@@ -228,6 +232,7 @@ def episode_out(episode: Episode, now: datetime) -> EpisodeOut:
         duration_s=episode.duration_s,
         limbs=list(d.limbs),
         alert=d.alert,
+        floppy=d.floppy,
         state=d.state,
         cluster=d.is_cluster,
         jerks=d.jerks,
@@ -630,6 +635,7 @@ def _merged(old: Details, body: EpisodePatch) -> Details:
     return Details(
         limbs=tuple(body.limbs or ()) if "limbs" in sent else old.limbs,
         alert=body.alert if "alert" in sent else old.alert,
+        floppy=pick("floppy", body.floppy, False),
         state=body.state if "state" in sent else old.state,
         cluster=pick("cluster", body.cluster, False),
         jerks=body.jerks if "jerks" in sent else old.jerks,
