@@ -389,9 +389,13 @@ class Discovery:
                 "state_topic": alert,
                 "value_template": "{{ value_json.state }}",
                 "json_attributes_topic": alert,
+                # The top alert's details, and every open alert of the room, most urgent
+                # first, with how many still wait for an answer.
                 "json_attributes_template": (
                     "{{ {'since': value_json.since, 'condition': value_json.condition, "
-                    "'acknowledged_by': value_json.acknowledged_by} | tojson }}"
+                    "'acknowledged_by': value_json.acknowledged_by, "
+                    "'unanswered': value_json.open | selectattr('state', 'eq', 'open') "
+                    "| list | length, 'open_alerts': value_json.open} | tojson }}"
                 ),
                 **hub_only,
             },

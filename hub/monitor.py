@@ -22,8 +22,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from firmware.contract import (
-    AlertEntry,
-    AlertLevel,
     AlertStateMessage,
     FaultMessage,
     HealthMessage,
@@ -31,6 +29,7 @@ from firmware.contract import (
     alert_topic,
 )
 from hub import messages
+from hub.alert_state import room_alert_state
 from hub.alerts import (
     AlertError,
     Incident,
@@ -39,9 +38,10 @@ from hub.alerts import (
     next_due,
     plan,
     quiet_hours_end,
+    room_answer,
     snooze,
 )
-from hub.conditions import Condition, Finding, Severity
+from hub.conditions import Condition, Finding
 from hub.discovery import Discovery
 from hub.links import LinkSigner
 from hub.notify import Action, NewPush, Push, PushOutbox
@@ -280,23 +280,44 @@ class Monitor:
 
     def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None:
         """An ack or snooze from home automation (a Home Assistant button): it answers the
-        room's most severe open alert."""
-        with self._lock:
-            candidates = [
-                i for i in self._open.get(room, {}).values() if not i.held and i.id is not None
-            ]
-        if not candidates:
-            log.info("%s command for %s: no open alert", action, room)
-            return
-        top = max(candidates, key=lambda i: (i.severity, -i.opened_at.timestamp()))
-        assert top.id is not None
+        room, as `answer_room` does."""
         try:
-            if action == "ack":
-                self.acknowledge(top.id, "home automation", "mqtt")
-            else:
-                self.snooze(top.id, minutes, "home automation", "mqtt")
+            answered = self.answer_room(room, action, minutes, "home automation", "mqtt")
         except AlertError as exc:
             log.info("%s command for %s: %s", action, room, exc)
+            return
+        if not answered:
+            log.info("%s command for %s: no alert waits for an answer", action, room)
+
+    def answer_room(
+        self, room: str, action: Literal["ack", "snooze"], minutes: int, by: str, via: str
+    ) -> list[Incident]:
+        """One "I'm on it" for a whole room: answers every alert of the room nobody has
+        answered yet, never one already answered (hub.alerts.room_answer says which), all in
+        one commit and one published state. Returns the incidents it changed, most urgent
+        first; empty when there was nothing to answer."""
+        now = self._clock()
+        with self._lock:
+            targets = room_answer(self._open.get(room, {}).values(), action, now)
+            if action == "ack":
+                updated = [acknowledge(i, by, via, now) for i in targets]
+            else:
+                updated = [snooze(i, minutes, by, via, now) for i in targets]
+            if not updated:
+                return []
+            saved = self._save(updated)
+            for incident in saved:
+                log.info(
+                    "alert %s (%s in %s) %s via %s",
+                    incident.id,
+                    incident.condition,
+                    room,
+                    "snoozed" if incident.snoozed_until else "acknowledged",
+                    via,
+                )
+            self._publish_state(room, now)
+            self._reschedule()
+            return saved
 
     def tick(self) -> None:
         now = self._clock()
@@ -472,32 +493,10 @@ class Monitor:
                 self._publish_state(room, now)
 
     def alert_state(self, room: str, now: datetime) -> AlertStateMessage:
-        incidents = [i for i in self._open.get(room, {}).values() if not i.held]
+        """The room's retained alert state: see hub.alert_state."""
         latest = self._rules.get(room)
         temperature = latest.filtered_temperature if latest else None
-        if not incidents:
-            return AlertStateMessage(room, "ok", None, None, None, (), temperature)
-        top = max(incidents, key=lambda i: (i.severity, -i.opened_at.timestamp()))
-        state = top.state(now)
-        level: AlertLevel
-        if state == "open":
-            level = "alert" if top.severity == Severity.ALERT else "warning"
-        else:
-            level = "snoozed" if state == "snoozed" else "acknowledged"
-        entries = tuple(
-            AlertEntry(
-                id=i.id or 0,
-                condition=i.condition.value,
-                severity=i.severity.name.lower(),
-                state=i.state(now),
-                since=i.since,
-                acknowledged_by=i.acked_by,
-            )
-            for i in sorted(incidents, key=lambda i: -i.severity)
-        )
-        return AlertStateMessage(
-            room, level, top.since, top.condition.value, top.acked_by, entries, temperature
-        )
+        return room_alert_state(room, self._open.get(room, {}).values(), temperature, now)
 
     # --- acknowledgements -----------------------------------------------------------
 

@@ -807,15 +807,40 @@ def test_every_template_renders_what_home_assistant_expects(scene: Scene) -> Non
                 assert datetime.fromisoformat(shown).tzinfo is not None, (key, shown)
 
 
-def test_attributes_carry_since_condition_and_who_answered_nothing_more() -> None:
+def test_attributes_carry_the_top_alert_and_every_open_alert_nothing_more() -> None:
     parts = components(Discovery(make_settings(), Recorder()), "nursery")
-    entry = AlertEntry(7, "cold", "alert", "acknowledged", NOW, "Sam")
-    payload = AlertStateMessage("nursery", "acknowledged", NOW, "cold", "Sam", (entry,)).encode()
+    later = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)
+    offline = AlertEntry(8, "offline", "alert", "open", later)
+    cold = AlertEntry(7, "cold", "alert", "snoozed", NOW, "Sam", snoozed_until=later)
+    payload = AlertStateMessage(
+        "nursery", "alert", later, "offline", None, (offline, cold)
+    ).encode()
     attributes = json.loads(render(parts["alert"]["json_attributes_template"], payload))
     assert attributes == {
-        "since": "2026-11-23T18:00:00Z",
-        "condition": "cold",
-        "acknowledged_by": "Sam",
+        "since": "2026-11-23T18:30:00Z",
+        "condition": "offline",
+        "acknowledged_by": None,
+        "unanswered": 1,
+        "open_alerts": [
+            {
+                "id": 8,
+                "condition": "offline",
+                "severity": "alert",
+                "state": "open",
+                "since": "2026-11-23T18:30:00Z",
+                "acknowledged_by": None,
+                "snoozed_until": None,
+            },
+            {
+                "id": 7,
+                "condition": "cold",
+                "severity": "alert",
+                "state": "snoozed",
+                "since": "2026-11-23T18:00:00Z",
+                "acknowledged_by": "Sam",
+                "snoozed_until": "2026-11-23T18:30:00Z",
+            },
+        ],
     }
     band = ComfortBand.from_rules(RulesSettings())
     state = derive_room_state(
