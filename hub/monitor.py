@@ -41,6 +41,7 @@ from hub.alerts import (
     room_answer,
     snooze,
 )
+from hub.comfort import RoomStateMessage, paced, readings_waiting
 from hub.conditions import Condition, Finding
 from hub.discovery import Discovery
 from hub.links import LinkSigner
@@ -101,9 +102,12 @@ class Monitor:
         self._publish = publish
         self._discovery = discovery
         self._faulted: dict[str, bool] = {}
-        # The firmware's latest outbox size per room, kept here so the once-a-second state
-        # publication reads no database.
-        self._outbox_pending: dict[str, int] = {}
+        # The firmware's latest health per room, and how many of the readings it holds the
+        # hub has not received (hub.comfort.readings_waiting), kept here so the
+        # once-a-second state publication reads no database.
+        self._health: dict[str, HealthMessage] = {}
+        self._waiting: dict[str, int] = {}
+        self._unsettled: dict[str, datetime] = {}  # rooms whose new count waits (on_health)
         # Given the pushes of each commit, so it can start them without re-reading.
         self._wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._policy = Policy.from_settings(settings.rules)
@@ -114,6 +118,7 @@ class Monitor:
         self._findings: dict[str, dict[Condition, Finding]] = {}
         self._open: dict[str, dict[Condition, Incident]] = {}
         self._published: dict[str, bytes] = {}
+        self._state_sent: dict[str, RoomStateMessage] = {}  # for hub.comfort.paced
         self._last_reading: dict[str, datetime] = {}
         self._active_at: dict[tuple[str, Condition], datetime] = {}
         self._stop = threading.Event()
@@ -177,7 +182,8 @@ class Monitor:
             self._rules[room.name] = state
             health = self._store.health(room.name)
             if health is not None:
-                self._outbox_pending[room.name] = health.outbox_pending
+                self._health[room.name] = health
+                self._count_waiting(room.name)
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
@@ -203,8 +209,8 @@ class Monitor:
 
     def _next_due(self, now: datetime, rooms: Iterable[str] | None = None) -> datetime:
         """The next moment time alone may change a room (all rooms, or those given): going
-        stale, a repeat, an escalation, a snooze or quiet hours ending; a silent room's
-        every second."""
+        stale, a repeat, an escalation, a snooze or quiet hours ending, a backlog count
+        to publish (on_health); a silent room's every second."""
         due = now + timedelta(seconds=MAX_SLEEP_S)
         alerts = self._settings.alerts
         names = self._rules.keys() if rooms is None else rooms
@@ -213,6 +219,8 @@ class Monitor:
             if rules is None:
                 continue
             open_now = self._open.get(room, {})
+            if room in self._unsettled:
+                due = min(due, self._unsettled[room])
             if any(c in _SILENCE for c in (*self._findings.get(room, {}), *open_now)):
                 due = min(due, now + timedelta(seconds=TICK_S))
             stale_at = silence_due_at(rules, self._policy)
@@ -257,6 +265,8 @@ class Monitor:
                 self._faulted[reading.room] = False
                 touched.add(reading.room)
             for room in touched:
+                if self._waiting.get(room):
+                    self._count_waiting(room)  # these readings may be what it waited for
                 self._apply(room, now)
             self._reschedule(touched)
 
@@ -268,8 +278,24 @@ class Monitor:
 
     def on_health(self, health: HealthMessage) -> None:
         with self._lock:
-            self._outbox_pending[health.room] = health.outbox_pending
-            self._publish_state(health.room, self._clock())
+            self._health[health.room] = health
+            self._count_waiting(health.room)
+            now = self._clock()
+            if not self._waiting[health.room]:
+                self._publish_state(health.room, now)
+                return
+            # Not yet: the reading just sent may share this health message's ingest batch,
+            # stored only after it. on_readings for that batch counts again and publishes,
+            # so Home Assistant never sees a 1 that is not there; a real backlog goes out
+            # then, or at the latest at the tick one TICK_S from now.
+            self._unsettled[health.room] = now + timedelta(seconds=TICK_S)
+            self._reschedule([health.room])
+
+    def _count_waiting(self, room: str) -> None:
+        health = self._health[room]
+        self._waiting[room] = readings_waiting(
+            health.outbox_pending, health.floor, self._store.receipt(room)
+        )
 
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
         with self._lock:
@@ -462,20 +488,27 @@ class Monitor:
     # --- MQTT -----------------------------------------------------------------------
 
     def _publish_state(self, room: str, now: datetime) -> None:
+        self._unsettled.pop(room, None)
         self._publish_once(
             alert_topic(self._settings.mqtt.base_topic, room), self.alert_state(room, now).encode()
         )
         if self._discovery is not None:
             rules = self._rules.get(room)
-            payload = self._discovery.room_state(
-                room,
-                temperature_c=rules.filtered_temperature if rules else None,
-                conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
-                sensor_fault=self._faulted.get(room, False),
-                last_heard=rules.last_data_at if rules else None,
-                outbox_pending=self._outbox_pending.get(room),
+            health = self._health.get(room)
+            state = paced(
+                self._state_sent.get(room),
+                self._discovery.derive_room_state(
+                    room,
+                    temperature_c=rules.filtered_temperature if rules else None,
+                    conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
+                    sensor_fault=self._faulted.get(room, False),
+                    last_heard=rules.last_data_at if rules else None,
+                    outbox_pending=health.outbox_pending if health else None,
+                    readings_waiting=self._waiting.get(room),
+                ),
             )
-            self._publish_once(self._discovery.state_topic(room), payload)
+            self._state_sent[room] = state
+            self._publish_once(self._discovery.state_topic(room), state.encode())
 
     def _publish_once(self, topic: str, payload: bytes) -> None:
         """Retained state goes out when it changes, not on every one-second tick."""
@@ -488,6 +521,7 @@ class Monitor:
         """Send every room's alert state again (after the hub reconnects to the broker)."""
         with self._lock:
             self._published.clear()
+            self._state_sent.clear()  # a fresh last_heard after a reconnection
             now = self._clock()
             for room in self._rules:
                 self._publish_state(room, now)
