@@ -41,12 +41,12 @@ from hub.alerts import (
     room_answer,
     snooze,
 )
-from hub.comfort import RoomStateMessage, paced, readings_waiting
 from hub.conditions import Condition, Finding
 from hub.discovery import Discovery
 from hub.links import LinkSigner
 from hub.notify import Action, NewPush, Push, PushOutbox
 from hub.preferences import Household, Unit
+from hub.room_state import RoomStates
 from hub.rules import (
     FaultSeen,
     Policy,
@@ -100,14 +100,9 @@ class Monitor:
         self._outbox = outbox
         self._clock = clock
         self._publish = publish
-        self._discovery = discovery
+        # The room state beside the alert state; published with discovery only.
+        self._room_states = RoomStates(discovery, store) if discovery is not None else None
         self._faulted: dict[str, bool] = {}
-        # The firmware's latest health per room, and how many of the readings it holds the
-        # hub has not received (hub.comfort.readings_waiting), kept here so the
-        # once-a-second state publication reads no database.
-        self._health: dict[str, HealthMessage] = {}
-        self._waiting: dict[str, int] = {}
-        self._unsettled: dict[str, datetime] = {}  # rooms whose new count waits (on_health)
         # Given the pushes of each commit, so it can start them without re-reading.
         self._wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._policy = Policy.from_settings(settings.rules)
@@ -118,7 +113,6 @@ class Monitor:
         self._findings: dict[str, dict[Condition, Finding]] = {}
         self._open: dict[str, dict[Condition, Incident]] = {}
         self._published: dict[str, bytes] = {}
-        self._state_sent: dict[str, RoomStateMessage] = {}  # for hub.comfort.paced
         self._last_reading: dict[str, datetime] = {}
         self._active_at: dict[tuple[str, Condition], datetime] = {}
         self._stop = threading.Event()
@@ -181,9 +175,8 @@ class Monitor:
                 )
             self._rules[room.name] = state
             health = self._store.health(room.name)
-            if health is not None:
-                self._health[room.name] = health
-                self._count_waiting(room.name)
+            if health is not None and self._room_states is not None:
+                self._room_states.restore(room.name, health)
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
@@ -219,8 +212,9 @@ class Monitor:
             if rules is None:
                 continue
             open_now = self._open.get(room, {})
-            if room in self._unsettled:
-                due = min(due, self._unsettled[room])
+            held_back = self._room_states.due(room) if self._room_states else None
+            if held_back is not None:
+                due = min(due, held_back)
             if any(c in _SILENCE for c in (*self._findings.get(room, {}), *open_now)):
                 due = min(due, now + timedelta(seconds=TICK_S))
             stale_at = silence_due_at(rules, self._policy)
@@ -265,8 +259,8 @@ class Monitor:
                 self._faulted[reading.room] = False
                 touched.add(reading.room)
             for room in touched:
-                if self._waiting.get(room):
-                    self._count_waiting(room)  # these readings may be what it waited for
+                if self._room_states is not None:
+                    self._room_states.on_readings(room)
                 self._apply(room, now)
             self._reschedule(touched)
 
@@ -277,25 +271,15 @@ class Monitor:
             self._reschedule([room])
 
     def on_health(self, health: HealthMessage) -> None:
+        if self._room_states is None:
+            return
         with self._lock:
-            self._health[health.room] = health
-            self._count_waiting(health.room)
             now = self._clock()
-            if not self._waiting[health.room]:
+            settle = timedelta(seconds=TICK_S)
+            if self._room_states.on_health(health, now, settle):
                 self._publish_state(health.room, now)
-                return
-            # Not yet: the reading just sent may share this health message's ingest batch,
-            # stored only after it. on_readings for that batch counts again and publishes,
-            # so Home Assistant never sees a 1 that is not there; a real backlog goes out
-            # then, or at the latest at the tick one TICK_S from now.
-            self._unsettled[health.room] = now + timedelta(seconds=TICK_S)
-            self._reschedule([health.room])
-
-    def _count_waiting(self, room: str) -> None:
-        health = self._health[room]
-        self._waiting[room] = readings_waiting(
-            health.outbox_pending, health.floor, self._store.receipt(room)
-        )
+            else:
+                self._reschedule([health.room])
 
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
         with self._lock:
@@ -488,27 +472,19 @@ class Monitor:
     # --- MQTT -----------------------------------------------------------------------
 
     def _publish_state(self, room: str, now: datetime) -> None:
-        self._unsettled.pop(room, None)
         self._publish_once(
             alert_topic(self._settings.mqtt.base_topic, room), self.alert_state(room, now).encode()
         )
-        if self._discovery is not None:
+        if self._room_states is not None:
             rules = self._rules.get(room)
-            health = self._health.get(room)
-            state = paced(
-                self._state_sent.get(room),
-                self._discovery.derive_room_state(
-                    room,
-                    temperature_c=rules.filtered_temperature if rules else None,
-                    conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
-                    sensor_fault=self._faulted.get(room, False),
-                    last_heard=rules.last_data_at if rules else None,
-                    outbox_pending=health.outbox_pending if health else None,
-                    readings_waiting=self._waiting.get(room),
-                ),
+            state = self._room_states.message(
+                room,
+                temperature_c=rules.filtered_temperature if rules else None,
+                conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
+                sensor_fault=self._faulted.get(room, False),
+                last_heard=rules.last_data_at if rules else None,
             )
-            self._state_sent[room] = state
-            self._publish_once(self._discovery.state_topic(room), state.encode())
+            self._publish_once(self._room_states.topic(room), state.encode())
 
     def _publish_once(self, topic: str, payload: bytes) -> None:
         """Retained state goes out when it changes, not on every one-second tick."""
@@ -521,7 +497,8 @@ class Monitor:
         """Send every room's alert state again (after the hub reconnects to the broker)."""
         with self._lock:
             self._published.clear()
-            self._state_sent.clear()  # a fresh last_heard after a reconnection
+            if self._room_states is not None:
+                self._room_states.forget_sent()
             now = self._clock()
             for room in self._rules:
                 self._publish_state(room, now)
