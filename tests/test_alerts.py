@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from firmware.contract import AlertStateMessage
 from hub.alert_state import room_alert_state
 from hub.alerts import (
     AlertError,
@@ -248,6 +249,7 @@ def test_the_alert_state_leads_with_the_unanswered_offline_alert_over_a_snoozed_
         ("cold", "snoozed", NOW + timedelta(minutes=20)),
     ]
     assert state.open[1].acknowledged_by == "Sam"
+    assert AlertStateMessage.decode(state.encode()) == state, "snoozed_until round-trips"
     answered_all = room_alert_state(
         "nursery", [snoozed_cold, incident(2, Condition.OFFLINE, 20, **ACKED)], 15.2, NOW
     )
