@@ -357,6 +357,7 @@ class AlertEntry:
     state: str
     since: datetime
     acknowledged_by: str | None = None
+    snoozed_until: datetime | None = None  # added later: absent from older hubs' payloads
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -366,6 +367,7 @@ class AlertEntry:
             "state": self.state,
             "since": format_ts(self.since),
             "acknowledged_by": self.acknowledged_by,
+            "snoozed_until": format_ts(self.snoozed_until) if self.snoozed_until else None,
         }
 
 
@@ -373,10 +375,12 @@ class AlertEntry:
 class AlertStateMessage:
     """The hub's summary of a room's alerts on `<base>/<room>/alert` (QoS 1, retained).
 
-    `state` is the most pressing open incident's: `alert` (cold, hot, no data, offline) over
-    `warning` (fast drop, suspect sensor, advisories), then `snoozed`/`acknowledged` when
-    every alert-level incident has been answered; `ok` when nothing is open. Carries no
-    health data: room conditions only.
+    `state`, `since`, `condition` and `acknowledged_by` are the most urgent open incident's:
+    unanswered before answered, then the more severe, then the newest. So `alert` (an
+    unanswered cold, hot, no data, offline) or `warning` (an unanswered fast drop, suspect
+    sensor, advisory) while anything waits for an answer, `snoozed`/`acknowledged` once all
+    is answered, `ok` when nothing is open. `open` lists every open incident in that order.
+    Carries no health data: room conditions only.
     """
 
     room: str
@@ -415,7 +419,7 @@ class AlertStateMessage:
         for entry in entries:
             if not isinstance(entry, dict):
                 raise ContractError("open entries must be objects")
-            by = entry.get("acknowledged_by")
+            by, until = entry.get("acknowledged_by"), entry.get("snoozed_until")
             parsed.append(
                 AlertEntry(
                     id=_int(entry, "id"),
@@ -424,6 +428,7 @@ class AlertStateMessage:
                     state=_str(entry, "state"),
                     since=parse_ts(entry.get("since"), "open.since"),
                     acknowledged_by=by if isinstance(by, str) else None,
+                    snoozed_until=None if until is None else parse_ts(until, "open.snoozed_until"),
                 )
             )
         since = data.get("since")

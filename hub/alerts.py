@@ -8,6 +8,7 @@ condition, and the rules never drop a condition on silence.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Literal
@@ -297,3 +298,39 @@ def snooze(incident: Incident, minutes: int, by: str, via: str, now: datetime) -
         acked_via=via,
         rearm_from=incident.worst if incident.worst is not None else incident.value,
     )
+
+
+def answered(incident: Incident, now: datetime) -> bool:
+    """Someone said "I'm on it" (acknowledged, or snoozed and the snooze still runs)."""
+    return incident.state(now) in ("acknowledged", "snoozed")
+
+
+def most_urgent_first(incidents: Iterable[Incident], now: datetime) -> list[Incident]:
+    """Unanswered before answered, then the more severe, then the newest: the order a parent
+    (and a home-automation button) should meet a room's open alerts in."""
+    return sorted(
+        incidents,
+        key=lambda i: (not answered(i, now), i.severity, i.opened_at),
+        reverse=True,
+    )
+
+
+def room_answer(
+    incidents: Iterable[Incident], action: Literal["ack", "snooze"], now: datetime
+) -> list[Incident]:
+    """The open alerts one "I'm on it" for the whole room answers (a Home Assistant button,
+    a room card), most urgent first.
+
+    Every unanswered alert, and none already answered: an answer is never said twice, and
+    a snooze someone chose stays a snooze. Only when nothing unanswered is left does an
+    acknowledgement turn the room's snoozes into acknowledgements (there is nothing else it
+    could mean); a snooze then changes nothing. Held (quiet-hours) and resolved incidents
+    are never answered: nobody has been told of them yet, or they are over.
+    """
+    shown = [i for i in incidents if not i.held and i.resolved_at is None]
+    unanswered = [i for i in shown if not answered(i, now)]
+    if unanswered:
+        return most_urgent_first(unanswered, now)
+    if action == "ack":
+        return most_urgent_first((i for i in shown if i.state(now) == "snoozed"), now)
+    return []

@@ -24,11 +24,16 @@ from firmware.contract import (
     alert_topic,
     check_name,
     command_topic,
-    health_topic,
     reading_topic,
     status_topic,
 )
-from hub.comfort import COMFORT_BANDS, ComfortBand, derive_room_state, room_state_topic
+from hub.comfort import (
+    COMFORT_BANDS,
+    ComfortBand,
+    RoomStateMessage,
+    derive_room_state,
+    room_state_topic,
+)
 from hub.conditions import Condition
 from hub.messages import _room as room_words
 from nursery.config import Settings
@@ -192,7 +197,7 @@ class Discovery:
             log.info("Home Assistant is online: announcing the rooms again")
             self.announce_known()
 
-    def room_state(
+    def derive_room_state(
         self,
         room: str,
         *,
@@ -201,8 +206,10 @@ class Discovery:
         sensor_fault: bool = False,
         last_heard: datetime | None = None,
         outbox_pending: int | None = None,
-    ) -> bytes:
-        """The payload for `state_topic(room)`: see hub.comfort.derive_room_state."""
+        readings_waiting: int | None = None,
+    ) -> RoomStateMessage:
+        """The state for `state_topic(room)`, in the rules' comfort band: see
+        hub.comfort.derive_room_state."""
         return derive_room_state(
             room,
             self._band,
@@ -211,7 +218,12 @@ class Discovery:
             sensor_fault=sensor_fault,
             last_heard=last_heard,
             outbox_pending=outbox_pending,
-        ).encode()
+            readings_waiting=readings_waiting,
+        )
+
+    def room_state(self, room: str, **known: Any) -> bytes:
+        """The payload for `state_topic(room)` (`derive_room_state`, encoded)."""
+        return self.derive_room_state(room, **known).encode()
 
     # --- building the messages (pure) -----------------------------------------------------
 
@@ -389,9 +401,13 @@ class Discovery:
                 "state_topic": alert,
                 "value_template": "{{ value_json.state }}",
                 "json_attributes_topic": alert,
+                # The top alert's details, and every open alert of the room, most urgent
+                # first, with how many still wait for an answer.
                 "json_attributes_template": (
                     "{{ {'since': value_json.since, 'condition': value_json.condition, "
-                    "'acknowledged_by': value_json.acknowledged_by} | tojson }}"
+                    "'acknowledged_by': value_json.acknowledged_by, "
+                    "'unanswered': value_json.open | selectattr('state', 'eq', 'open') "
+                    "| list | length, 'open_alerts': value_json.open} | tojson }}"
                 ),
                 **hub_only,
             },
@@ -424,6 +440,8 @@ class Discovery:
                 "value_template": "{{ value_json.last_heard if value_json.last_heard else None }}",
                 **hub_only,
             },
+            # Not the health message's outbox_pending: that counts the reading just sent
+            # until its receipt, so it would say 1 when nothing waits.
             "outbox": {
                 "p": "sensor",
                 "name": "Readings waiting to send",
@@ -431,8 +449,11 @@ class Discovery:
                 "entity_category": "diagnostic",
                 "state_class": "measurement",
                 "unit_of_measurement": "readings",
-                "state_topic": health_topic(base, room),
-                "value_template": "{{ value_json.outbox_pending }}",
+                "state_topic": state,
+                "value_template": (
+                    "{{ value_json.readings_waiting "
+                    "if value_json.readings_waiting is number else None }}"
+                ),
                 **firmware_and_hub,
             },
         }

@@ -22,8 +22,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from firmware.contract import (
-    AlertEntry,
-    AlertLevel,
     AlertStateMessage,
     FaultMessage,
     HealthMessage,
@@ -31,6 +29,7 @@ from firmware.contract import (
     alert_topic,
 )
 from hub import messages
+from hub.alert_state import room_alert_state
 from hub.alerts import (
     AlertError,
     Incident,
@@ -39,13 +38,15 @@ from hub.alerts import (
     next_due,
     plan,
     quiet_hours_end,
+    room_answer,
     snooze,
 )
-from hub.conditions import Condition, Finding, Severity
+from hub.conditions import Condition, Finding
 from hub.discovery import Discovery
 from hub.links import LinkSigner
 from hub.notify import Action, NewPush, Push, PushOutbox
 from hub.preferences import Household, Unit
+from hub.room_state import RoomStates
 from hub.rules import (
     FaultSeen,
     Policy,
@@ -99,11 +100,9 @@ class Monitor:
         self._outbox = outbox
         self._clock = clock
         self._publish = publish
-        self._discovery = discovery
+        # The room state beside the alert state; published with discovery only.
+        self._room_states = RoomStates(discovery, store) if discovery is not None else None
         self._faulted: dict[str, bool] = {}
-        # The firmware's latest outbox size per room, kept here so the once-a-second state
-        # publication reads no database.
-        self._outbox_pending: dict[str, int] = {}
         # Given the pushes of each commit, so it can start them without re-reading.
         self._wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._policy = Policy.from_settings(settings.rules)
@@ -176,8 +175,8 @@ class Monitor:
                 )
             self._rules[room.name] = state
             health = self._store.health(room.name)
-            if health is not None:
-                self._outbox_pending[room.name] = health.outbox_pending
+            if health is not None and self._room_states is not None:
+                self._room_states.restore(room.name, health)
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
@@ -203,8 +202,8 @@ class Monitor:
 
     def _next_due(self, now: datetime, rooms: Iterable[str] | None = None) -> datetime:
         """The next moment time alone may change a room (all rooms, or those given): going
-        stale, a repeat, an escalation, a snooze or quiet hours ending; a silent room's
-        every second."""
+        stale, a repeat, an escalation, a snooze or quiet hours ending, a backlog count
+        to publish (on_health); a silent room's every second."""
         due = now + timedelta(seconds=MAX_SLEEP_S)
         alerts = self._settings.alerts
         names = self._rules.keys() if rooms is None else rooms
@@ -213,6 +212,9 @@ class Monitor:
             if rules is None:
                 continue
             open_now = self._open.get(room, {})
+            held_back = self._room_states.due(room) if self._room_states else None
+            if held_back is not None:
+                due = min(due, held_back)
             if any(c in _SILENCE for c in (*self._findings.get(room, {}), *open_now)):
                 due = min(due, now + timedelta(seconds=TICK_S))
             stale_at = silence_due_at(rules, self._policy)
@@ -257,6 +259,8 @@ class Monitor:
                 self._faulted[reading.room] = False
                 touched.add(reading.room)
             for room in touched:
+                if self._room_states is not None:
+                    self._room_states.on_readings(room)
                 self._apply(room, now)
             self._reschedule(touched)
 
@@ -267,9 +271,15 @@ class Monitor:
             self._reschedule([room])
 
     def on_health(self, health: HealthMessage) -> None:
+        if self._room_states is None:
+            return
         with self._lock:
-            self._outbox_pending[health.room] = health.outbox_pending
-            self._publish_state(health.room, self._clock())
+            now = self._clock()
+            settle = timedelta(seconds=TICK_S)
+            if self._room_states.on_health(health, now, settle):
+                self._publish_state(health.room, now)
+            else:
+                self._reschedule([health.room])
 
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
         with self._lock:
@@ -280,23 +290,44 @@ class Monitor:
 
     def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None:
         """An ack or snooze from home automation (a Home Assistant button): it answers the
-        room's most severe open alert."""
-        with self._lock:
-            candidates = [
-                i for i in self._open.get(room, {}).values() if not i.held and i.id is not None
-            ]
-        if not candidates:
-            log.info("%s command for %s: no open alert", action, room)
-            return
-        top = max(candidates, key=lambda i: (i.severity, -i.opened_at.timestamp()))
-        assert top.id is not None
+        room, as `answer_room` does."""
         try:
-            if action == "ack":
-                self.acknowledge(top.id, "home automation", "mqtt")
-            else:
-                self.snooze(top.id, minutes, "home automation", "mqtt")
+            answered = self.answer_room(room, action, minutes, "home automation", "mqtt")
         except AlertError as exc:
             log.info("%s command for %s: %s", action, room, exc)
+            return
+        if not answered:
+            log.info("%s command for %s: no alert waits for an answer", action, room)
+
+    def answer_room(
+        self, room: str, action: Literal["ack", "snooze"], minutes: int, by: str, via: str
+    ) -> list[Incident]:
+        """One "I'm on it" for a whole room: answers every alert of the room nobody has
+        answered yet, never one already answered (hub.alerts.room_answer says which), all in
+        one commit and one published state. Returns the incidents it changed, most urgent
+        first; empty when there was nothing to answer."""
+        now = self._clock()
+        with self._lock:
+            targets = room_answer(self._open.get(room, {}).values(), action, now)
+            if action == "ack":
+                updated = [acknowledge(i, by, via, now) for i in targets]
+            else:
+                updated = [snooze(i, minutes, by, via, now) for i in targets]
+            if not updated:
+                return []
+            saved = self._save(updated)
+            for incident in saved:
+                log.info(
+                    "alert %s (%s in %s) %s via %s",
+                    incident.id,
+                    incident.condition,
+                    room,
+                    "snoozed" if incident.snoozed_until else "acknowledged",
+                    via,
+                )
+            self._publish_state(room, now)
+            self._reschedule()
+            return saved
 
     def tick(self) -> None:
         now = self._clock()
@@ -444,17 +475,16 @@ class Monitor:
         self._publish_once(
             alert_topic(self._settings.mqtt.base_topic, room), self.alert_state(room, now).encode()
         )
-        if self._discovery is not None:
+        if self._room_states is not None:
             rules = self._rules.get(room)
-            payload = self._discovery.room_state(
+            state = self._room_states.message(
                 room,
                 temperature_c=rules.filtered_temperature if rules else None,
                 conditions=set(self._findings.get(room, {})) | set(self._open.get(room, {})),
                 sensor_fault=self._faulted.get(room, False),
                 last_heard=rules.last_data_at if rules else None,
-                outbox_pending=self._outbox_pending.get(room),
             )
-            self._publish_once(self._discovery.state_topic(room), payload)
+            self._publish_once(self._room_states.topic(room), state.encode())
 
     def _publish_once(self, topic: str, payload: bytes) -> None:
         """Retained state goes out when it changes, not on every one-second tick."""
@@ -467,37 +497,17 @@ class Monitor:
         """Send every room's alert state again (after the hub reconnects to the broker)."""
         with self._lock:
             self._published.clear()
+            if self._room_states is not None:
+                self._room_states.forget_sent()
             now = self._clock()
             for room in self._rules:
                 self._publish_state(room, now)
 
     def alert_state(self, room: str, now: datetime) -> AlertStateMessage:
-        incidents = [i for i in self._open.get(room, {}).values() if not i.held]
+        """The room's retained alert state: see hub.alert_state."""
         latest = self._rules.get(room)
         temperature = latest.filtered_temperature if latest else None
-        if not incidents:
-            return AlertStateMessage(room, "ok", None, None, None, (), temperature)
-        top = max(incidents, key=lambda i: (i.severity, -i.opened_at.timestamp()))
-        state = top.state(now)
-        level: AlertLevel
-        if state == "open":
-            level = "alert" if top.severity == Severity.ALERT else "warning"
-        else:
-            level = "snoozed" if state == "snoozed" else "acknowledged"
-        entries = tuple(
-            AlertEntry(
-                id=i.id or 0,
-                condition=i.condition.value,
-                severity=i.severity.name.lower(),
-                state=i.state(now),
-                since=i.since,
-                acknowledged_by=i.acked_by,
-            )
-            for i in sorted(incidents, key=lambda i: -i.severity)
-        )
-        return AlertStateMessage(
-            room, level, top.since, top.condition.value, top.acked_by, entries, temperature
-        )
+        return room_alert_state(room, self._open.get(room, {}).values(), temperature, now)
 
     # --- acknowledgements -----------------------------------------------------------
 

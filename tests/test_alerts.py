@@ -7,7 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.alerts import AlertError, Incident, Plan, acknowledge, in_quiet_hours, plan, snooze
+from firmware.contract import AlertStateMessage
+from hub.alert_state import room_alert_state
+from hub.alerts import (
+    AlertError,
+    Incident,
+    Plan,
+    acknowledge,
+    answered,
+    in_quiet_hours,
+    most_urgent_first,
+    plan,
+    room_answer,
+    snooze,
+)
 from hub.conditions import Condition, Finding
 from nursery.config import AlertsSettings
 
@@ -171,3 +184,76 @@ def test_cannot_acknowledge_a_resolved_alert() -> None:
 )
 def test_quiet_hours(window: str | None, hour: int, quiet: bool) -> None:
     assert in_quiet_hours(window, datetime(2026, 1, 1, hour, 0)) is quiet
+
+
+# --- one answer for a room, and the order a room's alerts are shown in ---------------------
+
+
+def incident(id: int, condition: Condition, opened_min: float, **answer: object) -> Incident:
+    opened = T0 + timedelta(minutes=opened_min)
+    fields: dict[str, object] = {"notified_at": opened, **answer}
+    return Incident(id, "nursery", condition, opened, opened, **fields)  # type: ignore[arg-type]
+
+
+NOW = T0 + timedelta(minutes=30)
+SNOOZED = {"snoozed_until": NOW + timedelta(minutes=20), "acked_by": "Sam", "acked_via": "mqtt"}
+ACKED = {"acked_at": NOW, "acked_by": "Sam", "acked_via": "web"}
+
+
+def test_the_unanswered_come_first_then_the_more_severe_then_the_newest() -> None:
+    snoozed_cold = incident(1, Condition.COLD, 0, **SNOOZED)
+    offline = incident(2, Condition.OFFLINE, 20)
+    drop = incident(3, Condition.FAST_DROP, 25)
+    no_data = incident(4, Condition.NO_DATA, 10)
+    acked_hot = incident(5, Condition.HOT, 28, **ACKED)
+    order = most_urgent_first([snoozed_cold, offline, drop, no_data, acked_hot], NOW)
+    assert [i.id for i in order] == [2, 4, 3, 5, 1]
+
+
+def test_a_snooze_that_ran_out_counts_as_unanswered() -> None:
+    ran_out = incident(1, Condition.COLD, 0, **{**SNOOZED, "snoozed_until": NOW})
+    assert not answered(ran_out, NOW)
+    assert room_answer([ran_out], "snooze", NOW) == [ran_out]
+
+
+def test_a_room_answer_takes_every_unanswered_alert_and_leaves_the_answered_alone() -> None:
+    snoozed_cold = incident(1, Condition.COLD, 0, **SNOOZED)
+    offline = incident(2, Condition.OFFLINE, 20)
+    drop = incident(3, Condition.FAST_DROP, 25)
+    for action in ("ack", "snooze"):
+        assert room_answer([snoozed_cold, offline, drop], action, NOW) == [offline, drop]
+
+
+def test_ack_turns_a_snooze_into_an_ack_only_when_nothing_else_waits() -> None:
+    snoozed_cold = incident(1, Condition.COLD, 0, **SNOOZED)
+    acked_drop = incident(2, Condition.FAST_DROP, 10, **ACKED)
+    assert room_answer([snoozed_cold, acked_drop], "ack", NOW) == [snoozed_cold]
+    assert room_answer([snoozed_cold, acked_drop], "snooze", NOW) == []
+    assert room_answer([acked_drop], "ack", NOW) == []
+
+
+def test_a_room_answer_never_touches_held_or_resolved_alerts() -> None:
+    held = incident(1, Condition.HUMIDITY, 0, held=True, notified_at=None)
+    over = incident(2, Condition.COLD, 5, resolved_at=NOW)
+    assert room_answer([held, over], "ack", NOW) == []
+
+
+def test_the_alert_state_leads_with_the_unanswered_offline_alert_over_a_snoozed_cold() -> None:
+    snoozed_cold = incident(1, Condition.COLD, 0, **SNOOZED)
+    offline = incident(2, Condition.OFFLINE, 20)
+    state = room_alert_state("nursery", [snoozed_cold, offline], 15.2, NOW)
+    assert (state.state, state.condition, state.acknowledged_by) == ("alert", "offline", None)
+    assert state.since == offline.since
+    assert [(e.condition, e.state, e.snoozed_until) for e in state.open] == [
+        ("offline", "open", None),
+        ("cold", "snoozed", NOW + timedelta(minutes=20)),
+    ]
+    assert state.open[1].acknowledged_by == "Sam"
+    assert AlertStateMessage.decode(state.encode()) == state, "snoozed_until round-trips"
+    answered_all = room_alert_state(
+        "nursery", [snoozed_cold, incident(2, Condition.OFFLINE, 20, **ACKED)], 15.2, NOW
+    )
+    assert (answered_all.state, answered_all.condition) == ("acknowledged", "offline")
+    only_snoozed = room_alert_state("nursery", [snoozed_cold], 15.2, NOW)
+    assert (only_snoozed.state, only_snoozed.acknowledged_by) == ("snoozed", "Sam")
+    assert room_alert_state("nursery", [], 18.0, NOW).state == "ok"

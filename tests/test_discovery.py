@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ from hub.comfort import (
     ComfortBand,
     RoomStateMessage,
     derive_room_state,
+    paced,
+    readings_waiting,
     room_state_topic,
 )
 from hub.conditions import Condition
@@ -550,7 +552,7 @@ def test_each_entity_reads_its_topic_as_documented() -> None:
         assert parts[key]["state_topic"] == room_state_topic("nursery", "nursery")
     assert parts["alert"]["state_topic"] == alert_topic("nursery", "nursery")
     assert parts["alert"]["json_attributes_topic"] == alert_topic("nursery", "nursery")
-    assert parts["outbox"]["state_topic"] == health_topic("nursery", "nursery")
+    assert parts["outbox"]["state_topic"] == room_state_topic("nursery", "nursery")
     assert parts["too_cold"]["device_class"] == "cold"
     assert parts["problem"]["device_class"] == "problem"
     assert parts["last_heard"]["entity_category"] == "diagnostic"
@@ -726,7 +728,16 @@ def scenes() -> list[Scene]:
     reading = ReadingMessage(room, new_boot_id(), 7, NOW, 19.4, 48.2).encode()
     health = HealthMessage(room, new_boot_id(), NOW, 3, 0, None, 100, 1, {}).encode()
     fine = derive_room_state(
-        room, band, temperature_c=18.04, conditions=[], last_heard=NOW, outbox_pending=3
+        room,
+        band,
+        temperature_c=18.04,
+        conditions=[],
+        last_heard=NOW,
+        outbox_pending=1,
+        readings_waiting=0,
+    ).encode()
+    catching_up = derive_room_state(
+        room, band, temperature_c=18.0, conditions=[], outbox_pending=40, readings_waiting=37
     ).encode()
     cold = derive_room_state(
         room, band, temperature_c=15.4, conditions=[Condition.COLD], last_heard=NOW
@@ -765,8 +776,9 @@ def scenes() -> list[Scene]:
             problem="OFF",
             alert="ok",
             last_heard="2026-11-23T18:00:00Z",
-            outbox="3",
+            outbox="0",
         ),
+        scene("catching up", catching_up, quiet, comfort="comfortable", outbox="37"),
         scene("cold", cold, alerting, comfort="cold", too_cold="ON", problem="OFF", alert="alert"),
         scene(
             "silent",
@@ -776,6 +788,7 @@ def scenes() -> list[Scene]:
             too_cold="ON",
             problem="ON",
             last_heard="None",
+            outbox="None",  # no health message yet: unknown, never a made-up 0
         ),
     ]
 
@@ -801,21 +814,46 @@ def test_every_template_renders_what_home_assistant_expects(scene: Scene) -> Non
             if config["p"] == "binary_sensor":
                 on_off = (config.get("payload_on", "ON"), config.get("payload_off", "OFF"))
                 assert shown in (*on_off, "None"), (key, shown)
-            if config.get("state_class") == "measurement":
+            if config.get("state_class") == "measurement" and shown != "None":
                 assert math.isfinite(float(shown)), (key, shown)
             if config.get("device_class") == "timestamp" and shown != "None":
                 assert datetime.fromisoformat(shown).tzinfo is not None, (key, shown)
 
 
-def test_attributes_carry_since_condition_and_who_answered_nothing_more() -> None:
+def test_attributes_carry_the_top_alert_and_every_open_alert_nothing_more() -> None:
     parts = components(Discovery(make_settings(), Recorder()), "nursery")
-    entry = AlertEntry(7, "cold", "alert", "acknowledged", NOW, "Sam")
-    payload = AlertStateMessage("nursery", "acknowledged", NOW, "cold", "Sam", (entry,)).encode()
+    later = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)
+    offline = AlertEntry(8, "offline", "alert", "open", later)
+    cold = AlertEntry(7, "cold", "alert", "snoozed", NOW, "Sam", snoozed_until=later)
+    payload = AlertStateMessage(
+        "nursery", "alert", later, "offline", None, (offline, cold)
+    ).encode()
     attributes = json.loads(render(parts["alert"]["json_attributes_template"], payload))
     assert attributes == {
-        "since": "2026-11-23T18:00:00Z",
-        "condition": "cold",
-        "acknowledged_by": "Sam",
+        "since": "2026-11-23T18:30:00Z",
+        "condition": "offline",
+        "acknowledged_by": None,
+        "unanswered": 1,
+        "open_alerts": [
+            {
+                "id": 8,
+                "condition": "offline",
+                "severity": "alert",
+                "state": "open",
+                "since": "2026-11-23T18:30:00Z",
+                "acknowledged_by": None,
+                "snoozed_until": None,
+            },
+            {
+                "id": 7,
+                "condition": "cold",
+                "severity": "alert",
+                "state": "snoozed",
+                "since": "2026-11-23T18:00:00Z",
+                "acknowledged_by": "Sam",
+                "snoozed_until": "2026-11-23T18:30:00Z",
+            },
+        ],
     }
     band = ComfortBand.from_rules(RulesSettings())
     state = derive_room_state(
@@ -880,7 +918,8 @@ def test_room_state_payload_from_the_discovery_object() -> None:
         temperature_c=15.9,
         conditions=[Condition.COLD],
         last_heard=NOW,
-        outbox_pending=0,
+        outbox_pending=1,
+        readings_waiting=0,
     )
     assert json.loads(payload) == {
         "v": 1,
@@ -890,8 +929,9 @@ def test_room_state_payload_from_the_discovery_object() -> None:
         "problem": False,
         "problem_reason": None,
         "last_heard": "2026-11-23T18:00:00Z",
-        "outbox_pending": 0,
+        "outbox_pending": 1,
         "temperature_c": 15.9,
+        "readings_waiting": 0,
     }
     assert discovery.state_topic("nursery") == "nursery/nursery/state"
 
@@ -1201,11 +1241,47 @@ def test_too_cold_follows_the_cold_condition_not_the_band() -> None:
     assert (held.comfort, held.too_cold) == ("cool", True)
 
 
+def test_last_heard_alone_goes_out_at_most_every_five_minutes() -> None:
+    band = ComfortBand.from_rules(RulesSettings())
+
+    def state(seconds: float, *conditions: Condition, temperature: float = 18.0) -> Any:
+        heard = NOW + timedelta(seconds=seconds)
+        return derive_room_state(
+            "nursery", band, temperature_c=temperature, conditions=conditions, last_heard=heard
+        )
+
+    sent = state(0)
+    assert paced(None, sent) == sent
+    assert paced(sent, state(10)) == sent, "nothing new: the same message, not sent again"
+    assert paced(sent, state(299)) == sent
+    assert paced(sent, state(300)) == state(300)
+    warmer = paced(sent, state(20, temperature=18.5))
+    assert (warmer.temperature_c, warmer.last_heard) == (18.5, NOW), "the rest goes out at once"
+    quiet = state(40, Condition.NO_DATA)
+    assert paced(sent, quiet) == quiet, "a new problem carries the exact last reading"
+    assert paced(sent, state(-5)) == state(-5)  # the hub's clock stepped back: say it as is
+
+
+def test_readings_waiting_leaves_out_what_the_hub_already_has() -> None:
+    assert readings_waiting(1, {"a": 9}, {"a": 9}) == 0  # the reading in flight
+    assert readings_waiting(1, {"a": 9}, {"a": 8}) == 1
+    assert readings_waiting(30, {"b": 0, "a": 10}, {"a": 10}) == 29
+    assert readings_waiting(30, {"b": 0, "a": 10}, {"a": 10, "b": 9}) == 19
+    assert readings_waiting(2, {"a": 9}, {"a": 20}) == 0, "never below 0"
+    assert readings_waiting(0, {}, {"a": 5}) == 0
+
+
 def test_room_state_round_trips_and_refuses_off_contract_payloads() -> None:
     band = ComfortBand.from_rules(RulesSettings())
     for state in (
         derive_room_state(
-            "nursery", band, temperature_c=18.2, conditions=[], last_heard=NOW, outbox_pending=4
+            "nursery",
+            band,
+            temperature_c=18.2,
+            conditions=[],
+            last_heard=NOW,
+            outbox_pending=4,
+            readings_waiting=3,
         ),
         derive_room_state("kids", band, temperature_c=None, conditions=[Condition.OFFLINE]),
     ):
@@ -1222,6 +1298,7 @@ def test_room_state_round_trips_and_refuses_off_contract_payloads() -> None:
         {"problem_reason": "gremlins", "problem": True},
         {"too_cold": "no"},
         {"outbox_pending": True},
+        {"readings_waiting": 1.5},
         {"last_heard": "yesterday"},
     ):
         with pytest.raises(ContractError):
