@@ -182,6 +182,13 @@ class HubSettings(_Section):
     lockout_s: float = Field(
         900.0, gt=0, description="Seconds an account stays locked after too many wrong passwords."
     )
+    max_body_bytes: int = Field(
+        262144,
+        ge=4096,
+        le=16777216,
+        description="Largest request body the hub reads, in bytes; a larger one is refused "
+        "with 413 before it is read (an episode with the longest notes is about 12 KB).",
+    )
     demo_login: bool = Field(
         False,
         description="Sign every visitor in as the `demo` caregiver without a password; for "
