@@ -277,7 +277,8 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
         def serving() -> bool:
             assert hub.proc.poll() is None, hub.log.read_text()[-3000:]
             try:
-                return bool(httpx.get(url + "/healthz", timeout=2).json()["mqtt"]["connected"])
+                health = httpx.get(url + "/healthz", timeout=2).json()
+                return bool(health["parts"]["mqtt"] == "ok")
             except httpx.TransportError:
                 return False
 
