@@ -44,7 +44,6 @@ class HttpLimits:
     concurrency: int = 40
 
 
-KEEP_ALIVE_S = HttpLimits.keep_alive_s
 # The starts of uvicorn's two warnings for a request that asks for a protocol upgrade.
 _UPGRADE_WARNINGS = ("Unsupported upgrade request", "No supported WebSocket library")
 
