@@ -277,22 +277,25 @@ def test_a_body_sent_a_byte_at_a_time_is_cut_off(short_hub: int) -> None:
     assert held < SHORT.body_timeout_s + 1.5
 
 
-def test_a_crowd_of_connections_gets_a_503_with_the_headers(short_hub: int) -> None:
-    idle = [socket.create_connection(("127.0.0.1", short_hub)) for _ in range(SHORT.concurrency)]
-    try:
-        with socket.create_connection(("127.0.0.1", short_hub)) as sock:
-            sock.sendall(_head("GET", "/healthz", short_hub, "Connection: close"))
-            answer = _read_response(sock)
-        assert _status(answer) == 503, answer[:200]
-        assert _has_security_headers(answer)
-    finally:
-        for sock in idle:
-            sock.close()
-    # Once they are gone, requests are served again.
-    wait_until(
-        lambda: httpx.get(f"http://127.0.0.1:{short_hub}/healthz", timeout=5).status_code == 200,
-        what="the hub to serve again",
-    )
+def test_a_crowd_of_connections_gets_a_503_with_the_headers(settings: Settings) -> None:
+    limits = HttpLimits(concurrency=8)  # the default times: the crowd stays while we look
+    port = settings.hub.http_port
+    with served(create_app(settings, ingest=False), port, limits):
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(limits.concurrency)]
+        try:
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(_head("GET", "/healthz", port, "Connection: close"))
+                answer = _read_response(sock)
+            assert _status(answer) == 503, answer[:200]
+            assert _has_security_headers(answer)
+        finally:
+            for sock in idle:
+                sock.close()
+        # Once they are gone, requests are served again.
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200,
+            what="the hub to serve again",
+        )
 
 
 # --- the hub's memory under three 50 MB bodies -------------------------------------------
