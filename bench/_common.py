@@ -355,7 +355,7 @@ class HubProcess:
         if self._proc.poll() is not None:
             raise BenchError(f"hub {self.name} exited: {self.log.read_text()[-800:]}")
         try:
-            return bool(self.http.get("/healthz").json()["mqtt"]["connected"])
+            return bool(self.http.get("/healthz").json()["parts"]["mqtt"] == "ok")
         except (httpx.HTTPError, ValueError, KeyError):
             return False
 
@@ -368,8 +368,25 @@ class HubProcess:
         return None if latest is None else int(latest["seq"])
 
     def health(self) -> dict[str, Any]:
+        """/healthz with its details, which need a caregiver's API token."""
+        if "authorization" not in self.http.headers:
+            self.http.headers["Authorization"] = f"Bearer {self._token()}"
         data: dict[str, Any] = self.http.get("/healthz").json()
         return data
+
+    def _token(self) -> str:
+        """An API token of a bench caregiver, made through the hub's own accounts (what
+        `nursery adduser` and `nursery token` do)."""
+        from hub.accounts import Accounts
+
+        db = Path(str(self.settings.get("hub", {}).get("db", self.workdir / f"{self.name}.db")))
+        accounts = Accounts(db if db.is_absolute() else self.workdir / db)
+        try:
+            if accounts.find("bench") is None:
+                accounts.add("bench", "bench password, not a secret")
+            return accounts.new_token("bench", "bench/_common.py")
+        finally:
+            accounts.close()
 
     def log_lines(self) -> list[tuple[float, str]]:
         """(time.time(), text) for each of the hub's log lines so far."""

@@ -11,17 +11,20 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.types import ASGIApp
 
 import dashboard.views
 from hub.accounts import Accounts
 from hub.api import alerts, auth, episodes, health, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
+from hub.body_limit import BodyLimit
 from hub.discovery import Discovery
 from hub.host_check import HostCheck, own_names
 from hub.ingest import Clock, Ingest, utc_now
@@ -51,6 +54,24 @@ def open_accounts(settings: Settings, clock: Clock = utc_now) -> Accounts:
         )
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot open accounts in {settings.hub.db}: {exc}") from exc
+
+
+class HubApp(FastAPI):
+    """FastAPI with the body cap and the security headers outside its whole stack.
+
+    Added as ordinary middleware they would sit inside Starlette's error handler: its 500
+    page would go out without the headers, and the cap would come after nothing but still
+    inside it. Outermost, every answer (404, 405, 413, 422, 500…) carries the headers and
+    no part of the app reads a body over the cap.
+    """
+
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_body_bytes = max_body_bytes
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # CSP, no framing, HSTS over https (docs/security.md); then the cap
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack(), self.max_body_bytes))
 
 
 def create_app(
@@ -142,7 +163,8 @@ def create_app(
             accounts.close()
             store.close()
 
-    app = FastAPI(
+    app = HubApp(
+        max_body_bytes=settings.hub.max_body_bytes,
         title="nursery-monitor hub",
         version="0.1.0",
         summary="Nursery temperature and humidity: rooms, readings and the hub's health.",
@@ -157,8 +179,8 @@ def create_app(
     app.include_router(settings_api.router)
     app.include_router(episodes.router)
     dashboard.views.install(app)
+    # Inside the security headers and the body cap, which wrap the whole app (_Hub).
     app.add_middleware(HostCheck, names=own_names(settings))  # DNS rebinding: docs/security.md
-    app.add_middleware(SecurityHeaders)  # CSP, no framing, HSTS over https (docs/security.md)
 
     docs_page = bytes(
         get_swagger_ui_html(

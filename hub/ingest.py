@@ -44,6 +44,7 @@ from firmware.contract import (
 from hub.discovery import Discovery, hub_availability_topic
 from hub.episode_log import EpisodeLog
 from hub.episode_store import EpisodeStore
+from hub.private_logs import printable
 from hub.store import Received, Store
 from nursery.config import Settings
 from nursery.mqtt_client import QuietClient
@@ -411,7 +412,7 @@ class Ingest:
             log.warning(
                 "sensor fault in %s: %s (%d in a row)",
                 room,
-                fault.error,
+                printable(fault.error),
                 fault.consecutive_failures,
             )
 
@@ -494,7 +495,7 @@ class Ingest:
             logged += 1
             last = logged == REJECTIONS_LOGGED_PER_WINDOW
             more = "; more this minute are only counted" if last else ""
-            log.warning("rejected message on %s (payload %s)%s", line, shown, more)
+            log.warning("rejected message on %s (payload %s)%s", printable(line), shown, more)
         else:
             unlogged += 1
         self._rejection_window = (started, logged, unlogged)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.enums import MethodReturnValue
 from fpdf.fonts import FontFace
 
 from hub.episodes import BAND_WORDS, PATTERN_CAVEAT
@@ -26,6 +27,11 @@ from hub.report_render import (
     summary_lines,
     when,
 )
+
+GRID_LINE_MM = 3.6
+# 36 lines of 3.6 mm: any row fits on a page below the repeated headings.
+GRID_ROW_LINES = 36
+CONTINUED = "(continued)"
 
 
 def _font_file(name: str) -> Path | None:
@@ -78,10 +84,12 @@ class _Pdf(FPDF):
         self, headings: Iterable[str], rows: Iterable[Iterable[str]], widths: Iterable[float]
     ) -> None:
         self.set_font(self.family_name, "", 7)
+        widths = tuple(widths)
+        scale = self.epw / sum(widths)
         with self.table(
-            col_widths=tuple(widths),
+            col_widths=widths,
             text_align="LEFT",
-            line_height=3.6,
+            line_height=GRID_LINE_MM,
             headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
             width=self.epw,
         ) as table:
@@ -89,9 +97,46 @@ class _Pdf(FPDF):
             for h in headings:
                 head.cell(self.text_of(h))
             for values in rows:
-                row = table.row()
-                for value in values:
-                    row.cell(self.text_of(value))
+                cells = [self.text_of(value) for value in values]
+                for part in self._page_sized(cells, [w * scale for w in widths]):
+                    row = table.row()
+                    for value in part:
+                        row.cell(value)
+
+    def _page_sized(self, cells: list[str], widths_mm: list[float]) -> list[list[str]]:
+        """A row as one or more rows, none taller than GRID_ROW_LINES lines.
+
+        fpdf2 cannot break a table row across pages and refuses a taller one (a 2,000-
+        character note was a 500 for every report that held it). A long cell goes on in
+        the rows below, wrapped as the table would wrap it, under "(continued)".
+        """
+        wrapped = [
+            self._lines(text, width) if text else []
+            for text, width in zip(cells, widths_mm, strict=True)
+        ]
+        tallest = max((len(lines) for lines in wrapped), default=0)
+        if tallest <= GRID_ROW_LINES:
+            return [cells]
+        parts: list[list[str]] = []
+        for start in range(0, tallest, GRID_ROW_LINES):
+            part = ["\n".join(lines[start : start + GRID_ROW_LINES]) for lines in wrapped]
+            if start and not part[0]:
+                part[0] = self.text_of(CONTINUED)
+            parts.append(part)
+        return parts
+
+    def _lines(self, text: str, width: float) -> list[str]:
+        """`text` as the table wraps it in a column `width` mm wide."""
+        lines = self.multi_cell(
+            # the table's cell is this wide less its margins; a hair less for rounding
+            width - 2 * self.c_margin - 0.2,
+            GRID_LINE_MM,
+            text,
+            dry_run=True,
+            output=MethodReturnValue.LINES,
+        )
+        assert isinstance(lines, list)
+        return [str(line) for line in lines]
 
 
 def render_pdf(report: Report) -> bytes:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from email.utils import formatdate
 from types import FrameType
 
@@ -14,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.server import ServerState
 
+from hub.http_guard import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, guarded_protocol
 from hub.store import Store, StoreError
 from nursery.config import Settings
 
@@ -24,8 +26,24 @@ log = logging.getLogger("nursery.hub")
 # makes the Date header when a response reads it, so this tick only runs uvicorn's own
 # housekeeping (limit_max_requests, callback_notify: both unused by the hub).
 IDLE_TICK_S = 60.0
-# Seconds an idle HTTP connection stays open (uvicorn's default is 5).
-KEEP_ALIVE_S = 20
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """How long and how many connections the hub holds (hub/http_guard.py says why)."""
+
+    # Seconds an idle HTTP connection stays open (uvicorn's default is 5), also one that
+    # never sent a request.
+    keep_alive_s: int = 20
+    # Seconds from a request's first byte to the end of its head, then to the end of its body.
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    body_timeout_s: float = BODY_TIMEOUT_S
+    # Open connections and requests in progress before new requests get 503. A household's
+    # phones and browsers keep a few connections each (a browser up to six); with bodies
+    # capped at hub.max_body_bytes this bounds what requests can hold on a 512 MB Pi.
+    concurrency: int = 40
+
+
 # The starts of uvicorn's two warnings for a request that asks for a protocol upgrade.
 _UPGRADE_WARNINGS = ("Unsupported upgrade request", "No supported WebSocket library")
 
@@ -43,9 +61,12 @@ class _NoUpgradeWarnings(logging.Filter):
 _UPGRADE_FILTER = _NoUpgradeWarnings()
 
 
-def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+def server_config(
+    app: FastAPI, host: str, port: int, limits: HttpLimits | None = None
+) -> uvicorn.Config:
     """How the hub serves HTTP: `nursery hub`, the tests' in-process hub and the benchmarks
     all take it from here, so they serve alike."""
+    limits = limits or HttpLimits()
     # One filter object: adding it again (a second config in one process) is a no-op.
     logging.getLogger("uvicorn.error").addFilter(_UPGRADE_FILTER)
     return uvicorn.Config(
@@ -62,7 +83,11 @@ def server_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
         # Longer than the idle expiry of common clients' pools (httpx 5 s, aiohttp 15 s):
         # at uvicorn's own 5 s, a client could send a POST on a connection the hub was
         # just closing, and fail it.
-        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_keep_alive=limits.keep_alive_s,
+        # h11 with deadlines for a request's head and body (slowloris), and uvicorn's
+        # answers with the security headers.
+        http=guarded_protocol(limits.header_timeout_s, limits.body_timeout_s),
+        limit_concurrency=limits.concurrency,
     )
 
 

@@ -186,6 +186,13 @@ class HubSettings(_Section):
         description="Seconds of the first lock after too many wrong passwords; each further "
         "wrong one doubles it, up to 16 times this.",
     )
+    max_body_bytes: int = Field(
+        262144,
+        ge=4096,
+        le=16777216,
+        description="Largest request body the hub reads, in bytes; a larger one is refused "
+        "with 413 before it is read (an episode with the longest notes is about 12 KB).",
+    )
     demo_login: bool = Field(
         False,
         description="Sign every visitor in as the `demo` caregiver without a password; for "

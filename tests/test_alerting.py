@@ -394,6 +394,7 @@ def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
         }
     )
     url = f"http://127.0.0.1:{settings.hub.http_port}"
+    bearer = {"Authorization": f"Bearer {api_token(settings.hub.db)}"}  # /healthz details
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
@@ -406,7 +407,7 @@ def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
 
         def up() -> bool:
             try:
-                return bool(httpx.get(url + "/healthz").json()["mqtt"]["connected"])
+                return bool(httpx.get(url + "/healthz").json()["parts"]["mqtt"] == "ok")
             except httpx.TransportError:
                 assert proc.poll() is None, (tmp_path / "hub.log").read_text()
                 return False
@@ -422,7 +423,9 @@ def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
         # Delivery is at-least-once: a kill between the push service's answer and the
         # outbox recording it resends that push. Kill once the hub has recorded it.
         wait_until(
-            lambda: httpx.get(url + "/healthz").json()["notifications"]["pending"] == 0,
+            lambda: (
+                httpx.get(url + "/healthz", headers=bearer).json()["notifications"]["pending"] == 0
+            ),
             what="the first page recorded as delivered",
         )
         hub.send_signal(signal.SIGKILL)

@@ -151,7 +151,7 @@ class Rig:
                 response = httpx.get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=5)
             except httpx.TransportError:
                 return False
-            return bool(response.json()["mqtt"]["connected"])
+            return bool(response.json()["parts"]["mqtt"] == "ok")
 
         wait_until(connected, timeout=30, what="the hub to connect to the broker")
 

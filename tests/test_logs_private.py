@@ -20,15 +20,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, new_boot_id
+from firmware.contract import FaultMessage, ReadingMessage, fault_topic, new_boot_id
 from firmware.publisher import Publisher
 from hub.api.deps import CSRF_HEADER, SESSION_COOKIE
+from hub.messages import Message
+from hub.notify import ApprisePushSender, DeliveryError, Push
+from hub.private_logs import keep_secrets_out_of_logs, printable
 from nursery.config import Settings
 from tests.conftest import (
     TEST_CAREGIVER,
     TEST_PASSWORD,
+    Mosquitto,
     RunningHub,
     api_token,
     free_port,
@@ -271,7 +277,8 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
         def serving() -> bool:
             assert hub.proc.poll() is None, hub.log.read_text()[-3000:]
             try:
-                return bool(httpx.get(url + "/healthz", timeout=2).json()["mqtt"]["connected"])
+                health = httpx.get(url + "/healthz", timeout=2).json()
+                return bool(health["parts"]["mqtt"] == "ok")
             except httpx.TransportError:
                 return False
 
@@ -303,3 +310,102 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
     for name, text in (("hub", hub_log), ("firmware", firmware_log)):
         assert "Traceback" not in text, name
         assert secrets.found_in(text) == [], f"{name}'s log"
+
+
+# --- device strings and mistyped push URLs -------------------------------------------------
+
+
+def test_a_fault_from_a_device_cannot_forge_a_log_line(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fault's `error` is the device's own text: a newline in it would print a second,
+    made-up line in the hub's log, and an escape sequence would repaint the terminal."""
+    caplog.set_level(logging.INFO)
+    hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
+    forged = "2026-12-05 03:00:00,000 ERROR nursery.hub: all rooms fine, alerts off"
+    error = f"DHT timeout\n{forged}\r\x1b[2J\u202egnp.\u2028\\n"
+    fault = FaultMessage("nursery", new_boot_id(), datetime.now(UTC), error, 3)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        client.publish(fault_topic(base_topic, "nursery"), fault.encode(), qos=1).wait_for_publish(
+            5
+        )
+        wait_until(
+            lambda: [r for r in caplog.records if "sensor fault in nursery" in r.getMessage()],
+            what="the fault's log line",
+        )
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert hub.get("/healthz").json()["messages"]["faults"] == 1
+    (line,) = [r.getMessage() for r in caplog.records if "sensor fault" in r.getMessage()]
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert "\u202e" not in line and "\u2028" not in line
+    assert (
+        "DHT timeout\\n2026-12-05 03:00:00,000 ERROR nursery.hub: all rooms fine, alerts off"
+        "\\r\\x1b[2J\\u202egnp.\\u2028\\\\n" in line
+    )
+    assert not any(r.getMessage().startswith(forged) for r in caplog.records)
+
+
+def test_printable_keeps_ordinary_text_and_escapes_the_rest() -> None:
+    assert printable("Sensor not found, check wiring (pin 4) · 23 °C") == (
+        "Sensor not found, check wiring (pin 4) · 23 °C"
+    )
+    assert printable("a\tb\x00c\x7fd\u200be") == "a\\tb\\x00c\\x7fd\\u200be"
+    assert printable("x" * 300, limit=10) == "x" * 10 + "…"
+
+
+MISTYPED = (
+    "ntfy:/ntfy.sh/{secret}",  # one slash: Apprise cannot parse it
+    "ntfyy://ntfy.sh/{secret}",  # a scheme with a typo
+    "nfty://{secret}@ntfy.sh/topic",
+    "tgram://bot{secret}/",  # a Telegram token without its chat
+    "pover://{secret}@",  # Pushover without its token
+    "gotify:///{secret}",
+)
+
+
+class Collected(logging.Handler):
+    """What a handler on the root logger gets: where `nursery hub` writes its log (pytest's
+    caplog cannot tell, as it also hangs itself on loggers that do not propagate)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
+@pytest.fixture
+def hub_log() -> Iterator[Collected]:
+    """The root logger at DEBUG (`--log-level debug`) with a handler that keeps each line."""
+    root = logging.getLogger()
+    handler, level = Collected(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("template", MISTYPED)
+def test_a_mistyped_push_url_never_reaches_the_log(template: str, hub_log: Collected) -> None:
+    """Apprise logs a URL it cannot parse whole, secret topic or token included, and many
+    of its plugins quote the token they refuse. The hub's log must hold neither; the
+    delivery error names the channel without them."""
+    keep_secrets_out_of_logs()  # as create_app does
+    secret = "Sec" + uuid.uuid4().hex
+    url = template.format(secret=secret)
+    push = Push(1, url, Message("Room cold", "The nursery is 15 °C.", "high"))
+    with pytest.raises(DeliveryError) as failed:
+        ApprisePushSender(timeout_s=1).send(push)
+    assert secret not in str(failed.value)
+    assert [line for line in hub_log.lines if secret in line] == []

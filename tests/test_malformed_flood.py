@@ -83,7 +83,11 @@ class Hub:
     def health(self) -> dict[str, object] | None:
         assert self.proc.poll() is None, self.log.read_text()[-3000:]
         try:
-            response = httpx.get(self.url + "/healthz", timeout=5)
+            response = httpx.get(
+                self.url + "/healthz",
+                headers={"Authorization": f"Bearer {self.token}"},  # the counters need it
+                timeout=5,
+            )
         except httpx.TransportError:
             return None
         return response.json()  # type: ignore[no-any-return]

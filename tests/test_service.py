@@ -132,7 +132,7 @@ def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
             timeout=10,
         )
         assert response.status_code == 200
-        assert "mqtt" in response.json()
+        assert response.json()["parts"]["mqtt"] == "ok"
     finally:
         assert hub.stop() == 0, hub.output()
     # Nor does it log anything for it: anyone on the network can send these.

@@ -32,10 +32,26 @@ class DeliveryOut(BaseModel):
     sent_last_hour: int
 
 
-class Health(BaseModel):
-    status: Literal["ok", "degraded"] = Field(
-        description="`degraded` while the broker is unreachable or the database fails."
+PartState = Literal["ok", "degraded"]
+
+
+class HealthParts(BaseModel):
+    mqtt: PartState = Field(description="`degraded` while the broker is unreachable.")
+    notifications: PartState = Field(
+        description="`degraded` while the last push to some channel failed."
     )
+
+
+class HealthSummary(BaseModel):
+    """What /healthz tells anyone: no host, no error text."""
+
+    status: PartState = Field(description="`degraded` when any part is.")
+    parts: HealthParts
+
+
+class Health(HealthSummary):
+    """What /healthz tells a caregiver's API token or session."""
+
     mqtt: MqttHealth
     messages: Counts
     notifications: DeliveryOut | None = Field(

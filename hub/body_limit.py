@@ -1,0 +1,108 @@
+"""A cap on request bodies, enforced before any route, form parser or error handler runs.
+
+Starlette and FastAPI read a whole body into memory before a route can look at it, and
+FastAPI does so before checking who is asking: three 50 MB bodies to an open endpoint
+took a hub from 162 MB to 576 MB, which ends a 512 MB Pi. This ASGI middleware sits
+outside all of that. A declared `Content-Length` over the cap is answered 413 at once,
+without reading a byte of the body (uvicorn reads a body only as the app asks for it,
+64 KiB at a time, and a client that sent `Expect: 100-continue` is never told to go on).
+A body without a length (chunked) is counted as it arrives and refused the moment it
+passes the cap. The 413 closes the connection, so nothing more is read from it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
+
+
+def too_large_response(max_bytes: int) -> tuple[Message, Message]:
+    """The 413's two ASGI messages; `connection: close` makes uvicorn hang up after it."""
+    body = json.dumps(
+        {"detail": f"request body too large: this hub accepts at most {max_bytes} bytes"}
+    ).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length; None when absent. The server has refused a malformed
+    one before the app is called."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class BodyLimit:
+    """Refuse request bodies over `max_bytes` with 413, before the app reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = declared_length(scope)
+        if length is not None and length > self.max_bytes:
+            for message in too_large_response(self.max_bytes):
+                await send(message)
+            return
+
+        received = 0
+        started = False
+        refused = False
+        left = False  # the client hung up (or was hung up on) before its body was in
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused, left
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                left = True
+            elif message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Answer now, whatever the app does next: it sees a client that left.
+                    refused = True
+                    if not started:
+                        for reply in too_large_response(self.max_bytes):
+                            await send(reply)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 is the answer; the app's own is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if refused or left:
+                # The app failed on a body it was refused or that never came (Starlette
+                # raises ClientDisconnect): nobody is waiting for an answer, and anyone
+                # could fill the log with these tracebacks.
+                return
+            raise
