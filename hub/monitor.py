@@ -104,6 +104,7 @@ class Monitor:
         # The firmware's latest outbox size per room, kept here so the once-a-second state
         # publication reads no database.
         self._outbox_pending: dict[str, int] = {}
+        self._sensors: dict[str, str | None] = {}  # each room's sensor model, from health
         # Given the pushes of each commit, so it can start them without re-reading.
         self._wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._policy = Policy.from_settings(settings.rules)
@@ -178,6 +179,7 @@ class Monitor:
             health = self._store.health(room.name)
             if health is not None:
                 self._outbox_pending[room.name] = health.outbox_pending
+                self._sensors[room.name] = health.sensor
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
@@ -269,6 +271,7 @@ class Monitor:
     def on_health(self, health: HealthMessage) -> None:
         with self._lock:
             self._outbox_pending[health.room] = health.outbox_pending
+            self._sensors[health.room] = health.sensor
             self._publish_state(health.room, self._clock())
 
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
@@ -412,15 +415,23 @@ class Monitor:
         """The text of a push and its buttons, the same for every channel."""
         finding = incident.finding()
         rules, unit = self._settings.rules, self._unit
+        accuracy = messages.accuracy_c(self._sensors.get(incident.room))
         if push.kind == "first":
-            message = messages.first_page(finding, rules, now, unit)
+            message = messages.first_page(finding, rules, now, unit, accuracy_c=accuracy)
         elif push.kind == "repeat":
-            message = messages.repeat(finding, rules, now, unit)
+            message = messages.repeat(finding, rules, now, unit, accuracy_c=accuracy)
         elif push.kind == "worse":
-            message = messages.worse(finding, rules, now, unit)
+            message = messages.worse(
+                finding, rules, now, unit, previous=push.previous, accuracy_c=accuracy
+            )
         elif push.kind == "escalation":
             message = messages.escalation(
-                finding, rules, now, unit, unacknowledged_for=now - (incident.notified_at or now)
+                finding,
+                rules,
+                now,
+                unit,
+                unacknowledged_for=now - (incident.notified_at or now),
+                accuracy_c=accuracy,
             )
         else:
             state = self._rules.get(incident.room)
