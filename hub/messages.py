@@ -565,6 +565,46 @@ def resolved(
     )
 
 
+# --- the settings page's refusals ---------------------------------------------------
+
+_THRESHOLD_NAMES: dict[str, str] = {
+    "cold_below_c": "the cold level",
+    "cool_below_c": "the cool level",
+    "warm_above_c": "the warm level",
+    "hot_above_c": "the hot level",
+    "cold_clear_c": "the level a cold alert clears at",
+}
+
+
+def _threshold_name(key: str) -> str:
+    return _THRESHOLD_NAMES.get(key, key.replace("_", " "))
+
+
+def threshold_order(blamed: str, value_c: float, other: str, other_c: float, unit: Unit) -> str:
+    """Two thresholds that contradict each other, with both values, in the page's unit."""
+    side = "above" if value_c > other_c else "below"
+    name = _threshold_name(blamed)
+    return (
+        f"{name[:1].upper()}{name[1:]} ({_limit(value_c, unit)}) cannot be {side} "
+        f"{_threshold_name(other)} ({_limit(other_c, unit)}). From low to high: cold, cool, "
+        "warm, hot."
+    )
+
+
+def threshold_range(key: str, low_c: float, high_c: float, unit: Unit) -> str:
+    """A threshold outside what the monitor can use, in the page's unit."""
+    name = _threshold_name(key)
+    return (
+        f"{name[:1].upper()}{name[1:]} must be between {_limit(low_c, unit)} and "
+        f"{_limit(high_c, unit)}."
+    )
+
+
+def threshold_number(key: str) -> str:
+    name = _threshold_name(key)
+    return f"{name[:1].upper()}{name[1:]} must be a number."
+
+
 def test_message() -> Message:
     """For `nursery notify-test`: proves a channel works, without sounding like an alert."""
     return Message(

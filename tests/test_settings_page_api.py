@@ -82,7 +82,64 @@ def test_a_bad_setting_is_refused_by_name_and_changes_nothing(
 
 def test_warm_above_hot_is_refused_with_the_reason(hub: RunningHub) -> None:
     errors = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
-    assert "warm_above_c must not be above hot_above_c" in errors["warm_above_c"]
+    assert errors["warm_above_c"] == (
+        "The warm level (25 °C) cannot be above the hot level (24 °C). "
+        "From low to high: cold, cool, warm, hot."
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        # The preset's cool level is 17 °C: a cold level above it contradicts it.
+        (
+            {"cold_below_c": 18},
+            "cold_below_c",
+            "The cold level (18 °C) cannot be above the cool level (17 °C)",
+        ),
+        (
+            {"cool_below_c": 15},
+            "cool_below_c",
+            "The cool level (15 °C) cannot be below the cold level (16 °C)",
+        ),
+        (
+            {"warm_above_c": 16.5},
+            "warm_above_c",
+            "The warm level (16.5 °C) cannot be below the cool level (17 °C)",
+        ),
+        (
+            {"hot_above_c": 19},
+            "hot_above_c",
+            "The hot level (19 °C) cannot be below the warm level (20 °C)",
+        ),
+        # Both sent: the message still names both values.
+        (
+            {"cold_below_c": 19, "cool_below_c": 18},
+            "cool_below_c",
+            "The cool level (18 °C) cannot be below the cold level (19 °C)",
+        ),
+    ],
+)
+def test_thresholds_that_contradict_each_other_are_refused_with_both_values(
+    hub: RunningHub, body: dict[str, object], field: str, words: str
+) -> None:
+    before = hub.get("/api/settings").json()
+    errors = problem(hub.request("PATCH", "/api/settings", json=body))
+    assert errors[field].startswith(words), errors
+    assert "_c" not in errors[field], "plain words, no field names"
+    assert hub.get("/api/settings").json() == before
+
+
+def test_refusals_speak_fahrenheit_once_it_is_chosen(hub: RunningHub) -> None:
+    assert hub.request("PATCH", "/api/settings", json={"unit": "F"}).is_success
+    order = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
+    assert order["warm_above_c"].startswith(
+        "The warm level (77 °F) cannot be above the hot level (75.2 °F)"
+    )
+    out_of_range = problem(hub.request("PATCH", "/api/settings", json={"cold_below_c": 45}))
+    assert out_of_range["cold_below_c"] == "The cold level must be between 14 °F and 104 °F."
+    for text in (*order.values(), *out_of_range.values()):
+        assert "°C" not in text
 
 
 def test_each_caregiver_adds_tests_and_removes_their_own_channels(
