@@ -25,24 +25,15 @@ from hub.episodes import (
     durations,
     episode_signs,
 )
+from hub.messages import CONDITION_LABELS
 from hub.store import Store
 
 # How far before and after an episode "the room around it" reaches.
 AROUND: Final = timedelta(hours=1)
 MAX_DAYS: Final = 366
 
-CONDITION_WORDS: Final[dict[Condition, str]] = {
-    Condition.COLD: "Room cold",
-    Condition.COOL: "Room a little cool",
-    Condition.FAST_DROP: "Temperature falling fast",
-    Condition.WARM: "Room a little warm",
-    Condition.HOT: "Room hot",
-    Condition.HUMIDITY: "Humidity out of range",
-    Condition.NO_DATA: "No readings",
-    Condition.OFFLINE: "Monitor offline",
-    Condition.SENSOR_SUSPECT: "Sensor readings unreliable",
-    Condition.CLOCK_SKEW: "Monitor clock off",
-}
+# The pushes' and the dashboard's names for the alerts: one source, hub/messages.py.
+CONDITION_WORDS: Final[dict[Condition, str]] = CONDITION_LABELS
 
 
 @dataclass(frozen=True, slots=True)

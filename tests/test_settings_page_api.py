@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from hub import messages
 from hub.accounts import Accounts
 from hub.preferences import PreferenceError, Preferences
 from nursery.config import RulesSettings, Settings
-from tests.conftest import Mosquitto, RunningHub, api_token, hub_settings, wait_until
+from tests.conftest import ROOT, Mosquitto, RunningHub, api_token, hub_settings, wait_until
 from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture
 from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
 
@@ -78,6 +79,19 @@ def test_a_bad_setting_is_refused_by_name_and_changes_nothing(
     before = hub.get("/api/settings").json()
     assert field in problem(hub.request("PATCH", "/api/settings", json=body))
     assert hub.get("/api/settings").json() == before
+
+
+def test_the_page_reads_the_pushes_condition_labels_from_the_hub(hub: RunningHub) -> None:
+    """One source for "Room is cold", "Room is a little cool"…: the dashboard takes them
+    from the hub instead of keeping its own copy, so pushes, page and report agree."""
+    labels = hub.get("/api/settings").json()["labels"]
+    assert labels == messages.labels()
+    assert labels["cool"] == "Room is a little cool"
+    assert labels["humidity_low"] == "Humidity is low"
+    script = (ROOT / "dashboard" / "static" / "app.js").read_text(encoding="utf-8")
+    for label in labels.values():
+        assert f'"{label}"' not in script, f"app.js keeps its own copy of {label!r}"
+    assert "body.labels" in script
 
 
 def test_warm_above_hot_is_refused_with_the_reason(hub: RunningHub) -> None:
