@@ -108,6 +108,35 @@ class Message:
 # --- formatting ----------------------------------------------------------------------
 
 
+def temperature(celsius: float | None, unit: Unit = "C") -> str:
+    """A temperature for a page or the report, `15.2 °C` or `59.4 °F`; `–` when unknown."""
+    return "–" if celsius is None else _temp(celsius, unit)
+
+
+def temperature_range(low_c: float, high_c: float, unit: Unit = "C") -> str:
+    """`15.2–17.0 °C`, one unit sign for both ends."""
+    low, high = (_temp(value, unit).split(" ")[0] for value in (low_c, high_c))
+    return f"{low}–{high} °{unit}"
+
+
+def temperature_rate(c_per_h: float, unit: Unit = "C") -> str:
+    """A trend, `+0.6 °C/h` or `+1.1 °F/h` (a rate has no 32 offset)."""
+    value = c_per_h * 9 / 5 if unit == "F" else c_per_h
+    return f"{value:+.1f} °{unit}/h"
+
+
+def threshold(celsius: float, unit: Unit = "C") -> str:
+    """A threshold as the pushes write it: `16 °C`, `60.8 °F`."""
+    return _limit(celsius, unit)
+
+
+def sensor_note(accuracy_c: float | None, unit: Unit = "C") -> str:
+    """Where the report's room values come from, with the sensor's accuracy if known."""
+    if accuracy_c is None:
+        return "Room values come from the monitor's sensor."
+    return f"Room values come from the monitor's sensor (about ±{_delta(accuracy_c, unit)})."
+
+
 def _temp(celsius: float, unit: Unit) -> str:
     """A reading, always with one decimal: `15.2 °C`."""
     value = celsius * 9 / 5 + 32 if unit == "F" else celsius
@@ -603,6 +632,41 @@ def threshold_range(key: str, low_c: float, high_c: float, unit: Unit) -> str:
 def threshold_number(key: str) -> str:
     name = _threshold_name(key)
     return f"{name[:1].upper()}{name[1:]} must be a number."
+
+
+# --- the episode form's refusals ------------------------------------------------------
+
+# By the error's code (hub/episodes.py, hub/api/episodes.py): what the form shows next to
+# the field, in words a parent logging at 3 a.m. reads without knowing the API's names.
+_EPISODE_PROBLEMS: dict[str, str] = {
+    "episode.naive_time": "Give the time with its time zone, like 2026-11-23T02:10:00Z.",
+    "episode.future": "That time has not come yet: check the date and the time.",
+    "episode.end_before_start": "The end must be after the start.",
+    "episode.untimed_end": "An episode you did not time has no end.",
+    "episode.end_twice": "Give the end time or how long it lasted, not both.",
+    "episode.bad_duration": "How long it lasted must be more than 0 and at most a day.",
+    "episode.missing_end": "A timed episode needs its end time or how long it lasted; untick "
+    "“timed” if you do not know.",
+    "episode.cluster_of_one": "A cluster has at least 2 jerks.",
+}
+
+
+def episode_problem(
+    code: str,
+    said: str,
+    unit: Unit = "C",
+    *,
+    fever_range_c: tuple[float, float] | None = None,
+    max_jerks: int | None = None,
+) -> str:
+    """The plain words for an episode the hub refused (`said`: the checker's own words,
+    kept for a code not listed); a fever's range in the caregivers' unit."""
+    if code == "episode.bad_fever" and fever_range_c is not None:
+        low, high = (_limit(value, unit) for value in fever_range_c)
+        return f"A baby's temperature is between {low} and {high}: check the value."
+    if code == "episode.bad_jerks" and max_jerks is not None:
+        return f"The number of jerks must be from 1 to {max_jerks}."
+    return _EPISODE_PROBLEMS.get(code, said)
 
 
 def test_message() -> Message:
