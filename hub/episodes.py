@@ -535,7 +535,8 @@ def doctor_card(episodes: Iterable[Episode], now: datetime, policy: CardPolicy) 
             )
         )
     before = [e for e in live if now - 2 * CARD_LOOKBACK < e.started_at <= now - CARD_LOOKBACK]
-    if len(recent) >= policy.frequent_count and len(recent) > len(before):
+    # Rising needs a week to rise from: a new log is not "up from 0".
+    if len(recent) >= policy.frequent_count and before and len(recent) > len(before):
         reasons.append(
             Reason(
                 "rising",

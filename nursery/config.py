@@ -249,8 +249,9 @@ class FirmwareSettings(_Section):
         17,
         ge=0,
         le=27,
-        description="BCM GPIO number of the status LED (steady: all well, slow blink: hub "
-        "unreachable, fast blink: sensor fault); `off` for none.",
+        description="BCM GPIO number of the status LED (steady: the monitor reads and "
+        "reaches the hub, which says nothing about the room's temperature; slow blink: hub "
+        "unreachable; fast blink: sensor fault); `off` for none.",
     )
     button_pin: int | None = Field(
         27,

@@ -301,3 +301,16 @@ def test_thresholds_that_contradict_each_other_name_the_key_and_both_values(
 def test_equal_thresholds_turn_a_band_off_and_are_allowed(clean_env: pytest.MonkeyPatch) -> None:
     rules = Settings(rules={"cool_below_c": 16.0, "warm_above_c": 24.0}).rules  # type: ignore[arg-type]
     assert rules.effective("cool_below_c") == rules.effective("cold_below_c")
+
+
+def test_the_status_leds_steady_light_never_reads_as_the_room_is_fine() -> None:
+    """A steady LED means the monitor works; a second caregiver must not take it for "the
+    room is fine" (only the hub judges the room)."""
+    from nursery.config import FirmwareSettings
+
+    description = FirmwareSettings.model_fields["led_pin"].description or ""
+    assert "all well" not in description
+    assert "says nothing about the room's temperature" in description
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "steady when all is well" not in readme
+    assert "steady: all well" not in readme
