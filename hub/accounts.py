@@ -3,7 +3,10 @@
 Passwords are hashed with Argon2id (the OWASP minimum parameters, which a Pi Zero 2 W
 verifies in a fraction of a second). Session ids, CSRF tokens and API tokens are random;
 only their SHA-256 is stored, so a copied database opens no doors. Repeated wrong
-passwords lock the account for a while: a phone in the wrong hands cannot guess on.
+passwords lock that name for a while from the address they came from
+(hub/login_lockout.py): a phone in the wrong hands cannot guess on, and cannot lock a
+caregiver out of their own phone either. A new password ends every session and API token
+of that caregiver.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub.dbfile import connect_private, write_transaction
+from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout
+from hub.login_lockout import Throttle as Throttle  # where the routes' deps import it from
+from nursery.well_known_passwords import is_well_known
 
 Clock = Callable[[], datetime]
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 TOKEN_PREFIX = "nm_"  # noqa: S105  # marks our tokens, not a secret
+# A token's "last used" is written at most this often: not a write per API request.
+LAST_USED_EVERY = timedelta(minutes=1)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 '._-]{0,39}$")
 
 _SCHEMA = """
@@ -38,8 +46,6 @@ CREATE TABLE IF NOT EXISTS caregivers (
     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
-    failed_logins INTEGER NOT NULL DEFAULT 0,
-    locked_until_ms INTEGER,
     last_login_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS sessions (
@@ -55,9 +61,12 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     token_hash TEXT NOT NULL UNIQUE,
     label TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
-    last_used_ms INTEGER
+    last_used_ms INTEGER,
+    expires_ms INTEGER
 );
 """
+# Columns added since a database was made: SQLite keeps an old file's tables as they were.
+_ADDED_COLUMNS = {"api_tokens": (("expires_ms", "INTEGER"),)}
 
 
 class AccountError(ValueError):
@@ -73,7 +82,7 @@ class LoginFailed(Exception):
 
 
 class LockedOut(Exception):
-    """Too many wrong passwords: the account opens again at `until`."""
+    """Too many wrong passwords for a name from one address: it opens again at `until`."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__(f"too many wrong passwords; try again after {until:%H:%M} UTC")
@@ -84,6 +93,18 @@ class LockedOut(Exception):
 class Caregiver:
     id: int
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as `nursery token --list` shows it: never the secret itself."""
+
+    id: int
+    caregiver: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +120,10 @@ def _ms(ts: datetime) -> int:
 
 def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _maybe_dt(ms: int | None) -> datetime | None:
+    return None if ms is None else _dt(ms)
 
 
 def _digest(secret: str) -> str:
@@ -123,6 +148,12 @@ def check_password(password: str) -> str:
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError("password", f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    if is_well_known(password):
+        raise AccountError(
+            "password",
+            "that password is well known: guessing tools try it first. Choose another "
+            "(a few unrelated words make a good one)",
+        )
     return password
 
 
@@ -141,13 +172,24 @@ class Accounts:
         self._hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
         self._clock = clock
         self._session_ttl = timedelta(seconds=session_ttl_s)
-        self._max_failures = max_failures
-        self._lockout = timedelta(seconds=lockout_s)
+        self._lockout = LoginLockout(LockPolicy(max_failures, timedelta(seconds=lockout_s)))
         self._lock = threading.Lock()
         self._db = connect_private(path)
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + LOCKOUT_SCHEMA)
+        self._add_missing_columns()
         self._dummy_hash: str | None = None
+
+    def _add_missing_columns(self) -> None:
+        """Upgrade an older hub's file in place, keeping its caregivers and tokens. Guarded by
+        each column's presence, not PRAGMA user_version (the store's schema number lives
+        there), in one transaction: the hub and a `nursery` command may open it together."""
+        with self._tx() as db:
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                for column, kind in columns:
+                    if column not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -189,16 +231,17 @@ class Accounts:
         return Caregiver(int(cursor.lastrowid or 0), name)
 
     def set_password(self, name: str, password: str) -> Caregiver:
-        """Change a password (and unlock); every session of that caregiver ends."""
+        """Change a password and lift every lock on the name. Every session and API token
+        of that caregiver ends: whoever knew the old password may have made one."""
         caregiver = self._require(name)
         hashed = self._hasher.hash(check_password(password))
         with self._tx() as db:
             db.execute(
-                "UPDATE caregivers SET password_hash = ?, failed_logins = 0, "
-                "locked_until_ms = NULL WHERE id = ?",
-                (hashed, caregiver.id),
+                "UPDATE caregivers SET password_hash = ? WHERE id = ?", (hashed, caregiver.id)
             )
             db.execute("DELETE FROM sessions WHERE caregiver_id = ?", (caregiver.id,))
+            db.execute("DELETE FROM api_tokens WHERE caregiver_id = ?", (caregiver.id,))
+            self._lockout.forget(db, caregiver.name)
         return caregiver
 
     def _require(self, name: str) -> Caregiver:
@@ -209,49 +252,43 @@ class Accounts:
 
     # --- logging in -------------------------------------------------------------------
 
-    def authenticate(self, name: str, password: str) -> Caregiver:
-        """The caregiver when the password is right; LoginFailed or LockedOut otherwise."""
+    def authenticate(self, name: str, password: str, *, address: str) -> Caregiver:
+        """The caregiver when the password is right; LoginFailed or LockedOut otherwise.
+
+        `address` is the client's (hub/login_lockout.py's client_key). A wrong password and
+        an unknown name take the same path: one Argon2 verify (against a throwaway hash for
+        an unknown name), one failure counted for that name and address, the same answer.
+        """
         now = self._clock()
+        if self._dummy_hash is None:  # made on the first try, whatever the name
+            self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
         with self._lock:
+            until = self._lockout.locked_until(self._db, name, address, now)
             row = self._db.execute(
-                "SELECT id, name, password_hash, failed_logins, locked_until_ms "
-                "FROM caregivers WHERE name = ?",
-                (name.strip(),),
+                "SELECT id, name, password_hash FROM caregivers WHERE name = ?", (name.strip(),)
             ).fetchone()
-        if row is None:
-            # Verify against a throwaway hash, so an unknown name takes as long to refuse
-            # as a wrong password and answers give no list of names away.
-            if self._dummy_hash is None:
-                self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
-            self._verify(self._dummy_hash, password)
-            raise LoginFailed
-        caregiver_id, real_name, hashed, failures, locked_until = row
-        if locked_until is not None and _ms(now) < int(locked_until):
-            raise LockedOut(_dt(int(locked_until)))
-        if not self._verify(str(hashed), password):
-            failures = int(failures) + 1 if locked_until is None else 1
-            lock = _ms(now + self._lockout) if failures >= self._max_failures else None
+        if until is not None:
+            raise LockedOut(until)
+        hashed = str(row[2]) if row is not None else self._dummy_hash
+        if not self._verify(hashed, password) or row is None:
             with self._tx() as db:
-                db.execute(
-                    "UPDATE caregivers SET failed_logins = ?, locked_until_ms = ? WHERE id = ?",
-                    (0 if lock else failures, lock, caregiver_id),
-                )
-            if lock is not None:
-                raise LockedOut(_dt(lock))
+                until = self._lockout.failed(db, name, address, now)
+            if until is not None:
+                raise LockedOut(until)
             raise LoginFailed
-        rehash = self._hasher.check_needs_rehash(str(hashed))
+        caregiver = Caregiver(int(row[0]), str(row[1]))
+        rehash = self._hasher.check_needs_rehash(hashed)
         with self._tx() as db:
+            self._lockout.succeeded(db, name, address)
             db.execute(
-                "UPDATE caregivers SET failed_logins = 0, locked_until_ms = NULL, "
-                "last_login_ms = ? WHERE id = ?",
-                (_ms(now), caregiver_id),
+                "UPDATE caregivers SET last_login_ms = ? WHERE id = ?", (_ms(now), caregiver.id)
             )
             if rehash:
                 db.execute(
                     "UPDATE caregivers SET password_hash = ? WHERE id = ?",
-                    (self._hasher.hash(password), caregiver_id),
+                    (self._hasher.hash(password), caregiver.id),
                 )
-        return Caregiver(int(caregiver_id), str(real_name))
+        return caregiver
 
     def _verify(self, hashed: str, password: str) -> bool:
         try:
@@ -296,51 +333,68 @@ class Accounts:
 
     # --- API tokens -------------------------------------------------------------------
 
-    def new_token(self, name: str, label: str = "automation") -> str:
+    def new_token(
+        self, name: str, label: str = "automation", valid_for: timedelta | None = None
+    ) -> str:
         """A new API token for the caregiver; shown once, only its hash is kept."""
+        return self.make_token(name, label, valid_for)[0]
+
+    def make_token(
+        self, name: str, label: str = "automation", valid_for: timedelta | None = None
+    ) -> tuple[str, TokenInfo]:
+        """A new API token, valid for `valid_for` (None: until revoked), and what
+        `--list` will show of it."""
         caregiver = self._require(name)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self._clock()
+        expires = now + valid_for if valid_for is not None else None
+        label = label[:60]
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO api_tokens (caregiver_id, token_hash, label, created_ms) "
-                "VALUES (?, ?, ?, ?)",
-                (caregiver.id, _digest(token), label[:60], _ms(self._clock())),
+            cursor = db.execute(
+                "INSERT INTO api_tokens (caregiver_id, token_hash, label, created_ms, "
+                "expires_ms) VALUES (?, ?, ?, ?, ?)",
+                (caregiver.id, _digest(token), label, _ms(now), _ms(expires) if expires else None),
             )
-        return token
+        return token, TokenInfo(cursor.lastrowid or 0, caregiver.name, label, now, expires, None)
 
     def token_caregiver(self, token: str) -> Caregiver | None:
-        """Whose token this is; None when it is not one of ours."""
+        """Whose token this is; None when it is not one of ours or has expired."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
         digest = _digest(token)
         with self._lock:
             row = self._db.execute(
-                "SELECT c.id, c.name, t.token_hash FROM api_tokens t "
-                "JOIN caregivers c ON c.id = t.caregiver_id WHERE t.token_hash = ?",
+                "SELECT c.id, c.name, t.token_hash, t.id, t.expires_ms, t.last_used_ms "
+                "FROM api_tokens t JOIN caregivers c ON c.id = t.caregiver_id "
+                "WHERE t.token_hash = ?",
                 (digest,),
             ).fetchone()
         if row is None or not hmac.compare_digest(str(row[2]), digest):
             return None
+        now = _ms(self._clock())
+        if row[4] is not None and int(row[4]) <= now:
+            return None
+        if row[5] is None or now - int(row[5]) >= LAST_USED_EVERY.total_seconds() * 1000:
+            with self._tx() as db:
+                db.execute("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?", (now, row[3]))
         return Caregiver(int(row[0]), str(row[1]))
 
-
-class Throttle:
-    """At most `limit` attempts per `window_s` per key (a client address): slows a
-    password-guessing script across many accounts, which the per-account lock cannot."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self._limit = limit
-        self._window_s = window_s
-        self._seen: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, now: float) -> bool:
+    def tokens(self) -> list[TokenInfo]:
+        """Every API token, oldest first, expired ones included (never the secrets)."""
         with self._lock:
-            if len(self._seen) > 10000:  # a flood of addresses must not grow memory
-                self._seen.clear()
-            recent = [t for t in self._seen.get(key, []) if now - t < self._window_s]
-            allowed = len(recent) < self._limit
-            if allowed:
-                recent.append(now)
-            self._seen[key] = recent
-            return allowed
+            rows = self._db.execute(
+                "SELECT t.id, c.name, t.label, t.created_ms, t.expires_ms, t.last_used_ms "
+                "FROM api_tokens t JOIN caregivers c ON c.id = t.caregiver_id ORDER BY t.id"
+            ).fetchall()
+        return [
+            TokenInfo(r[0], r[1], r[2], _dt(r[3]), _maybe_dt(r[4]), _maybe_dt(r[5])) for r in rows
+        ]
+
+    def revoke_token(self, token_id: int) -> TokenInfo:
+        """End one API token at once; AccountError when there is no such token."""
+        for token in self.tokens():
+            if token.id == token_id:
+                with self._tx() as db:
+                    db.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,))
+                return token
+        raise AccountError("id", f"no API token has id {token_id}")

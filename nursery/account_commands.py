@@ -1,17 +1,20 @@
-"""`nursery adduser NAME` and `nursery token NAME`, against the configured hub database.
+"""`nursery adduser NAME` and `nursery token NAME | --list | --revoke ID`, against the
+configured hub database.
 
-Run on the hub, as the user the hub runs as: they open the same SQLite file. The password
-comes from stdin when stdin is not a terminal (`echo "$PW" | nursery adduser Sam`), else
-from a prompt that asks twice; it never appears in the process list or a log.
+Run on the hub, as the user the hub runs as: they open the same SQLite file, so a revoked
+token stops working at the hub's next request. The password comes from stdin when stdin
+is not a terminal (`echo "$PW" | nursery adduser Sam`), else from a prompt that asks
+twice; it never appears in the process list or a log.
 """
 
 from __future__ import annotations
 
 import getpass
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from hub.accounts import AccountError, Accounts
+from hub.accounts import AccountError, Accounts, TokenInfo
 from nursery.config import Settings
 
 
@@ -25,18 +28,29 @@ def _read_password(stdin: TextIO, name: str) -> str:
     return first
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def add_user(settings: Settings, name: str, stdin: TextIO = sys.stdin) -> int:
-    """Add a caregiver, or set a new password when `name` exists (which also unlocks it
-    and ends its sessions). Exit code 0 on success, 1 with one line on stderr otherwise."""
+    """Add a caregiver, or set a new password when `name` exists (which also lifts its
+    locks and ends its sessions and API tokens). Exit code 0 on success, 1 with one line
+    on stderr otherwise."""
     accounts = Accounts(settings.hub.db)
     try:
         password = _read_password(stdin, name)
-        if accounts.find(name) is None:
+        existing = accounts.find(name)
+        if existing is None:
             caregiver = accounts.add(name, password)
             print(f"added caregiver {caregiver.name!r} to {settings.hub.db}")
         else:
+            tokens = sum(t.caregiver == existing.name for t in accounts.tokens())
             caregiver = accounts.set_password(name, password)
-            print(f"new password for {caregiver.name!r}; their sessions have ended")
+            print(
+                f"new password for {caregiver.name!r}: signed out everywhere, "
+                f"{_plural(tokens, 'API token')} revoked"
+                + (f" (make new ones with `nursery token {caregiver.name}`)" if tokens else "")
+            )
     except AccountError as exc:
         print(f"nursery adduser: {exc}", file=sys.stderr)
         return 1
@@ -45,15 +59,79 @@ def add_user(settings: Settings, name: str, stdin: TextIO = sys.stdin) -> int:
     return 0
 
 
-def new_token(settings: Settings, name: str, label: str) -> int:
-    """Print a new API token for caregiver `name` (shown once; only its hash is kept)."""
+def _when(moment: datetime | None, never: str = "never") -> str:
+    return never if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def new_token(settings: Settings, name: str, label: str, expires_days: int | None = None) -> int:
+    """Print a new API token for caregiver `name` on stdout (shown once; only its hash is
+    kept), and on stderr which id `--revoke` takes and when it expires."""
     accounts = Accounts(settings.hub.db)
+    valid_for = timedelta(days=expires_days) if expires_days is not None else None
     try:
-        token = accounts.new_token(name, label)
+        token, info = accounts.make_token(name, label, valid_for)
     except AccountError as exc:
         print(f"nursery token: {exc}; add them first with `nursery adduser`", file=sys.stderr)
         return 1
     finally:
         accounts.close()
     print(token)
+    print(
+        f"token {info.id} for {info.caregiver!r} ({info.label}), valid "
+        + (f"until {_when(info.expires_at)}" if info.expires_at else "until revoked")
+        + f"; end it with `nursery token --revoke {info.id}`",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _rows(tokens: list[TokenInfo], now: datetime) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("id", "caregiver", "label", "created", "expires", "last used")]
+    for t in tokens:
+        expires = _when(t.expires_at)
+        if t.expires_at is not None and t.expires_at <= now:
+            expires += " (expired)"
+        rows.append(
+            (
+                str(t.id),
+                t.caregiver,
+                t.label,
+                _when(t.created_at),
+                expires,
+                _when(t.last_used_at),
+            )
+        )
+    return rows
+
+
+def list_tokens(settings: Settings) -> int:
+    """`nursery token --list`: every API token, one a line, never the secret."""
+    accounts = Accounts(settings.hub.db)
+    try:
+        tokens = accounts.tokens()
+    finally:
+        accounts.close()
+    if not tokens:
+        print("no API tokens; make one with `nursery token NAME`")
+        return 0
+    rows = _rows(tokens, datetime.now(UTC))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def revoke_token(settings: Settings, token_id: int) -> int:
+    """`nursery token --revoke ID`: that token stops working at once."""
+    accounts = Accounts(settings.hub.db)
+    try:
+        info = accounts.revoke_token(token_id)
+    except AccountError as exc:
+        print(f"nursery token: {exc}; see `nursery token --list`", file=sys.stderr)
+        return 1
+    finally:
+        accounts.close()
+    print(f"revoked token {info.id} of {info.caregiver!r} ({info.label})")
     return 0

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--http-port",
         type=int,
         default=8000,
-        help="dashboard port; a free one is taken when it is busy (default: 8000)",
+        help="dashboard port; the demo stops and says so when it is busy (default: 8000)",
     )
     demo.add_argument(
         "--broker",
@@ -122,24 +122,50 @@ def build_parser() -> argparse.ArgumentParser:
         "adduser",
         help="add a caregiver who may sign in to the dashboard (or set a new password)",
         description="Add caregiver NAME to the hub's database (hub.db), or give an existing "
-        "one a new password (which unlocks the account and ends its sessions). The password "
-        "is read from stdin when stdin is not a terminal, else asked for twice.",
+        "one a new password (which lifts its lock-outs and ends its sessions and API tokens). "
+        "The password is read from stdin when stdin is not a terminal, else asked for twice.",
     )
     _add_common(adduser)
     adduser.add_argument("name", metavar="NAME", help="the caregiver's sign-in name")
 
     token = commands.add_parser(
         "token",
-        help="print a new API token for a caregiver, for Home Assistant or scripts",
+        help="make, list or revoke API tokens, for Home Assistant or scripts",
         description="Make a new API token for caregiver NAME and print it once. Send it as "
-        "'Authorization: Bearer <token>'; it acts as that caregiver.",
+        "'Authorization: Bearer <token>'; it acts as that caregiver until it expires, is "
+        "revoked, or the caregiver gets a new password. --list shows every token (never "
+        "the secret); --revoke ID ends one at once.",
     )
     _add_common(token)
-    token.add_argument("name", metavar="NAME", help="the caregiver the token acts for")
+    which = token.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", metavar="NAME", nargs="?", help="the caregiver the token acts for")
+    which.add_argument(
+        "--list",
+        action="store_true",
+        help="list every token: id, caregiver, label, created, expires, last used",
+    )
+    which.add_argument("--revoke", type=int, metavar="ID", help="end the token with this id")
+    token.add_argument("--label", help="what a new token is for (default: automation)")
     token.add_argument(
-        "--label", default="automation", help="what the token is for (default: automation)"
+        "--expires",
+        type=_days,
+        metavar="DAYS",
+        help=f"a new token stops working after DAYS days (1-{MAX_TOKEN_DAYS}; default: never)",
     )
     return parser
+
+
+MAX_TOKEN_DAYS = 3650
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, 1 to {MAX_TOKEN_DAYS}")
+    return days
 
 
 def _configure_logging(level: str) -> None:
@@ -210,7 +236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "adduser":
             return account_commands.add_user(settings, args.name)
-        return account_commands.new_token(settings, args.name, args.label)
+        if args.name is None and (args.label is not None or args.expires is not None):
+            print(
+                "nursery token: --label and --expires go with NAME, for a new token",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_SETTINGS
+        if args.list:
+            return account_commands.list_tokens(settings)
+        if args.revoke is not None:
+            return account_commands.revoke_token(settings, args.revoke)
+        label = args.label or "automation"
+        return account_commands.new_token(settings, args.name, label, args.expires)
     if args.check:
         return check_sensor(settings)
     return run_firmware(settings)

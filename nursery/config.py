@@ -29,6 +29,7 @@ from pydantic import field_validator as _field_validator
 
 from firmware.contract import ContractError, check_base_topic, check_name
 from nursery.mqtt_tls import MqttTlsError, load_ca, load_client_cert, tls_context
+from nursery.well_known_passwords import is_well_known
 
 ENV_PREFIX = "NURSERY_"
 DEFAULT_CONFIG_FILE = Path("nursery.toml")
@@ -37,6 +38,9 @@ DHT_MIN_INTERVAL_S = 2.0
 PIN_KEYS = ("pin", "led_pin", "button_pin", "buzzer_pin", "power_pin", "cold_led_pin")
 PIN_OFF = frozenset({"off", "none", ""})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST_NAME_RE = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
 
 
 class SettingsError(Exception):
@@ -45,13 +49,6 @@ class SettingsError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# Passwords that guard nothing: refused for a broker login (the installer writes random ones).
-WELL_KNOWN_PASSWORDS = frozenset(
-    {"changeme", "change-me", "password", "passw0rd", "secret", "admin", "default", "mqtt"}
-    | {"nursery", "public", "letmein", "123456", "12345678", "qwerty"}
-)
 
 
 class MqttSettings(_Section):
@@ -111,7 +108,7 @@ class MqttSettings(_Section):
                 "is empty while mqtt.username is set: use the password the broker has for "
                 "that user (scripts/install-pi writes a random one)"
             )
-        if secret.lower() in WELL_KNOWN_PASSWORDS:
+        if is_well_known(secret):
             raise ValueError("is a well-known default: give the broker user a random password")
         return value
 
@@ -177,16 +174,40 @@ class HubSettings(_Section):
         "have to sign in).",
     )
     login_attempts: int = Field(
-        5, ge=1, le=100, description="Wrong passwords in a row before an account is locked."
+        5,
+        ge=1,
+        le=100,
+        description="Wrong passwords in a row for one name from one device before that name "
+        "is locked on that device.",
     )
     lockout_s: float = Field(
-        900.0, gt=0, description="Seconds an account stays locked after too many wrong passwords."
+        900.0,
+        gt=0,
+        description="Seconds of the first lock after too many wrong passwords; each further "
+        "wrong one doubles it, up to 16 times this.",
     )
     demo_login: bool = Field(
         False,
         description="Sign every visitor in as the `demo` caregiver without a password; for "
         "`nursery demo` only, refused unless http_host is a loopback address.",
     )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names the dashboard and API answer to besides their own (localhost, "
+        "the machine's host name and `<hostname>.local`, notify.public_url's host, any IP "
+        "address); other names get 400, against DNS rebinding. `*` for any. JSON list in env.",
+    )
+
+    @_field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name != "*" and not _HOST_NAME_RE.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a host name: give names only, like nursery.local "
+                    "(no http://, no port; IP addresses are always accepted), or * for any"
+                )
+        return value
 
     @model_validator(mode="after")
     def _demo_only_on_loopback(self) -> HubSettings:

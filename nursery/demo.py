@@ -1,14 +1,19 @@
 """`nursery demo`: broker, simulated firmware, hub and dashboard on one machine.
 
 Each part runs as its own process, exactly as on a real install, so the demo exercises the
-real path: sensor → MQTT → hub → SQLite → HTTP. Ctrl-C (or SIGTERM) stops all of them.
+real path: sensor → MQTT → hub → SQLite → HTTP. Ctrl-C, SIGTERM or SIGHUP (the terminal
+closing) stops all of them in order; if the demo itself is killed (even with SIGKILL), each
+part gets SIGTERM from the kernel (Linux PR_SET_PDEATHSIG), so none outlives it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -21,6 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from nursery.config import is_setting_variable
 
@@ -40,8 +46,14 @@ class DemoOptions:
     log_level: str = "warning"
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:port now.
+
+    With SO_REUSEADDR, as uvicorn and mosquitto bind: a port whose only sockets are in
+    TIME_WAIT (a demo just stopped) is free, one something listens on is not.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -50,12 +62,37 @@ def _port_free(port: int) -> bool:
 
 
 def pick_port(preferred: int) -> int:
-    """The preferred port when it is free on 127.0.0.1, else any free one."""
-    if preferred and _port_free(preferred):
+    """The preferred port when it is free on 127.0.0.1, else any free one (the broker's:
+    the demo prints where it is, and nothing outside the demo needs to know)."""
+    if preferred and port_free(preferred):
         return preferred
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return None
+
+
+_LIBC = _libc()
+
+
+def _die_with(parent: int) -> None:
+    """In the child before exec: SIGTERM when the demo dies, however it dies (SIGKILL
+    too), so no part outlives it. The setting survives exec, but not a change of user
+    (see start_broker). If the demo died before this ran, stop now."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def find_mosquitto() -> str | None:
@@ -70,7 +107,15 @@ def find_mosquitto() -> str | None:
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    """Print to the demo's terminal, which may be gone (closed window: EIO, EPIPE): the
+    demo must still stop its parts then."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, flush=True)
+
+
+def _complain(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"nursery demo: {message}", file=sys.stderr, flush=True)
 
 
 class Demo:
@@ -86,7 +131,9 @@ class Demo:
         self, name: str, argv: list[str], env: dict[str, str] | None = None, quiet: bool = False
     ) -> None:
         output = (self.workdir / f"{name}.log").open("ab") if quiet else None
-        # Own session: Ctrl-C reaches only the demo, which then stops the parts in order.
+        parent = os.getpid()
+        # Own session: Ctrl-C and the terminal's hang-up reach only the demo, which then
+        # stops the parts in order; _die_with covers a demo that cannot (SIGKILL).
         proc = subprocess.Popen(
             argv,
             env=env,
@@ -95,6 +142,7 @@ class Demo:
             stdout=output,
             stderr=output,
             start_new_session=True,
+            preexec_fn=lambda: _die_with(parent),  # the demo starts no threads
         )
         if output is not None:
             output.close()  # the child keeps its own copy
@@ -121,7 +169,11 @@ class Demo:
             raise DemoError("mosquitto is not installed (Debian: apt-get install mosquitto)")
         if mosquitto:
             conf = self.workdir / "mosquitto.conf"
-            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+            # Started as root, mosquitto switches to its own user unless told to stay; a
+            # change of user would drop the kernel's "stop when the demo dies" (see
+            # _die_with). The demo's own user, then: the broker listens on loopback only.
+            user = pwd.getpwuid(os.geteuid()).pw_name
+            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {user}\n")
             _say(f"Starting MQTT broker (mosquitto) on 127.0.0.1:{port}…")
             # Its chatter goes to a file: the demo's terminal is for the user.
             self._spawn("broker", [mosquitto, "-c", str(conf)], quiet=True)
@@ -166,8 +218,18 @@ class Demo:
             self.options.log_level,
         ]
 
+    def check_http_port(self) -> None:
+        """The dashboard's port is the one asked for, or the demo stops and says so: a
+        bookmark or a phone must not find some other program there."""
+        port = self.options.http_port
+        if not port_free(port):
+            raise DemoError(
+                f"port {port} on 127.0.0.1 is in use by another program; "
+                "choose a free one with --http-port N"
+            )
+
     def start_hub(self, broker_port: int) -> str:
-        http_port = pick_port(self.options.http_port)
+        http_port = self.options.http_port
         env = self._env(
             broker_port,
             hub__db=str(self.workdir / "demo.db"),
@@ -232,10 +294,9 @@ class Demo:
         while not self.stop_requested.wait(0.5):
             for name, proc in self.procs:
                 if proc.poll() is not None:
-                    print(
-                        f"nursery demo: the {name} stopped unexpectedly "
-                        f"(exit code {proc.returncode}); stopping the demo",
-                        file=sys.stderr,
+                    _complain(
+                        f"the {name} stopped unexpectedly "
+                        f"(exit code {proc.returncode}); stopping the demo"
                     )
                     return 1
         return 0
@@ -259,9 +320,11 @@ def run_demo(options: DemoOptions) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         demo.stop_requested.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # SIGHUP: the terminal window was closed.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     try:
+        demo.check_http_port()
         broker_port = demo.start_broker()
         url = demo.start_hub(broker_port)
         demo.start_firmware(broker_port)
@@ -272,7 +335,7 @@ def run_demo(options: DemoOptions) -> int:
         )
         code = demo.watch()
     except DemoError as exc:
-        print(f"nursery demo: {exc}", file=sys.stderr)
+        _complain(str(exc))
         code = 1
     except KeyboardInterrupt:
         code = 0

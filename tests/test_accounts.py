@@ -1,8 +1,10 @@
-"""Caregivers' accounts: Argon2id passwords, lock-out, sessions, tokens, and the commands
-`nursery adduser` and `nursery token` as a user types them."""
+"""Caregivers' accounts: Argon2id passwords, lock-outs per name and address, sessions,
+tokens that expire and can be revoked, the upgrade of an older hub's file, and the
+commands `nursery adduser` and `nursery token` as a user types them."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import stat
 import subprocess
@@ -13,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from hub.accounts import AccountError, Accounts, LockedOut, LoginFailed, Throttle
+from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout, client_key
 from tests.test_cli import nursery
+
+DATA = Path(__file__).parent / "data"
+PHONE = "192.168.1.20"
+GUEST = "192.168.1.66"
 
 
 class Clock:
@@ -43,7 +50,7 @@ def test_passwords_are_stored_as_argon2id_hashes_in_a_private_file(
     stored = sqlite3.connect(db).execute("SELECT password_hash FROM caregivers").fetchone()[0]
     assert stored.startswith("$argon2id$")
     assert "correct horse" not in db.read_bytes().decode("latin-1")
-    assert accounts.authenticate("sam", "correct horse").name == "Sam"  # names ignore case
+    assert accounts.authenticate("sam", "correct horse", address=PHONE).name == "Sam"
 
 
 @pytest.mark.parametrize(
@@ -53,6 +60,11 @@ def test_passwords_are_stored_as_argon2id_hashes_in_a_private_file(
         ("<script>", "long enough", "name"),
         ("x" * 41, "long enough", "name"),
         ("Sam", "short", "password"),
+        ("Sam", "password", "password"),
+        ("Sam", "12345678", "password"),
+        ("Sam", " Password1 ", "password"),
+        ("Sam", "raspberry", "password"),
+        ("Sam", "zzzzzzzzzz", "password"),
     ],
 )
 def test_bad_names_and_passwords_are_refused_by_field(
@@ -63,35 +75,105 @@ def test_bad_names_and_passwords_are_refused_by_field(
     assert caught.value.field == field
 
 
+def test_a_well_known_password_is_refused_saying_why(accounts: Accounts) -> None:
+    sam = accounts.add("Sam", "correct horse")
+    with pytest.raises(AccountError, match="well known: guessing tools try it first"):
+        accounts.set_password("Sam", "12345678")
+    assert accounts.authenticate("Sam", "correct horse", address=PHONE) == sam
+
+
 def test_a_name_is_taken_once(accounts: Accounts) -> None:
     accounts.add("Sam", "correct horse")
     with pytest.raises(AccountError, match="already exists"):
         accounts.add("SAM", "another password")
 
 
-def test_wrong_passwords_lock_the_account_then_it_opens_again(
+def test_wrong_passwords_lock_the_name_from_that_address_only_then_it_opens_again(
     accounts: Accounts, clock: Clock
 ) -> None:
-    accounts.add("Sam", "correct horse")
+    sam = accounts.add("Sam", "correct horse")
     accounts.add("Alex", "battery staple")
     for _ in range(2):
         with pytest.raises(LoginFailed):
-            accounts.authenticate("Sam", "wrong")
+            accounts.authenticate("Sam", "wrong", address=GUEST)
     with pytest.raises(LockedOut) as locked:
-        accounts.authenticate("Sam", "wrong")
+        accounts.authenticate("Sam", "wrong", address=GUEST)
     assert locked.value.until == clock.now + timedelta(seconds=600)
     with pytest.raises(LockedOut):
-        accounts.authenticate("Sam", "correct horse")  # even the right password waits
-    assert accounts.authenticate("Alex", "battery staple").name == "Alex"  # others are fine
+        accounts.authenticate("Sam", "correct horse", address=GUEST)  # even the right one
+    # The guest locked out their own device, not Sam: Sam's phone still signs in.
+    assert accounts.authenticate("sam", "correct horse", address=PHONE) == sam
+    assert accounts.authenticate("Alex", "battery staple", address=GUEST).name == "Alex"
     clock.now += timedelta(seconds=601)
-    assert accounts.authenticate("Sam", "correct horse").name == "Sam"
-    with pytest.raises(LoginFailed):
-        accounts.authenticate("Sam", "wrong")  # the count started again
+    assert accounts.authenticate("Sam", "correct horse", address=GUEST) == sam
+    for _ in range(2):  # a right password starts the count again
+        with pytest.raises(LoginFailed):
+            accounts.authenticate("Sam", "wrong", address=GUEST)
 
 
-def test_an_unknown_name_is_refused_like_a_wrong_password(accounts: Accounts) -> None:
-    with pytest.raises(LoginFailed):
-        accounts.authenticate("Nobody", "whatever password")
+def test_each_wrong_password_after_a_lock_doubles_the_next_up_to_a_cap(
+    accounts: Accounts, clock: Clock
+) -> None:
+    accounts.add("Sam", "correct horse")
+    for _ in range(2):
+        with pytest.raises(LoginFailed):
+            accounts.authenticate("Sam", "wrong", address=GUEST)
+    locks = []
+    for _ in range(8):
+        with pytest.raises(LockedOut) as locked:
+            accounts.authenticate("Sam", "wrong", address=GUEST)
+        locks.append(locked.value.until - clock.now)
+        clock.now = locked.value.until  # the moment it opens, one more guess
+    assert [lock.total_seconds() / 60 for lock in locks] == [10, 20, 40, 80, 160, 160, 160, 160]
+    assert LockPolicy(5, timedelta(minutes=15)).cap == timedelta(hours=4)  # the default's
+
+
+def test_an_unknown_name_is_answered_and_locked_exactly_like_a_wrong_password(
+    tmp_path: Path, accounts: Accounts, clock: Clock
+) -> None:
+    accounts.add("Sam", "correct horse")
+
+    def answers(name: str, address: str) -> list[str]:
+        seen = []
+        for _ in range(4):
+            try:
+                accounts.authenticate(name, "wrong password", address=address)
+            except LoginFailed:
+                seen.append("failed")
+            except LockedOut as locked:
+                seen.append(f"locked until {locked.until}")
+        return seen
+
+    real, unknown = answers("Sam", GUEST), answers("Nobody", PHONE)
+    with pytest.raises(LoginFailed):  # a password typed into the name field is not kept
+        accounts.authenticate("my secret words", "wrong password", address=PHONE)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("hub.db*")).decode("latin-1")
+    assert "my secret words" not in stored
+    assert (
+        real
+        == unknown
+        == ["failed", "failed"] + [f"locked until {clock.now + timedelta(minutes=10)}"] * 2
+    )
+
+
+def test_the_lock_out_table_forgets_old_failures_and_stays_small(clock: Clock) -> None:
+    db = sqlite3.connect(":memory:")
+    db.executescript(LOCKOUT_SCHEMA)
+    lockout = LoginLockout(LockPolicy(3, timedelta(minutes=10)), max_rows=5)
+    for _ in range(2):
+        assert lockout.failed(db, "Sam", GUEST, clock.now) is None
+    clock.now += timedelta(days=1, seconds=1)  # a day without a wrong password: forgotten
+    assert lockout.failed(db, "Sam", GUEST, clock.now) is None
+    for n in range(20):  # a script making up names
+        lockout.failed(db, f"made-up {n}", GUEST, clock.now + timedelta(seconds=n))
+    assert db.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 5
+
+
+def test_locks_are_kept_per_device_not_per_ipv6_address() -> None:
+    # One IPv6 device can pick any address in its /64: they all share one lock.
+    assert client_key("2001:db8:1:2::10") == client_key("2001:db8:1:2:abcd::99")
+    assert client_key("2001:db8:1:2::10") != client_key("2001:db8:1:3::10")
+    assert client_key("::ffff:192.168.1.20") == PHONE
 
 
 def test_sessions_expire_and_end(accounts: Accounts, clock: Clock) -> None:
@@ -106,17 +188,27 @@ def test_sessions_expire_and_end(accounts: Accounts, clock: Clock) -> None:
     assert accounts.session(session_id) is None
 
 
-def test_a_new_password_ends_every_session_and_unlocks(accounts: Accounts) -> None:
+def test_a_new_password_ends_that_caregivers_sessions_and_tokens_and_lifts_locks(
+    accounts: Accounts,
+) -> None:
     sam = accounts.add("Sam", "correct horse")
-    session_id, _ = accounts.new_session(sam)
-    for _ in range(2):
-        with pytest.raises(LoginFailed):
-            accounts.authenticate("Sam", "wrong")
+    alex = accounts.add("Alex", "battery staple")
+    sam_session, _ = accounts.new_session(sam)
+    alex_session, _ = accounts.new_session(alex)
+    sam_token, alex_token = accounts.new_token("Sam"), accounts.new_token("Alex")
+    for _ in range(3):
+        with pytest.raises((LoginFailed, LockedOut)):
+            accounts.authenticate("Sam", "wrong", address=GUEST)
     with pytest.raises(LockedOut):
-        accounts.authenticate("Sam", "wrong")
+        accounts.authenticate("Sam", "correct horse", address=GUEST)
     accounts.set_password("Sam", "a new password")
-    assert accounts.session(session_id) is None
-    assert accounts.authenticate("Sam", "a new password") == sam
+    assert accounts.session(sam_session) is None
+    assert accounts.token_caregiver(sam_token) is None
+    assert [t.caregiver for t in accounts.tokens()] == ["Alex"]
+    # Alex's are untouched.
+    assert accounts.session(alex_session) is not None
+    assert accounts.token_caregiver(alex_token) == alex
+    assert accounts.authenticate("Sam", "a new password", address=GUEST) == sam
 
 
 def test_tokens_act_for_their_caregiver_and_only_a_hash_is_kept(
@@ -131,6 +223,92 @@ def test_tokens_act_for_their_caregiver_and_only_a_hash_is_kept(
     assert token not in (tmp_path / "hub.db").read_bytes().decode("latin-1")
     with pytest.raises(AccountError, match="no caregiver"):
         accounts.new_token("Nobody")
+
+
+def test_a_token_with_an_expiry_stops_working_then_and_is_listed_as_such(
+    accounts: Accounts, clock: Clock
+) -> None:
+    sam = accounts.add("Sam", "correct horse")
+    token, info = accounts.make_token("Sam", "home assistant", timedelta(days=30))
+    assert info.expires_at == clock.now + timedelta(days=30)
+    forever = accounts.new_token("Sam", "backup")
+    clock.now += timedelta(days=30) - timedelta(seconds=1)
+    assert accounts.token_caregiver(token) == sam
+    clock.now += timedelta(seconds=1)
+    assert accounts.token_caregiver(token) is None
+    assert accounts.token_caregiver(forever) == sam
+    listed = {t.label: t for t in accounts.tokens()}
+    assert listed["home assistant"].expires_at == clock.now
+    assert listed["backup"].expires_at is None
+
+
+def test_tokens_are_listed_with_their_last_use_and_revoked_one_by_one(
+    tmp_path: Path, accounts: Accounts, clock: Clock
+) -> None:
+    accounts.add("Sam", "correct horse")
+    accounts.add("Alex", "battery staple")
+    ha, ha_info = accounts.make_token("Sam", "home assistant")
+    script, _ = accounts.make_token("Alex", "script")
+    assert [t.last_used_at for t in accounts.tokens()] == [None, None]
+    accounts.token_caregiver(ha)
+    clock.now += timedelta(seconds=20)
+    accounts.token_caregiver(ha)  # within a minute: not written again
+    listed = accounts.tokens()
+    assert [(t.id, t.caregiver, t.label) for t in listed] == [
+        (ha_info.id, "Sam", "home assistant"),
+        (ha_info.id + 1, "Alex", "script"),
+    ]
+    assert listed[0].last_used_at == clock.now - timedelta(seconds=20)
+    assert listed[0].created_at == clock.now - timedelta(seconds=20)
+    assert accounts.revoke_token(ha_info.id).label == "home assistant"
+    assert accounts.token_caregiver(ha) is None
+    assert accounts.token_caregiver(script) is not None
+    with pytest.raises(AccountError, match=f"no API token has id {ha_info.id}"):
+        accounts.revoke_token(ha_info.id)
+    text = (tmp_path / "hub.db").read_bytes().decode("latin-1")
+    assert ha not in text and script not in text
+
+
+# The secrets of tests/data/accounts-before-token-expiry.sql, printed when it was made.
+OLD_SAM_TOKEN = "nm_7HpyurCQR6Wf6dzGidiw-Zc5YVBTV38ettxCq9PqLN0"
+OLD_ALEX_TOKEN = "nm_7nBvyoRahMQ16nKoHWk-gVtjtDFVPuP5_Hb-vD3seqU"
+OLD_SAM_SESSION = "Qxz2fZeil2p0TRHEbeHFmSCHBxZSkbClJ72VTSANZz4"
+
+
+def old_database(path: Path) -> Path:
+    """A hub database as main made it before tokens could expire (see the .sql file)."""
+    db = sqlite3.connect(path)
+    db.executescript((DATA / "accounts-before-token-expiry.sql").read_text())
+    db.close()
+    return path
+
+
+def test_a_database_from_the_previous_hub_keeps_its_caregivers_tokens_and_sessions(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = old_database(tmp_path / "hub.db")
+    clock.now = datetime(2026, 12, 6, tzinfo=UTC)  # while the old session still runs
+    accounts = Accounts(path, clock)
+    columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(api_tokens)")]
+    assert "expires_ms" in columns
+    assert [c.name for c in accounts.caregivers()] == ["Sam", "Alex"]
+    assert accounts.authenticate("Sam", "correct horse", address=PHONE).name == "Sam"
+    assert accounts.authenticate("Alex", "battery staple", address=PHONE).name == "Alex"
+    assert accounts.token_caregiver(OLD_SAM_TOKEN) == accounts.find("Sam")
+    assert accounts.token_caregiver(OLD_ALEX_TOKEN) == accounts.find("Alex")
+    session = accounts.session(OLD_SAM_SESSION)
+    assert session is not None and session.caregiver.name == "Sam"
+    assert [(t.label, t.expires_at) for t in accounts.tokens()] == [
+        ("home-assistant", None),
+        ("backup script", None),
+    ]
+    # What is new works on the old file too, and opening it again changes nothing.
+    token, _ = accounts.make_token("Sam", "new", timedelta(days=1))
+    accounts.close()
+    again = Accounts(path, clock)
+    assert again.token_caregiver(token) is not None
+    assert len(again.tokens()) == 3
+    again.close()
 
 
 def test_throttle_allows_a_burst_per_address_then_refuses_until_the_window_passes() -> None:
@@ -167,7 +345,7 @@ def test_adduser_reads_the_password_from_stdin_and_token_prints_a_working_token(
     token = made.stdout.strip()
     accounts = Accounts(db)
     assert accounts.token_caregiver(token) is not None
-    assert accounts.authenticate("Sam", "correct horse").name == "Sam"
+    assert accounts.authenticate("Sam", "correct horse", address=PHONE).name == "Sam"
     accounts.close()
 
 
@@ -186,8 +364,8 @@ def test_adduser_again_sets_a_new_password(tmp_path: Path) -> None:
         )
     accounts = Accounts(tmp_path / "hub.db")
     with pytest.raises(LoginFailed):
-        accounts.authenticate("Sam", "first password")
-    assert accounts.authenticate("Sam", "second password").name == "Sam"
+        accounts.authenticate("Sam", "first password", address=PHONE)
+    assert accounts.authenticate("Sam", "second password", address=PHONE).name == "Sam"
     accounts.close()
 
 
@@ -210,6 +388,91 @@ def test_commands_explain_a_bad_password_or_an_unknown_caregiver_in_one_line(
     assert unknown.returncode == 1
     assert "no caregiver named 'Nobody'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def adduser(tmp_path: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nursery", "adduser", name],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**nursery_env(), "NURSERY_HUB__DB": str(tmp_path / "hub.db")},
+    )
+
+
+@pytest.mark.parametrize("password", ["password", "12345678"])
+def test_adduser_refuses_a_well_known_password_and_says_why(tmp_path: Path, password: str) -> None:
+    refused = adduser(tmp_path, "Sam", password)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "nursery adduser: that password is well known: guessing tools try it first. "
+        "Choose another (a few unrelated words make a good one)"
+    )
+    accounts = Accounts(tmp_path / "hub.db")
+    assert accounts.count() == 0
+    accounts.close()
+
+
+def test_token_list_shows_each_token_but_never_its_secret_and_revoke_ends_one(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "hub.db")
+    assert adduser(tmp_path, "Sam", "correct horse").returncode == 0
+    assert adduser(tmp_path, "Alex", "battery staple").returncode == 0
+    made = nursery(
+        tmp_path, "token", "Sam", "--label", "home-assistant", "--expires", "30", NURSERY_HUB__DB=db
+    )
+    assert made.returncode == 0, made.stderr
+    ha = made.stdout.strip()
+    assert "token 1 for 'Sam' (home-assistant), valid until " in made.stderr
+    script = nursery(tmp_path, "token", "Alex", NURSERY_HUB__DB=db).stdout.strip()
+
+    listed = nursery(tmp_path, "token", "--list", NURSERY_HUB__DB=db)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["id", "caregiver", "label", "created", "expires", "last", "used"]
+    expires = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert re.fullmatch(
+        rf"1 +Sam +home-assistant +\d{{4}}-\d\d-\d\d \d\d:\d\d UTC +{expires} \d\d:\d\d UTC +never",
+        lines[1],
+    ), lines[1]
+    assert re.fullmatch(r"2 +Alex +automation +\S+ \S+ UTC +never +never", lines[2]), lines[2]
+    assert ha not in listed.stdout and script not in listed.stdout
+
+    revoked = nursery(tmp_path, "token", "--revoke", "1", NURSERY_HUB__DB=db)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == "revoked token 1 of 'Sam' (home-assistant)"
+    accounts = Accounts(tmp_path / "hub.db")
+    assert accounts.token_caregiver(ha) is None
+    assert accounts.token_caregiver(script) is not None
+    accounts.close()
+    after = nursery(tmp_path, "token", "--list", NURSERY_HUB__DB=db).stdout.splitlines()
+    assert [line.split()[0] for line in after] == ["id", "2"]
+    again = nursery(tmp_path, "token", "--revoke", "1", NURSERY_HUB__DB=db)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        "nursery token: no API token has id 1; see `nursery token --list`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--list", "--revoke", "1"], "argument --revoke: not allowed with argument --list"),
+        (["Sam", "--list"], "argument --list: not allowed with argument NAME"),
+        ([], "one of the arguments NAME --list --revoke is required"),
+        (["Sam", "--expires", "0"], "argument --expires: must be a whole number of days"),
+        (["--list", "--expires", "3"], "--label and --expires go with NAME, for a new token"),
+    ],
+)
+def test_token_explains_a_wrong_use_in_one_line(
+    tmp_path: Path, args: list[str], error: str
+) -> None:
+    wrong = nursery(tmp_path, "token", *args, NURSERY_HUB__DB=str(tmp_path / "hub.db"))
+    assert wrong.returncode == 2
+    assert error in wrong.stderr.splitlines()[-1]
 
 
 def nursery_env() -> dict[str, str]:

@@ -1,6 +1,8 @@
 """Signing in, over real HTTP against the running hub: every API endpoint needs a
-caregiver, the session cookie needs its CSRF token for changes, wrong passwords lock an
-account, and the first account can only be made from the hub or with its one-time code."""
+caregiver, the session cookie needs its CSRF token for changes, wrong passwords lock a
+name from one device (an unknown name just the same), tokens end when revoked or when
+their caregiver gets a new password, and the first account can only be made from the hub
+or with its one-time code."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,8 +23,12 @@ from tests.conftest import (
     Mosquitto,
     RunningHub,
     api_token,
+    free_port,
     hub_settings,
+    wait_until,
 )
+from tests.test_accounts import OLD_SAM_TOKEN, adduser, old_database
+from tests.test_cli import nursery
 
 StartHub = Callable[..., RunningHub]
 
@@ -39,8 +46,15 @@ def hub(tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub)
     return start_hub(hub_settings(tmp_path, broker.port, base_topic))
 
 
-def browser(hub: RunningHub) -> httpx.Client:
-    return httpx.Client(base_url=hub.url, timeout=10)
+# Two more devices on the home network, as the hub sees them: other loopback addresses.
+GUEST_DEVICE = "127.0.0.2"
+OTHER_DEVICE = "127.0.0.3"
+
+
+def browser(hub: RunningHub, address: str | None = None) -> httpx.Client:
+    """A phone's browser; from `address` when given (else the hub's own 127.0.0.1)."""
+    transport = httpx.HTTPTransport(local_address=address) if address else None
+    return httpx.Client(base_url=hub.url, timeout=10, transport=transport)
 
 
 def sign_in(
@@ -141,19 +155,95 @@ def test_a_token_needs_no_csrf_and_acts_for_its_caregiver(hub: RunningHub) -> No
     assert "Bearer" in malformed.json()["detail"]
 
 
-def test_repeated_wrong_passwords_lock_the_account_but_not_the_others(
-    hub: RunningHub,
-) -> None:
+def test_wrong_passwords_lock_that_name_from_that_device_only(hub: RunningHub) -> None:
     api_token(hub.settings.hub.db, "Alex", "battery staple")
-    with browser(hub) as client:
+    with browser(hub, GUEST_DEVICE) as guest:
         for _ in range(hub.settings.hub.login_attempts - 1):
-            assert sign_in(client, password="guess").status_code == 401
-        locked = sign_in(client, password="guess")
+            assert sign_in(guest, password="guess").status_code == 401
+        locked = sign_in(guest, password="guess")
         assert locked.status_code == 429
-        assert "this account is locked for about 15 minutes" in locked.text
-        assert sign_in(client).status_code == 429, "the right password must wait too"
-        assert "nursery_session" not in client.cookies
-        assert sign_in(client, "Alex", "battery staple").status_code == 303
+        assert (
+            "Too many wrong passwords: this account is locked for about 15 minutes on this "
+            "device. Another caregiver can still sign in."
+        ) in locked.text
+        assert sign_in(guest).status_code == 429, "the right password must wait too"
+        assert "nursery_session" not in guest.cookies
+        assert sign_in(guest, "Alex", "battery staple").status_code == 303
+    # The guest locked out their own device, not the caregiver: their phone signs in.
+    with browser(hub) as phone:
+        assert sign_in(phone).status_code == 303
+        assert phone.get("/api/auth/me").json()["name"] == TEST_CAREGIVER
+
+
+def test_an_unknown_name_gets_the_very_answers_a_wrong_password_gets(hub: RunningHub) -> None:
+    def answers(name: str, address: str) -> list[tuple[int, str]]:
+        with browser(hub, address) as client:
+            tries = [sign_in(client, name, "guess") for _ in range(hub.settings.hub.login_attempts)]
+            tries.append(sign_in(client, name, "guess"))
+        return [(r.status_code, r.text.replace(name, "NAME")) for r in tries]
+
+    real, unknown = answers(TEST_CAREGIVER, GUEST_DEVICE), answers("nobody", OTHER_DEVICE)
+    assert [status for status, _ in real] == [401, 401, 401, 401, 429, 429]
+    assert unknown == real
+
+
+class MovableClock:
+    """The hub's clock, moved on by the test: locks that last hours, seen in seconds."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clocked_hub(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> Iterator[tuple[str, MovableClock]]:
+    """The hub's web app on its own clock (without MQTT ingest), served over real HTTP."""
+    import threading
+
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.service import server_config
+
+    settings = hub_settings(tmp_path, free_port(), "unused")
+    api_token(settings.hub.db)  # the caregiver TEST_CAREGIVER
+    clock = MovableClock()
+    server = uvicorn.Server(
+        server_config(
+            create_app(settings, clock=clock, ingest=False), "127.0.0.1", settings.hub.http_port
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=15, what="the hub's HTTP server")
+    yield f"http://127.0.0.1:{settings.hub.http_port}", clock
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_each_wrong_password_after_a_lock_doubles_the_next_up_to_four_hours(
+    clocked_hub: tuple[str, MovableClock],
+) -> None:
+    url, clock = clocked_hub
+    locks = []
+    with httpx.Client(
+        base_url=url, timeout=10, transport=httpx.HTTPTransport(local_address=GUEST_DEVICE)
+    ) as guest:
+        for _ in range(4):
+            assert sign_in(guest, password="guess").status_code == 401
+        for wait in (15, 30, 60, 120, 240, 240):
+            locked = sign_in(guest, password="guess")
+            assert locked.status_code == 429
+            said = re.search(r"locked for about ([^.]+) on this device", locked.text)
+            assert said is not None, locked.text
+            locks.append(said.group(1))
+            clock.now += timedelta(minutes=wait)
+        assert sign_in(guest).status_code == 303, "the lock is over: the right password opens"
+    assert locks == ["15 minutes", "30 minutes", "60 minutes", "2 hours", "4 hours", "4 hours"]
 
 
 def test_one_address_guessing_many_names_is_slowed_down(hub: RunningHub) -> None:
@@ -236,6 +326,9 @@ def test_the_first_account_is_made_from_the_hub_itself(fresh_hub: RunningHub) ->
         assert "Create account" in page.text and "One-time code" not in page.text
         short = client.post("/setup", data={"name": "Sam", "password": "short"})
         assert short.status_code == 422 and "at least 8 characters" in short.text
+        common = client.post("/setup", data={"name": "Sam", "password": "12345678"})
+        assert common.status_code == 422
+        assert "that password is well known: guessing tools try it first" in common.text
         made = client.post("/setup", data={"name": "Sam", "password": "correct horse"})
         assert made.status_code == 303 and made.headers["location"] == "/"
         assert client.get("/api/auth/me").json()["name"] == "Sam"
@@ -263,6 +356,25 @@ def test_from_a_phone_the_first_account_needs_the_code_from_the_log(
         assert phone.get("/api/auth/me").json()["name"] == "Sam"
 
 
+def test_a_phone_that_guessed_the_code_too_often_is_refused_even_with_the_right_one(
+    fresh_hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no network address besides loopback")
+    code = setup_code(caplog)
+    form = {"name": "Eve", "password": "correct horse"}
+    with httpx.Client(base_url=f"http://{address}:{fresh_hub.port}", timeout=10) as phone:
+        guesses = [phone.post("/setup", data={**form, "code": f"{n:08x}"}) for n in range(20)]
+        assert {guess.status_code for guess in guesses} == {403}
+        right = phone.post("/setup", data={**form, "code": code})
+        assert right.status_code == 429
+        assert "Too many attempts from this device" in right.text
+        assert "nursery_session" not in phone.cookies
+    with httpx.Client(base_url=fresh_hub.url, timeout=10) as hub_itself:
+        assert "Create account" in hub_itself.get("/setup").text, "no account was made"
+
+
 def test_demo_login_is_refused_on_an_address_phones_reach(
     tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
@@ -274,3 +386,71 @@ def test_demo_login_is_refused_on_an_address_phones_reach(
     lines = str(refused.value).splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("hub (NURSERY_HUB__…): demo_login signs anyone in")
+
+
+# --- tokens and new passwords, as `nursery token` and `nursery adduser` change them --------
+
+
+def test_a_revoked_token_stops_working_at_once_and_the_others_go_on(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    db = str(hub.settings.hub.db)
+    made = nursery(
+        tmp_path, "token", TEST_CAREGIVER, "--label", "home-assistant", NURSERY_HUB__DB=db
+    )
+    assert made.returncode == 0, made.stderr
+    automation = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    assert httpx.get(hub.url + "/api/rooms", headers=automation, timeout=10).status_code == 200
+    listed = nursery(tmp_path, "token", "--list", NURSERY_HUB__DB=db).stdout.splitlines()
+    (row,) = [line for line in listed if "home-assistant" in line]
+    assert "never" in row.split() and row.endswith("UTC"), "never expires, used just now"
+
+    revoked = nursery(tmp_path, "token", "--revoke", row.split()[0], NURSERY_HUB__DB=db)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = httpx.get(hub.url + "/api/rooms", headers=automation, timeout=10)
+    assert refused.status_code == 401
+    assert hub.get("/api/rooms").status_code == 200, "the caregiver's other token still works"
+
+
+def test_a_token_shows_when_it_was_last_used(hub: RunningHub, tmp_path: Path) -> None:
+    assert hub.get("/api/rooms").status_code == 200
+    listed = nursery(tmp_path, "token", "--list", NURSERY_HUB__DB=str(hub.settings.hub.db))
+    (row,) = listed.stdout.splitlines()[1:]
+    assert row.split()[:3] == ["1", TEST_CAREGIVER, "tests"]
+    assert row.count(" UTC") == 2 and row.split()[-1] == "UTC", "used, never expires"
+
+
+def test_a_new_password_ends_that_caregivers_sessions_and_tokens_but_not_anothers(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    alex = {"Authorization": f"Bearer {api_token(hub.settings.hub.db, 'Alex', 'battery staple')}"}
+    with browser(hub) as phone, browser(hub, OTHER_DEVICE) as alex_phone:
+        assert sign_in(phone).status_code == 303
+        assert sign_in(alex_phone, "Alex", "battery staple").status_code == 303
+
+        changed = adduser(tmp_path, TEST_CAREGIVER, "a brand new password")
+        assert changed.returncode == 0, changed.stderr
+        assert "signed out everywhere, 1 API token revoked" in changed.stdout
+
+        assert phone.get("/api/rooms").status_code == 401
+        assert hub.get("/api/rooms").status_code == 401, "their token ended too"
+        assert alex_phone.get("/api/rooms").status_code == 200
+        assert httpx.get(hub.url + "/api/rooms", headers=alex, timeout=10).status_code == 200
+        assert sign_in(phone).status_code == 401, "the old password is gone"
+        assert sign_in(phone, password="a brand new password").status_code == 303
+
+
+def test_a_hub_on_a_database_from_the_previous_version_keeps_its_caregivers_and_tokens(
+    tmp_path: Path, broker: Mosquitto, base_topic: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    old_database(tmp_path / "hub.db")
+    hub = RunningHub(hub_settings(tmp_path, broker.port, base_topic), with_caregiver=False)
+    try:
+        old_token = {"Authorization": f"Bearer {OLD_SAM_TOKEN}"}
+        me = httpx.get(hub.url + "/api/auth/me", headers=old_token, timeout=10)
+        assert me.status_code == 200 and me.json()["name"] == "Sam"
+        with browser(hub) as phone:
+            assert phone.get("/login").status_code == 200, "no first-run page: it has caregivers"
+            assert sign_in(phone, "Alex", "battery staple").status_code == 303
+    finally:
+        hub.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Browser, expect
 
@@ -30,6 +31,7 @@ from tests.test_dashboard import (  # noqa: F401 - phone, monitor, mqtt_client a
     monitor,
     mqtt_client,
     phone,
+    rooms_json,
 )
 from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
 
@@ -144,3 +146,134 @@ def test_three_am_sign_in_live_reading_fahrenheit_acknowledge_and_lock_out(
         assert other.request.get(hub.url + "/api/auth/me").status == 401, "signed in while locked"
     finally:
         other.close()
+
+
+def test_one_cold_night_is_one_box_one_tap_one_value_and_one_story(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    monitor: Callable[[str], Monitor],  # noqa: F811
+    phone: Callable[..., Phone],  # noqa: F811
+) -> None:
+    """Issue #16 at 3 a.m. on a 390 × 844 phone: a room that falls fast and then gets cold
+    has two open alerts, but one box, one "I'm on it" that answers both, the big number
+    still in view, the same value in the box as in the big number, and a label beside it
+    that says what the alert says."""
+    receiver = receivers()
+    # A fall of 2 °C is fast; the room is not called silent while the test looks.
+    settings = settings_for(
+        tmp_path, broker, base_topic, receiver, rules={"drop_c": 2.0, "stale_after_s": 300}
+    )
+    hub = start_hub(settings)
+    nursery = monitor("nursery")
+    nursery.status("online")
+
+    def drive(level: float, until: Callable[[], bool], what: str) -> None:
+        """Readings at `level`, as the firmware sends them, until the hub does `what`."""
+        wait_until(lambda: nursery.reading(level, 50.0) or until(), timeout=30, what=what)
+
+    def open_alerts() -> list[dict[str, Any]]:
+        return [a for a in hub.get("/api/alerts").json() if a["state"] != "resolved"]
+
+    def has_open(condition: str) -> bool:
+        return any(a["condition"] == condition for a in open_alerts())
+
+    drive(19.0, lambda: bool(rooms_json(hub)), "the room's first reading")
+    tab = phone()
+    page = tab.open(hub)
+    card = tab.card("nursery")
+    label = card.locator(".range")
+    expect(card.locator(".temp-value")).to_have_text("19.0")
+    expect(label).to_have_text("Within 16–20 °C")
+
+    # Falling fast, still within 16–20 °C: the label beside the number says "falling fast".
+    drive(17.0, lambda: has_open("fast_drop"), "a fast-drop alert")
+    box = card.locator(".incident")
+    expect(box).to_have_attribute("data-condition", "fast_drop")
+    expect(label).to_have_text("Falling fast")
+    expect(label).to_have_attribute("data-where", "warn")
+
+    # Then cold: two open alerts, one box led by the most urgent, one button for both.
+    drive(15.0, lambda: has_open("cold"), "a cold alert")
+    expect(box).to_have_count(1)
+    expect(box).to_have_attribute("data-condition", "cold")
+    expect(box).to_have_attribute("data-count", "2")
+    expect(box.locator(".incident-title")).to_have_text("Room is cold")
+    expect(box.locator('.incident-other[data-condition="fast_drop"]')).to_have_text(
+        re.compile(
+            r"^Temperature falling fast · now\s15\.0\s°C · cold\sbelow\s16\.0\s°C"
+            r" · for\s\d+\s(s|min)$"
+        )
+    )
+    ack = card.get_by_role("button", name="I'm on it", exact=True)
+    expect(ack).to_have_count(1)
+    expect(card.get_by_role("button", name="Snooze 30 min", exact=True)).to_have_count(1)
+    expect(label).to_have_text("Cold · below 16 °C")
+    expect(label).to_have_attribute("data-where", "alert")
+
+    # The box gives the push's advice and accuracy, word for word.
+    cold_push = wait_until(
+        lambda: next(
+            (
+                r.json()
+                for r in receiver.answered
+                if "room is cold" in str(r.json().get("title", "")).lower()
+            ),
+            None,
+        ),
+        what="the cold push",
+    )
+    advice = box.locator(".incident-advice")
+    accuracy = box.locator(".incident-accuracy")
+    expect(advice).not_to_be_empty()
+    expect(accuracy).to_have_text("Sensor accuracy ±0.5 °C.")
+    assert advice.inner_text() in str(cold_push["message"]), cold_push
+    assert accuracy.inner_text() in str(cold_push["message"]), cold_push
+    cold = next(a for a in open_alerts() if a["condition"] == "cold")
+    assert (cold["advice"], cold["accuracy"]) == (advice.inner_text(), accuracy.inner_text())
+
+    # At the top of the page on the phone, the big number and the button are both in view.
+    page.evaluate("window.scrollTo(0, 0)")
+    for what in (card.locator(".temp-value"), ack):
+        bounds = what.bounding_box()
+        assert bounds is not None
+        assert bounds["y"] >= 0 and bounds["y"] + bounds["height"] <= PHONE["height"], bounds
+    assert tab.horizontal_overflow() <= 0
+    page.screenshot(path=str(tmp_path / "three-am-cold-and-falling.png"))
+
+    # One tap answers the room: both alerts, as the signed-in parent.
+    ack.click()
+    wait_until(
+        lambda: (
+            (alerts := open_alerts())
+            and len(alerts) == 2
+            and all(a["state"] == "acknowledged" for a in alerts)
+        ),
+        what="both alerts acknowledged by one tap",
+    )
+    assert {a["acknowledged_by"] for a in open_alerts()} == {TEST_CAREGIVER}
+    expect(box).to_have_attribute("data-state", "acknowledged")
+    expect(ack).to_be_hidden()
+    expect(box.locator(".incident-other")).to_have_text(re.compile(r" · acknowledged$"))
+
+    # Warming a little: the hub judges a filtered value (median of three) that lags the
+    # reading; the box says the value the big number says.
+    nursery.reading(15.2, 50.0)
+    nursery.reading(15.4, 50.0)
+    wait_until(
+        lambda: (
+            next(a for a in open_alerts() if a["condition"] == "cold")["value"] != 15.4
+            and rooms_json(hub)[0]["latest"]["temperature_c"] == 15.4
+        ),  # type: ignore[index]
+        what="the hub's filtered value to lag the newest reading",
+    )
+    expect(card.locator(".temp-value")).to_have_text("15.4")
+    expect(box.locator(".incident-detail")).to_have_text(
+        re.compile(r"^15\.4\s°C · below\s16\.0\s°C · for\s\d+\s(s|min)$")
+    )
+    expect(label).to_have_text("Cold · below 16 °C")
+    page.screenshot(path=str(tmp_path / "three-am-answered.png"))
+    assert_only_the_hub(tab, hub)
+    assert tab.errors == []

@@ -14,7 +14,6 @@ import pytest
 from pypdf import PdfReader
 
 from firmware.contract import HealthMessage, health_topic, new_boot_id
-from hub.episodes import doctor_card
 from tests.conftest import RunningHub, wait_until
 from tests.test_episodes_api import ROOM, iso, log_past
 from tests.test_episodes_api import hub as hub
@@ -117,16 +116,3 @@ def test_episode_refusals_are_plain_words_in_the_chosen_unit(hub: RunningHub, un
         assert (
             fever["fever_c"] == "A baby's temperature is between 34 °C and 43 °C: check the value."
         )
-
-
-def test_a_new_log_is_not_up_from_zero() -> None:
-    """Three episodes in the first week of a log are no rise from an empty week before."""
-    from tests.test_episodes import NOW, POLICY, episode
-
-    this_week = [episode(10 + i, NOW - timedelta(days=2 * i + 1), 5) for i in range(3)]
-    card = doctor_card(this_week, NOW, POLICY)
-    assert "up from 0" not in " ".join(r.text for r in card.reasons)
-    assert "rising" not in [r.code for r in card.reasons]
-    last_week = [episode(1, NOW - timedelta(days=9), 5)]
-    rising = doctor_card(last_week + this_week, NOW, POLICY)
-    assert [r.code for r in rising.reasons] == ["rising"]

@@ -64,3 +64,6 @@ def test_a_dht11_room_is_paged_with_the_dht11_accuracy(
     assert "below 16 °C" in body
     assert "Sensor accuracy ±2 °C." in body
     assert "±0.5 °C" not in body
+    # The dashboard's alert row says what the push said.
+    alert = next(a for a in hub.get("/api/alerts").json() if a["condition"] == "cold")
+    assert alert["accuracy"] == "Sensor accuracy ±2 °C."

@@ -97,7 +97,7 @@ def test_the_page_reads_the_pushes_condition_labels_from_the_hub(hub: RunningHub
 def test_warm_above_hot_is_refused_with_the_reason(hub: RunningHub) -> None:
     errors = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
     assert errors["warm_above_c"] == (
-        "The warm level (25 °C) cannot be above the hot level (24 °C). "
+        "The warm note threshold (25 °C) cannot be above the hot alert threshold (24 °C). "
         "From low to high: cold, cool, warm, hot."
     )
 
@@ -109,28 +109,28 @@ def test_warm_above_hot_is_refused_with_the_reason(hub: RunningHub) -> None:
         (
             {"cold_below_c": 18},
             "cold_below_c",
-            "The cold level (18 °C) cannot be above the cool level (17 °C)",
+            "The cold alert threshold (18 °C) cannot be above the cool note threshold (17 °C)",
         ),
         (
             {"cool_below_c": 15},
             "cool_below_c",
-            "The cool level (15 °C) cannot be below the cold level (16 °C)",
+            "The cool note threshold (15 °C) cannot be below the cold alert threshold (16 °C)",
         ),
         (
             {"warm_above_c": 16.5},
             "warm_above_c",
-            "The warm level (16.5 °C) cannot be below the cool level (17 °C)",
+            "The warm note threshold (16.5 °C) cannot be below the cool note threshold (17 °C)",
         ),
         (
             {"hot_above_c": 19},
             "hot_above_c",
-            "The hot level (19 °C) cannot be below the warm level (20 °C)",
+            "The hot alert threshold (19 °C) cannot be below the warm note threshold (20 °C)",
         ),
         # Both sent: the message still names both values.
         (
             {"cold_below_c": 19, "cool_below_c": 18},
             "cool_below_c",
-            "The cool level (18 °C) cannot be below the cold level (19 °C)",
+            "The cool note threshold (18 °C) cannot be below the cold alert threshold (19 °C)",
         ),
     ],
 )
@@ -148,10 +148,12 @@ def test_refusals_speak_fahrenheit_once_it_is_chosen(hub: RunningHub) -> None:
     assert hub.request("PATCH", "/api/settings", json={"unit": "F"}).is_success
     order = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
     assert order["warm_above_c"].startswith(
-        "The warm level (77 °F) cannot be above the hot level (75.2 °F)"
+        "The warm note threshold (77 °F) cannot be above the hot alert threshold (75.2 °F)"
     )
     out_of_range = problem(hub.request("PATCH", "/api/settings", json={"cold_below_c": 45}))
-    assert out_of_range["cold_below_c"] == "The cold level must be between 14 °F and 104 °F."
+    assert (
+        out_of_range["cold_below_c"] == "The cold alert threshold must be between 14 °F and 104 °F."
+    )
     for text in (*order.values(), *out_of_range.values()):
         assert "°C" not in text
 

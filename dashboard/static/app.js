@@ -41,8 +41,17 @@
   // hub's own labels (hub/messages.py, from GET /api/settings), the same as its pushes.
   let ALERT_LABELS = {};
   const SEVERITY_RANK = { alert: 3, warning: 2, advisory: 1 };
-  // Within a severity: without readings nothing else can be known, so that comes first.
+  // The last tie-break: without readings nothing else can be known, so that comes first.
   const CONDITION_ORDER = ["no_data", "offline", "cold", "hot", "fast_drop", "sensor_suspect"];
+  // Alerts about the room's temperature: while one is open, the label beside the big
+  // number says what it says (never a green "Within 16–20 °C" beside "falling fast").
+  const TEMPERATURE_STATES = {
+    cold: { word: "Cold", side: "below" },
+    cool: { word: "A little cool", side: "below" },
+    warm: { word: "A little warm", side: "above" },
+    hot: { word: "Hot", side: "above" },
+    fast_drop: { word: "Falling fast" },
+  };
   // A hub alert that says the same as a row the page draws from /api/rooms takes that row
   // as its heading, so one problem is one box.
   const ADOPTS = { no_data: "stale", offline: "offline" };
@@ -76,7 +85,7 @@
     alertsLoaded: false,
     answered: new Map(), // alert id -> {alert, at}: a POST's answer, newer than a poll in flight
     sending: new Set(), // alert ids with an ack or snooze on its way
-    answerErrors: new Map(), // alert id -> what went wrong with the last press
+    answerErrors: new Map(), // room name -> what went wrong with the last press
     recentKey: "",
     // GET /api/settings: temperatures arrive in °C and are shown in `unit`; the chart
     // shades the comfortable band between the cold and warm thresholds.
@@ -207,7 +216,7 @@
       dirty: true,
       cursorT: null,
       alertNodes: new Map(), // rows drawn from /api/rooms, by key
-      incidentNodes: new Map(), // the hub's open alerts, by id
+      incident: null, // the room's one box for the hub's alerts (createIncident)
     };
     card.dataset.room = name;
     view.nodes.name.textContent = displayName(name);
@@ -255,16 +264,22 @@
 
   // --- the hub's alerts ------------------------------------------------------------
 
+  // The room's alerts not yet resolved, most urgent first: unanswered before answered,
+  // then by severity, then the newest (as Home Assistant's alert entity orders them).
   function unresolvedAlerts(roomName) {
     const first = (a) => {
       const at = CONDITION_ORDER.indexOf(a.condition);
       return at < 0 ? CONDITION_ORDER.length : at;
     };
+    const unanswered = (a) => (a.state === "open" ? 1 : 0);
     return page.alerts
       .filter((a) => a.room === roomName && a.state !== "resolved")
       .sort(
         (a, b) =>
-          (SEVERITY_RANK[b.severity] || 0) - (SEVERITY_RANK[a.severity] || 0) || first(a) - first(b)
+          unanswered(b) - unanswered(a) ||
+          (SEVERITY_RANK[b.severity] || 0) - (SEVERITY_RANK[a.severity] || 0) ||
+          Date.parse(b.opened_at) - Date.parse(a.opened_at) ||
+          first(a) - first(b)
       );
   }
 
@@ -282,9 +297,15 @@
 
   // What was measured against what, and for how long: "15.0 °C · below 16.0 °C · for 12 min"
   // (or in °F).
+  // The measurement is the room's latest reading, the one the big number shows: one room,
+  // one value (the hub judges a filtered value, which may differ by a tenth).
   // While the room is silent its measurements are the last known ones, and say so.
-  function alertDetail(alert, stale) {
-    const v = alert.value;
+  function alertDetail(alert, room) {
+    const stale = room.stale;
+    const latest = room.latest;
+    let v = alert.value;
+    if (latest && alert.condition in TEMPERATURE_STATES) v = latest.temperature_c;
+    if (latest && alert.condition === "humidity") v = latest.humidity_pct;
     const limit = alert.threshold;
     const parts = [];
     const measured = stale ? "last known " : "";
@@ -305,7 +326,8 @@
       case "humidity":
         if (v !== null) parts.push(`${measured}${fmtHumidity(v)} %RH`);
         if (v !== null && limit !== null) {
-          parts.push(`${v <= limit ? "below" : "above"} ${fmtHumidity(limit)} %RH`);
+          const low = (alert.value ?? v) <= limit; // the side the hub judged
+          parts.push(`${low ? "below" : "above"} ${fmtHumidity(limit)} %RH`);
         }
         break;
       case "no_data":
@@ -366,14 +388,19 @@
     return view.data.status === "online" ? "ok" : "notice";
   }
 
-  function createIncident(id) {
+  // One box per room for the hub's alerts: the most urgent in full (what, how much, the
+  // push's advice and accuracy), the others as short lines, and one "I'm on it" that
+  // answers every unanswered alert of the room: one tap at 3 a.m., not one per alert.
+  function createIncident(view) {
     const root = el("div", "incident");
-    root.dataset.id = String(id);
     root.setAttribute("role", "group");
     const head = el("div", "incident-head");
     const title = el("p", "incident-title");
     head.append(title);
     const detail = el("p", "incident-detail");
+    const advice = el("p", "incident-advice");
+    const accuracy = el("p", "incident-accuracy");
+    const more = el("ul", "incident-more");
     const status = el("p", "incident-status");
     const actions = el("div", "incident-actions");
     const ack = el("button", "btn btn-primary", "I'm on it");
@@ -381,44 +408,87 @@
     for (const button of [ack, snooze]) button.type = "button";
     ack.dataset.action = "ack";
     snooze.dataset.action = "snooze";
-    ack.addEventListener("click", () => answerAlert(id, "ack"));
-    snooze.addEventListener("click", () => answerAlert(id, "snooze"));
+    ack.addEventListener("click", () => answerRoom(view.name, "ack"));
+    snooze.addEventListener("click", () => answerRoom(view.name, "snooze"));
     actions.append(ack, snooze);
     const error = el("p", "incident-error");
     error.setAttribute("role", "alert");
     error.hidden = true;
-    root.append(head, detail, status, actions, error);
-    return { root, head, title, detail, status, actions, ack, snooze, error };
+    root.append(head, detail, advice, accuracy, status, actions, more, error);
+    return { root, head, title, detail, advice, accuracy, more, status, actions, ack, snooze, error, lines: new Map() };
   }
 
-  function updateIncident(incident, alert, adopted, stale) {
+  // "Falling fast · now 15.0 °C · for 4 min · acknowledged": another alert of the room.
+  function otherLine(alert, room) {
+    const parts = [alertLabel(alert), alertDetail(alert, room)];
+    if (alert.state === "acknowledged") parts.push("acknowledged");
+    if (alert.state === "snoozed" && alert.snoozed_until) {
+      parts.push(`snoozed until ${fmtClock(Date.parse(alert.snoozed_until))}`);
+    }
+    return parts.join(" · ");
+  }
+
+  function updateIncident(view, incident, alerts, adopted) {
+    const [lead, ...others] = alerts;
+    const room = view.data;
     const root = incident.root;
-    root.dataset.condition = alert.condition;
-    root.dataset.severity = alert.severity;
-    root.dataset.state = alert.state;
-    const label = alertLabel(alert);
+    root.dataset.id = String(lead.id);
+    root.dataset.condition = lead.condition;
+    root.dataset.severity = lead.severity;
+    root.dataset.state = lead.state;
+    root.dataset.count = String(alerts.length);
+    const label = alertLabel(lead);
     root.setAttribute("aria-label", label);
     setText(incident.title, label);
     incident.title.hidden = Boolean(adopted);
-    setText(incident.detail, alertDetail(alert, stale));
+    setText(incident.detail, alertDetail(lead, room));
     incident.detail.hidden = Boolean(adopted); // the adopted row already says how long
+    setText(incident.advice, lead.advice || "");
+    incident.advice.hidden = !lead.advice;
+    setText(incident.accuracy, lead.accuracy || "");
+    incident.accuracy.hidden = !lead.accuracy;
 
-    const sending = page.sending.has(alert.id);
-    const open = alert.state === "open";
+    const ids = new Set(others.map((a) => a.id));
+    for (const [id, line] of incident.lines) {
+      if (!ids.has(id)) {
+        line.remove();
+        incident.lines.delete(id);
+      }
+    }
+    others.forEach((alert, index) => {
+      let line = incident.lines.get(alert.id);
+      if (!line) {
+        line = el("li", "incident-other");
+        incident.lines.set(alert.id, line);
+      }
+      line.dataset.id = String(alert.id);
+      line.dataset.condition = alert.condition;
+      line.dataset.severity = alert.severity;
+      line.dataset.state = alert.state;
+      setText(line, otherLine(alert, room));
+      if (incident.more.children[index] !== line) {
+        incident.more.insertBefore(line, incident.more.children[index] || null);
+      }
+    });
+    incident.more.hidden = others.length === 0;
+
+    const sending = alerts.some((a) => page.sending.has(a.id));
+    const open = lead.state === "open"; // unanswered ones lead: none open when the lead is not
     incident.actions.hidden = !open;
     incident.ack.disabled = sending;
     incident.snooze.disabled = sending;
     root.classList.toggle("is-sending", sending);
-    const status = open ? (sending ? "Sending…" : "") : alertStatus(alert);
+    const status = open ? (sending ? "Sending…" : "") : alertStatus(lead);
     setText(incident.status, status);
     incident.status.hidden = !status;
 
-    const error = page.answerErrors.get(alert.id) || "";
+    const error = page.answerErrors.get(view.name) || "";
     setText(incident.error, error);
     incident.error.hidden = !error;
   }
 
-  // The card's rows: the hub's open alerts (with their buttons) and what /api/rooms says.
+  // The card's rows: the one box for the hub's alerts (with its buttons) and what
+  // /api/rooms says that no hub alert already says.
   function renderAlerts(view, locals) {
     const wanted = new Set(locals.map((a) => a.key));
     for (const [key, node] of view.alertNodes) {
@@ -441,43 +511,50 @@
     }
 
     const incidents = unresolvedAlerts(view.name);
-    const ids = new Set(incidents.map((a) => a.id));
-    for (const [id, incident] of view.incidentNodes) {
-      if (!ids.has(id)) {
-        incident.root.remove();
-        view.incidentNodes.delete(id);
-      }
-    }
-
     const rows = [];
-    const adoptedKeys = new Set();
-    for (const alert of incidents) {
-      let incident = view.incidentNodes.get(alert.id);
-      if (!incident) {
-        incident = createIncident(alert.id);
-        view.incidentNodes.set(alert.id, incident);
-      }
-      const key = ADOPTS[alert.condition];
-      const adopted = key && !adoptedKeys.has(key) ? localNodes.get(key) : null;
-      if (adopted) {
-        adoptedKeys.add(key);
-        if (adopted.parentNode !== incident.head) incident.head.insertBefore(adopted, incident.title);
-      }
-      updateIncident(incident, alert, adopted, view.data.stale);
-      const rank = { alert: 0, warning: 2, advisory: 4 }[alert.severity] ?? 4;
+    const said = new Set(); // local rows a hub alert of the room already says
+    for (const alert of incidents) if (ADOPTS[alert.condition]) said.add(ADOPTS[alert.condition]);
+    if (incidents.length) {
+      if (!view.incident) view.incident = createIncident(view);
+      const incident = view.incident;
+      const key = ADOPTS[incidents[0].condition];
+      const adopted = key ? localNodes.get(key) : null;
+      for (const node of incident.head.querySelectorAll(".alert")) if (node !== adopted) node.remove();
+      if (adopted && adopted.parentNode !== incident.head) incident.head.insertBefore(adopted, incident.title);
+      updateIncident(view, incident, incidents, adopted);
+      const rank = { alert: 0, warning: 2, advisory: 4 }[incidents[0].severity] ?? 4;
       rows.push({ rank, node: incident.root });
+    } else if (view.incident) {
+      view.incident.root.remove();
+      view.incident = null;
     }
     for (const local of locals) {
-      if (adoptedKeys.has(local.key)) continue;
+      if (said.has(local.key)) continue;
       rows.push({ rank: local.level === "danger" ? 1 : 3, node: localNodes.get(local.key) });
     }
-    rows.sort((a, b) => a.rank - b.rank); // stable: newest first within a rank
+    rows.sort((a, b) => a.rank - b.rank); // stable
 
     const box = view.nodes.alerts;
     rows.forEach((row, index) => {
       if (box.children[index] !== row.node) box.insertBefore(row.node, box.children[index] || null);
     });
     while (box.children.length > rows.length) box.lastElementChild.remove();
+  }
+
+  // The label beside the big number: where the reading sits against the comfortable band,
+  // or, while the hub has a temperature alert open for the room, what that alert says.
+  function roomLabel(room) {
+    const alert = unresolvedAlerts(room.room).find((a) => a.condition in TEMPERATURE_STATES);
+    if (alert) {
+      const said = TEMPERATURE_STATES[alert.condition];
+      const limit =
+        said.side && alert.threshold !== null ? ` · ${said.side} ${fmtLimit(alert.threshold)} ${unitLabel()}` : "";
+      return { where: alert.severity === "alert" ? "alert" : "warn", text: `${said.word}${limit}` };
+    }
+    const t = room.latest.temperature_c;
+    const band = page.band;
+    const where = t < band.lo ? "Below" : t > band.hi ? "Above" : "Within";
+    return { where: where.toLowerCase(), text: `${where} ${fmtLimit(band.lo)}–${fmtLimit(band.hi)} ${unitLabel()}` };
   }
 
   // Everything that changes with the clock or the data; runs every second.
@@ -512,12 +589,10 @@
     n.humidityValue.parentElement.classList.toggle("is-stale", room.stale);
 
     if (latest && !room.stale) {
-      const t = latest.temperature_c;
-      const band = page.band;
-      const where = t < band.lo ? "Below" : t > band.hi ? "Above" : "Within";
+      const label = roomLabel(room);
       n.range.hidden = false;
-      n.range.dataset.where = where.toLowerCase();
-      setText(n.range, `${where} ${fmtLimit(band.lo)}–${fmtLimit(band.hi)} ${unitLabel()}`);
+      n.range.dataset.where = label.where;
+      setText(n.range, label.text);
     } else {
       n.range.hidden = true;
     }
@@ -1303,8 +1378,9 @@
       return answered && answered.at > askedAt ? answered.alert : alert;
     });
     for (const [id, answered] of page.answered) if (answered.at <= askedAt) page.answered.delete(id);
-    const current = new Set(page.alerts.filter((a) => a.state === "open").map((a) => a.id));
-    for (const id of page.answerErrors.keys()) if (!current.has(id)) page.answerErrors.delete(id);
+    // A failed press stays said while the room still has an alert nobody answered.
+    const waiting = new Set(page.alerts.filter((a) => a.state === "open").map((a) => a.room));
+    for (const room of page.answerErrors.keys()) if (!waiting.has(room)) page.answerErrors.delete(room);
     page.alertsLoaded = true;
     // The day's chart shades these alerts: draw it again when they change.
     const key = JSON.stringify(page.alerts.map((a) => [a.id, a.room, a.opened_at, a.resolved_at]));
@@ -1331,39 +1407,53 @@
     return `HTTP ${res.status}`;
   }
 
-  // "I'm on it" and "Snooze 30 min": the answer is the alert as it now stands.
+  // One answer to one alert; the hub's reply is the alert as it now stands.
   async function answerAlert(id, action) {
-    if (page.sending.has(id)) return;
-    page.sending.add(id);
-    page.answerErrors.delete(id);
-    renderAll();
     const url = action === "ack" ? `/api/alerts/${id}/ack` : `/api/alerts/${id}/snooze?minutes=30`;
+    let res;
     try {
-      let res;
-      try {
-        res = await fetch(url, {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(ANSWER),
-          cache: "no-store",
-          signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-        });
-      } catch (err) {
-        throw new Error("the hub did not answer");
-      }
-      if (!res.ok) throw new Error(`the hub said: ${await problem(res)}`);
-      const alert = await res.json();
-      page.answered.set(id, { alert, at: performance.now() });
-      const index = page.alerts.findIndex((a) => a.id === id);
-      if (index >= 0) page.alerts[index] = alert;
-      else page.alerts.unshift(alert);
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(ANSWER),
+        cache: "no-store",
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
     } catch (err) {
-      console.warn("nursery dashboard:", err);
-      page.answerErrors.set(id, `Couldn't send ${ACTION_WORDS[action]}: ${err.message}. Please try again.`);
-    } finally {
-      page.sending.delete(id);
-      renderAll();
+      throw new Error("the hub did not answer");
     }
+    if (res.status === 409) return; // resolved meanwhile: nothing left to answer
+    if (!res.ok) throw new Error(`the hub said: ${await problem(res)}`);
+    const answer = await res.json();
+    const index = page.alerts.findIndex((a) => a.id === id);
+    const before = index >= 0 ? page.alerts[index] : {};
+    // The reply may leave out the advice and accuracy the list carries: keep them.
+    const alert = { ...answer, advice: answer.advice ?? before.advice, accuracy: answer.accuracy ?? before.accuracy };
+    page.answered.set(id, { alert, at: performance.now() });
+    if (index >= 0) page.alerts[index] = alert;
+    else page.alerts.unshift(alert);
+  }
+
+  // "I'm on it" and "Snooze 30 min" answer the room: every alert of it nobody answered yet.
+  async function answerRoom(roomName, action) {
+    const ids = unresolvedAlerts(roomName)
+      .filter((a) => a.state === "open")
+      .map((a) => a.id);
+    if (!ids.length || ids.some((id) => page.sending.has(id))) return;
+    for (const id of ids) page.sending.add(id);
+    page.answerErrors.delete(roomName);
+    renderAll();
+    const results = await Promise.allSettled(ids.map((id) => answerAlert(id, action)));
+    for (const id of ids) page.sending.delete(id);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      console.warn("nursery dashboard:", failed.reason);
+      page.answerErrors.set(
+        roomName,
+        `Couldn't send ${ACTION_WORDS[action]}: ${failed.reason.message}. Please try again.`
+      );
+    }
+    renderAll();
   }
 
   function tick() {

@@ -12,6 +12,7 @@ import html
 import ipaddress
 import secrets
 import time
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -29,6 +30,7 @@ from hub.api.deps import (
     get_context,
     optional_caregiver,
 )
+from hub.login_lockout import client_key
 
 router = APIRouter(tags=["auth"])
 
@@ -50,6 +52,11 @@ def safe_next(target: str | None) -> str:
         return "/"
     parts = urlsplit(target)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def client_address(request: Request) -> str:
+    """The key this client's throttle and lock-outs are kept under."""
+    return client_key(request.client.host if request.client else "")
 
 
 def is_local(request: Request) -> bool:
@@ -118,6 +125,14 @@ def _login_form(target: str, error: str = "", name: str = "") -> str:
     )
 
 
+def _duration(left: timedelta) -> str:
+    """`15 minutes`, `1 minute`, or from 90 minutes on `2 hours`: a lock's time left."""
+    minutes = max(1, round(left.total_seconds() / 60))
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{round(minutes / 60)} hours"
+
+
 def demo_caregiver(accounts: Accounts) -> Caregiver:
     """The demo's caregiver, made with a password nobody knows: only demo_login opens it."""
     return accounts.find(DEMO_ACCOUNT) or accounts.add(DEMO_ACCOUNT, secrets.token_urlsafe(24))
@@ -149,17 +164,18 @@ async def login(
         return _page("Sign in", _login_form(target, "Sign in from the hub's own page."), 403)
     form = await _form(request)
     name, password = form.get("name", ""), form.get("password", "")
-    client = request.client.host if request.client else "?"
+    client = client_address(request)
     if not ctx.login_throttle.allow(client, time.monotonic()):
         error = "Too many sign-in attempts from this device. Wait a minute and try again."
         return _page("Sign in", _login_form(target, error, name), 429)
     try:
-        caregiver = ctx.accounts.authenticate(name, password)
+        caregiver = ctx.accounts.authenticate(name, password, address=client)
     except LockedOut as exc:
-        minutes = max(1, round((exc.until - ctx.clock()).total_seconds() / 60))
+        # The same words whether or not the name is a caregiver's: they give no names away.
         error = (
             "Too many wrong passwords: this account is locked for about "
-            f"{minutes} minute{'s' if minutes != 1 else ''}. Another caregiver can still sign in."
+            f"{_duration(exc.until - ctx.clock())} on this device. Another caregiver can still "
+            "sign in."
         )
         return _page("Sign in", _login_form(target, error, name), 429)
     except LoginFailed:
@@ -200,7 +216,7 @@ def _setup_form(local: bool, error: str = "", name: str = "") -> str:
         '<label for="name">Your name</label>'
         '<input id="name" name="name" autocomplete="username" required'
         f' value="{html.escape(name)}">'
-        '<label for="password">Password (at least 8 characters)</label>'
+        '<label for="password">Password (at least 8 characters, not a common one)</label>'
         '<input id="password" name="password" type="password" autocomplete="new-password" required>'
         f"{code}"
         '<button type="submit">Create account</button></form>'
@@ -224,12 +240,14 @@ async def setup(request: Request, ctx: ContextDep) -> Response:
     local = is_local(request)
     name = form.get("name", "")
     code = form.get("code", "")
+    # Every try from a phone counts before its code is looked at: a throttled address
+    # must not go on guessing, not even with the right code.
+    if not local and not ctx.login_throttle.allow(client_address(request), time.monotonic()):
+        error = "Too many attempts from this device. Wait a minute and try again."
+        return _page("First run", _setup_form(local, error, name), 429)
     if not local and not (
         ctx.setup_code and hmac.compare_digest(code.strip().encode(), ctx.setup_code.encode())
     ):
-        client = request.client.host if request.client else "?"
-        if not ctx.login_throttle.allow(client, time.monotonic()):
-            return _page("First run", _setup_form(local, "Too many attempts; wait.", name), 429)
         return _page("First run", _setup_form(local, "That one-time code is wrong.", name), 403)
     try:
         caregiver = ctx.accounts.add(name, form.get("password", ""))

@@ -108,6 +108,14 @@ class AlertOut(BaseModel):
     acknowledged_via: str | None
     snoozed_until: datetime | None
     resolved_at: datetime | None
+    advice: str | None = Field(
+        None, description="What to check, as the push says it; null once resolved."
+    )
+    accuracy: str | None = Field(
+        None,
+        description='The push\'s accuracy sentence ("Sensor accuracy ±0.5 °C."), "" for a '
+        "condition without one; null once resolved.",
+    )
 
 
 class StatOut(BaseModel):
