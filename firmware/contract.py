@@ -489,6 +489,7 @@ class HealthMessage:
     unchanged_s: float | None = None
     power_cycles: int | None = None
     last_power_cycle: datetime | None = None
+    sensor: str | None = None  # firmware.sensor (`dht22`, `dht11`…): the hub's accuracy
 
     def encode(self) -> bytes:
         return json.dumps(
@@ -513,6 +514,7 @@ class HealthMessage:
                 "last_power_cycle": format_ts(self.last_power_cycle)
                 if self.last_power_cycle
                 else None,
+                "sensor": self.sensor,
             },
             separators=(",", ":"),
         ).encode()
@@ -543,6 +545,9 @@ class HealthMessage:
             last_power_cycle=None
             if data.get("last_power_cycle") is None
             else parse_ts(data.get("last_power_cycle"), "last_power_cycle"),
+            sensor=None
+            if data.get("sensor") is None
+            else check_name("sensor", _str(data, "sensor")),
         )
 
 

@@ -138,8 +138,9 @@ def confirm_flashes(action: str) -> Flashes:
 
 
 class StatusLight:
-    """One LED: steady when all is well, slow blink while the hub or broker is unreachable,
-    fast blink on a sensor fault. An optional second LED is lit while the room is cold.
+    """One LED: steady while the monitor reads and reaches the hub (the monitor works, which
+    says nothing about the room), slow blink while the hub or broker is unreachable, fast
+    blink on a sensor fault. An optional second LED is lit while the room is cold.
 
     `show` only touches the LED when the state changes, so the runner may call it on
     every turn of its loop without restarting the blink. `confirm` plays a button press's

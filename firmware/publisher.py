@@ -51,7 +51,7 @@ from firmware.contract import (
 )
 from nursery.config import Settings
 from nursery.mqtt_client import QuietClient
-from nursery.mqtt_tls import secure_client
+from nursery.mqtt_tls import refused_hint, secure_client, unreachable_hint
 
 log = logging.getLogger("nursery.firmware")
 
@@ -257,7 +257,12 @@ class Publisher:
             self.failed_attempts += 1
             if not self._reported_down:
                 self._reported_down = True
-                log.error("MQTT broker %s refused the connection: %s", self.broker, reason_code)
+                log.error(
+                    "MQTT broker %s refused the connection: %s; %s",
+                    self.broker,
+                    reason_code,
+                    refused_hint(reason_code),
+                )
             return
         self._reported_down = False
         self.failed_attempts = 0
@@ -276,10 +281,11 @@ class Publisher:
         if not self._reported_down:
             self._reported_down = True
             log.warning(
-                "cannot reach MQTT broker %s; retrying every %d-%d s in the background",
+                "cannot reach MQTT broker %s; retrying every %d-%d s in the background; %s",
                 self.broker,
                 RECONNECT_MIN_DELAY_S,
                 RECONNECT_MAX_DELAY_S,
+                unreachable_hint(),
             )
 
     def _on_disconnect(

@@ -676,6 +676,7 @@ class _Firmware:
                 unchanged_s=None if sensor.unchanged_s is None else round(sensor.unchanged_s, 1),
                 power_cycles=self.power_policy.cycles if power_fitted else None,
                 last_power_cycle=self._last_power_cycle,
+                sensor=self.firmware.sensor,
             )
         )
 

@@ -86,6 +86,7 @@ class PushRequest:
     incident: Incident
     audience: Audience
     bypass_rate_limit: bool = False
+    previous: float | None = None  # a "worse" push: the value when it was answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +231,7 @@ def plan(
                 repeats=0,
                 escalated_at=None,
             )
-            pushes.append(PushRequest("worse", updated, "everyone"))
+            pushes.append(PushRequest("worse", updated, "everyone", previous=incident.rearm_from))
         elif updated.snoozed_until is not None and updated.snoozed_until <= now:
             # The snooze ran out and the condition is still there: remind now.
             updated = replace(

@@ -589,11 +589,13 @@ def limbs_words(limbs: Sequence[Limb]) -> str:
     return ", ".join(LIMB_WORDS[limb] for limb in limbs) or "not said"
 
 
-def symptom_words(details: Details) -> list[str]:
-    """The symptoms as short phrases, for tables."""
+def symptom_words(details: Details, unit: Literal["C", "F"] = "C") -> list[str]:
+    """The symptoms as short phrases, for tables; a fever in the caregivers' unit."""
     words = []
     if details.has_fever:
-        words.append(f"fever {details.fever_c:.1f} °C" if details.fever_c else "fever")
+        fever = details.fever_c
+        shown = None if fever is None else fever * 9 / 5 + 32 if unit == "F" else fever
+        words.append(f"fever {shown:.1f} °{unit}" if shown else "fever")
     if details.vomiting:
         words.append("vomiting")
     if details.poor_feeding:

@@ -48,7 +48,7 @@ from hub.private_logs import printable
 from hub.store import Received, Store
 from nursery.config import Settings
 from nursery.mqtt_client import QuietClient
-from nursery.mqtt_tls import secure_client
+from nursery.mqtt_tls import refused_hint, secure_client, unreachable_hint
 
 log = logging.getLogger("nursery.hub.ingest")
 
@@ -172,6 +172,7 @@ class Ingest:
         self.listener: IngestListener | None = None
         self.discovery: Discovery | None = None
         self._availability = hub_availability_topic(self._base)
+        self._broker = f"{settings.mqtt.host}:{settings.mqtt.port}"
         self._availability_defended = -math.inf  # monotonic time of the last re-publish
         self._queue: queue.SimpleQueue[_Incoming | None] = queue.SimpleQueue()
         self._receipts = _ReceiptSchedule(RECEIPT_EVERY_S, RECEIPT_GATHER_S)  # the writer's own
@@ -193,7 +194,9 @@ class Ingest:
         # Home Assistant and others see the hub go "offline" when it dies.
         self._client.will_set(self._availability, b"offline", qos=1, retain=True)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
+        self._down_reported = False  # said once per outage which setting to check
         self._client.on_message = self._on_message
 
     @property
@@ -241,8 +244,16 @@ class Ingest:
         properties: Any,
     ) -> None:
         if reason_code.is_failure:
-            log.error("MQTT broker refused the hub: %s", reason_code)
+            if not self._down_reported:
+                self._down_reported = True
+                log.error(
+                    "MQTT broker %s refused the hub: %s; %s",
+                    self._broker,
+                    reason_code,
+                    refused_hint(reason_code),
+                )
             return
+        self._down_reported = False
         self._connected.set()
         log.info(
             "connected to MQTT broker (session %s)",
@@ -266,6 +277,15 @@ class Ingest:
                 self.discovery.announce([room.name for room in self._store.rooms()])
         except Exception:
             log.exception("could not re-announce the hub's state")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        if not self._down_reported:
+            self._down_reported = True
+            log.error(
+                "cannot reach MQTT broker %s; retrying in the background; %s",
+                self._broker,
+                unreachable_hint(),
+            )
 
     def _on_disconnect(
         self,

@@ -22,12 +22,45 @@ PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 
 TITLE_MAX = 60
 BODY_MAX = 400
-# DHT22 datasheet: ±0.5 °C; humidity up to ±5 %RH. A DHT11 is ±2 °C: pass accuracy_c.
-SENSOR_ACCURACY_C = 0.5
-HUMIDITY_ACCURACY_PCT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Accuracy:
+    """What a sensor model's datasheet promises: temperature in °C, humidity in %RH."""
+
+    temperature_c: float
+    humidity_pct: float
+
+
+# By the model the firmware names in its health message (firmware.sensor). Datasheets:
+# DHT22/AM2302 ±0.5 °C and ±2–5 %RH; DHT11 ±2 °C and ±5 %RH. A simulated sensor, or a
+# model not listed, gets no accuracy sentence rather than a borrowed one; firmware too old
+# to name its model is taken as firmware.sensor's default, the DHT22.
+SENSOR_ACCURACY: dict[str, Accuracy] = {
+    "dht22": Accuracy(0.5, 5.0),
+    "am2302": Accuracy(0.5, 5.0),
+    "dht11": Accuracy(2.0, 5.0),
+}
+DEFAULT_SENSOR = "dht22"
+SENSOR_ACCURACY_C = SENSOR_ACCURACY[DEFAULT_SENSOR].temperature_c
+HUMIDITY_ACCURACY_PCT = SENSOR_ACCURACY[DEFAULT_SENSOR].humidity_pct
+
+
+def sensor_accuracy(model: str | None) -> Accuracy | None:
+    """The accuracy of the sensor model a room reports (None: not said, the default
+    model), or None for a model without a datasheet here."""
+    return SENSOR_ACCURACY.get((model or DEFAULT_SENSOR).strip().lower())
+
+
+def accuracy_c(model: str | None) -> float | None:
+    """The temperature accuracy (°C) of a sensor model, for the messages' `accuracy_c`."""
+    accuracy = sensor_accuracy(model)
+    return accuracy.temperature_c if accuracy else None
+
 
 ACK_LABEL = "I'm on it"
 SNOOZE_LABEL = "Snooze 30 min"
+NO_ANSWER_YET = f"Nobody has tapped “{ACK_LABEL}” yet."
 
 _PRIORITY_BY_SEVERITY: dict[Severity, Priority] = {
     Severity.ALERT: "high",
@@ -48,6 +81,10 @@ _TAGS: dict[Condition, tuple[str, ...]] = {
     Condition.CLOCK_SKEW: ("clock3",),
 }
 _RESOLVED_TAGS = ("white_check_mark",)
+# How to check the baby rather than the room: hands and feet mislead.
+FEEL_CHECK = (
+    "Please check: feel the baby's chest or the back of the neck; cool hands and feet are normal."
+)
 _COLDER = {Condition.COLD, Condition.COOL, Condition.FAST_DROP}
 _WARMER = {Condition.WARM, Condition.HOT}
 
@@ -69,6 +106,35 @@ class Message:
 
 
 # --- formatting ----------------------------------------------------------------------
+
+
+def temperature(celsius: float | None, unit: Unit = "C") -> str:
+    """A temperature for a page or the report, `15.2 °C` or `59.4 °F`; `–` when unknown."""
+    return "–" if celsius is None else _temp(celsius, unit)
+
+
+def temperature_range(low_c: float, high_c: float, unit: Unit = "C") -> str:
+    """`15.2–17.0 °C`, one unit sign for both ends."""
+    low, high = (_temp(value, unit).split(" ")[0] for value in (low_c, high_c))
+    return f"{low}–{high} °{unit}"
+
+
+def temperature_rate(c_per_h: float, unit: Unit = "C") -> str:
+    """A trend, `+0.6 °C/h` or `+1.1 °F/h` (a rate has no 32 offset)."""
+    value = c_per_h * 9 / 5 if unit == "F" else c_per_h
+    return f"{value:+.1f} °{unit}/h"
+
+
+def threshold(celsius: float, unit: Unit = "C") -> str:
+    """A threshold as the pushes write it: `16 °C`, `60.8 °F`."""
+    return _limit(celsius, unit)
+
+
+def sensor_note(accuracy_c: float | None, unit: Unit = "C") -> str:
+    """Where the report's room values come from, with the sensor's accuracy if known."""
+    if accuracy_c is None:
+        return "Room values come from the monitor's sensor."
+    return f"Room values come from the monitor's sensor (about ±{_delta(accuracy_c, unit)})."
 
 
 def _temp(celsius: float, unit: Unit) -> str:
@@ -116,11 +182,49 @@ def _title(room: str, text: str) -> str:
     return f"{name}: {text}"
 
 
-def _accuracy(unit: Unit, accuracy_c: float) -> str:
-    return f"Sensor accuracy ±{_delta(accuracy_c, unit)}."
+def _accuracy(unit: Unit, accuracy_c: float | None) -> str:
+    return "" if accuracy_c is None else f"Sensor accuracy ±{_delta(accuracy_c, unit)}."
 
 
 # --- the words for each condition ----------------------------------------------------
+
+# The one name of each condition, for pushes, the dashboard (through GET /api/settings)
+# and the report: a parent sees the same words wherever an alert shows up.
+CONDITION_LABELS: dict[Condition, str] = {
+    Condition.COLD: "Room is cold",
+    Condition.COOL: "Room is a little cool",
+    Condition.FAST_DROP: "Temperature falling fast",
+    Condition.WARM: "Room is a little warm",
+    Condition.HOT: "Room is hot",
+    Condition.HUMIDITY: "Humidity out of range",
+    Condition.NO_DATA: "No readings",
+    Condition.OFFLINE: "Monitor offline",
+    Condition.SENSOR_SUSPECT: "Sensor readings look unreliable",
+    Condition.CLOCK_SKEW: "Monitor clock is off",
+}
+HUMIDITY_LOW_LABEL = "Humidity is low"
+HUMIDITY_HIGH_LABEL = "Humidity is high"
+
+
+def label(condition: Condition, humidity_low: bool | None = None) -> str:
+    """The condition's name as a heading: `Room is cold`; humidity says low or high when
+    `humidity_low` is known."""
+    if condition == Condition.HUMIDITY and humidity_low is not None:
+        return HUMIDITY_LOW_LABEL if humidity_low else HUMIDITY_HIGH_LABEL
+    return CONDITION_LABELS[condition]
+
+
+def labels() -> dict[str, str]:
+    """Every label by condition name (and `humidity_low`/`humidity_high`), for the page."""
+    out = {condition.value: text for condition, text in CONDITION_LABELS.items()}
+    out["humidity_low"], out["humidity_high"] = HUMIDITY_LOW_LABEL, HUMIDITY_HIGH_LABEL
+    return out
+
+
+def _state(condition: Condition, humidity_low: bool | None = None) -> str:
+    """The label after `Room: ` in a title: `room is cold`."""
+    text = label(condition, humidity_low)
+    return text[:1].lower() + text[1:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +246,17 @@ def _lasted(finding: Finding, now: datetime) -> str:
     return _span((now - finding.since).total_seconds())
 
 
+def _time_to_cold(finding: Finding, rules: RulesSettings, unit: Unit) -> str:
+    """` At this rate the room reaches 16 °C (cold) in about 40 min.`, when predicted."""
+    if finding.minutes_to_cold is None or finding.minutes_to_cold <= 0:
+        return ""
+    cold = _limit(rules.effective("cold_below_c"), unit)
+    eta = _span(finding.minutes_to_cold * 60)
+    return f" At this rate the room reaches {cold} (cold) in about {eta}."
+
+
 def _temperature_words(
-    finding: Finding, rules: RulesSettings, now: datetime, unit: Unit, accuracy_c: float
+    finding: Finding, rules: RulesSettings, now: datetime, unit: Unit, accuracy_c: float | None
 ) -> _Words:
     condition, value = finding.condition, finding.value
     reading = f" ({_temp(value, unit)})" if value is not None else ""
@@ -161,62 +274,65 @@ def _temperature_words(
         if finding.worst is not None and value is not None and finding.worst < value - 0.05:
             facts += f" Lowest {_temp(finding.worst, unit)}."
         advice = (
-            "Please check: feel the baby's chest or back; add a layer or a warmer sleep bag; "
-            "close a window; adjust the heating. No hot-water bottles or heaters near the cot. "
+            f"{FEEL_CHECK} Then add a layer or a warmer sleep bag, close a window, adjust the "
+            "heating. No hot-water bottles or heaters near the cot. "
             f"Keep the room no warmer than {warm_max}."
         )
-        return words("room is cold", "cold", facts, advice)
+        return words(_state(Condition.COLD), "cold", facts, advice)
     if condition == Condition.COOL:
         threshold = _limit(_threshold(finding, rules, "cool_below_c"), unit)
+        facts = f"{at}below {threshold} for {lasted}."
+        facts += _time_to_cold(finding, rules, unit)
         advice = (
             "Nothing urgent. If it keeps cooling: add a layer or a warmer sleep bag, close a "
             f"window or adjust the heating (no warmer than {warm_max})."
         )
-        return words("room is cool", "cool", f"{at}below {threshold} for {lasted}.", advice)
+        return words(_state(Condition.COOL), "cool", facts, advice)
     if condition == Condition.FAST_DROP:
         now_at = f" and is now {_temp(value, unit)}" if value is not None else ""
         facts = (
             f"The room temperature has fallen by {_delta(rules.drop_c, unit)} or more within "
             f"{_span(rules.drop_window_s)}{now_at} (falling for {lasted})."
         )
-        if finding.minutes_to_cold is not None and finding.minutes_to_cold > 0:
-            cold = _limit(rules.effective("cold_below_c"), unit)
-            eta = _span(finding.minutes_to_cold * 60)
-            facts += f" At this rate the room reaches {cold} in about {eta}."
+        facts += _time_to_cold(finding, rules, unit)
         advice = (
             "Check for an open window or door and the heating, and have a layer or a warmer "
             "sleep bag ready."
         )
-        return words("temperature falling fast", "falling fast", facts, advice)
+        return words(_state(Condition.FAST_DROP), "falling fast", facts, advice)
     if condition == Condition.WARM:
         threshold = _limit(_threshold(finding, rules, "warm_above_c"), unit)
         advice = (
             "Nothing urgent. If it stays warm: remove a layer, open a door or turn the "
             "heating down."
         )
-        return words("room is warm", "warm", f"{at}above {threshold} for {lasted}.", advice)
+        return words(_state(Condition.WARM), "warm", f"{at}above {threshold} for {lasted}.", advice)
     hot = finding.threshold if finding.threshold is not None else rules.hot_above_c
     facts = f"{at}above {_limit(hot, unit)} for {lasted}."
     if finding.worst is not None and value is not None and finding.worst > value + 0.05:
         facts += f" Highest {_temp(finding.worst, unit)}."
     advice = (
-        "Please check: feel the baby's chest or back; remove a layer; open a door; turn the "
-        "heating down. Keep the cot away from radiators and heaters."
+        f"{FEEL_CHECK} Then remove a layer, open a door, turn the heating down. Keep the cot "
+        "away from radiators and heaters."
     )
-    return words("room is hot", "hot", facts, advice)
+    return words(_state(Condition.HOT), "hot", facts, advice)
 
 
-def _humidity_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Words:
+def _humidity_words(
+    finding: Finding, rules: RulesSettings, now: datetime, accuracy_c: float | None
+) -> _Words:
     value, lasted = finding.value, _lasted(finding, now)
-    accuracy = f"Humidity accuracy about ±{HUMIDITY_ACCURACY_PCT:g} %."
+    # Every listed model is ±5 %RH at worst; an unknown sensor gets no claim.
+    known = accuracy_c is not None
+    accuracy = f"Humidity accuracy about ±{HUMIDITY_ACCURACY_PCT:g} %." if known else ""
     if value is None:
         band = f"{rules.humidity_low_pct:g}–{rules.humidity_high_pct:g} %"
         return _Words(
-            state="humidity out of range",
+            state=_state(Condition.HUMIDITY),
             short="humidity out of range",
             still="humidity still out of range",
             facts=f"Humidity has been outside {band} for {lasted}.",
-            advice="Nothing urgent. Air the room when you can.",
+            advice="Nothing urgent. Check the room's heating and for damp when you can.",
             accuracy=accuracy,
         )
     if finding.threshold is not None:
@@ -228,12 +344,16 @@ def _humidity_words(finding: Finding, rules: RulesSettings, now: datetime) -> _W
         edge = rules.humidity_low_pct if low else rules.humidity_high_pct
     if low:
         side, level = "below", "low"
-        advice = "Nothing urgent: heating often dries the air. Airing the room in the day can help."
+        # Not "air the room": in winter that lets in cold air and dries it further.
+        advice = (
+            "Nothing urgent: heating often dries the air. Keep the heating no higher than "
+            "needed; a humidifier out of the baby's reach can help."
+        )
     else:
         side, level = "above", "high"
         advice = "Nothing urgent. Air the room when you can and check for damp or drying laundry."
     return _Words(
-        state=f"humidity {level}",
+        state=_state(Condition.HUMIDITY, low),
         short=f"humidity {level}",
         still=f"humidity still {level}",
         facts=f"Humidity is {value:.0f} %, {side} {edge:g} % for {lasted}.",
@@ -249,7 +369,7 @@ def _silence_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Wo
     unknown = "The room temperature is now unknown."
     if finding.condition == Condition.OFFLINE:
         return _Words(
-            state="monitor offline",
+            state=_state(Condition.OFFLINE),
             short="monitor offline",
             still="monitor still offline",
             facts=f"The monitor has been offline for {_span(silent_s)}. {unknown}",
@@ -257,7 +377,7 @@ def _silence_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Wo
         )
     limit = finding.threshold if finding.threshold is not None else rules.stale_after_s
     return _Words(
-        state=f"no readings for {_span(silent_s)}",
+        state=f"{_state(Condition.NO_DATA)} for {_span(silent_s)}",
         short="no readings",
         still="still no readings",
         facts=f"No reading from the monitor for {_span(silent_s)} (the limit is "
@@ -267,16 +387,26 @@ def _silence_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Wo
 
 
 def _suspect_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Words:
-    if finding.value is not None:
-        limit = finding.threshold if finding.threshold is not None else rules.suspect_error_ratio
+    limit = finding.threshold if finding.threshold is not None else rules.suspect_error_ratio
+    # The rules flag a sensor for failed reads or for readings frozen in place; a share of
+    # failures under the limit can only mean the second.
+    stuck = finding.detail == "readings unchanged" or (
+        finding.value is not None and finding.value < limit
+    )
+    if stuck:
+        facts = (
+            f"Temperature and humidity have not changed for {_lasted(finding, now)}: the "
+            "sensor may be stuck."
+        )
+    elif finding.value is not None:
         facts = (
             f"{finding.value * 100:.0f} % of the sensor's readings in the last 30 min failed or "
             f"were impossible (the limit is {limit * 100:.0f} %), for {_lasted(finding, now)}."
         )
     else:
-        facts = f"The sensor's readings have looked wrong or stuck for {_lasted(finding, now)}."
+        facts = f"The sensor's readings have looked wrong for {_lasted(finding, now)}."
     return _Words(
-        state="sensor readings look unreliable",
+        state=_state(Condition.SENSOR_SUSPECT),
         short="sensor unreliable",
         still="sensor still unreliable",
         facts=facts,
@@ -293,7 +423,7 @@ def _skew_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Words
         side = "behind" if finding.value < 0 else "ahead of"
         off = f"{_span(abs(finding.value))} {side} the hub's (the limit is {_span(limit)})"
     return _Words(
-        state="monitor clock is off",
+        state=_state(Condition.CLOCK_SKEW),
         short="clock off",
         still="clock still off",
         facts=f"The monitor's clock is {off}, for {_lasted(finding, now)}.",
@@ -302,13 +432,13 @@ def _skew_words(finding: Finding, rules: RulesSettings, now: datetime) -> _Words
 
 
 def _words(
-    finding: Finding, rules: RulesSettings, now: datetime, unit: Unit, accuracy_c: float
+    finding: Finding, rules: RulesSettings, now: datetime, unit: Unit, accuracy_c: float | None
 ) -> _Words:
     condition = finding.condition
     if condition in _COLDER or condition in _WARMER:
         return _temperature_words(finding, rules, now, unit, accuracy_c)
     if condition == Condition.HUMIDITY:
-        return _humidity_words(finding, rules, now)
+        return _humidity_words(finding, rules, now, accuracy_c)
     if condition in (Condition.NO_DATA, Condition.OFFLINE):
         return _silence_words(finding, rules, now)
     if condition == Condition.SENSOR_SUSPECT:
@@ -326,7 +456,7 @@ def guidance(
     now: datetime,
     unit: Unit = "C",
     *,
-    accuracy_c: float = SENSOR_ACCURACY_C,
+    accuracy_c: float | None = SENSOR_ACCURACY_C,
 ) -> tuple[str, str]:
     """The advice and the accuracy sentence ("" when none) the push gives for this
     finding, for the dashboard's alert row: the same words on the phone and on the page."""
@@ -343,7 +473,7 @@ def first_page(
     now: datetime,
     unit: Unit = "C",
     *,
-    accuracy_c: float = SENSOR_ACCURACY_C,
+    accuracy_c: float | None = SENSOR_ACCURACY_C,
 ) -> Message:
     """The first push of an incident."""
     words = _words(finding, rules, now, unit, accuracy_c)
@@ -361,13 +491,13 @@ def repeat(
     now: datetime,
     unit: Unit = "C",
     *,
-    accuracy_c: float = SENSOR_ACCURACY_C,
+    accuracy_c: float | None = SENSOR_ACCURACY_C,
 ) -> Message:
-    """The same incident again: nobody has acknowledged it yet."""
+    """The same incident again: nobody has answered it yet."""
     words = _words(finding, rules, now, unit, accuracy_c)
     return Message(
         title=_title(finding.room, words.still + words.reading),
-        body=_body("Not acknowledged yet.", words.facts, words.advice, words.accuracy),
+        body=_body(NO_ANSWER_YET, words.facts, words.advice, words.accuracy),
         priority=_PRIORITY_BY_SEVERITY[finding.severity],
         tags=_TAGS[finding.condition],
     )
@@ -380,11 +510,10 @@ def worse(
     unit: Unit = "C",
     *,
     previous: float | None = None,
-    accuracy_c: float = SENSOR_ACCURACY_C,
+    accuracy_c: float | None = SENSOR_ACCURACY_C,
 ) -> Message:
-    """Paged again after an acknowledgement or snooze: the room moved further out.
-
-    `previous` is the temperature (°C) when it was acknowledged, if known.
+    """Paged again after someone answered ("I'm on it" or a snooze): the room moved further
+    out. `previous` is the temperature (°C) when it was answered, shown next to today's.
     """
     words = _words(finding, rules, now, unit, accuracy_c)
     condition = finding.condition
@@ -397,11 +526,14 @@ def worse(
     else:
         change = ""
     state = f"{change} now" if change else words.still
-    since_ack = f"{(change or 'worse').capitalize()} than when it was acknowledged"
+    reading = words.reading
+    since_ack = f"{(change or 'worse').capitalize()} than when someone answered"
     if previous is not None and change:
         since_ack += f" (then {_temp(previous, unit)})"
+        if finding.value is not None:
+            reading = f" ({_temp(finding.value, unit)}, was {_temp(previous, unit)})"
     return Message(
-        title=_title(finding.room, state + words.reading),
+        title=_title(finding.room, state + reading),
         body=_body(since_ack + ".", words.facts, words.advice, words.accuracy),
         priority=_PRIORITY_BY_SEVERITY[finding.severity],
         tags=_TAGS[finding.condition],
@@ -415,16 +547,17 @@ def escalation(
     unit: Unit = "C",
     *,
     unacknowledged_for: timedelta | None = None,
-    accuracy_c: float = SENSOR_ACCURACY_C,
+    accuracy_c: float | None = SENSOR_ACCURACY_C,
 ) -> Message:
-    """To the next caregiver: the first one has not acknowledged the alert."""
+    """To the next caregiver: nobody has answered the alert."""
     words = _words(finding, rules, now, unit, accuracy_c)
     if unacknowledged_for is not None:
-        lead = f"Not acknowledged for {_span(unacknowledged_for.total_seconds())}."
+        waited = _span(unacknowledged_for.total_seconds())
+        lead = f"Nobody has tapped “{ACK_LABEL}” for {waited}."
     else:
-        lead = "Not acknowledged yet."
+        lead = NO_ANSWER_YET
     return Message(
-        title=_title(finding.room, f"{words.short}, not acknowledged{words.reading}"),
+        title=_title(finding.room, f"{words.short}, no answer yet{words.reading}"),
         body=_body(lead, words.facts, words.advice, words.accuracy),
         priority="urgent",
         tags=_TAGS[finding.condition],
@@ -464,15 +597,91 @@ def resolved(
         condition = finding
     if room is None:
         raise ValueError("resolved() needs room= when given a Condition")
-    body = f"Cleared after {_span(open_for.total_seconds())}."
+    body = f"This lasted {_span(open_for.total_seconds())}."
     if value is not None:
-        body += f" The room is at {_temp(value, unit)}."
+        body += f" The room is at {_temp(value, unit)} now."
     return Message(
         title=_title(room, _RESOLVED_TITLES[condition]),
         body=body,
         priority="low",
         tags=_RESOLVED_TAGS,
     )
+
+
+# --- the settings page's refusals ---------------------------------------------------
+
+# As the settings page names its fields ("Cold alert below", "Cool note below"…).
+_THRESHOLD_NAMES: dict[str, str] = {
+    "cold_below_c": "the cold alert threshold",
+    "cool_below_c": "the cool note threshold",
+    "warm_above_c": "the warm note threshold",
+    "hot_above_c": "the hot alert threshold",
+    "cold_clear_c": "the temperature at which a cold alert clears",
+}
+
+
+def _threshold_name(key: str) -> str:
+    return _THRESHOLD_NAMES.get(key, key.replace("_", " "))
+
+
+def threshold_order(blamed: str, value_c: float, other: str, other_c: float, unit: Unit) -> str:
+    """Two thresholds that contradict each other, with both values, in the page's unit."""
+    side = "above" if value_c > other_c else "below"
+    name = _threshold_name(blamed)
+    return (
+        f"{name[:1].upper()}{name[1:]} ({_limit(value_c, unit)}) cannot be {side} "
+        f"{_threshold_name(other)} ({_limit(other_c, unit)}). From low to high: cold, cool, "
+        "warm, hot."
+    )
+
+
+def threshold_range(key: str, low_c: float, high_c: float, unit: Unit) -> str:
+    """A threshold outside what the monitor can use, in the page's unit."""
+    name = _threshold_name(key)
+    return (
+        f"{name[:1].upper()}{name[1:]} must be between {_limit(low_c, unit)} and "
+        f"{_limit(high_c, unit)}."
+    )
+
+
+def threshold_number(key: str) -> str:
+    name = _threshold_name(key)
+    return f"{name[:1].upper()}{name[1:]} must be a number."
+
+
+# --- the episode form's refusals ------------------------------------------------------
+
+# By the error's code (hub/episodes.py, hub/api/episodes.py): what the form shows next to
+# the field, in words a parent logging at 3 a.m. reads without knowing the API's names.
+_EPISODE_PROBLEMS: dict[str, str] = {
+    "episode.naive_time": "Give the time with its time zone, like 2026-11-23T02:10:00Z.",
+    "episode.future": "That time has not come yet: check the date and the time.",
+    "episode.end_before_start": "The end must be after the start.",
+    "episode.untimed_end": "An episode you did not time has no end.",
+    "episode.end_twice": "Give the end time or how long it lasted, not both.",
+    "episode.bad_duration": "How long it lasted must be more than 0 and at most a day.",
+    "episode.missing_end": "A timed episode needs its end time or how long it lasted; untick "
+    "“timed” if you do not know.",
+    "episode.cluster_of_one": "A cluster has at least 2 jerks.",
+}
+
+
+def episode_problem(
+    code: str,
+    said: str,
+    unit: Unit = "C",
+    *,
+    fever_range_c: tuple[float, float] | None = None,
+    max_jerks: int | None = None,
+) -> str:
+    """The plain words for an episode the hub refused (`said`: the checker's own words,
+    kept for a code not listed); a fever's range in the caregivers' unit."""
+    if code == "episode.bad_fever" and fever_range_c is not None:
+        low, high = (_limit(value, unit) for value in fever_range_c)
+        return f"A baby's temperature is between {low} and {high}: check the value."
+    if code == "episode.bad_jerks" and max_jerks is not None:
+        return f"The number of jerks must be from 1 to {max_jerks}."
+    return _EPISODE_PROBLEMS.get(code, said)
 
 
 def test_message() -> Message:
@@ -498,6 +707,18 @@ def with_links(body: str, links: Iterable[tuple[str, str]]) -> str:
 def late_note(age: timedelta) -> str:
     """Said when a push could only go out late, so old numbers are not read as current."""
     return f"Sent late: this was raised {_span(age.total_seconds())} ago."
+
+
+def sent_late(message: Message, age: timedelta) -> Message:
+    """A push that could only go out late says so first, in its title (`Sent late (7 min):
+    Nursery: room is cold`), and at the end of its body: old numbers are not current."""
+    title = f"Sent late ({_span(age.total_seconds())}): {message.title}"
+    return Message(
+        title=title,
+        body=f"{message.body} {late_note(age)}",
+        priority=message.priority,
+        tags=message.tags,
+    )
 
 
 # --- the pages a push's links open, and the Host check (hub/api/alerts.py) -------------

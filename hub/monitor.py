@@ -103,6 +103,7 @@ class Monitor:
         # The room state beside the alert state; published with discovery only.
         self._room_states = RoomStates(discovery, store) if discovery is not None else None
         self._faulted: dict[str, bool] = {}
+        self._sensors: dict[str, str | None] = {}  # each room's sensor model, from health
         # Given the pushes of each commit, so it can start them without re-reading.
         self._wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._policy = Policy.from_settings(settings.rules)
@@ -175,8 +176,10 @@ class Monitor:
                 )
             self._rules[room.name] = state
             health = self._store.health(room.name)
-            if health is not None and self._room_states is not None:
-                self._room_states.restore(room.name, health)
+            if health is not None:
+                self._sensors[room.name] = health.sensor
+                if self._room_states is not None:
+                    self._room_states.restore(room.name, health)
             log.info("rules for %s rebuilt from %d recent readings", room.name, len(rows))
 
     def _tick_loop(self) -> None:
@@ -271,9 +274,10 @@ class Monitor:
             self._reschedule([room])
 
     def on_health(self, health: HealthMessage) -> None:
-        if self._room_states is None:
-            return
         with self._lock:
+            self._sensors[health.room] = health.sensor  # its accuracy goes into the pushes
+            if self._room_states is None:
+                return
             now = self._clock()
             settle = timedelta(seconds=TICK_S)
             if self._room_states.on_health(health, now, settle):
@@ -443,15 +447,23 @@ class Monitor:
         """The text of a push and its buttons, the same for every channel."""
         finding = incident.finding()
         rules, unit = self._settings.rules, self._unit
+        accuracy = messages.accuracy_c(self._sensors.get(incident.room))
         if push.kind == "first":
-            message = messages.first_page(finding, rules, now, unit)
+            message = messages.first_page(finding, rules, now, unit, accuracy_c=accuracy)
         elif push.kind == "repeat":
-            message = messages.repeat(finding, rules, now, unit)
+            message = messages.repeat(finding, rules, now, unit, accuracy_c=accuracy)
         elif push.kind == "worse":
-            message = messages.worse(finding, rules, now, unit)
+            message = messages.worse(
+                finding, rules, now, unit, previous=push.previous, accuracy_c=accuracy
+            )
         elif push.kind == "escalation":
             message = messages.escalation(
-                finding, rules, now, unit, unacknowledged_for=now - (incident.notified_at or now)
+                finding,
+                rules,
+                now,
+                unit,
+                unacknowledged_for=now - (incident.notified_at or now),
+                accuracy_c=accuracy,
             )
         else:
             state = self._rules.get(incident.room)

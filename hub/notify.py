@@ -907,5 +907,4 @@ class Dispatcher:
         age = self.clock() - push.created_at
         if age < self.late_after:
             return push
-        message = replace(push.message, body=f"{push.message.body} {messages.late_note(age)}")
-        return replace(push, message=message)
+        return replace(push, message=messages.sent_late(push.message, age))

@@ -9,6 +9,7 @@ shell. Temperatures are always stored in °C; °F is only how they are shown and
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -19,9 +20,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from hub import messages
 from hub.dbfile import connect_private, write_transaction
 from hub.notify import redact_url
-from nursery.config import PRESETS, RulesSettings
+from nursery.config import PRESETS, RulesSettings, threshold_conflict
 
 Unit = Literal["C", "F"]
 UNITS: tuple[Unit, ...] = ("C", "F")
@@ -101,13 +103,42 @@ def check_channel_url(url: str) -> str:
     return url
 
 
+def _bounds(key: str) -> tuple[float, float]:
+    """A threshold's allowed range (°C), from the setting's own ge/le."""
+    low, high = -math.inf, math.inf
+    for rule in RulesSettings.model_fields[key].metadata:
+        low = float(getattr(rule, "ge", low))
+        high = float(getattr(rule, "le", high))
+    return low, high
+
+
 def effective_rules(
-    base: RulesSettings, chosen: Mapping[str, Any], changed: tuple[str, ...] = ()
+    base: RulesSettings,
+    chosen: Mapping[str, Any],
+    changed: tuple[str, ...] = (),
+    unit: Unit = "C",
 ) -> RulesSettings:
-    """`base` with the chosen preset and thresholds; PreferenceError naming the field.
-    A rule between fields (warm not above hot) is blamed on the one just `changed`."""
+    """`base` with the chosen preset and thresholds; PreferenceError naming the field, in
+    plain words and in `unit`. Two thresholds out of order are blamed on the one just
+    `changed`, and the message gives both values."""
     values = base.model_dump()
     values.update({k: v for k, v in chosen.items() if k != "unit"})
+    for key in THRESHOLDS:
+        low, high = _bounds(key)
+        value = values.get(key)
+        if value is not None and not low <= value <= high:
+            raise PreferenceError(key, messages.threshold_range(key, low, high, unit))
+    unchecked = RulesSettings.model_construct(**values)
+    conflict = threshold_conflict(unchecked.effective, [*changed, *chosen])
+    if conflict is not None:
+        blamed, low_key, high_key = conflict
+        other = high_key if blamed == low_key else low_key
+        if blamed not in THRESHOLDS:  # the configuration's cold_clear_c: not on the page
+            blamed, other = other, blamed
+        message = messages.threshold_order(
+            blamed, unchecked.effective(blamed), other, unchecked.effective(other), unit
+        )
+        raise PreferenceError(blamed, message)
     try:
         return RulesSettings(**values)
     except ValidationError as exc:
@@ -201,10 +232,11 @@ class Preferences:
             if value is None:
                 chosen.pop(key, None)
             elif isinstance(value, bool) or not isinstance(value, int | float):
-                raise PreferenceError(key, f"{key} must be a number of °C")
+                raise PreferenceError(key, messages.threshold_number(key))
             else:
                 chosen[key] = round(float(value), 2)
-        effective_rules(self._base, chosen, tuple(changes))  # refuse before saving
+        unit: Unit = "F" if chosen.get("unit") == "F" else "C"
+        effective_rules(self._base, chosen, tuple(changes), unit)  # refuse before saving
         with self._tx() as db:
             db.execute("DELETE FROM preferences")
             db.executemany(

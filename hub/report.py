@@ -25,24 +25,15 @@ from hub.episodes import (
     durations,
     episode_signs,
 )
+from hub.messages import CONDITION_LABELS, SENSOR_ACCURACY_C, Unit, accuracy_c
 from hub.store import Store
 
 # How far before and after an episode "the room around it" reaches.
 AROUND: Final = timedelta(hours=1)
 MAX_DAYS: Final = 366
 
-CONDITION_WORDS: Final[dict[Condition, str]] = {
-    Condition.COLD: "Room cold",
-    Condition.COOL: "Room a little cool",
-    Condition.FAST_DROP: "Temperature falling fast",
-    Condition.WARM: "Room a little warm",
-    Condition.HOT: "Room hot",
-    Condition.HUMIDITY: "Humidity out of range",
-    Condition.NO_DATA: "No readings",
-    Condition.OFFLINE: "Monitor offline",
-    Condition.SENSOR_SUSPECT: "Sensor readings unreliable",
-    Condition.CLOCK_SKEW: "Monitor clock off",
-}
+# The pushes' and the dashboard's names for the alerts: one source, hub/messages.py.
+CONDITION_WORDS: Final[dict[Condition, str]] = CONDITION_LABELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +65,8 @@ class Report:
     patterns: Patterns
     alerts: tuple[Incident, ...]
     note: str = DIARY_NOTE
+    unit: Unit = "C"  # as the caregivers chose on the settings page
+    accuracy_c: float | None = SENSOR_ACCURACY_C  # the least accurate room's sensor
 
     @property
     def episodes(self) -> list[Episode]:
@@ -110,6 +103,21 @@ def alerts_between(
     return sorted(found, key=lambda incident: (incident.opened_at, incident.id or 0))
 
 
+def report_accuracy_c(store: Store, room: str | None) -> float | None:
+    """The accuracy the report may state: the sensor model each room's firmware named in
+    its health message (a DHT11 is ±2 °C, a DHT22 ±0.5 °C); with several rooms, the least
+    accurate; None when a room's model has no datasheet (a simulated sensor)."""
+    rooms = [room] if room is not None else [r.name for r in store.rooms()]
+    found: list[float | None] = []
+    for name in rooms:
+        health = store.health(name)
+        found.append(accuracy_c(health.sensor if health is not None else None))
+    if not found:
+        return SENSOR_ACCURACY_C
+    known = [value for value in found if value is not None]
+    return max(known) if len(known) == len(found) else None
+
+
 def build_report(
     log: EpisodeLog,
     store: Store,
@@ -118,6 +126,7 @@ def build_report(
     zone: tzinfo,
     zone_name: str,
     room: str | None = None,
+    unit: Unit = "C",
 ) -> Report:
     since, until = day_bounds(first_day, last_day, zone)
     episodes: Sequence[Episode] = [
@@ -139,6 +148,8 @@ def build_report(
         durations=durations(episodes),
         patterns=log.patterns(first_day, last_day, zone, room),
         alerts=tuple(alerts_between(store, since, until, room)),
+        unit=unit,
+        accuracy_c=report_accuracy_c(store, room),
     )
 
 

@@ -15,6 +15,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue
 from fpdf.fonts import FontFace
 
+from hub import messages
 from hub.episodes import BAND_WORDS, PATTERN_CAVEAT
 from hub.report import Report
 from hub.report_render import (
@@ -156,11 +157,11 @@ def render_pdf(report: Report) -> bytes:
     if report.rows:
         pdf.grid(
             HEADINGS,
-            [row_cells(row, report.zone) for row in report.rows],
+            [row_cells(row, report.zone, report.unit) for row in report.rows],
             (24, 14, 14, 20, 12, 14, 14, 20, 20, 34, 18, 40),
         )
         pdf.para(
-            "Room values come from the monitor's sensor (about ±0.5 °C). Hour before: the lowest "
+            f"{messages.sensor_note(report.accuracy_c, report.unit)} Hour before: the lowest "
             "temperature, the trend and the minutes below the cold threshold in the hour before "
             "onset. Room ±1 h: lowest to highest from an hour before to an hour after.",
             7,

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
+from hub import messages
 from hub.doctor_card import emergency_text
 from hub.episodes import (
     BAND_WORDS,
@@ -28,6 +29,7 @@ from hub.episodes import (
     limbs_words,
     symptom_words,
 )
+from hub.messages import Unit
 from hub.report import CONDITION_WORDS, Around, Report, ReportRow
 
 TEMPLATE: Final = Path(__file__).resolve().parent.parent / "dashboard" / "templates" / "report.html"
@@ -74,8 +76,8 @@ def day_words(day: date) -> str:
     return day.strftime("%a %d %b %Y")
 
 
-def temp(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} °C"
+def temp(value: float | None, unit: Unit = "C") -> str:
+    return messages.temperature(value, unit)
 
 
 def yes_no(value: bool | None) -> str:
@@ -89,34 +91,35 @@ def jerks_words(episode: Episode) -> str:
     return "cluster" if details.is_cluster else "–"
 
 
-def onset_words(episode: Episode) -> str:
+def onset_words(episode: Episode, unit: Unit = "C") -> str:
     snap = episode.snapshot
     if snap is None or snap.temperature_c is None:
         return "no reading"
     humidity = f", {snap.humidity_pct:.0f} %RH" if snap.humidity_pct is not None else ""
-    return f"{temp(snap.temperature_c)}{humidity}"
+    return f"{temp(snap.temperature_c, unit)}{humidity}"
 
 
-def hour_before_words(episode: Episode) -> str:
+def hour_before_words(episode: Episode, unit: Unit = "C") -> str:
     snap = episode.snapshot
     if snap is None or snap.readings == 0:
         return "no readings"
-    parts = [f"lowest {temp(snap.lowest_c)}"]
+    parts = [f"lowest {temp(snap.lowest_c, unit)}"]
     if snap.trend is not None:
-        parts.append(f"{snap.trend} ({snap.trend_c_per_h:+.1f} °C/h)")
+        parts.append(f"{snap.trend} ({messages.temperature_rate(snap.trend_c_per_h or 0, unit)})")
     if snap.minutes_below_cold:
-        parts.append(f"{snap.minutes_below_cold:g} min below {snap.cold_below_c:g} °C")
+        below = messages.threshold(snap.cold_below_c, unit)
+        parts.append(f"{snap.minutes_below_cold:g} min below {below}")
     if snap.cold_alert_open:
         parts.append("cold alert open")
     return "; ".join(parts)
 
 
-def around_words(value: Around) -> str:
+def around_words(value: Around, unit: Unit = "C") -> str:
     if value.low_c is None or value.high_c is None:
         return "no readings"
     if round(value.low_c, 1) == round(value.high_c, 1):
-        return temp(value.low_c)
-    return f"{value.low_c:.1f}–{value.high_c:.1f} °C"
+        return temp(value.low_c, unit)
+    return messages.temperature_range(value.low_c, value.high_c, unit)
 
 
 def period_words(report: Report) -> str:
@@ -127,7 +130,7 @@ def period_words(report: Report) -> str:
     )
 
 
-def row_cells(row: ReportRow, zone: tzinfo) -> list[str]:
+def row_cells(row: ReportRow, zone: tzinfo, unit: Unit = "C") -> list[str]:
     e = row.episode
     lasted = "still running" if e.running else duration_words(e.duration_s)
     state = STATE_WORDS[e.details.state] if e.details.state else "not said"
@@ -139,10 +142,10 @@ def row_cells(row: ReportRow, zone: tzinfo) -> list[str]:
         yes_no(e.details.alert),
         state,
         jerks_words(e),
-        ", ".join(symptom_words(e.details)) or "none noted",
-        onset_words(e),
-        hour_before_words(e),
-        around_words(row.around),
+        ", ".join(symptom_words(e.details, unit)) or "none noted",
+        onset_words(e, unit),
+        hour_before_words(e, unit),
+        around_words(row.around, unit),
         e.details.notes,
     ]
 
@@ -174,7 +177,7 @@ def alert_cells(report: Report) -> list[list[str]]:
     for incident in report.alerts:
         worst = "" if incident.worst is None else f"{incident.worst:.1f}"
         if incident.condition.value in ("cold", "cool", "warm", "hot", "fast_drop") and worst:
-            worst += " °C"
+            worst = temp(incident.worst, report.unit)
         acked = incident.acked_by or ""
         rows.append(
             [
@@ -243,7 +246,7 @@ def render_html(report: Report, query: str, *, emergency_number: str) -> str:
     links to the PDF and CSV downloads."""
     e = html.escape
     zone = report.zone
-    rows = [row_cells(row, zone) for row in report.rows]
+    rows = [row_cells(row, zone, report.unit) for row in report.rows]
     episodes = (
         _table(HEADINGS, rows, "report-table episodes-table", stack=True)
         if rows
@@ -291,7 +294,7 @@ def render_html(report: Report, query: str, *, emergency_number: str) -> str:
         + "".join(f"<p>{e(line)}</p>" for line in summary_lines(report))
         + f"</section><section><h2>Signs noted</h2>{symptoms}</section>"
         f"<section><h2>Episodes</h2>{episodes}"
-        "<p class='small'>Room values come from the monitor's sensor (about ±0.5 °C). "
+        f"<p class='small'>{e(messages.sensor_note(report.accuracy_c, report.unit))} "
         "“Hour before”: the lowest temperature, the trend and the minutes below the cold "
         "threshold in the hour before onset. “Room ±1 h”: lowest to highest from an hour "
         "before to an hour after.</p></section>"

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
@@ -277,8 +277,9 @@ class FirmwareSettings(_Section):
         17,
         ge=0,
         le=27,
-        description="BCM GPIO number of the status LED (steady: all well, slow blink: hub "
-        "unreachable, fast blink: sensor fault); `off` for none.",
+        description="BCM GPIO number of the status LED (steady: the monitor reads and "
+        "reaches the hub, which says nothing about the room's temperature; slow blink: hub "
+        "unreachable; fast blink: sensor fault); `off` for none.",
     )
     button_pin: int | None = Field(
         27,
@@ -393,6 +394,30 @@ PRESETS: dict[str, dict[str, float]] = {
     "us": {"cold_below_c": 20.0, "cool_below_c": 20.5, "warm_above_c": 22.0},
 }
 COLD_CLEAR_MARGIN_C = 0.5
+# Thresholds that must keep their order, as (lower, higher): cold ≤ cool ≤ warm ≤ hot, and
+# a cold alert clears at or above where it starts and no higher than the warm level. Equal
+# is allowed: cool_below_c = cold_below_c turns the cool advisory off.
+THRESHOLD_ORDER: tuple[tuple[str, str], ...] = (
+    ("cold_below_c", "cool_below_c"),
+    ("cool_below_c", "warm_above_c"),
+    ("warm_above_c", "hot_above_c"),
+    ("cold_below_c", "cold_clear_c"),
+    ("cold_clear_c", "warm_above_c"),
+)
+
+
+def threshold_conflict(
+    effective: Callable[[str], float], chosen: Collection[str] = ()
+) -> tuple[str, str, str] | None:
+    """The first pair of thresholds out of order, as (blamed key, lower key, higher key),
+    or None. The blame falls on a key in `chosen` (the ones just set), the higher first."""
+    for low, high in THRESHOLD_ORDER:
+        if effective(low) > effective(high):
+            blamed = high if high in chosen or low not in chosen else low
+            return blamed, low, high
+    return None
+
+
 _QUIET_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -478,14 +503,39 @@ class RulesSettings(_Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> RulesSettings:
-        cold, clear = self.effective("cold_below_c"), self.effective("cold_clear_c")
-        if clear < cold:
-            raise ValueError(f"cold_clear_c ({clear:g}) must not be below cold_below_c ({cold:g})")
+        # Each message starts with the key to blame: _describe turns it into `rules.key`.
+        conflict = threshold_conflict(self.effective, self.set_thresholds())
+        if conflict is not None:
+            blamed, low, high = conflict
+            other = high if blamed == low else low
+            side = "above" if blamed == low else "below"
+            raise ValueError(
+                f"{blamed}: {self.effective(blamed):g} °C must not be {side} rules.{other} "
+                f"({self.effective(other):g} °C{self._origin(other)}): the order is cold, "
+                "cool, warm, hot"
+                + (
+                    ", and a cold alert clears between cold and warm"
+                    if "clear" in low + high
+                    else ""
+                )
+            )
         if self.humidity_low_pct >= self.humidity_high_pct:
-            raise ValueError("humidity_low_pct must be below humidity_high_pct")
-        if self.effective("warm_above_c") > self.hot_above_c:
-            raise ValueError("warm_above_c must not be above hot_above_c")
+            raise ValueError(
+                f"humidity_low_pct: {self.humidity_low_pct:g} % must be below "
+                f"rules.humidity_high_pct ({self.humidity_high_pct:g} %)"
+            )
         return self
+
+    def set_thresholds(self) -> set[str]:
+        """The thresholds given a value, rather than left to the preset."""
+        return {key for key in self.model_fields_set if getattr(self, key) is not None}
+
+    def _origin(self, key: str) -> str:
+        if key in self.set_thresholds():
+            return ""
+        if key == "cold_clear_c":
+            return f", cold_below_c + {COLD_CLEAR_MARGIN_C:g}"
+        return f", the {self.preset} preset's" if key in PRESETS[self.preset] else ", the default"
 
     def effective(self, key: str) -> float:
         """A threshold with the preset filled in where the setting is unset."""
@@ -685,7 +735,12 @@ def _describe(error: Mapping[str, Any]) -> str:
         key = f"{loc[0]}.{loc[1]}"
         where = f"{key} ({env_name(loc[0], loc[1])})"
     elif len(loc) == 1 and loc[0] in SECTIONS:
-        where = f"{loc[0]} ({ENV_PREFIX}{loc[0].upper()}__…)"
+        key, _, rest = message.partition(": ")
+        if rest and key in SECTIONS[loc[0]].model_fields:
+            # A rule between two keys names the one to change first (RulesSettings._ordered).
+            where, message = f"{loc[0]}.{key} ({env_name(loc[0], key)})", rest
+        else:
+            where = f"{loc[0]} ({ENV_PREFIX}{loc[0].upper()}__…)"
     else:
         where = ".".join(loc) or "settings"
     if error.get("type") == "extra_forbidden":

@@ -31,6 +31,22 @@ def setting(key: str) -> str:
     return f"mqtt.{key} (NURSERY_MQTT__{key.upper()})"
 
 
+# What a broker says when it refuses a login (MQTT 3.1.1 CONNACK 4 and 5, MQTT 5 0x86/0x87).
+_LOGIN_REFUSALS = ("user name", "username", "password", "not authorized", "not authorised")
+
+
+def unreachable_hint() -> str:
+    """The fix for a broker that cannot be reached: the address settings."""
+    return f"check {setting('host')} and {setting('port')}"
+
+
+def refused_hint(reason: object) -> str:
+    """The fix for a broker that answered but refused us, by its reason."""
+    if any(word in str(reason).lower() for word in _LOGIN_REFUSALS):
+        return f"check {setting('username')} and {setting('password')}"
+    return f"check that {setting('host')} and {setting('port')} name your nursery broker"
+
+
 class MqttTlsError(ValueError):
     """A TLS file that cannot be used: `key` is the setting, `problem` says why."""
 

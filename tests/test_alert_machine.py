@@ -38,7 +38,7 @@ def kind(title: str) -> str:
     lowered = title.lower()
     if "colder now" in lowered or "hotter now" in lowered or "warmer now" in lowered:
         return "worse"
-    if "not acknowledged" in lowered:
+    if "no answer yet" in lowered:
         return "escalation"
     if "still " in lowered:
         return "repeat"

@@ -228,7 +228,8 @@ def test_a_cold_night_pages_once_repeats_stops_on_ack_rearms_and_resolves_once(
 
     room.level = 14.4
     wait_until(lambda: titles(receiver, "colder now"), what="the re-armed page")
-    assert titles(receiver, "colder now") == ["Nursery: colder now (14.4 °C)"]
+    # With the value when Sam answered, so the change is plain.
+    assert titles(receiver, "colder now") == ["Nursery: colder now (14.4 °C, was 15.5 °C)"]
 
     room.level = 17.0
     wait_until(lambda: titles(receiver, "back to normal"), what="back to normal")

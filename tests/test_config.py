@@ -245,3 +245,72 @@ def test_every_setting_is_in_the_readme_table() -> None:
     expected = {env_name(section, key) for section, key, _ in all_keys()}
     assert expected - rows == set(), "settings missing from the README's table"
     assert rows - expected == set(), "README documents settings that do not exist"
+
+
+@pytest.mark.parametrize(
+    ("rules", "line"),
+    [
+        (
+            "cool_below_c = 15",
+            "rules.cool_below_c (NURSERY_RULES__COOL_BELOW_C): 15 °C must not be below "
+            "rules.cold_below_c (16 °C, the uk preset's)",
+        ),
+        (
+            'preset = "who"\ncold_below_c = 20',
+            "rules.cold_below_c (NURSERY_RULES__COLD_BELOW_C): 20 °C must not be above "
+            "rules.cool_below_c (19 °C, the who preset's)",
+        ),
+        (
+            "warm_above_c = 25",
+            "rules.warm_above_c (NURSERY_RULES__WARM_ABOVE_C): 25 °C must not be above "
+            "rules.hot_above_c (24 °C, the default)",
+        ),
+        (
+            "cold_below_c = 17\ncool_below_c = 16.5",
+            "rules.cool_below_c (NURSERY_RULES__COOL_BELOW_C): 16.5 °C must not be below "
+            "rules.cold_below_c (17 °C)",
+        ),
+        (
+            "cold_clear_c = 15.5",
+            "rules.cold_clear_c (NURSERY_RULES__COLD_CLEAR_C): 15.5 °C must not be below "
+            "rules.cold_below_c (16 °C, the uk preset's)",
+        ),
+        (
+            "cold_clear_c = 21",
+            "rules.cold_clear_c (NURSERY_RULES__COLD_CLEAR_C): 21 °C must not be above "
+            "rules.warm_above_c (20 °C, the uk preset's)",
+        ),
+        (
+            "humidity_low_pct = 70",
+            "rules.humidity_low_pct (NURSERY_RULES__HUMIDITY_LOW_PCT): 70 % must be below "
+            "rules.humidity_high_pct (60 %)",
+        ),
+    ],
+)
+def test_thresholds_that_contradict_each_other_name_the_key_and_both_values(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, rules: str, line: str
+) -> None:
+    config = tmp_path / "n.toml"
+    config.write_text(f"[rules]\n{rules}\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config)
+    assert str(caught.value).startswith(line)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_equal_thresholds_turn_a_band_off_and_are_allowed(clean_env: pytest.MonkeyPatch) -> None:
+    rules = Settings(rules={"cool_below_c": 16.0, "warm_above_c": 24.0}).rules  # type: ignore[arg-type]
+    assert rules.effective("cool_below_c") == rules.effective("cold_below_c")
+
+
+def test_the_status_leds_steady_light_never_reads_as_the_room_is_fine() -> None:
+    """A steady LED means the monitor works; a second caregiver must not take it for "the
+    room is fine" (only the hub judges the room)."""
+    from nursery.config import FirmwareSettings
+
+    description = FirmwareSettings.model_fields["led_pin"].description or ""
+    assert "all well" not in description
+    assert "says nothing about the room's temperature" in description
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "steady when all is well" not in readme
+    assert "steady: all well" not in readme

@@ -202,7 +202,10 @@ def test_one_cold_night_is_one_box_one_tap_one_value_and_one_story(
     expect(box).to_have_attribute("data-count", "2")
     expect(box.locator(".incident-title")).to_have_text("Room is cold")
     expect(box.locator('.incident-other[data-condition="fast_drop"]')).to_have_text(
-        re.compile(r"^Falling fast · now\s15\.0\s°C · cold\sbelow\s16\.0\s°C · for\s\d+\s(s|min)$")
+        re.compile(
+            r"^Temperature falling fast · now\s15\.0\s°C · cold\sbelow\s16\.0\s°C"
+            r" · for\s\d+\s(s|min)$"
+        )
     )
     ack = card.get_by_role("button", name="I'm on it", exact=True)
     expect(ack).to_have_count(1)

@@ -598,7 +598,7 @@ def test_report_html_pdf_and_csv(
     assert f"{before}<a href='tel:911'>911</a>{after}" in page
     assert "Sun 22 Nov 2026 02:10:00" in page  # local time in Berlin
     assert "whole body" in page and "fever 38.5 °C" in page and "floppy" in page
-    assert "Room cold" in page and "Sam" in page
+    assert "Room is cold" in page and "Sam" in page
     assert "A pattern is not a cause" in page
     assert "=HYPERLINK(&quot;x&quot;)" in page  # notes are text, never markup
 
@@ -607,7 +607,7 @@ def test_report_html_pdf_and_csv(
     assert "Sun 22 Nov 2026" in text and "02:10:00" in text
     assert "cold alert open" in text
     assert "1 min 15 s" in text
-    assert "Room cold" in text
+    assert "Room is cold" in text
 
     rows = list(csv.DictReader(io.StringIO("".join(episodes_csv(report.episodes, BERLIN)))))
     assert rows[0]["started_at_utc"] == "2026-11-22T01:10:00.000Z"

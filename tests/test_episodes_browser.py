@@ -185,7 +185,7 @@ def test_a_past_episode_names_a_bad_field_then_saves_edits_and_deletes_with_undo
     page.locator("#form").get_by_label("Left leg").check()
     page.get_by_role("button", name="Save").tap()
     error = page.locator('.ep-field-error[data-for="started_at"]')
-    expect(error).to_have_text("started_at is in the future")
+    expect(error).to_have_text("That time has not come yet: check the date and the time.")
     expect(page.locator("#form")).to_be_visible()  # nothing the parent typed is lost
     expect(page.locator("#form").get_by_label("Left leg")).to_be_checked()
 

@@ -556,6 +556,7 @@ def test_a_failing_sensor_blinks_the_led_fast_and_is_power_cycled_once(
         assert health.last_power_cycle is not None
         assert health.errors_by_kind is not None and health.errors_by_kind["not_found"] >= 3
         assert health.sensor_window_s == 1800
+        assert health.sensor == settings.firmware.sensor  # the hub's accuracy comes from it
         assert health.error_ratio is not None and health.error_ratio > 0
         # It hangs again at once: no second cycle within the cool-down.
         sensor.hung = True

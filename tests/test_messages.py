@@ -111,7 +111,7 @@ def test_title_names_the_room_and_the_reading() -> None:
 def test_cold_says_what_to_check_and_ends_with_accuracy() -> None:
     body = messages.first_page(finding(Condition.COLD), RULES, NOW).body
     for check in (
-        "feel the baby's chest or back",
+        "feel the baby's chest or the back of the neck; cool hands and feet are normal",
         "add a layer or a warmer sleep bag",
         "close a window",
         "adjust the heating",
@@ -138,7 +138,7 @@ def test_hot_and_fast_drop_advice() -> None:
     for check in ("remove a layer", "open a door", "heating down", "away from radiators"):
         assert check in hot
     drop = messages.first_page(finding(Condition.FAST_DROP), RULES, NOW).body
-    assert "At this rate the room reaches 16 °C in about 25 min." in drop
+    assert "At this rate the room reaches 16 °C (cold) in about 25 min." in drop
     unknown = Finding("nursery", Condition.FAST_DROP, NOW - timedelta(minutes=5), 18.0)
     assert "At this rate" not in messages.first_page(unknown, RULES, NOW).body
 
@@ -174,19 +174,19 @@ def test_repeat_worse_escalation_and_resolved_words() -> None:
     f = finding(Condition.COLD)
     repeat = messages.repeat(f, RULES, NOW)
     assert repeat.title == "Nursery: still cold (15.2 °C)"
-    assert "Not acknowledged yet." in repeat.body
+    assert "Nobody has tapped “I'm on it” yet." in repeat.body
     assert "for 25 min" in repeat.body
     worse = messages.worse(f, RULES, NOW, previous=16.3)
-    assert worse.title == "Nursery: colder now (15.2 °C)"
-    assert "Colder than when it was acknowledged (then 16.3 °C)." in worse.body
+    assert worse.title == "Nursery: colder now (15.2 °C, was 16.3 °C)"
+    assert "Colder than when someone answered (then 16.3 °C)." in worse.body
     hot = messages.worse(finding(Condition.HOT), RULES, NOW)
     assert hot.title.startswith("Nursery: hotter now")
     escalation = messages.escalation(f, RULES, NOW, unacknowledged_for=timedelta(minutes=15))
-    assert escalation.body.startswith("Not acknowledged for 15 min.")
-    assert "not acknowledged" in escalation.title
+    assert escalation.body.startswith("Nobody has tapped “I'm on it” for 15 min.")
+    assert escalation.title == "Nursery: cold, no answer yet (15.2 °C)"
     resolved = messages.resolved(Condition.COLD, timedelta(minutes=42), room="nursery")
     assert resolved.title == "Nursery: temperature back to normal"
-    assert resolved.body == "Cleared after 42 min."
+    assert resolved.body == "This lasted 42 min."
     with pytest.raises(ValueError, match="room"):
         messages.resolved(Condition.COLD, timedelta(minutes=1))
 
@@ -259,3 +259,113 @@ def test_test_message_and_delivery_additions() -> None:
     assert messages.with_links("Body", [("I'm on it", "https://h/a")]) == (
         "Body\n\nI'm on it: https://h/a"
     )
+
+
+# --- the words a second caregiver reads (issue 16) ------------------------------------
+
+JARGON = ("acknowledged", "cleared after", "not acknowledged")
+
+
+def test_no_alert_jargon_in_any_push() -> None:
+    """A grandparent paged at night reads plain words, not the lifecycle's states."""
+    for name, message in every_message():
+        text = (message.title + " " + message.body).lower()
+        for word in JARGON:
+            assert word not in text, (name, word, text)
+    for condition in Condition:
+        done = messages.resolved(finding(condition), timedelta(minutes=3), value=17.0)
+        assert "cleared" not in done.body.lower()
+        assert done.body == "This lasted 3 min. The room is at 17.0 °C now."
+
+
+def test_a_stuck_sensor_says_what_is_wrong() -> None:
+    """Frozen readings are named as such, never as "0 % of readings failed"."""
+    stuck = Finding(
+        "nursery",
+        Condition.SENSOR_SUSPECT,
+        NOW - timedelta(minutes=30),
+        value=0.0,
+        threshold=0.3,
+        detail="readings unchanged",
+    )
+    # An incident read back from the database has no detail: the ratio tells the same.
+    for f in (stuck, Finding("nursery", Condition.SENSOR_SUSPECT, stuck.since, 0.0, 0.3)):
+        for make in (messages.first_page, messages.repeat, messages.escalation):
+            body = make(f, RULES, NOW).body
+            assert "Temperature and humidity have not changed for 30 min" in body
+            assert "% of the sensor's readings" not in body
+            assert "0 %" not in body
+    failing = messages.first_page(finding(Condition.SENSOR_SUSPECT), RULES, NOW).body
+    assert "42 % of the sensor's readings" in failing
+    assert "not changed" not in failing
+
+
+def test_cold_and_hot_checks_are_on_the_chest_not_the_hands() -> None:
+    for condition in (Condition.COLD, Condition.HOT):
+        body = messages.first_page(finding(condition), RULES, NOW).body
+        assert "feel the baby's chest or the back of the neck" in body
+        assert "cool hands and feet are normal" in body
+
+
+def test_low_humidity_advice_never_suggests_airing_with_cold_air() -> None:
+    low = messages.first_page(finding(Condition.HUMIDITY), RULES, NOW)
+    assert low.title == "Nursery: humidity is low (32 %)"
+    for word in ("air the room", "airing", "window", "outside"):
+        assert word not in low.body.lower()
+    assert "humidifier" in low.body
+    unknown = Finding("nursery", Condition.HUMIDITY, NOW - timedelta(minutes=25))
+    assert "air the room" not in messages.first_page(unknown, RULES, NOW).body.lower()
+
+
+def test_a_late_push_says_so_at_the_start_of_its_title() -> None:
+    message = messages.first_page(finding(Condition.COLD), RULES, NOW)
+    late = messages.sent_late(message, timedelta(minutes=7, seconds=10))
+    assert late.title == "Sent late (7 min): Nursery: room is cold (15.2 °C)"
+    assert late.body.endswith("Sent late: this was raised 7 min ago.")
+    assert (late.priority, late.tags) == (message.priority, message.tags)
+
+
+def test_colder_now_gives_the_earlier_value_in_every_unit() -> None:
+    f = finding(Condition.COLD)
+    worse = messages.worse(f, RULES, NOW, "F", previous=16.3)
+    assert worse.title == "Nursery: colder now (59.4 °F, was 61.3 °F)"
+    assert "(then 61.3 °F)" in worse.body
+    drop = messages.worse(finding(Condition.FAST_DROP), RULES, NOW, previous=19.0)
+    assert drop.title == "Nursery: colder now (17.1 °C, was 19.0 °C)"
+
+
+def test_the_cool_advisory_gives_its_time_to_cold() -> None:
+    f = Finding("nursery", Condition.COOL, NOW - timedelta(minutes=20), 16.6, 17.0, None, 40.0)
+    body = messages.first_page(f, RULES, NOW).body
+    assert "At this rate the room reaches 16 °C (cold) in about 40 min." in body
+    fahrenheit = messages.first_page(f, RULES, NOW, "F").body
+    assert "reaches 60.8 °F (cold) in about 40 min." in fahrenheit
+    steady = Finding("nursery", Condition.COOL, NOW - timedelta(minutes=20), 16.6, 17.0)
+    assert "At this rate" not in messages.first_page(steady, RULES, NOW).body
+
+
+def test_accuracy_follows_the_sensor_model() -> None:
+    """DHT11 ±2 °C, DHT22 ±0.5 °C; a model the hub does not know claims nothing, and
+    firmware too old to say is the default DHT22."""
+    assert messages.accuracy_c("dht22") == 0.5
+    assert messages.accuracy_c("DHT11") == 2.0
+    assert messages.accuracy_c("simulated") is None
+    assert messages.accuracy_c("bme280") is None
+    assert messages.accuracy_c(None) == 0.5
+    f = finding(Condition.COLD)
+    dht11 = messages.first_page(f, RULES, NOW, "F", accuracy_c=messages.accuracy_c("dht11"))
+    assert dht11.body.endswith("Sensor accuracy ±3.6 °F.")
+    unknown = messages.first_page(f, RULES, NOW, accuracy_c=None)
+    assert "accuracy" not in unknown.body.lower()
+    humidity = messages.first_page(finding(Condition.HUMIDITY), RULES, NOW, accuracy_c=None)
+    assert "accuracy" not in humidity.body.lower()
+
+
+def test_one_label_per_condition_for_pushes_dashboard_and_report() -> None:
+    labels = messages.labels()
+    assert set(labels) == {c.value for c in Condition} | {"humidity_low", "humidity_high"}
+    for condition in (Condition.COLD, Condition.COOL, Condition.WARM, Condition.HOT):
+        title = messages.first_page(finding(condition), RULES, NOW).title
+        label = labels[condition.value]
+        assert title.startswith(f"Nursery: {label[0].lower()}{label[1:]} ("), title
+    assert labels["cool"] == "Room is a little cool"

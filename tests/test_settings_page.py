@@ -106,7 +106,8 @@ def test_the_guidance_thresholds_and_unit_change_from_the_phone(
     page.press("#t-warm_above_c", "Enter")
     warm_error = page.locator('form[data-key="warm_above_c"] .st-field-error')
     expect(warm_error).to_have_text(
-        "The warm note threshold must not be above the hot alert threshold"
+        "The warm note threshold (30 °C) cannot be above the hot alert threshold (24 °C). "
+        "From low to high: cold, cool, warm, hot."
     )
     expect(warm_error).to_have_attribute("data-for", "warm_above_c")
     expect(page.locator("#t-warm_above_c")).to_have_attribute("aria-invalid", "true")

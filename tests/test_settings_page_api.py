@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from hub import messages
 from hub.accounts import Accounts
 from hub.preferences import PreferenceError, Preferences
 from nursery.config import RulesSettings, Settings
-from tests.conftest import Mosquitto, RunningHub, api_token, hub_settings, wait_until
+from tests.conftest import ROOT, Mosquitto, RunningHub, api_token, hub_settings, wait_until
 from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture
 from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
 
@@ -80,9 +81,81 @@ def test_a_bad_setting_is_refused_by_name_and_changes_nothing(
     assert hub.get("/api/settings").json() == before
 
 
+def test_the_page_reads_the_pushes_condition_labels_from_the_hub(hub: RunningHub) -> None:
+    """One source for "Room is cold", "Room is a little cool"…: the dashboard takes them
+    from the hub instead of keeping its own copy, so pushes, page and report agree."""
+    labels = hub.get("/api/settings").json()["labels"]
+    assert labels == messages.labels()
+    assert labels["cool"] == "Room is a little cool"
+    assert labels["humidity_low"] == "Humidity is low"
+    script = (ROOT / "dashboard" / "static" / "app.js").read_text(encoding="utf-8")
+    for label in labels.values():
+        assert f'"{label}"' not in script, f"app.js keeps its own copy of {label!r}"
+    assert "body.labels" in script
+
+
 def test_warm_above_hot_is_refused_with_the_reason(hub: RunningHub) -> None:
     errors = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
-    assert "warm_above_c must not be above hot_above_c" in errors["warm_above_c"]
+    assert errors["warm_above_c"] == (
+        "The warm note threshold (25 °C) cannot be above the hot alert threshold (24 °C). "
+        "From low to high: cold, cool, warm, hot."
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        # The preset's cool level is 17 °C: a cold level above it contradicts it.
+        (
+            {"cold_below_c": 18},
+            "cold_below_c",
+            "The cold alert threshold (18 °C) cannot be above the cool note threshold (17 °C)",
+        ),
+        (
+            {"cool_below_c": 15},
+            "cool_below_c",
+            "The cool note threshold (15 °C) cannot be below the cold alert threshold (16 °C)",
+        ),
+        (
+            {"warm_above_c": 16.5},
+            "warm_above_c",
+            "The warm note threshold (16.5 °C) cannot be below the cool note threshold (17 °C)",
+        ),
+        (
+            {"hot_above_c": 19},
+            "hot_above_c",
+            "The hot alert threshold (19 °C) cannot be below the warm note threshold (20 °C)",
+        ),
+        # Both sent: the message still names both values.
+        (
+            {"cold_below_c": 19, "cool_below_c": 18},
+            "cool_below_c",
+            "The cool note threshold (18 °C) cannot be below the cold alert threshold (19 °C)",
+        ),
+    ],
+)
+def test_thresholds_that_contradict_each_other_are_refused_with_both_values(
+    hub: RunningHub, body: dict[str, object], field: str, words: str
+) -> None:
+    before = hub.get("/api/settings").json()
+    errors = problem(hub.request("PATCH", "/api/settings", json=body))
+    assert errors[field].startswith(words), errors
+    assert "_c" not in errors[field], "plain words, no field names"
+    assert hub.get("/api/settings").json() == before
+
+
+def test_refusals_speak_fahrenheit_once_it_is_chosen(hub: RunningHub) -> None:
+    assert hub.request("PATCH", "/api/settings", json={"unit": "F"}).is_success
+    order = problem(hub.request("PATCH", "/api/settings", json={"warm_above_c": 25}))
+    assert order["warm_above_c"].startswith(
+        "The warm note threshold (77 °F) cannot be above the hot alert threshold (75.2 °F)"
+    )
+    out_of_range = problem(hub.request("PATCH", "/api/settings", json={"cold_below_c": 45}))
+    assert (
+        out_of_range["cold_below_c"] == "The cold alert threshold must be between 14 °F and 104 °F."
+    )
+    for text in (*order.values(), *out_of_range.values()):
+        assert "°C" not in text
 
 
 def test_each_caregiver_adds_tests_and_removes_their_own_channels(
@@ -194,5 +267,5 @@ def test_pushes_follow_the_dashboard_unit_and_escalate_to_the_second_caregivers_
     assert family.titles()[0] == "Nursery: room is cold (59.0 °F)", "notify.urls still hear"
     assert alex_phone.titles() == [], "the second caregiver waits for the escalation"
     wait_until(lambda: alex_phone.titles(), what="the escalation on the second caregiver's phone")
-    assert "not acknowledged" in alex_phone.titles()[0]
+    assert "no answer yet" in alex_phone.titles()[0]
     assert alex_phone.titles()[0].endswith("°F)")

@@ -37,28 +37,9 @@
   const EPISODES_REFRESH_MS = 60 * 1000;
   const EPISODES_ABSENT_MS = 10 * 60 * 1000; // no episode log on this hub (404) or no access (401)
 
-  // The hub's alerts (GET /api/alerts), in words a tired parent reads at a glance.
-  const ALERT_LABELS = {
-    cold: "Room is cold",
-    hot: "Room is hot",
-    no_data: "No readings",
-    offline: "Monitor offline",
-    fast_drop: "Falling fast",
-    cool: "Room is a little cool",
-    warm: "Room is a little warm",
-    humidity: "Humidity out of range",
-    sensor_suspect: "Sensor readings look unreliable",
-    clock_skew: "Monitor clock is off",
-  };
-  // After "Nursery: " in the summary line.
-  const SUMMARY_WORDS = {
-    cold: "room is cold",
-    hot: "room is hot",
-    no_data: "no readings",
-    offline: "monitor offline",
-    fast_drop: "temperature falling fast",
-    sensor_suspect: "sensor readings look unreliable",
-  };
+  // The hub's alerts (GET /api/alerts), in words a tired parent reads at a glance: the
+  // hub's own labels (hub/messages.py, from GET /api/settings), the same as its pushes.
+  let ALERT_LABELS = {};
   const SEVERITY_RANK = { alert: 3, warning: 2, advisory: 1 };
   // The last tie-break: without readings nothing else can be known, so that comes first.
   const CONDITION_ORDER = ["no_data", "offline", "cold", "hot", "fast_drop", "sensor_suspect"];
@@ -304,7 +285,8 @@
 
   function alertLabel(alert) {
     if (alert.condition === "humidity" && alert.value !== null && alert.threshold !== null) {
-      return alert.value <= alert.threshold ? "Humidity is low" : "Humidity is high";
+      const label = ALERT_LABELS[alert.value <= alert.threshold ? "humidity_low" : "humidity_high"];
+      if (label) return label;
     }
     return ALERT_LABELS[alert.condition] || displayName(alert.condition);
   }
@@ -389,7 +371,7 @@
         if (alert.severity !== severity) continue;
         if (alert.condition === "no_data" && room.stale) continue;
         if (alert.condition === "offline" && room.status === "offline") continue;
-        const what = SUMMARY_WORDS[alert.condition] || alertLabel(alert).toLowerCase();
+        const what = alertLabel(alert).toLowerCase();
         troubles.push({ level, what, state: alert.state });
       }
     };
@@ -1490,6 +1472,7 @@
     page.settingsAt = performance.now();
     try {
       const { body } = await getJson("/api/settings");
+      if (body.labels) ALERT_LABELS = body.labels;
       const t = body.thresholds;
       const cold = t.cold_below_c;
       const warm = t.warm_above_c;

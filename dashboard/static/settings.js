@@ -17,14 +17,6 @@
     { key: "warm_above_c", name: "Warm note above", min: 0, max: 50 },
     { key: "hot_above_c", name: "Hot alert above", min: 0, max: 50 },
   ];
-  // How the hub's messages name a threshold, in the words of this page.
-  const FIELD_WORDS = {
-    cold_clear_c: "the temperature at which a cold alert clears",
-    cold_below_c: "the cold alert threshold",
-    cool_below_c: "the cool note threshold",
-    warm_above_c: "the warm note threshold",
-    hot_above_c: "the hot alert threshold",
-  };
 
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -85,8 +77,8 @@
   }
 
   function humanize(message) {
-    let text = String(message || "invalid value").replace(/^Value error, /, "");
-    for (const [key, words] of Object.entries(FIELD_WORDS)) text = text.split(key).join(words);
+    // The hub names thresholds in this page's words already (hub/messages.py).
+    const text = String(message || "invalid value").replace(/^Value error, /, "");
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 

@@ -76,7 +76,9 @@ def _words(ctx: ContextDep, incident: Incident) -> tuple[str, str]:
     household = ctx.preferences.household() if ctx.preferences else None
     rules = household.rules if household else ctx.settings.rules
     unit = household.unit if household else "C"
-    return messages.guidance(incident.finding(), rules, ctx.clock(), unit)
+    health = ctx.store.health(incident.room)  # the room's sensor model, as the push uses
+    accuracy = messages.accuracy_c(health.sensor if health is not None else None)
+    return messages.guidance(incident.finding(), rules, ctx.clock(), unit, accuracy_c=accuracy)
 
 
 @router.get("", response_model=list[AlertOut])

@@ -21,11 +21,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from hub.api.deps import CaregiverDep, ContextDep, PageCaregiverDep
+from hub import messages
+from hub.api.deps import CaregiverDep, ContextDep, HubContext, PageCaregiverDep
 from hub.doctor_card import DoctorCard, Urgency
 from hub.episode_log import AlreadyRunning, EpisodeLog, NotRunning, day_bounds
 from hub.episode_store import UNDO_WINDOW, EpisodeStore, EpisodeStoreError, NotFound
 from hub.episodes import (
+    FEVER_RANGE_C,
     MAX_JERKS,
     MAX_NOTES,
     Details,
@@ -40,9 +42,9 @@ from hub.episodes import (
     WakeState,
     episode_signs,
 )
+from hub.messages import Unit
 from hub.report import Report, build_report, check_period, iter_readings
 from hub.report_render import episodes_csv, readings_csv, render_html
-from hub.store import Store
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
 
@@ -312,10 +314,26 @@ def _detail(where: str, field: str, code: str, message: str) -> list[dict[str, A
     return [{"loc": [where, field], "msg": message, "type": code}]
 
 
-def invalid(errors: list[FieldError], where: str = "body") -> HTTPException:
+def invalid(errors: list[FieldError], where: str = "body", unit: Unit = "C") -> HTTPException:
+    """A 422 naming each field, its message in plain words (hub/messages.py) and `unit`."""
     return HTTPException(
-        422, detail=[{"loc": [where, e.field], "msg": e.message, "type": e.code} for e in errors]
+        422,
+        detail=[
+            {
+                "loc": [where, e.field],
+                "msg": messages.episode_problem(
+                    e.code, e.message, unit, fever_range_c=FEVER_RANGE_C, max_jerks=MAX_JERKS
+                ),
+                "type": e.code,
+            }
+            for e in errors
+        ],
     )
+
+
+def _unit(ctx: HubContext) -> Unit:
+    """°C or °F, as the caregivers chose on the settings page."""
+    return ctx.preferences.household().unit if ctx.preferences is not None else "C"
 
 
 def episode_log(ctx: ContextDep, response: Response) -> Iterator[EpisodeLog]:
@@ -329,7 +347,7 @@ def episode_log(ctx: ContextDep, response: Response) -> Iterator[EpisodeLog]:
     try:
         yield EpisodeLog(ctx.settings, ctx.store, episodes, ctx.clock())
     except EpisodeInvalid as exc:
-        raise invalid(exc.errors) from exc
+        raise invalid(exc.errors, unit=_unit(ctx)) from exc
     except NotFound as exc:
         raise HTTPException(
             404, detail=_detail("path", "episode_id", "episode.not_found", str(exc))
@@ -523,9 +541,16 @@ def _download(body: bytes | Iterator[str], media_type: str, filename: str) -> Re
     return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
-def _report(log: EpisodeLog, store: Store, period: Period) -> Report:
+def _report(log: EpisodeLog, ctx: HubContext, period: Period) -> Report:
     return build_report(
-        log, store, period.first, period.last, period.zone, period.zone_name, period.room
+        log,
+        ctx.store,
+        period.first,
+        period.last,
+        period.zone,
+        period.zone_name,
+        period.room,
+        _unit(ctx),
     )
 
 
@@ -543,7 +568,7 @@ def report_page(
     """The pediatrician report as one printable page (a browser without a session is sent
     to sign in first)."""
     page = render_html(
-        _report(log, ctx.store, period),
+        _report(log, ctx, period),
         period.query(),
         emergency_number=log.policy().emergency_number,
     )
@@ -557,7 +582,7 @@ def report_pdf(
     """The same report as a PDF download."""
     from hub.report_pdf import render_pdf  # fpdf2 costs ~30 MiB: only when asked for
 
-    pdf = render_pdf(_report(log, ctx.store, period))
+    pdf = render_pdf(_report(log, ctx, period))
     return _download(pdf, "application/pdf", f"episodes-{period.first}-{period.last}.pdf")
 
 

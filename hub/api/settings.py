@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from hub import messages
 from hub.api.deps import (
     CaregiverDep,
     ContextDep,
@@ -47,6 +48,10 @@ class SettingsOut(BaseModel):
         description="cold_below_c, cool_below_c, warm_above_c, hot_above_c."
     )
     presets: dict[str, dict[str, float]] = Field(description="Each preset's thresholds, °C.")
+    labels: dict[str, str] = Field(
+        description="Each condition's name as pushes and the report say it (`cold`: "
+        "`Room is cold`…; `humidity_low`, `humidity_high` too), for the dashboard."
+    )
 
 
 class SettingsIn(BaseModel):
@@ -112,6 +117,7 @@ def _settings_out(preferences: Preferences) -> SettingsOut:
             for key in THRESHOLDS
         },
         presets={name: {**values, "hot_above_c": HOT_C} for name, values in PRESETS.items()},
+        labels=messages.labels(),
     )
 
 

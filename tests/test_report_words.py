@@ -1,0 +1,118 @@
+"""The report, its PDF and the episode form speak the caregivers' unit once °F is chosen,
+state the accuracy of the room's own sensor model, and refuse an episode in plain words
+(no field names). The real hub on a real Mosquitto, over real HTTP."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from pypdf import PdfReader
+
+from firmware.contract import HealthMessage, health_topic, new_boot_id
+from tests.conftest import RunningHub, wait_until
+from tests.test_episodes_api import ROOM, iso, log_past
+from tests.test_episodes_api import hub as hub
+from tests.test_episodes_api import publisher as publisher
+
+FIELD_NAMES = re.compile(r"(started_at|ended_at|duration_s|fever_c|^jerks must)")
+
+
+def period() -> dict[str, str]:
+    today = datetime.now(UTC).date().isoformat()
+    return {"since": today, "until": today, "tz": "UTC"}
+
+
+def report_texts(hub: RunningHub) -> tuple[str, str]:
+    page = hub.get("/api/episodes/report", **period())
+    assert page.status_code == 200, page.text
+    pdf = hub.get("/api/episodes/report.pdf", **period())
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    return html.unescape(page.text), text
+
+
+def announce_sensor(
+    client: mqtt.Client, base: str, hub: RunningHub, sensor: str, count: int = 1
+) -> None:
+    health = HealthMessage(
+        ROOM, new_boot_id(), datetime.now(UTC), 0, 0, None, 60, 0, {}, sensor=sensor
+    )
+    client.publish(health_topic(base, ROOM), health.encode(), qos=1, retain=True)
+    wait_until(
+        lambda: hub.get("/healthz").json()["messages"]["healths"] >= count,
+        what="the hub to take the health message",
+    )
+
+
+def test_the_report_and_its_pdf_speak_fahrenheit_once_chosen(hub: RunningHub) -> None:
+    assert log_past(hub, fever=True, fever_c=38.6, limbs=["whole_body"]).status_code == 201
+    page, pdf = report_texts(hub)
+    assert "38.6 °C" in page and "±0.5 °C" in page
+    assert "±0.5 °C" in pdf or "+/-0.5 °C" in pdf
+
+    assert hub.request("PATCH", "/api/settings", json={"unit": "F"}).is_success
+    page, pdf = report_texts(hub)
+    for text in (page, pdf):
+        assert "°C" not in text, "a °F household reads no °C"
+        assert "101.5 °F" in text  # the fever
+        assert "±0.9 °F" in text or "+/-0.9 °F" in text  # the DHT22's ±0.5 °C
+    # The hour before: 18 → 15 °C, so the lowest is about 59 °F, the rate in °F per hour.
+    assert re.search(r"lowest 5\d\.\d °F", page), page
+    assert "°F/h" in page
+
+
+def test_the_report_states_the_accuracy_of_the_rooms_sensor_model(
+    hub: RunningHub,
+    publisher: mqtt.Client,
+    base_topic: str,
+) -> None:
+    assert log_past(hub).status_code == 201
+    announce_sensor(publisher, base_topic, hub, "dht11")
+    page, pdf = report_texts(hub)
+    assert "Room values come from the monitor's sensor (about ±2 °C)." in page
+    assert "±0.5" not in page
+    assert "+/-2 °C" in pdf or "±2 °C" in pdf
+
+
+def test_a_simulated_sensor_states_no_accuracy(
+    hub: RunningHub,
+    publisher: mqtt.Client,
+    base_topic: str,
+) -> None:
+    assert log_past(hub).status_code == 201
+    announce_sensor(publisher, base_topic, hub, "simulated")
+    page, _ = report_texts(hub)
+    assert "Room values come from the monitor's sensor. " in page
+    assert "±" not in page.split("Room values come from")[1][:40]
+
+
+@pytest.mark.parametrize("unit", ["C", "F"])
+def test_episode_refusals_are_plain_words_in_the_chosen_unit(hub: RunningHub, unit: str) -> None:
+    assert hub.request("PATCH", "/api/settings", json={"unit": unit}).is_success
+    future = iso(datetime.now(UTC) + timedelta(hours=2))
+    cases = [
+        ({"started_at": future}, "started_at", "That time has not come yet"),
+        ({"duration_s": 0}, "duration_s", "How long it lasted must be more than 0"),
+        ({"ended_at": future}, "duration_s", "Give the end time or how long it lasted, not both"),
+        ({"jerks": 5000}, "jerks", "The number of jerks must be from 1 to"),
+        ({"fever_c": 48.0}, "fever_c", "A baby's temperature is between"),
+    ]
+    for body, field, words in cases:
+        answer = log_past(hub, **body)
+        assert answer.status_code == 422, answer.text
+        said = {str(item["loc"][1]): str(item["msg"]) for item in answer.json()["detail"]}
+        assert said[field].startswith(words), said
+        assert not FIELD_NAMES.search(said[field]), said[field]
+    fever = {str(i["loc"][1]): str(i["msg"]) for i in log_past(hub, fever_c=48.0).json()["detail"]}
+    if unit == "F":
+        assert fever["fever_c"] == (
+            "A baby's temperature is between 93.2 °F and 109.4 °F: check the value."
+        )
+    else:
+        assert (
+            fever["fever_c"] == "A baby's temperature is between 34 °C and 43 °C: check the value."
+        )
