@@ -23,6 +23,7 @@ from hub.api import alerts, auth, episodes, health, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
+from hub.heartbeat import Heartbeat, judge, read_parts
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
@@ -118,6 +119,16 @@ def create_app(
             runner.start()
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
+            if settings.notify.heartbeat_urls:
+                context.heartbeat = Heartbeat(
+                    settings.notify.heartbeat_urls,
+                    settings.notify.heartbeat_every_s,
+                    lambda: judge(
+                        read_parts(runner, store, dispatcher, settings.rules.stale_after_s, clock())
+                    ),
+                    clock=clock,
+                )
+                context.heartbeat.start()
         notify_systemd("READY=1")
         try:
             yield
@@ -125,6 +136,8 @@ def create_app(
             notify_systemd("STOPPING=1")
             if watchdog is not None:
                 watchdog.stop()
+            if context.heartbeat is not None:
+                context.heartbeat.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:
