@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 import dashboard.views
 from hub.accounts import Accounts
-from hub.api import alerts, auth, episodes, health, rooms
+from hub.api import alerts, auth, episodes, health, metrics, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
@@ -159,6 +159,7 @@ def create_app(
         redoc_url=None,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(rooms.router)
     app.include_router(alerts.router)
