@@ -21,11 +21,12 @@ from starlette.types import ASGIApp
 
 import dashboard.views
 from hub.accounts import Accounts
-from hub.api import alerts, auth, episodes, health, rooms
+from hub.api import alerts, auth, episodes, health, metrics, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
 from hub.body_limit import BodyLimit
 from hub.discovery import Discovery
+from hub.heartbeat import Heartbeat, judge, read_parts
 from hub.host_check import HostCheck, own_names
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
@@ -142,6 +143,16 @@ def create_app(
             runner.start()
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
+            if settings.notify.heartbeat_urls:
+                context.heartbeat = Heartbeat(
+                    settings.notify.heartbeat_urls,
+                    settings.notify.heartbeat_every_s,
+                    lambda: judge(
+                        read_parts(runner, store, dispatcher, settings.rules.stale_after_s, clock())
+                    ),
+                    clock=clock,
+                )
+                context.heartbeat.start()
         notify_systemd("READY=1")
         try:
             yield
@@ -149,6 +160,8 @@ def create_app(
             notify_systemd("STOPPING=1")
             if watchdog is not None:
                 watchdog.stop()
+            if context.heartbeat is not None:
+                context.heartbeat.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:
@@ -173,6 +186,7 @@ def create_app(
         redoc_url=None,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(rooms.router)
     app.include_router(alerts.router)

@@ -169,6 +169,7 @@ class Ingest:
         self._clock = clock
         self._base = settings.mqtt.base_topic
         self.counters = IngestCounters()
+        self.database_ok = True  # the last commit worked (the heartbeat reports it)
         self.listener: IngestListener | None = None
         self.discovery: Discovery | None = None
         self._availability = hub_availability_topic(self._base)
@@ -530,11 +531,13 @@ class Ingest:
                 new = self._store.add_readings(batch.readings)
             except Exception as exc:  # a full disk or locked file must not lose the batch
                 self.counters.store_errors += 1
+                self.database_ok = False
                 log.error("cannot store %d readings (%s); retrying", len(batch.readings), exc)
                 if self._stopping.wait(delay):
                     return  # not acknowledged: the broker redelivers after restart
                 delay = min(delay * 2, 30)
                 continue
+            self.database_ok = True
             self.counters.stored += len(new)
             self.counters.duplicates += len(batch.readings) - len(new)
             now = time.monotonic()

@@ -724,6 +724,8 @@ class Dispatcher:
         self.late_after = late_after
         self.keep_sent = keep_sent
         self.batch = batch
+        self.delivered_total = 0  # since start, for /metrics
+        self.failed_total = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -898,6 +900,10 @@ class Dispatcher:
         finally:
             with self._lock:
                 self._in_flight.pop(push.url, None)
+                if error is None:
+                    self.delivered_total += 1
+                else:
+                    self.failed_total += 1
             self._wake.set()
 
     def _late(self, push: Push) -> Push:

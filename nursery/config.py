@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -608,6 +609,27 @@ class NotifySettings(_Section):
     timeout_s: float = Field(
         10.0, gt=0, le=120, description="Seconds one push may take before it counts as failed."
     )
+    heartbeat_urls: list[str] = Field(
+        [],
+        description="Dead man's switch: URLs the hub pings while it is healthy (Healthchecks, "
+        "Uptime Kuma push monitors, or any URL for a plain GET), so a service pages you when "
+        "the pings stop; JSON list in env.",
+    )
+    heartbeat_every_s: float = Field(
+        60.0, ge=0.2, le=3600, description="Seconds between two heartbeat pings."
+    )
+
+    @_field_validator("heartbeat_urls")
+    @classmethod
+    def _heartbeat_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                # The URL may hold the check's secret: name its position, not its text.
+                raise ValueError(
+                    f"entry {urls.index(url) + 1} is not an http:// or https:// address"
+                )
+        return urls
 
 
 class HomeAssistantSettings(_Section):

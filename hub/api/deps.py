@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from hub.accounts import Accounts, Caregiver, Throttle
+from hub.heartbeat import Heartbeat
 from hub.ingest import Clock, Ingest
 from hub.monitor import Monitor
 from hub.notify import Dispatcher
@@ -31,6 +32,7 @@ class HubContext:
     monitor: Monitor | None = None
     dispatcher: Dispatcher | None = None
     preferences: Preferences | None = None
+    heartbeat: Heartbeat | None = None  # with notify.heartbeat_urls
     # While no caregiver exists: the code that lets a phone create the first account.
     setup_code: str | None = None
     login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))
