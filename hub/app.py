@@ -25,6 +25,7 @@ from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
+from hub.nightly_push import NightlyPushes, paged_names
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
 from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
@@ -88,6 +89,7 @@ def create_app(
             )
         outbox = PushOutbox(settings.hub.db) if ingest else None
         watchdog: Watchdog | None = None
+        nightly: NightlyPushes | None = None
         if outbox is not None:
             dispatcher = Dispatcher(
                 outbox,
@@ -116,6 +118,12 @@ def create_app(
             monitor.start()
             dispatcher.start()
             runner.start()
+            nightly = NightlyPushes(
+                settings, store, outbox, clock, preferences.household,
+                lambda: paged_names(accounts.caregivers(), lambda c: bool(preferences.channels(c))),
+                dispatcher.wake,
+            )  # fmt: skip
+            nightly.start()
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
         notify_systemd("READY=1")
@@ -125,6 +133,8 @@ def create_app(
             notify_systemd("STOPPING=1")
             if watchdog is not None:
                 watchdog.stop()
+            if nightly is not None:
+                nightly.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:
