@@ -70,8 +70,7 @@ class NightlyPushes:
         self._names = names
         self._committed = committed
         self._lock = threading.Lock()
-        self._db = connect_private(settings.hub.db)
-        self._db.execute(_SCHEMA)
+        self._db: sqlite3.Connection | None = None  # opened by start(), only when enabled
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nightly", daemon=True)
 
@@ -85,6 +84,8 @@ class NightlyPushes:
         thread; nothing at all when neither time is set."""
         if not self.enabled:
             return
+        self._db = connect_private(self._settings.hub.db)
+        self._db.execute(_SCHEMA)
         self._round()
         self._thread.start()
 
@@ -93,7 +94,9 @@ class NightlyPushes:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -117,14 +120,21 @@ class NightlyPushes:
 
     # --- the sent marks ---------------------------------------------------------------
 
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the nightly pushes are not started")
+        return self._db
+
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
-        return write_transaction(self._db, self._lock)
+        return write_transaction(self._open(), self._lock)
 
     def last_sent(self, kind: nightly.Kind) -> date | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT day FROM nightly_sent WHERE kind = ?", (kind,)
-            ).fetchone()
+            row = (
+                self._open()
+                .execute("SELECT day FROM nightly_sent WHERE kind = ?", (kind,))
+                .fetchone()
+            )
         return None if row is None else date.fromisoformat(str(row[0]))
 
     def _claim(self, kind: nightly.Kind, day: date) -> bool:

@@ -252,11 +252,13 @@ def test_each_push_is_queued_once_a_day_across_restarts_and_skipped_when_too_lat
     with Store(db) as store, PushOutbox(db) as outbox:
         store_readings(store, [(now[0].astimezone(UTC) - timedelta(seconds=30), 18.4)])
         first, prefs = scheduler(settings, store, outbox, now)
-        assert first.check(now[0]) == ["checkin"]
+        first.start()  # its first round, at 19:31, queues the check-in
+        assert len(queued(db)) == 2
         assert first.check(now[0] + timedelta(minutes=5)) == []
         first.stop()
         prefs.close()
         again, prefs = scheduler(settings, store, outbox, now)  # a restart
+        again.start()
         assert again.check(now[0] + timedelta(minutes=10)) == []
         # The hub was down from 06:50 to 09:30: the summary is skipped, not sent late.
         assert again.check(local(EVENING + timedelta(days=1), 9, 30, tz=None)) == []
