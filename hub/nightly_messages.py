@@ -31,7 +31,9 @@ _ALERT_NAMES: dict[Condition, str] = {
     Condition.SENSOR_SUSPECT: "sensor check",
     Condition.CLOCK_SKEW: "monitor clock",
 }
-_LISTED_ALERTS = 4  # per room; the rest are counted
+# Per room; the rest are counted, so a busy night still fits a lock screen (BODY_MAX).
+_LISTED_ALERTS = 3
+_LISTED_GAPS = 1
 
 
 def _the(room: str) -> str:
@@ -116,8 +118,8 @@ def _answer(alert: Answer) -> str:
 def _gap(gap: Gap) -> str:
     span = f"{_clock(gap.start)}–{_clock(gap.end)} ({_span((gap.end - gap.start).total_seconds())})"
     if gap.alerted:
-        return f"the room's monitor was silent {span}, and its alert went out"
-    return f"no readings were stored {span} and no alert could be raised: the hub was not running"
+        return f"the room's monitor was silent {span}; its alert went out"
+    return f"no readings were stored {span}: the hub was not running, so no alert could go out"
 
 
 def _sentences(parts: Sequence[str]) -> str:
@@ -142,7 +144,10 @@ def _room_night(summary: NightSummary, unit: Unit) -> str:
         parts.append("alerts: " + "; ".join(listed))
     else:
         parts.append("no alerts")
-    parts += [_gap(g) for g in summary.gaps] or ["every part stayed up"]
+    parts += [_gap(g) for g in summary.gaps[:_LISTED_GAPS]] or ["every part stayed up"]
+    if len(summary.gaps) > _LISTED_GAPS:
+        more = len(summary.gaps) - _LISTED_GAPS
+        parts.append(f"{more} more gap{'s' if more > 1 else ''} on the dashboard's chart")
     return _sentences(parts)
 
 

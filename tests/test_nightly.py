@@ -22,6 +22,7 @@ from hub.accounts import Accounts
 from hub.alerts import Incident, acknowledge
 from hub.comfort import ComfortBand
 from hub.conditions import Condition
+from hub.messages import BODY_MAX
 from hub.nightly_push import NightlyPushes
 from hub.notify import PushOutbox
 from hub.preferences import Preferences
@@ -206,10 +207,36 @@ def test_the_summary_says_range_minutes_outside_alerts_who_answered_and_which_pa
     assert "min outside 17–20 °C" in words
     assert "monitor offline at 23:00, answered by Sam" in words
     assert "cold at 03:30, not answered" in words
-    assert "The room's monitor was silent 22:55–23:30" in words
-    assert "no readings were stored 01:55–02:40" in words.lower()
-    assert "the hub was not running" in words
-    assert "every part stayed up" not in words
+    assert "The room's monitor was silent 22:55–23:30 (35 min); its alert went out" in words
+    assert "1 more gap on the dashboard's chart" in words
+    gaps = [(g.start.strftime("%H:%M"), g.end.strftime("%H:%M"), g.alerted) for g in summary.gaps]
+    assert gaps == [("22:55", "23:30", True), ("01:55", "02:40", False)]
+    assert "every part stayed up" not in words.lower()
+
+
+def test_a_hub_that_was_not_running_is_named_as_such() -> None:
+    morning = EVENING + timedelta(days=1)
+    last = nightly.night(morning, TZ, "19:30", "07:00")
+    samples = [r for r in night_readings(morning, None) if not local(morning, 2) <= r[0]]
+    words = nightly_messages.summary([nightly.summarize(ROOM, last, samples, [], BAND, 300)]).body
+    assert (
+        "No readings were stored 01:55–07:00 (5 h 5 min): the hub was not running, so no "
+        "alert could go out." in words
+    )
+
+
+def test_a_busy_night_still_fits_a_lock_screen() -> None:
+    morning = EVENING + timedelta(days=1)
+    last = nightly.night(morning, TZ, "19:30", "07:00")
+    samples = night_readings(morning, 15.8)[::3]  # every 15 min: a gap between each
+    alerts = [
+        Incident(None, ROOM, condition, local(morning, 1, n), local(morning, 1, n))
+        for n, condition in enumerate([Condition.COLD, Condition.NO_DATA, Condition.HOT] * 3)
+    ]
+    summary = nightly.summarize(ROOM, last, samples, alerts, BAND, 300)
+    body = nightly_messages.summary([summary]).body
+    assert len(body) <= BODY_MAX, body
+    assert "6 more on the dashboard" in body and "more gaps on the dashboard's chart" in body
 
 
 def test_a_quiet_night_says_every_part_stayed_up() -> None:
@@ -351,3 +378,49 @@ def test_the_hub_sends_one_checkin_to_each_caregiver_and_never_the_episode_log(
     assert again.get("/healthz").status_code == 200
     assert queued(settings.hub.db).count(nightly_messages.CHECKIN_TITLE) == 2
     assert len(receiver.answered) == 2
+
+
+def test_the_hub_sends_last_nights_summary_with_who_answered(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    hub_at: Callable[[Settings, Callable[[], datetime]], RunningHub],
+    receivers: Callable[..., Receiver],  # noqa: F811
+) -> None:
+    receiver = receivers()
+    today = datetime.now().astimezone().date()
+    offset = local(today, 7, 0, tz=None) - timedelta(seconds=10) - datetime.now(UTC)
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + offset
+
+    settings = hub_settings(
+        tmp_path,
+        broker.port,
+        base_topic,
+        alerts={"summary_at": "07:00"},
+        notify={"urls": [receiver.url("family")]},
+    )
+    with Store(settings.hub.db) as store:
+        store_readings(store, [*night_readings(today, 15.8, tz=None), (clock(), 18.5)])
+        opened = local(today, 4, 0, tz=None)
+        cold = Incident(None, ROOM, Condition.COLD, opened, opened, value=15.9)
+        cold = acknowledge(cold, "Sam", "dashboard", opened + timedelta(minutes=3))
+        store.save_incidents([replace(cold, resolved_at=opened + timedelta(minutes=40))])
+    hub = hub_at(settings, clock)
+    note = "secret-note-27182 arms only"
+    episode = hub.post(
+        "/api/episodes",
+        json={"room": ROOM, "started_at": opened.isoformat(), "duration_s": 20, "notes": note},
+    )
+    assert episode.status_code == 201, episode.text
+    assert receiver.answered == []
+    wait_until(lambda: receiver.answered, timeout=30, what="the summary push")
+    summary = receiver.answered[0].json()
+    assert summary["title"] == nightly_messages.SUMMARY_TITLE
+    body = str(summary["message"])
+    assert body.startswith("19:00–07:00. The nursery: 15.8 °C to 18.5 °C,")
+    assert "cold at 04:00, answered by Sam" in body
+    assert "Every part stayed up." in body
+    assert note not in body and "episode" not in body.lower()
+    assert [r.path for r in receiver.answered] == ["/family"]
