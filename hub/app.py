@@ -30,6 +30,7 @@ from hub.heartbeat import Heartbeat, judge, read_parts
 from hub.host_check import HostCheck, own_names
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
+from hub.nightly_push import NightlyPushes, paged_names
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
 from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
@@ -113,6 +114,7 @@ def create_app(
             )
         outbox = PushOutbox(settings.hub.db) if ingest else None
         watchdog: Watchdog | None = None
+        nightly: NightlyPushes | None = None
         if outbox is not None:
             dispatcher = Dispatcher(
                 outbox,
@@ -141,6 +143,12 @@ def create_app(
             monitor.start()
             dispatcher.start()
             runner.start()
+            nightly = NightlyPushes(
+                settings, store, outbox, clock, preferences.household,
+                lambda: paged_names(accounts.caregivers(), lambda c: bool(preferences.channels(c))),
+                dispatcher.wake,
+            )  # fmt: skip
+            nightly.start()
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
             if settings.notify.heartbeat_urls:
@@ -162,6 +170,8 @@ def create_app(
                 watchdog.stop()
             if context.heartbeat is not None:
                 context.heartbeat.stop()
+            if nightly is not None:
+                nightly.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:

@@ -420,6 +420,7 @@ def threshold_conflict(
 
 
 _QUIET_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
+_HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 class RulesSettings(_Section):
@@ -579,11 +580,29 @@ class AlertsSettings(_Section):
         "alerts are never held.",
     )
 
+    checkin_at: str | None = Field(
+        None,
+        description="Local time (`19:30`) of a bedtime check-in push to every caregiver: the "
+        "room now, who is paged, a warming reminder when recent nights were cold; unset: off.",
+    )
+    summary_at: str | None = Field(
+        None,
+        description="Local time (`07:00`) of a morning summary push of last night: range, "
+        "minutes outside the band, alerts and who answered, any gaps; unset: off.",
+    )
+
     @_field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str | None) -> str | None:
         if value is not None and not _QUIET_RE.fullmatch(value):
             raise ValueError("must be HH:MM-HH:MM in 24-hour local time, like 22:00-07:00")
+        return value
+
+    @_field_validator("checkin_at", "summary_at")
+    @classmethod
+    def _daily_time(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM_RE.fullmatch(value):
+            raise ValueError("must be HH:MM in 24-hour local time, like 19:30")
         return value
 
 
