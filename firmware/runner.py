@@ -53,6 +53,7 @@ from firmware.sensor_health import (
 )
 from firmware.sensors import Sensor, SensorReader, SensorReading, open_sensor
 from nursery.config import FirmwareSettings, Settings
+from nursery.systemd import LoopWatchdog
 
 log = logging.getLogger("nursery.firmware")
 
@@ -324,6 +325,8 @@ class _Firmware:
         interval = self.firmware.interval_s
         slot = time.monotonic()
         self._show()
+        # Fed by each turn that ends (READY=1 after the first): a hung read stops the pings.
+        watchdog = LoopWatchdog()
         while not self.stop.is_set():
             if time.monotonic() >= slot:
                 self._reading_slot()
@@ -333,8 +336,10 @@ class _Firmware:
                     log.debug("reading took too long; skipped %g s of slots", following - slot)
                 slot = following
             self._housekeeping()
+            watchdog.turned()
             # Receipts, re-sends, health and outbox retries run at most DRAIN_TICK_S late.
             self.stop.wait(max(0.0, min(slot, self._next_drain) - time.monotonic()))
+        watchdog.stopping()
         self._flush()
 
     def _reading_slot(self) -> None:

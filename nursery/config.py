@@ -205,9 +205,10 @@ class FirmwareSettings(_Section):
         "dht22", description="Sensor type: `dht22`, `dht11`, or `simulated` for a demo or test."
     )
     pin: int = Field(4, ge=0, le=27, description="BCM GPIO number of the DHT data pin.")
-    scenario: Literal["steady", "cold-night", "flaky"] = Field(
+    scenario: Literal["steady", "cold-night", "flaky", "hang"] = Field(
         "steady",
-        description="What the simulated sensor plays: `steady`, `cold-night` or `flaky`.",
+        description="What the simulated sensor plays: `steady`, `cold-night`, `flaky` or "
+        "`hang` (a driver that stops returning).",
     )
     interval_s: float = Field(
         10.0,
