@@ -258,7 +258,9 @@ class _Firmware:
             hold_s=rules.cold_for_s,
             clear_c=rules.effective("cold_clear_c") if local_cold is None else None,
         )
-        self.contact = HubContact(started_at=time.monotonic())  # a grace for the first connection
+        self.contact = HubContact(  # from started_at: a grace for the first connection
+            self.firmware.hub_lost_after_s, started_at=time.monotonic()
+        )
         self._hub_alert: AlertStateMessage | None = None  # set on paho's thread
         self._presses: queue.SimpleQueue[ButtonEvent] = queue.SimpleQueue()
         self._events_stored: queue.SimpleQueue[str] = queue.SimpleQueue()

@@ -307,6 +307,14 @@ class FirmwareSettings(_Section):
         description="Seconds between two chirps of the buzzer while the room stays cold and "
         "the hub unreachable.",
     )
+    hub_lost_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a reading may wait for the hub's answer before the status LED "
+        "shows the hub unreachable and the Pi judges the room itself; 30 rides out an "
+        "ordinary hub restart (the hub answers within a second or two when up). A lost "
+        "broker shows at once.",
+    )
 
     @_field_validator("room")
     @classmethod
