@@ -23,6 +23,7 @@ from hub.api import alerts, auth, episodes, health, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
 from hub.discovery import Discovery
+from hub.host_check import HostCheck, own_names
 from hub.ingest import Clock, Ingest, utc_now
 from hub.monitor import Monitor
 from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
@@ -30,6 +31,7 @@ from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
 from hub.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
 from hub.store import Store, StoreError
+from hub.used_links import UsedLinks
 from nursery.config import Settings
 from nursery.systemd import Watchdog
 from nursery.systemd import notify as notify_systemd
@@ -74,6 +76,7 @@ def create_app(
             ingest=None,
             clock=clock,
             preferences=preferences,
+            used_links=UsedLinks(settings.hub.db),
         )
         app.state.hub = context
         if settings.hub.demo_login:
@@ -134,6 +137,8 @@ def create_app(
             if outbox is not None:
                 outbox.close()
             preferences.close()
+            if context.used_links:
+                context.used_links.close()
             accounts.close()
             store.close()
 
@@ -152,6 +157,7 @@ def create_app(
     app.include_router(settings_api.router)
     app.include_router(episodes.router)
     dashboard.views.install(app)
+    app.add_middleware(HostCheck, names=own_names(settings))  # DNS rebinding: docs/security.md
     app.add_middleware(SecurityHeaders)  # CSP, no framing, HSTS over https (docs/security.md)
 
     docs_page = bytes(

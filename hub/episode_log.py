@@ -14,12 +14,11 @@ from datetime import date, datetime, timedelta, tzinfo
 from firmware.contract import EpisodeEventMessage
 from hub.comfort import ComfortBand
 from hub.conditions import Condition
+from hub.doctor_card import CardPolicy, DoctorCard, doctor_card
 from hub.episode_store import EpisodeStore, EventRecord, NotFound
 from hub.episodes import (
     SNAPSHOT_WINDOW,
-    CardPolicy,
     Details,
-    DoctorCard,
     Episode,
     EpisodeInvalid,
     FieldError,
@@ -30,7 +29,6 @@ from hub.episodes import (
     Timing,
     check_details,
     check_timing,
-    doctor_card,
     patterns,
     room_snapshot,
 )

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS episodes (
     snap_minutes_below_cold REAL,
     snap_cold_below_c REAL,
     snap_cold_alert_open INTEGER,
-    snap_readings INTEGER
+    snap_readings INTEGER,
+    floppy INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS episodes_by_start ON episodes (started_at_ms);
 CREATE UNIQUE INDEX IF NOT EXISTS one_running_episode_per_room ON episodes (room)
@@ -81,7 +82,7 @@ _COLUMNS: Final = (
     " fever_c, vomiting, poor_feeding, notes, source, created_at_ms, updated_at_ms,"
     " deleted_at_ms, snap_reading_at_ms, snap_temperature_c, snap_humidity_pct, snap_lowest_c,"
     " snap_trend_c_per_h, snap_minutes_below_cold, snap_cold_below_c, snap_cold_alert_open,"
-    " snap_readings"
+    " snap_readings, floppy"
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM episodes"  # noqa: S608 - a fixed column list
 _WRITTEN: Final = (
@@ -108,6 +109,7 @@ _WRITTEN: Final = (
     "snap_cold_below_c",
     "snap_cold_alert_open",
     "snap_readings",
+    "floppy",
 )
 _INSERT: Final = (
     f"INSERT INTO episodes ({', '.join(_WRITTEN)}, source, created_by, created_at_ms,"  # noqa: S608
@@ -119,6 +121,8 @@ _UPDATE: Final = (
 )
 
 _NAMES: Final = ("episodes", "episode_events", "one_running_episode_per_room")
+# Columns added after the first release, for logs created before them (name, definition).
+_ADDED_COLUMNS: Final = (("floppy", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 class EpisodeStoreError(Exception):
@@ -178,6 +182,7 @@ def _row(timing: Timing, details: Details, snapshot: Snapshot | None) -> tuple[o
         int(details.poor_feeding),
         details.notes,
         *snap,
+        int(details.floppy),
     )
 
 
@@ -203,6 +208,7 @@ def _episode(row: Sequence[Any]) -> Episode:
         updated,
         deleted,
         *snap,
+        floppy,
     ) = row
     snapshot = None
     if snap[6] is not None:  # cold_below_c is always set on a computed snapshot
@@ -223,6 +229,7 @@ def _episode(row: Sequence[Any]) -> Episode:
         details=Details(
             limbs=tuple(x for x in LIMBS if x in str(limbs).split(",")),
             alert=_opt_bool(alert),
+            floppy=bool(floppy),
             state=cast(WakeState, state) if state in WAKE_STATES else None,
             cluster=bool(cluster),
             jerks=jerks,
@@ -270,8 +277,17 @@ class EpisodeStore:
             }
             if have != set(_NAMES):
                 self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except (OSError, sqlite3.Error) as exc:
             raise EpisodeStoreError(f"cannot open the episode log in {self.path}: {exc}") from exc
+
+    def _add_missing_columns(self) -> None:
+        """A log written before a column existed gets it, with its default (nothing is
+        rewritten: an old episode simply was not floppy as far as the log knows)."""
+        have = {str(row[1]) for row in self._db.execute("PRAGMA table_info(episodes)")}
+        for name, ddl in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE episodes ADD COLUMN {name} {ddl}")
 
     def close(self) -> None:
         self._db.close()

@@ -1,5 +1,6 @@
 """The parent's episode log, as pure rules: what an episode is, when one is valid, what the
-room was like when it began, when to suggest the pediatrician, and the patterns.
+room was like when it began, which signs a doctor should hear about, and the patterns (the
+doctor card that grades those signs is hub/doctor_card.py).
 
 No clock and no I/O: every function takes the time and the data it needs, so the rules are
 tested without a database or HTTP. The words are neutral: a diary of what the parent saw
@@ -25,7 +26,9 @@ LIMBS: Final[tuple[Limb, ...]] = get_args(Limb)
 WakeState = Literal["asleep", "waking", "awake"]
 WAKE_STATES: Final[tuple[WakeState, ...]] = get_args(WakeState)
 Source = Literal["app", "button"]
-Sign = Literal["long", "whole_body", "not_alert", "fever", "vomiting", "poor_feeding", "cluster"]
+Sign = Literal[
+    "long", "whole_body", "not_alert", "floppy", "fever", "vomiting", "poor_feeding", "cluster"
+]
 SIGNS: Final[tuple[Sign, ...]] = get_args(Sign)
 
 # A phone's clock may run a little ahead of the hub's; beyond this a time is "in the future".
@@ -40,8 +43,6 @@ MAX_NOTES: Final = 2000
 # An untimed episode is a moment; it occupies this much of the timeline for overlap checks.
 UNTIMED_SPAN: Final = timedelta(seconds=1)
 SNAPSHOT_WINDOW: Final = timedelta(hours=1)
-# The card looks at this much history; the week-over-week comparison uses two of these.
-CARD_LOOKBACK: Final = timedelta(days=7)
 # °C per hour at which the hour before onset counts as falling or rising.
 TREND_STEADY_C_PER_H: Final = 0.5
 LIMB_WORDS: Final[dict[Limb, str]] = {
@@ -79,6 +80,7 @@ class Details:
 
     limbs: tuple[Limb, ...] = ()
     alert: bool | None = None  # alert and responsive during the episode; None: not said
+    floppy: bool = False  # limp, no muscle tone: an emergency sign
     state: WakeState | None = None  # asleep, waking or awake when it started
     cluster: bool = False
     jerks: int | None = None
@@ -331,6 +333,7 @@ def check_details(details: Details) -> Details:
     return Details(
         limbs=limbs,
         alert=details.alert,
+        floppy=details.floppy,
         state=details.state,
         cluster=details.is_cluster,
         jerks=details.jerks,
@@ -411,7 +414,7 @@ def _slope_c_per_h(points: Sequence[Point]) -> float | None:
     return round(slope, 1) + 0.0  # + 0.0: never a "-0.0"
 
 
-# --- when to call the pediatrician ------------------------------------------------------
+# --- the signs a doctor should hear about ------------------------------------------
 
 
 def episode_signs(episode: Episode, now: datetime) -> list[Sign]:
@@ -427,6 +430,8 @@ def episode_signs(episode: Episode, now: datetime) -> list[Sign]:
         signs.append("whole_body")
     if details.alert is False:
         signs.append("not_alert")
+    if details.floppy:
+        signs.append("floppy")
     if details.has_fever:
         signs.append("fever")
     if details.vomiting:
@@ -436,140 +441,6 @@ def episode_signs(episode: Episode, now: datetime) -> list[Sign]:
     if details.is_cluster:
         signs.append("cluster")
     return signs
-
-
-@dataclass(frozen=True, slots=True)
-class CardPolicy:
-    frequent_count: int = 3
-    frequent_window_s: float = 86400.0
-    emergency_number: str = "112"
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    code: str  # a Sign, "frequent" or "rising"
-    text: str
-    episode_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DoctorCard:
-    """The calm card: shown when `reasons` is not empty."""
-
-    reasons: tuple[Reason, ...]
-    emergency_number: str
-    title: str = "Talk to your pediatrician"
-    advice: str = (
-        "Some of what you logged is worth discussing with your pediatrician. Call the "
-        "practice and tell them what you saw; the report on this page can help."
-    )
-    emergency: str = ""
-    note: str = DIARY_NOTE
-
-    @property
-    def show(self) -> bool:
-        return bool(self.reasons)
-
-
-_SIGN_TEXT: Final[dict[Sign, tuple[str, str]]] = {
-    # (one episode, several episodes)
-    "long": (
-        "An episode lasted longer than a minute.",
-        "{n} episodes lasted longer than a minute.",
-    ),
-    "whole_body": ("An episode involved the whole body.", "{n} episodes involved the whole body."),
-    "not_alert": (
-        "Your baby was not alert and responsive during an episode.",
-        "Your baby was not alert and responsive during {n} episodes.",
-    ),
-    "fever": ("An episode came with a fever.", "{n} episodes came with a fever."),
-    "vomiting": ("An episode came with vomiting.", "{n} episodes came with vomiting."),
-    "poor_feeding": (
-        "An episode came with poor feeding.",
-        "{n} episodes came with poor feeding.",
-    ),
-    "cluster": (
-        "An episode came as a cluster of jerks.",
-        "{n} episodes came as clusters of jerks.",
-    ),
-}
-
-
-def emergency_text(number: str) -> str:
-    return (
-        f"Call {number} now if your baby is floppy, does not respond to you, or has spasms "
-        "that come in clusters one after another."
-    )
-
-
-def doctor_card(episodes: Iterable[Episode], now: datetime, policy: CardPolicy) -> DoctorCard:
-    """Why the parent should call the pediatrician, from the last seven days of the log.
-
-    Any sign in one episode, `frequent_count` episodes within `frequent_window_s`, or more
-    episodes in the last seven days than in the seven before (and at least
-    `frequent_count` of them).
-    """
-    live = [e for e in episodes if e.deleted_at is None and e.started_at <= now + CLOCK_SLACK]
-    recent = sorted(
-        (e for e in live if e.started_at > now - CARD_LOOKBACK), key=lambda e: e.started_at
-    )
-    reasons: list[Reason] = []
-    by_sign: dict[Sign, list[int]] = {}
-    for episode in recent:
-        for sign in episode_signs(episode, now):
-            by_sign.setdefault(sign, []).append(episode.id)
-    for sign in SIGNS:
-        ids = by_sign.get(sign)
-        if ids:
-            one, many = _SIGN_TEXT[sign]
-            reasons.append(
-                Reason(sign, one if len(ids) == 1 else many.format(n=len(ids)), tuple(ids))
-            )
-    busiest = _busiest_window(recent, timedelta(seconds=policy.frequent_window_s))
-    if len(busiest) >= policy.frequent_count:
-        reasons.append(
-            Reason(
-                "frequent",
-                f"{len(busiest)} episodes within {_span_words(policy.frequent_window_s)}.",
-                tuple(e.id for e in busiest),
-            )
-        )
-    before = [e for e in live if now - 2 * CARD_LOOKBACK < e.started_at <= now - CARD_LOOKBACK]
-    if len(recent) >= policy.frequent_count and len(recent) > len(before):
-        reasons.append(
-            Reason(
-                "rising",
-                f"{len(recent)} episodes in the last 7 days, up from {len(before)} in the "
-                "7 days before.",
-                tuple(e.id for e in recent),
-            )
-        )
-    return DoctorCard(
-        reasons=tuple(reasons),
-        emergency_number=policy.emergency_number,
-        emergency=emergency_text(policy.emergency_number),
-    )
-
-
-def _busiest_window(ordered: Sequence[Episode], window: timedelta) -> list[Episode]:
-    """The most episodes starting within any one `window` (a sliding window)."""
-    best: list[Episode] = []
-    lo = 0
-    for hi, episode in enumerate(ordered):
-        while episode.started_at - ordered[lo].started_at >= window:
-            lo += 1
-        if hi - lo + 1 > len(best):
-            best = list(ordered[lo : hi + 1])
-    return best
-
-
-def _span_words(seconds: float) -> str:
-    if seconds % 86400 == 0:
-        days = int(seconds // 86400)
-        return "24 hours" if days == 1 else f"{days} days"
-    if seconds % 3600 == 0:
-        return f"{int(seconds // 3600)} hours"
-    return f"{round(seconds / 60)} minutes"
 
 
 # --- patterns -------------------------------------------------------------------------
@@ -727,6 +598,8 @@ def symptom_words(details: Details) -> list[str]:
         words.append("vomiting")
     if details.poor_feeding:
         words.append("poor feeding")
+    if details.floppy:
+        words.append("floppy")
     return words
 
 

@@ -171,6 +171,7 @@ class Ingest:
         self.listener: IngestListener | None = None
         self.discovery: Discovery | None = None
         self._availability = hub_availability_topic(self._base)
+        self._availability_defended = -math.inf  # monotonic time of the last re-publish
         self._queue: queue.SimpleQueue[_Incoming | None] = queue.SimpleQueue()
         self._receipts = _ReceiptSchedule(RECEIPT_EVERY_S, RECEIPT_GATHER_S)  # the writer's own
         self._topics: dict[str, tuple[str, TopicKind]] = {}  # the writer thread's own
@@ -250,6 +251,8 @@ class Ingest:
         if self.discovery is not None:
             topics += self.discovery.subscriptions()
         client.subscribe([(topic, 1) for topic in topics])
+        # QoS 0: only to notice someone else's "offline" (it needs no ack of ours).
+        client.subscribe(self._availability, qos=0)
         client.publish(self._availability, b"online", qos=1, retain=True)
         # The broker may have restarted without persistence: say our state again.
         threading.Thread(target=self._announce, daemon=True).start()
@@ -278,11 +281,31 @@ class Ingest:
         self._connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._availability:
+            # A retained copy predates the "online" we publish on connecting: that replaces it.
+            if not message.retain:
+                self._keep_available(client, bytes(message.payload))
+            return
         self._queue.put(
             _Incoming(
                 message.topic, bytes(message.payload), message.mid, message.qos, self._clock()
             )
         )
+
+    def _keep_available(self, client: mqtt.Client, payload: bytes) -> None:
+        """On a broker without an ACL anyone may publish a retained "offline" for the hub,
+        and Home Assistant would show every room unavailable: say "online" again."""
+        if payload == b"online" or self._stopping.is_set() or not self._connected.is_set():
+            return
+        now = time.monotonic()
+        if now - self._availability_defended >= 60:
+            log.warning(
+                "someone else published %r on %s; publishing online again",
+                payload[:32],
+                self._availability,
+            )
+        self._availability_defended = now
+        client.publish(self._availability, b"online", qos=1, retain=True)
 
     # --- the writer thread ----------------------------------------------------------
 

@@ -532,12 +532,14 @@ class Monitor:
             self._reschedule()
             return updated
 
-    def verify_link(self, incident_id: int, action: str, expires: int, signature: str) -> None:
+    def verify_link(
+        self, incident_id: int, action: str, expires: int, signature: str, minutes: int | None
+    ) -> None:
         if self._signer is None:
-            raise AlertError("push links are off: notify.public_url is not set")
+            raise AlertError(messages.LINK_OFF)
         if action not in ("ack", "snooze"):
             raise AlertError("unknown action")
-        self._signer.verify(incident_id, action, expires, signature, self._clock())  # type: ignore[arg-type]
+        self._signer.verify(incident_id, action, expires, signature, self._clock(), minutes)  # type: ignore[arg-type]
 
     def alerts(self) -> list[AlertView]:
         """Open alerts and those of the last 24 h, newest first."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import html
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
+from hub.doctor_card import emergency_text
 from hub.episodes import (
     BAND_WORDS,
     LIMBS,
@@ -38,6 +39,7 @@ SIGN_WORDS: Final[dict[Sign, str]] = {
     "long": "Longer than a minute",
     "whole_body": "Whole body",
     "not_alert": "Not alert and responsive",
+    "floppy": "Floppy",
     "fever": "Fever",
     "vomiting": "Vomiting",
     "poor_feeding": "Poor feeding",
@@ -190,12 +192,30 @@ def alert_cells(report: Report) -> list[list[str]]:
 # --- the printable page -----------------------------------------------------------------
 
 
-def _table(headings: Iterable[str], rows: Iterable[Iterable[str]], css: str) -> str:
+def _table(
+    headings: Sequence[str], rows: Iterable[Iterable[str]], css: str, *, stack: bool = False
+) -> str:
+    """A table; `stack` makes each row a card of "heading: value" lines on a phone (the
+    first cell heads the card), so no column is cut off (episodes.css)."""
     head = "".join(f"<th scope='col'>{html.escape(h)}</th>" for h in headings)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    if not stack:
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    lines = []
+    for row in rows:
+        first, *rest = row
+        cells = [f"<th scope='row'>{html.escape(first)}</th>"]
+        cells += [
+            f"<td data-label='{html.escape(h)}'>{html.escape(c)}</td>"
+            for h, c in zip(headings[1:], rest, strict=True)
+        ]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f"<table class='{css} stack'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(lines)}</tbody></table>"
     )
-    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _bars(items: Iterable[tuple[str, int]], css: str) -> str:
@@ -210,14 +230,22 @@ def _bars(items: Iterable[tuple[str, int]], css: str) -> str:
     return f"<ul class='bars {css}'>{rows}</ul>"
 
 
-def render_html(report: Report, query: str) -> str:
+def _emergency_html(number: str) -> str:
+    """The one emergency sentence (as on the card and the episode page), its number a call
+    link."""
+    before, _, after = emergency_text(number).partition(number)
+    link = f"<a href='tel:{html.escape(number)}'>{html.escape(number)}</a>"
+    return f"<p class='report-emergency'>{html.escape(before)}{link}{html.escape(after)}</p>"
+
+
+def render_html(report: Report, query: str, *, emergency_number: str) -> str:
     """The report as one HTML page; `query` (already URL-encoded) repeats the period in the
     links to the PDF and CSV downloads."""
     e = html.escape
     zone = report.zone
     rows = [row_cells(row, zone) for row in report.rows]
     episodes = (
-        _table(HEADINGS, rows, "report-table episodes-table")
+        _table(HEADINGS, rows, "report-table episodes-table", stack=True)
         if rows
         else "<p class='empty'>No episodes logged in this period.</p>"
     )
@@ -227,7 +255,10 @@ def render_html(report: Report, query: str) -> str:
     alerts_rows = alert_cells(report)
     alerts = (
         _table(
-            ("Alert", "Room", "From", "Until", "Worst", "Answered by"), alerts_rows, "report-table"
+            ("Alert", "Room", "From", "Until", "Worst", "Answered by"),
+            alerts_rows,
+            "report-table",
+            stack=True,
         )
         if alerts_rows
         else "<p class='empty'>No room alerts in this period.</p>"
@@ -248,6 +279,7 @@ def render_html(report: Report, query: str) -> str:
         f"<p class='period'>{e(period_words(report))}</p>"
         f"<p class='generated'>Made {e(when(report.generated_at, zone))} by the nursery "
         f"monitor. {e(report.note)}</p>"
+        f"{_emergency_html(emergency_number)}"
         "<nav class='report-actions no-print'>"
         "<button type='button' id='print-report'>Print</button>"
         f"<a href='/api/episodes/report.pdf?{e(query)}' download>Download PDF</a>"
@@ -286,6 +318,7 @@ EPISODE_COLUMNS: Final = (
     "timed",
     *(f"limb_{limb}" for limb in LIMBS),
     "alert_and_responsive",
+    "floppy",
     "state",
     "cluster",
     "jerks",
@@ -348,6 +381,7 @@ def episodes_csv(episodes: Iterable[Episode], zone: tzinfo) -> Iterator[str]:
                 e.timing.timed,
                 *(limb in d.limbs for limb in LIMBS),
                 d.alert,
+                d.floppy,
                 d.state,
                 d.is_cluster,
                 d.jerks,

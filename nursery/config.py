@@ -38,6 +38,9 @@ DHT_MIN_INTERVAL_S = 2.0
 PIN_KEYS = ("pin", "led_pin", "button_pin", "buzzer_pin", "power_pin", "cold_led_pin")
 PIN_OFF = frozenset({"off", "none", ""})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST_NAME_RE = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
 
 
 class SettingsError(Exception):
@@ -188,6 +191,23 @@ class HubSettings(_Section):
         description="Sign every visitor in as the `demo` caregiver without a password; for "
         "`nursery demo` only, refused unless http_host is a loopback address.",
     )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names the dashboard and API answer to besides their own (localhost, "
+        "the machine's host name and `<hostname>.local`, notify.public_url's host, any IP "
+        "address); other names get 400, against DNS rebinding. `*` for any. JSON list in env.",
+    )
+
+    @_field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name != "*" and not _HOST_NAME_RE.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a host name: give names only, like nursery.local "
+                    "(no http://, no port; IP addresses are always accepted), or * for any"
+                )
+        return value
 
     @model_validator(mode="after")
     def _demo_only_on_loopback(self) -> HubSettings:

@@ -23,6 +23,8 @@ from tests.conftest import Mosquitto, free_port, wait_until
 
 BASE = "nursery"
 HUB_USER = "hub"
+# What a room's Pi publishes, as scripts/install-pi's ACL allows it.
+DEVICE_WRITES = ("reading", "status", "fault", "health", "episode")
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,10 @@ class CertificateAuthority:
 
 def acl_rules(user: str, base: str = BASE) -> list[str]:
     """The installer's ACL shape: the hub reads every room and answers; a device writes
-    only under its own room and reads what the hub says back to it."""
-    if user == HUB_USER:
+    only under its own room and reads what the hub says back to it. `hub-…` logins get the
+    hub's rules: a test that speaks as the hub while the hub runs needs a login of its own,
+    since a client's id is its login name and the hub's would take the hub's place."""
+    if user == HUB_USER or user.startswith(f"{HUB_USER}-"):
         return [
             f"topic read {base}/#",
             f"topic write {base}/+/alert",
@@ -129,7 +133,7 @@ def acl_rules(user: str, base: str = BASE) -> list[str]:
         ]
     room = user.removeprefix("firmware-")
     return [
-        f"topic write {base}/{room}/#",
+        *(f"topic write {base}/{room}/{kind}" for kind in DEVICE_WRITES),
         f"topic read {base}/{room}/stored",
         f"topic read {base}/{room}/alert",
         f"topic read {base}/{room}/episode/stored",
@@ -170,7 +174,10 @@ class SecureMosquitto(Mosquitto):
                 line for user in self.users for line in (f"user {user}", *acl_rules(user), "")
             )
         )
+        # Per listener, as in the installer's file (before any listener line it would open
+        # a default one on 1883).
         tls = (
+            "use_username_as_clientid true\n"
             f"cafile {self.ca.cert}\n"
             f"certfile {self.server.cert}\n"
             f"keyfile {self.server.key}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 import stat
 import uuid
 from collections.abc import Iterator
@@ -19,10 +20,10 @@ from firmware.contract import EpisodeEventMessage, ReadingMessage
 from hub.alerts import Incident
 from hub.comfort import ComfortBand
 from hub.conditions import Condition
+from hub.doctor_card import CardPolicy, doctor_card, emergency_text
 from hub.episode_log import AlreadyRunning, EpisodeLog, NotRunning
 from hub.episode_store import UNDO_WINDOW, EpisodeStore, NotFound
 from hub.episodes import (
-    CardPolicy,
     Details,
     Episode,
     EpisodeInvalid,
@@ -31,7 +32,6 @@ from hub.episodes import (
     Timing,
     check_details,
     check_timing,
-    doctor_card,
     episode_signs,
     patterns,
     room_snapshot,
@@ -217,27 +217,74 @@ def test_a_short_one_leg_twitch_shows_no_card() -> None:
     assert card.emergency_number == "911"
 
 
+EMERGENCY = (
+    "Call 911 now if your baby is floppy, does not respond to you, or has spasms that come in "
+    "clusters one after another."
+)
+
+
 @pytest.mark.parametrize(
-    ("details", "seconds", "sign"),
+    ("details", "seconds", "sign", "urgency"),
     [
-        ({}, 75, "long"),
-        ({"limbs": ("whole_body",)}, 5, "whole_body"),
-        ({"alert": False}, 5, "not_alert"),
-        ({"fever": True}, 5, "fever"),
-        ({"fever_c": 38.4}, 5, "fever"),
-        ({"vomiting": True}, 5, "vomiting"),
-        ({"poor_feeding": True}, 5, "poor_feeding"),
-        ({"jerks": 6}, 5, "cluster"),
+        ({}, 75, "long", "call_now"),
+        ({"limbs": ("whole_body",)}, 5, "whole_body", "call_now"),
+        ({"alert": False}, 5, "not_alert", "emergency"),
+        ({"floppy": True}, 5, "floppy", "emergency"),
+        ({"fever": True}, 5, "fever", "call_now"),
+        ({"fever_c": 38.4}, 5, "fever", "call_now"),
+        ({"vomiting": True}, 5, "vomiting", "call_now"),
+        ({"poor_feeding": True}, 5, "poor_feeding", "call_now"),
+        ({"jerks": 6}, 5, "cluster", "emergency"),
+        ({"cluster": True}, 5, "cluster", "emergency"),
     ],
 )
-def test_each_sign_in_one_episode_shows_the_card(
-    details: dict[str, object], seconds: float, sign: str
+def test_each_sign_in_one_episode_grades_the_card(
+    details: dict[str, object], seconds: float, sign: str, urgency: str
 ) -> None:
     card = doctor_card([episode(4, NOW - timedelta(hours=1), seconds, **details)], NOW, POLICY)
-    assert card.show
+    assert card.show and card.urgency == urgency
     assert [r.code for r in card.reasons] == [sign]
     assert card.reasons[0].episode_ids == (4,)
-    assert "911" in card.emergency and "floppy" in card.emergency
+    assert card.emergency == EMERGENCY == emergency_text("911")
+
+
+def test_an_emergency_card_leads_with_the_emergency_sentence() -> None:
+    cluster = episode(1, NOW - timedelta(hours=2), 5, limbs=("left_leg",), jerks=5)
+    card = doctor_card([cluster], NOW, POLICY)
+    assert card.urgency == "emergency"
+    assert card.title == EMERGENCY  # the title is the sentence, with the number to call
+    assert "pediatrician" in card.advice
+    assert "diagnos" not in card.advice + card.title
+
+
+def test_a_call_now_card_says_call_the_practice_and_the_number_if_it_cannot_be_reached() -> None:
+    card = doctor_card([episode(1, NOW - timedelta(hours=2), 5, fever=True)], NOW, POLICY)
+    assert card.urgency == "call_now"
+    assert card.title == "Call your pediatrician now"
+    assert "Call the practice now" in card.advice and "call 911" in card.advice
+    assert card.emergency == EMERGENCY
+
+
+def test_the_most_urgent_reason_grades_the_card_and_comes_first() -> None:
+    fever = episode(1, NOW - timedelta(hours=5), 5, fever=True)
+    not_alert = episode(2, NOW - timedelta(hours=2), 5, alert=False)
+    card = doctor_card([fever, not_alert], NOW, POLICY)
+    assert card.urgency == "emergency"
+    assert [(r.code, r.urgency) for r in card.reasons] == [
+        ("not_alert", "emergency"),
+        ("fever", "call_now"),
+    ]
+
+
+def test_an_emergency_sign_days_ago_still_asks_for_the_pediatrician_now() -> None:
+    """ "Call the emergency number now" about a cluster three days ago is not what the parent
+    needs; the doctor should still hear about it at once."""
+    old_cluster = episode(1, NOW - timedelta(days=3), 5, jerks=4)
+    card = doctor_card([old_cluster], NOW, POLICY)
+    assert card.urgency == "call_now"
+    assert [(r.code, r.urgency) for r in card.reasons] == [("cluster", "call_now")]
+    running = episode(2, NOW - timedelta(minutes=3), running=True, alert=False)
+    assert doctor_card([running], NOW, POLICY).urgency == "emergency"
 
 
 def test_a_fever_below_38_is_not_a_sign() -> None:
@@ -254,6 +301,8 @@ def test_three_within_24_hours_is_frequent_but_three_within_25_is_not() -> None:
     close = [episode(i, NOW - timedelta(hours=h), 5) for i, h in ((1, 23), (2, 12), (3, 1))]
     history = [episode(20 + i, NOW - timedelta(days=8 + i), 5) for i in range(3)]
     card = doctor_card(history + close, NOW, POLICY)
+    assert card.urgency == "call_now"
+    assert card.title == "Call your pediatrician now"
     assert [r.code for r in card.reasons] == ["frequent"]
     assert card.reasons[0].text == "3 episodes within 24 hours."
     assert card.reasons[0].episode_ids == (1, 2, 3)
@@ -265,10 +314,14 @@ def test_more_episodes_this_week_than_last_is_a_reason() -> None:
     last_week = [episode(i, NOW - timedelta(days=8 + i), 5) for i in range(1)]
     this_week = [episode(10 + i, NOW - timedelta(days=2 * i + 1), 5) for i in range(3)]
     card = doctor_card(last_week + this_week, NOW, POLICY)
+    assert card.urgency == "next_visit"
+    assert card.title == "Mention it at the next visit"
     assert [r.code for r in card.reasons] == ["rising"]
     assert "3 episodes in the last 7 days, up from 1" in card.reasons[0].text
     steady = [episode(20 + i, NOW - timedelta(days=8 + 2 * i), 5) for i in range(3)]
     assert not doctor_card(steady + this_week, NOW, POLICY).show
+    # A new log has no week before to compare with: no "up from 0".
+    assert not doctor_card(this_week, NOW, POLICY).show
 
 
 def test_deleted_and_old_episodes_do_not_count() -> None:
@@ -359,6 +412,29 @@ def test_the_episode_tables_are_private_and_live_in_the_hub_database(tmp_path: P
     for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
         if side.exists():
             assert stat.S_IMODE(side.stat().st_mode) == 0o600
+
+
+def test_a_log_from_before_the_floppy_question_opens_and_keeps_its_episodes(
+    tmp_path: Path,
+) -> None:
+    """An older hub's file has no floppy column: it is added, and nothing else changes."""
+    path = tmp_path / "hub.db"
+    before = Timing("nursery", NOW - timedelta(hours=1), NOW - timedelta(minutes=59))
+    with EpisodeStore(path) as fresh:
+        first = fresh.add(NewEpisode(before), None, lambda _others: before, NOW)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE episodes DROP COLUMN floppy")  # as an older hub created it
+    db.commit()
+    db.close()
+    with EpisodeStore(path) as reopened:
+        (old,) = reopened.between(NOW - timedelta(days=1), NOW)
+        assert old.id == first.id and old.details.floppy is False
+        start = NOW - timedelta(minutes=10)
+        timing = Timing("nursery", start, start + timedelta(seconds=8))
+        added = reopened.add(
+            NewEpisode(timing, Details(floppy=True)), None, lambda _others: timing, NOW
+        )
+        assert reopened.get(added.id).details.floppy is True
 
 
 def test_log_snapshot_delete_undo_and_erase(hub_db: tuple[Store, EpisodeStore, Settings]) -> None:
@@ -500,6 +576,7 @@ def test_report_html_pdf_and_csv(
             Details(
                 limbs=("whole_body",),
                 alert=False,
+                floppy=True,
                 fever=True,
                 fever_c=38.5,
                 notes='=HYPERLINK("x")',
@@ -511,13 +588,16 @@ def test_report_html_pdf_and_csv(
     )
     assert len(report.rows) == 1
     row = report.rows[0]
-    assert set(row.signs) == {"long", "whole_body", "not_alert", "fever"}
+    assert set(row.signs) == {"long", "whole_body", "not_alert", "floppy", "fever"}
     assert row.around.low_c is not None and row.around.low_c < 14.5
     assert [a.condition for a in report.alerts] == [Condition.COLD]
 
-    page = render_html(report, "since=2026-11-16&until=2026-11-23")
+    page = render_html(report, "since=2026-11-16&until=2026-11-23", emergency_number="911")
+    # The same emergency sentence as the card and the episode page, the number a call link.
+    before, _, after = emergency_text("911").partition("911")
+    assert f"{before}<a href='tel:911'>911</a>{after}" in page
     assert "Sun 22 Nov 2026 02:10:00" in page  # local time in Berlin
-    assert "whole body" in page and "fever 38.5 °C" in page
+    assert "whole body" in page and "fever 38.5 °C" in page and "floppy" in page
     assert "Room cold" in page and "Sam" in page
     assert "A pattern is not a cause" in page
     assert "=HYPERLINK(&quot;x&quot;)" in page  # notes are text, never markup
@@ -534,6 +614,7 @@ def test_report_html_pdf_and_csv(
     assert rows[0]["started_local"] == "2026-11-22 02:10:00"
     assert rows[0]["duration_s"] == "75.0"
     assert rows[0]["limb_whole_body"] == "yes" and rows[0]["limb_left_leg"] == "no"
+    assert rows[0]["floppy"] == "yes"
     assert rows[0]["notes"].startswith("'=")  # a spreadsheet shows it, never runs it
     assert rows[0]["cold_alert_open"] == "yes"
 

@@ -303,10 +303,24 @@ def test_start_stop_edit_and_the_doctor_card(hub: RunningHub) -> None:
     assert edited.json()["signs"] == ["whole_body", "fever"]
     assert edited.json()["duration_s"] == stopped["duration_s"]  # timing untouched
     card = hub.get("/api/episodes/card").json()
-    assert card["show"] is True
+    assert card["show"] is True and card["urgency"] == "call_now"
     assert [r["code"] for r in card["reasons"]] == ["whole_body", "fever"]
     assert card["emergency_number"] == "112" and "112" in card["emergency"]
-    assert "pediatrician" in card["title"].lower()
+    assert card["title"] == "Call your pediatrician now"
+
+    # Not alert and responsive: an emergency, and the card's title is the emergency sentence.
+    hub.request("PATCH", f"/api/episodes/{running['id']}", json={"alert": False})
+    card = hub.get("/api/episodes/card").json()
+    assert card["urgency"] == "emergency" and card["title"] == card["emergency"]
+    first = card["reasons"][0]
+    assert (first["code"], first["urgency"]) == ("not_alert", "emergency")
+    floppy = hub.request(
+        "PATCH", f"/api/episodes/{running['id']}", json={"alert": True, "floppy": True}
+    ).json()
+    assert floppy["floppy"] is True and "floppy" in floppy["signs"]
+    card = hub.get("/api/episodes/card").json()
+    assert card["urgency"] == "emergency" and card["reasons"][0]["code"] == "floppy"
+    hub.request("PATCH", f"/api/episodes/{running['id']}", json={"floppy": False})
 
     # Moving the start keeps the duration; a future start is refused by name.
     moved_to = datetime.fromisoformat(stopped["started_at"]) - timedelta(minutes=3)

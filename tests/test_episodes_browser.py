@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from firmware.contract import EpisodeEventMessage, episode_topic
+from hub.doctor_card import emergency_text
 from nursery.config import Settings
 from tests.conftest import (
     TEST_CAREGIVER,
@@ -31,6 +32,7 @@ from tests.test_episodes_api import hour_of_readings, publish_until_stored
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 ROOM = "nursery"
+EMERGENCY = emergency_text("112")
 StartHub = Callable[[Settings], RunningHub]
 
 expect.set_options(timeout=15_000)
@@ -113,13 +115,25 @@ def test_episode_now_stop_form_card_report_and_csv(
     page.get_by_role("button", name="Save").tap()
     expect(form).to_be_hidden()
 
+    # Not alert and responsive: an emergency. The emergency sentence is the card's heading,
+    # the number a call link, and the page shows the heading and the reasons, not just a
+    # bare call button where the form was.
     card = page.locator("#card")
-    expect(card).to_be_visible()
-    expect(card).to_contain_text("Talk to your pediatrician")
+    expect(card).to_have_attribute("data-urgency", "emergency")
+    title = page.locator("#card-title")
+    expect(title).to_have_text(EMERGENCY)
+    expect(title.locator('a[href="tel:112"]')).to_have_text("112")
+    expect(title).to_be_in_viewport(ratio=1)
+    expect(page.locator("#card-reasons li").first).to_be_in_viewport(ratio=1)
+    expect(page.locator("#card-reasons li").first).to_have_text(
+        "Your baby was not alert and responsive during an episode."
+    )
     expect(card).to_contain_text("An episode involved the whole body.")
     expect(card).to_contain_text("An episode came with a fever.")
-    expect(card).to_contain_text("not alert and responsive")
     expect(page.locator("#card-call")).to_have_attribute("href", "tel:112")
+    expect(page.locator("#card-call")).to_be_in_viewport()
+    # One sentence for the emergency: the heading, the page's footer and the report.
+    expect(page.locator("#emergency-foot")).to_have_text(EMERGENCY)
 
     item = page.locator(".ep-item").first
     expect(item).to_contain_text("whole body")
@@ -147,6 +161,8 @@ def test_episode_now_stop_form_card_report_and_csv(
     expect(table).to_contain_text("fever 38.6 °C")
     expect(table).to_contain_text("arched and stiff, then cried")
     expect(page.locator("body")).to_contain_text("A pattern is not a cause")
+    expect(page.locator(".report-emergency")).to_have_text(EMERGENCY)
+    expect(page.locator(".report-emergency a")).to_have_attribute("href", "tel:112")
 
     # The dashboard's temperature chart marks the episode.
     page.goto(hub.url + "/")
@@ -227,3 +243,96 @@ def test_the_pi_button_starts_the_stopwatch_on_the_phone(
     page.locator("#form").get_by_label("Right leg").check()
     page.get_by_role("button", name="Save").tap()
     expect(page.locator(".ep-item").first).to_contain_text("right leg")
+
+
+def test_after_saving_warning_signs_the_page_shows_the_cards_heading_and_reasons(
+    hub: RunningHub, tab: Callable[..., Tab]
+) -> None:
+    """The form sits below the card: once it closes, the new card must come into view from
+    its heading, not leave the parent looking at a bare call button."""
+    page = tab().open(hub)
+    page.get_by_role("button", name="Episode now").tap()
+    expect(page.locator("#watch")).to_be_visible()
+    page.get_by_role("button", name="Stop").tap()
+    form = page.locator("#form")
+    expect(form).to_be_in_viewport()
+    # The form's own scroll has finished: the parent is looking at the form.
+    expect(page.locator("#form-title")).to_be_in_viewport(ratio=1)
+    form.get_by_label("Left leg").check()
+    form.get_by_label("Floppy or limp").check()
+    page.get_by_role("button", name="Save").tap()
+    expect(form).to_be_hidden()
+    expect(page.locator("#card")).to_have_attribute("data-urgency", "emergency")
+    expect(page.locator("#card-reasons li")).to_have_text(
+        ["Your baby was floppy during an episode."]
+    )
+    expect(page.locator(".ep-item").first.locator(".ep-facts")).to_contain_text("floppy")
+    expect(page.locator("#card-title")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#card-reasons li").first).to_be_in_viewport(ratio=1)
+    expect(page.locator("#card-call")).to_be_in_viewport(ratio=1)
+
+
+def test_vomiting_asks_to_call_the_pediatrician_now_and_brings_the_card_into_view(
+    hub: RunningHub, tab: Callable[..., Tab]
+) -> None:
+    page = tab().open(hub)
+    page.get_by_role("button", name="Log an earlier episode").tap()
+    earlier = datetime.now() - timedelta(minutes=40)  # the browser's local time
+    page.fill("#f-start", earlier.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.locator("#form").get_by_label("Left leg").check()
+    page.locator("#form").get_by_label("Vomiting").check()
+    page.get_by_role("button", name="Save").tap()
+    expect(page.locator("#form")).to_be_hidden()
+
+    card = page.locator("#card")
+    expect(card).to_have_attribute("data-urgency", "call_now")
+    expect(page.locator("#card-title")).to_have_text("Call your pediatrician now")
+    expect(page.locator("#card-title")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#card-reasons li")).to_have_text(["An episode came with vomiting."])
+    expect(page.locator("#card-reasons li").first).to_be_in_viewport(ratio=1)
+    expect(page.locator("#card-advice")).to_contain_text("If you cannot reach them, call 112.")
+    # Below the reasons, the same emergency sentence as everywhere, with its call button.
+    expect(page.locator("#card-emergency")).to_have_text(EMERGENCY)
+    expect(page.locator("#emergency-foot")).to_have_text(EMERGENCY)
+
+
+def test_the_report_reads_at_phone_width_without_cut_columns(
+    hub: RunningHub, tab: Callable[..., Tab]
+) -> None:
+    """Twelve columns on a 390 px phone: each episode becomes a card of "heading: value"
+    lines, every one inside the screen, nothing hidden in a sideways scroll."""
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    answer = hub.post(
+        "/api/episodes",
+        json={
+            "room": ROOM,
+            "started_at": start.isoformat(),
+            "duration_s": 30,
+            "limbs": ["left_leg", "right_leg"],
+            "alert": True,
+            "state": "asleep",
+            "notes": "kicked both legs, then slept on",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    page = tab().open(hub)
+    page.locator("#r-page").click()
+    row = page.locator(".episodes-table tbody tr")
+    expect(row).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    cells = row.locator("th, td")
+    expect(cells).to_have_count(12)
+    for index in range(12):
+        box = cells.nth(index).bounding_box()
+        assert box is not None, f"cell {index} is not shown"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"cell {index} cut"
+    notes = row.locator('td[data-label="Notes"]')
+    notes.scroll_into_view_if_needed()
+    expect(notes).to_be_in_viewport()
+    expect(notes).to_have_text("kicked both legs, then slept on")
+    label = notes.evaluate("(node) => getComputedStyle(node, '::before').content")
+    assert label == '"Notes"'  # each value says which column it is
+    sideways = page.locator(".report-page section").evaluate_all(
+        "(sections) => sections.filter((s) => s.scrollWidth > s.clientWidth).length"
+    )
+    assert sideways == 0, "a section scrolls sideways"

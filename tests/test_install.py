@@ -112,14 +112,25 @@ class InstalledBroker(Mosquitto):
 class Session:
     """One MQTT 3.1.1 client that records its CONNACK, SUBACKs and messages."""
 
-    def __init__(self, port: int, username: str | None = None, password: str | None = None):
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    def __init__(
+        self,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str = "",
+    ):
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        )
+        self.client.reconnect_delay_set(60, 60)  # a kicked-off session stays off: it shows
         if username is not None:
             self.client.username_pw_set(username, password)
         self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
         self.connack: queue.Queue[mqtt.ReasonCode] = queue.Queue()
         self.subacks: queue.Queue[int] = queue.Queue()
+        self.disconnects: queue.Queue[mqtt.ReasonCode] = queue.Queue()
         self.client.on_connect = lambda c, u, f, reason, p: self.connack.put(reason)
+        self.client.on_disconnect = lambda c, u, f, reason, p: self.disconnects.put(reason)
         self.client.on_subscribe = lambda c, u, mid, reasons, p: self.subacks.put(mid)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
         self.client.connect("127.0.0.1", port)
@@ -270,7 +281,7 @@ def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None
             contract.status_topic,
             contract.fault_topic,
             contract.health_topic,
-            contract.command_topic,
+            contract.episode_topic,
         )
     ]
     hub_topics = [
@@ -294,6 +305,62 @@ def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None
     finally:
         hub_session.close()
         device.close()
+
+
+def test_a_pi_cannot_answer_alerts_or_speak_for_the_hub(hub: Hub) -> None:
+    """A room's Pi (or whoever has its password) may not acknowledge or snooze its room's
+    alert, nor forge the alert state, the room state or the hub's receipts."""
+    from firmware import contract
+    from hub.comfort import room_state_topic
+
+    base, room = "nursery", "nursery"
+    forbidden = [
+        contract.command_topic(base, room),
+        contract.alert_topic(base, room),
+        contract.stored_topic(base, room),
+        contract.episode_stored_topic(base, room),
+        room_state_topic(base, room),
+        f"{base}/hub/availability",
+        "homeassistant/device/nursery_monitor_nursery_nursery/config",
+    ]
+    hub_session = Session(hub.port, *login(hub.root, "hub"))
+    device = Session(hub.port, *login(hub.root, "firmware"))
+    try:
+        hub_session.subscribe("nursery/#")
+        hub_session.subscribe("homeassistant/#")
+        device.publish(contract.command_topic(base, room), b"ack")
+        for topic in forbidden[1:]:
+            device.publish(topic, b"forged")
+        # One client's messages arrive in order: the allowed one first means none of the
+        # forbidden ones, published before it, got through.
+        device.publish(contract.reading_topic(base, room), b"own reading")
+        assert hub_session.next()[:2] == (contract.reading_topic(base, room), b"own reading")
+        assert hub_session.messages.empty()
+    finally:
+        hub_session.close()
+        device.close()
+
+
+def test_nobody_can_take_the_hubs_session_by_its_client_id(hub: Hub) -> None:
+    """The hub's session (and the readings queued in it) is tied to the hub's login: a
+    client that connects with the hub's client id neither kicks the hub off nor gets its
+    messages; without a login it is refused."""
+    hub_id = "nursery-hub"
+    hub_session = Session(hub.port, *login(hub.root, "hub"), client_id=hub_id)
+    anonymous = Session(hub.port, client_id=hub_id)
+    impostor = Session(hub.port, *login(hub.root, "firmware"), client_id=hub_id)
+    try:
+        assert hub_session.accepted
+        assert not anonymous.accepted
+        assert impostor.accepted  # a real login: it connects, under its own name
+        hub_session.subscribe("nursery/#")
+        impostor.publish("nursery/nursery/reading", b"after the impostor came")
+        assert hub_session.next()[:2] == ("nursery/nursery/reading", b"after the impostor came")
+        assert hub_session.disconnects.empty(), "the impostor took over the hub's session"
+        assert impostor.messages.empty()
+    finally:
+        for session in (hub_session, anonymous, impostor):
+            session.close()
 
 
 def test_broker_config_persists_and_queues(hub: Hub) -> None:
@@ -478,7 +545,7 @@ def test_a_second_room_gets_its_own_login(hub: Hub, tmp_path: Path) -> None:
     assert mode(secret) == 0o600
     assert secret.read_text().strip() not in output
     acl = (hub.root / "etc/mosquitto/nursery.acl").read_text()
-    assert "user firmware-bedroom\ntopic write nursery/bedroom/#\n" in acl
+    assert "user firmware-bedroom\ntopic write nursery/bedroom/reading\n" in acl
 
     # The bedroom Pi: firmware only, pointed at the hub, with the password from add-device.
     installed(

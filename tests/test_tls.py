@@ -31,6 +31,7 @@ from tests.test_install import login as installed_login
 
 USERS = {
     "hub": "hub-8c1f2e0d9a",
+    "hub-probe": "hub-probe-5e02b7c4",
     "firmware-nursery": "fw-nursery-41d7c0b2",
     "firmware-bedroom": "fw-bedroom-93ae6f11",
 }
@@ -224,7 +225,7 @@ def test_a_device_may_publish_only_under_its_own_room(
         # delivers nothing from it.
         nursery_pi.subscribe(f"{BASE}/bedroom/alert")
         nursery_pi.subscribe(f"{BASE}/nursery/alert")
-        the_hub = Device(MqttSettings.model_validate(secure.mqtt_settings("hub")))
+        the_hub = Device(MqttSettings.model_validate(secure.mqtt_settings("hub-probe")))
         try:
             the_hub.publish(f"{BASE}/bedroom/alert", b"for the bedroom")
             the_hub.publish(f"{BASE}/nursery/alert", b"for the nursery")

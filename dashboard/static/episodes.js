@@ -19,6 +19,7 @@
     long: "longer than a minute",
     whole_body: "whole body",
     not_alert: "not alert",
+    floppy: "floppy",
     fever: "fever",
     vomiting: "vomiting",
     poor_feeding: "poor feeding",
@@ -193,22 +194,55 @@
     renderWatch();
   }
 
+  /** The emergency sentence into `node`, its number a call link (the API gives both). */
+  function emergencyInto(node, sentence, number) {
+    node.textContent = "";
+    const at = sentence.indexOf(number);
+    if (at < 0) {
+      node.textContent = sentence;
+      return;
+    }
+    const link = el("a", "ep-tel", number);
+    link.href = `tel:${number}`;
+    node.append(sentence.slice(0, at), link, sentence.slice(at + number.length));
+  }
+
   async function loadCard() {
     const res = await api("GET", "/api/episodes/card");
-    if (!res.ok) return;
+    if (!res.ok) return null;
     const card = res.data;
-    $("card").hidden = !card.show;
-    $("card-title").textContent = card.title;
-    $("card-advice").textContent = card.advice;
+    const node = $("card");
+    node.hidden = !card.show;
+    node.dataset.urgency = card.urgency || "";
+    const emergency = card.urgency === "emergency";
+    // An emergency: the sentence is the heading, the call button right under it.
+    if (emergency) emergencyInto($("card-title"), card.title, card.emergency_number);
+    else $("card-title").textContent = card.title;
+    const line = $("card-emergency-line");
+    if (emergency) $("card-title").after(line);
+    else $("card-reasons").after(line);
+    $("card-emergency").hidden = emergency;
     $("card-emergency").textContent = card.emergency;
+    $("card-advice").textContent = card.advice;
     $("card-note").textContent = card.note;
     const call = $("card-call");
     call.href = `tel:${card.emergency_number}`;
     call.textContent = `Call ${card.emergency_number}`;
-    $("emergency-foot").textContent = `If your baby is floppy or does not respond to you, call ${card.emergency_number} now.`;
+    emergencyInto($("emergency-foot"), card.emergency, card.emergency_number);
     const list = $("card-reasons");
     list.textContent = "";
     for (const reason of card.reasons) list.append(el("li", null, reason.text));
+    return card;
+  }
+
+  /** After saving an episode the card names: its heading and reasons in view, not a bare
+   * call button where the form was. */
+  function showCard(card, saved) {
+    if (!card || !card.show || !saved) return;
+    if (!card.reasons.some((reason) => reason.episode_ids.includes(saved.id))) return;
+    const title = $("card-title");
+    title.focus({ preventScroll: true });
+    $("card").scrollIntoView({ block: "start", behavior: "smooth" });
   }
 
   async function loadPatterns() {
@@ -249,8 +283,10 @@
     }
   }
 
+  /** Everything again; resolves to the doctor card (null if it could not be read). */
   async function refresh() {
-    await Promise.all([loadEpisodes(), loadCard(), loadPatterns()]);
+    const [, card] = await Promise.all([loadEpisodes(), loadCard(), loadPatterns()]);
+    return card;
   }
 
   // --- the stopwatch ----------------------------------------------------------------
@@ -386,6 +422,7 @@
       $("f-jerks").value = episode.jerks && episode.jerks > 1 ? String(episode.jerks) : "";
       $("f-fever").checked = episode.fever;
       $("f-fever-c").value = episode.fever_c === null ? "" : inputTemp(episode.fever_c);
+      form.elements.floppy.checked = episode.floppy;
       form.elements.vomiting.checked = episode.vomiting;
       form.elements.poor_feeding.checked = episode.poor_feeding;
       $("f-notes").value = episode.notes;
@@ -420,6 +457,7 @@
     return {
       limbs: [...form.querySelectorAll('input[name="limbs"]:checked')].map((input) => input.value),
       alert: alert === "" || alert === null ? null : alert === "yes",
+      floppy: form.elements.floppy.checked,
       state: radio("state") || null,
       cluster,
       jerks: cluster && jerks !== "" ? Number(jerks) : cluster ? null : 1,
@@ -469,7 +507,7 @@
         return;
       }
       closeForm();
-      await refresh();
+      showCard(await refresh(), res.data);
     } catch (e) {
       showErrors([{ field: null, msg: "The hub did not answer; nothing was lost, tap Save again." }]);
     } finally {
@@ -504,6 +542,7 @@
       const facts = [what || "details not filled in yet", episode.room];
       if (episode.state) facts.push(STATE_WORDS[episode.state]);
       if (episode.alert === false) facts.push("not alert");
+      if (episode.floppy) facts.push("floppy");
       if (episode.jerks && episode.jerks > 1) facts.push(`${episode.jerks} jerks`);
       if (episode.fever) facts.push(episode.fever_c ? `fever ${fmtTemp(episode.fever_c)}` : "fever");
       if (episode.vomiting) facts.push("vomiting");

@@ -15,6 +15,7 @@ from hub.monitor import Monitor
 from hub.notify import Dispatcher
 from hub.preferences import Preferences
 from hub.store import Store
+from hub.used_links import UsedLinks
 from nursery.config import Settings
 
 
@@ -33,6 +34,8 @@ class HubContext:
     # While no caregiver exists: the code that lets a phone create the first account.
     setup_code: str | None = None
     login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))
+    # The push links that already acted (a second tap says "already done").
+    used_links: UsedLinks | None = None
 
 
 def get_context(request: Request) -> HubContext:
@@ -94,6 +97,18 @@ def optional_caregiver(request: Request) -> Caregiver | None:
     request.state.via = "dashboard"
     request.state.csrf = session.csrf  # for GET /api/auth/me, without a second lookup
     return session.caregiver
+
+
+def session_caregiver(request: Request) -> Caregiver | None:
+    """The caregiver of the browser's dashboard session, if it holds a live one; never
+    raises, and wants no CSRF token.
+
+    Only for naming who tapped a push link: the link's signature alone allows the
+    change, so a signed-in phone must not fail where a signed-out one works.
+    """
+    cookie = request.cookies.get(SESSION_COOKIE)
+    session = get_context(request).accounts.session(cookie) if cookie else None
+    return session.caregiver if session else None
 
 
 def require_caregiver(request: Request) -> Caregiver:

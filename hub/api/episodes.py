@@ -22,13 +22,13 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.api.deps import CaregiverDep, ContextDep, PageCaregiverDep
+from hub.doctor_card import DoctorCard, Urgency
 from hub.episode_log import AlreadyRunning, EpisodeLog, NotRunning, day_bounds
 from hub.episode_store import UNDO_WINDOW, EpisodeStore, EpisodeStoreError, NotFound
 from hub.episodes import (
     MAX_JERKS,
     MAX_NOTES,
     Details,
-    DoctorCard,
     Episode,
     EpisodeInvalid,
     FieldError,
@@ -61,6 +61,7 @@ class DetailsIn(BaseModel):
     alert: bool | None = Field(
         None, description="Was the baby alert and responsive during it? null: not said."
     )
+    floppy: bool = Field(False, description="The baby was floppy (limp) during it.")
     state: WakeState | None = Field(None, description="asleep, waking or awake when it began.")
     cluster: bool = Field(False, description="A cluster of jerks rather than one.")
     jerks: int | None = Field(None, description=f"How many jerks (1 to {MAX_JERKS}).")
@@ -74,6 +75,7 @@ class DetailsIn(BaseModel):
         return Details(
             limbs=tuple(self.limbs),
             alert=self.alert,
+            floppy=self.floppy,
             state=self.state,
             cluster=self.cluster,
             jerks=self.jerks,
@@ -105,6 +107,7 @@ class EpisodePatch(BaseModel):
     timed: bool | None = None
     limbs: list[Limb] | None = Field(None, max_length=4)
     alert: bool | None = None
+    floppy: bool | None = None
     state: WakeState | None = None
     cluster: bool | None = None
     jerks: int | None = None
@@ -142,6 +145,7 @@ class EpisodeOut(BaseModel):
     duration_s: float | None = Field(description="Seconds, computed in UTC.")
     limbs: list[str]
     alert: bool | None
+    floppy: bool
     state: str | None
     cluster: bool
     jerks: int | None
@@ -161,18 +165,23 @@ class EpisodeOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    code: str
+    code: str = Field(description="A sign, frequent or rising.")
     text: str
     episode_ids: list[int]
+    urgency: Urgency = Field(description="The level this reason alone would give the card.")
 
 
 class CardOut(BaseModel):
     show: bool
-    title: str
+    urgency: Urgency | None = Field(
+        description="emergency (call the emergency number now), call_now (call the "
+        "pediatrician now), next_visit (mention it at the next visit), or null: no card."
+    )
+    title: str = Field(description="For an emergency, the emergency sentence itself.")
     advice: str
-    reasons: list[ReasonOut]
+    reasons: list[ReasonOut] = Field(description="Most urgent first.")
     emergency_number: str
-    emergency: str
+    emergency: str = Field(description="The one emergency sentence, as on every page.")
     note: str
 
 
@@ -223,6 +232,7 @@ def episode_out(episode: Episode, now: datetime) -> EpisodeOut:
         duration_s=episode.duration_s,
         limbs=list(d.limbs),
         alert=d.alert,
+        floppy=d.floppy,
         state=d.state,
         cluster=d.is_cluster,
         jerks=d.jerks,
@@ -258,10 +268,11 @@ def episode_out(episode: Episode, now: datetime) -> EpisodeOut:
 def card_out(card: DoctorCard) -> CardOut:
     return CardOut(
         show=card.show,
+        urgency=card.urgency,
         title=card.title,
         advice=card.advice,
         reasons=[
-            ReasonOut(code=r.code, text=r.text, episode_ids=list(r.episode_ids))
+            ReasonOut(code=r.code, text=r.text, episode_ids=list(r.episode_ids), urgency=r.urgency)
             for r in card.reasons
         ],
         emergency_number=card.emergency_number,
@@ -468,7 +479,7 @@ def start_episode(caregiver: CaregiverDep, log: LogDep, body: StartIn) -> Episod
 
 @router.get("/card", response_model=CardOut)
 def doctor_card(caregiver: CaregiverDep, log: LogDep) -> CardOut:
-    """When to call the pediatrician, from the last week of the log (and the week before)."""
+    """How urgently to get help, from the last week of the log (and the week before)."""
     return card_out(log.card())
 
 
@@ -531,7 +542,11 @@ def report_page(
 ) -> HTMLResponse:
     """The pediatrician report as one printable page (a browser without a session is sent
     to sign in first)."""
-    page = render_html(_report(log, ctx.store, period), period.query())
+    page = render_html(
+        _report(log, ctx.store, period),
+        period.query(),
+        emergency_number=log.policy().emergency_number,
+    )
     return HTMLResponse(page, headers=NO_STORE)
 
 
@@ -620,6 +635,7 @@ def _merged(old: Details, body: EpisodePatch) -> Details:
     return Details(
         limbs=tuple(body.limbs or ()) if "limbs" in sent else old.limbs,
         alert=body.alert if "alert" in sent else old.alert,
+        floppy=pick("floppy", body.floppy, False),
         state=body.state if "state" in sent else old.state,
         cluster=pick("cluster", body.cluster, False),
         jerks=body.jerks if "jerks" in sent else old.jerks,

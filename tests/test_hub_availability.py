@@ -1,0 +1,75 @@
+"""The hub's own availability topic on a broker without an ACL (the demo's, or a user's
+own): a retained "offline" published by someone else must not leave Home Assistant showing
+every room unavailable while the hub runs."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.discovery import hub_availability_topic
+from nursery.config import Settings
+from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+
+
+def retained(port: int, topic: str) -> bytes:
+    """What a client subscribing now is given as the retained message of `topic`."""
+    got: queue.Queue[bytes] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.on_connect = lambda c, u, f, reason, p: c.subscribe(topic, qos=1)
+    client.on_message = lambda c, u, m: got.put(bytes(m.payload)) if m.retain else None
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        return got.get(timeout=5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish_retained(port: int, topic: str, payload: bytes) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_forged_retained_offline_is_answered_with_online(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+) -> None:
+    start_hub(hub_settings(tmp_path, broker.port, base_topic))
+    topic = hub_availability_topic(base_topic)
+    wait_until(lambda: retained(broker.port, topic) == b"online", what="the hub's online")
+
+    publish_retained(broker.port, topic, b"offline")
+
+    wait_until(
+        lambda: retained(broker.port, topic) == b"online",
+        timeout=10,
+        what="the hub to publish online again over a forged retained offline",
+    )
+
+
+def test_a_stopped_hub_stays_offline(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+) -> None:
+    """The guard must not fight the hub's own goodbye."""
+    hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
+    topic = hub_availability_topic(base_topic)
+    wait_until(lambda: retained(broker.port, topic) == b"online", what="the hub's online")
+    hub.stop()
+    assert retained(broker.port, topic) == b"offline"
