@@ -4,17 +4,11 @@ status light and the buzzer know when the Pi is on its own.
 A connected broker is not enough: the hub may be stopped, hung, or unable to store. The
 hub answers every reading and every button event with a receipt within a second or two,
 so something sent and left unanswered for `answer_within_s` means the hub is not there.
-Pure bookkeeping over monotonic times passed in; the runner feeds it.
+Pure bookkeeping over monotonic times passed in; the runner feeds it, with
+`answer_within_s` from `firmware.hub_lost_after_s`.
 """
 
 from __future__ import annotations
-
-from typing import Final
-
-# The hub's receipts come about a second after a reading (gathered behind one fsync), at
-# most one a second per room; ten seconds leaves room for a busy SD card without leaving
-# a parent guessing.
-HUB_ANSWER_S: Final = 10.0
 
 
 class HubContact:
@@ -31,9 +25,7 @@ class HubContact:
     the broker has answered, and must not beep about a hub it has not yet tried to reach.
     """
 
-    def __init__(
-        self, answer_within_s: float = HUB_ANSWER_S, started_at: float | None = None
-    ) -> None:
+    def __init__(self, answer_within_s: float, started_at: float | None = None) -> None:
         if not answer_within_s > 0:
             raise ValueError("answer_within_s must be positive")
         self.answer_within_s = answer_within_s

@@ -53,6 +53,7 @@ from firmware.sensor_health import (
 )
 from firmware.sensors import Sensor, SensorReader, SensorReading, open_sensor
 from nursery.config import FirmwareSettings, Settings
+from nursery.systemd import LoopWatchdog
 
 log = logging.getLogger("nursery.firmware")
 
@@ -257,7 +258,9 @@ class _Firmware:
             hold_s=rules.cold_for_s,
             clear_c=rules.effective("cold_clear_c") if local_cold is None else None,
         )
-        self.contact = HubContact(started_at=time.monotonic())  # a grace for the first connection
+        self.contact = HubContact(  # from started_at: a grace for the first connection
+            self.firmware.hub_lost_after_s, started_at=time.monotonic()
+        )
         self._hub_alert: AlertStateMessage | None = None  # set on paho's thread
         self._presses: queue.SimpleQueue[ButtonEvent] = queue.SimpleQueue()
         self._events_stored: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -324,6 +327,8 @@ class _Firmware:
         interval = self.firmware.interval_s
         slot = time.monotonic()
         self._show()
+        # Fed by each turn that ends (READY=1 after the first): a hung read stops the pings.
+        watchdog = LoopWatchdog()
         while not self.stop.is_set():
             if time.monotonic() >= slot:
                 self._reading_slot()
@@ -333,8 +338,10 @@ class _Firmware:
                     log.debug("reading took too long; skipped %g s of slots", following - slot)
                 slot = following
             self._housekeeping()
+            watchdog.turned()
             # Receipts, re-sends, health and outbox retries run at most DRAIN_TICK_S late.
             self.stop.wait(max(0.0, min(slot, self._next_drain) - time.monotonic()))
+        watchdog.stopping()
         self._flush()
 
     def _reading_slot(self) -> None:

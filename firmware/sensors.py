@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nursery.firmware")
 
 DHTKind = Literal["dht22", "dht11"]
-Scenario = Literal["steady", "cold-night", "flaky"]
+Scenario = Literal["steady", "cold-night", "flaky", "hang"]
 
 # The driver returns its cached values for any read within 2 s of its previous one.
 DHT_MIN_READ_SPACING_S: Final = 2.0
@@ -229,6 +229,9 @@ FLAKY_SPIKE_C: Final = 15.0
 FLAKY_STUCK_READS: Final = range(20, 32)  # the same value, exactly, read after read
 FLAKY_DROPOUT_READS: Final = range(40, 48)  # no answer at all: retries run out
 FLAKY_ERROR_EVERY: Final = 7  # an occasional checksum error that a retry fixes
+# `hang`: a steady room this long after the first read, then a read that never returns,
+# as a wedged DHT driver's does (nothing raised, nothing logged by the driver).
+HANG_AFTER_S: Final = 5.0
 
 
 def _smoothstep(start: float, end: float, fraction: float) -> float:
@@ -253,7 +256,9 @@ class SimulatedSensor:
 
     `flaky` follows its script by read count instead (every 50 reads: one spike, a stuck
     stretch, a dropout long enough to exhaust retries, and scattered checksum errors), so
-    its failures show up at any interval.
+    its failures show up at any interval. `hang` reads a steady room for HANG_AFTER_S,
+    then blocks in `read` until the sensor is closed (from another thread): what the
+    systemd watchdog is there for.
     """
 
     min_read_spacing_s: float = 0.0
@@ -273,6 +278,7 @@ class SimulatedSensor:
         self._reads = 0
         self._stuck: SensorReading | None = None
         self._closed = False
+        self._released = threading.Event()
 
     def read(self) -> SensorReading:
         if self._closed:
@@ -287,6 +293,10 @@ class SimulatedSensor:
             return self._flaky(index % FLAKY_CYCLE_READS)
         if self.scenario == "cold-night":
             return self._measure(cold_night_temperature(elapsed))
+        if self.scenario == "hang" and elapsed >= HANG_AFTER_S:
+            log.warning("simulated sensor: this read hangs (scenario hang)")
+            self._released.wait()
+            raise SensorUnavailable("the simulated sensor was closed during a hung read")
         return self._measure(19.5)
 
     def _measure(self, temperature_c: float, offset_c: float = 0.0) -> SensorReading:
@@ -311,6 +321,7 @@ class SimulatedSensor:
 
     def close(self) -> None:
         self._closed = True
+        self._released.set()
 
 
 def open_sensor(settings: FirmwareSettings) -> Sensor:

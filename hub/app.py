@@ -36,10 +36,10 @@ from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
 from hub.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
 from hub.store import Store, StoreError
-from hub.systemd import Watchdog
-from hub.systemd import notify as notify_systemd
 from hub.used_links import UsedLinks
 from nursery.config import Settings
+from nursery.systemd import Watchdog
+from nursery.systemd import notify as notify_systemd
 
 log = logging.getLogger("nursery.hub")
 

@@ -233,9 +233,10 @@ class FirmwareSettings(_Section):
         "dht22", description="Sensor type: `dht22`, `dht11`, or `simulated` for a demo or test."
     )
     pin: int = Field(4, ge=0, le=27, description="BCM GPIO number of the DHT data pin.")
-    scenario: Literal["steady", "cold-night", "flaky"] = Field(
+    scenario: Literal["steady", "cold-night", "flaky", "hang"] = Field(
         "steady",
-        description="What the simulated sensor plays: `steady`, `cold-night` or `flaky`.",
+        description="What the simulated sensor plays: `steady`, `cold-night`, `flaky` or "
+        "`hang` (a driver that stops returning).",
     )
     interval_s: float = Field(
         10.0,
@@ -334,6 +335,14 @@ class FirmwareSettings(_Section):
         gt=0,
         description="Seconds between two chirps of the buzzer while the room stays cold and "
         "the hub unreachable.",
+    )
+    hub_lost_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a reading may wait for the hub's answer before the status LED "
+        "shows the hub unreachable and the Pi judges the room itself; 30 rides out an "
+        "ordinary hub restart (the hub answers within a second or two when up). A lost "
+        "broker shows at once.",
     )
 
     @_field_validator("room")

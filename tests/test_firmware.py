@@ -39,7 +39,6 @@ from firmware.contract import (
     reading_topic,
     status_topic,
 )
-from firmware.hub_contact import HUB_ANSWER_S
 from firmware.indicators import FAST_BLINK, POWER_OFF_S, SLOW_BLINK
 from firmware.publisher import Publisher
 from firmware.runner import next_slot, run
@@ -498,10 +497,11 @@ def test_the_status_led_is_steady_while_the_hub_answers_and_blinks_slowly_withou
         wait_until(lambda: blinks_every(node.led, SLOW_BLINK.on_s), what="a slow blink")
 
 
-def test_a_hub_that_stops_answering_blinks_the_led_slowly(
+def test_a_hub_that_stops_answering_blinks_the_led_after_hub_lost_after_s_until_it_answers(
     broker: Mosquitto, base_topic: str, tmp_path: Path
 ) -> None:
-    settings = parts_settings(broker.port, base_topic, tmp_path)
+    lost_after = 2.0
+    settings = parts_settings(broker.port, base_topic, tmp_path, hub_lost_after_s=lost_after)
     with (
         subscriber(broker.port, base_topic) as sub,
         pi(settings) as node,
@@ -509,12 +509,18 @@ def test_a_hub_that_stops_answering_blinks_the_led_slowly(
     ):
         assert steady_on(node.led, sub), "steady while the hub answers"
         hub.answering = False
-        # The broker is up; only the hub is silent: HUB_ANSWER_S later, the Pi knows.
+        node.led.clear_states()  # times below count from here
+        # The broker is up; only the hub is silent: hub_lost_after_s later, the Pi knows.
         wait_until(
             lambda: blinks_every(node.led, SLOW_BLINK.on_s, 2),
-            timeout=HUB_ANSWER_S + 10,
+            timeout=lost_after + 7,  # well before the 10 s it used to be
             what="a slow blink once the hub is silent",
         )
+        # Not before: a reading sent just before the hub fell silent (one interval, 0.05 s)
+        # may start the wait, and the blink's first change comes at the earliest then.
+        assert changes(node.led)[0][0] >= lost_after - 0.1, changes(node.led)
+        hub.answering = True
+        assert steady_on(node.led, sub), "steady again with the hub's next answer"
 
 
 def test_a_failing_sensor_blinks_the_led_fast_and_is_power_cycled_once(

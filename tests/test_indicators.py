@@ -33,7 +33,9 @@ from firmware.indicators import (
     room_signals,
     status_for,
 )
+from firmware.runner import open_indicators
 from firmware.sensor_health import PowerCyclePolicy
+from nursery.config import FirmwareSettings
 from tests.conftest import wait_until
 
 # Blink threads run on real time; allow for a busy CI machine, still far apart from the
@@ -855,3 +857,74 @@ def test_signal_drives_every_part(factory: MockFactory) -> None:
         fine = room_signals(sensor_fault=False, hub_reachable=True, hub_cold=False, local_cold=True)
         assert not fitted.signal(fine)
         assert not factory.pin(23).state and factory.pin(17).state
+
+
+# --- firmware.hub_lost_after_s and the opt-in buzzer --------------------------------
+
+
+def gpio_numbers(factory: MockFactory) -> set[int]:
+    """The BCM numbers of every pin anything has opened on this factory."""
+    return {int(info.name.removeprefix("GPIO")) for info in factory.pins}
+
+
+def test_the_led_shows_the_hub_lost_only_after_hub_lost_after_s_and_steady_on_its_answer(
+    factory: MockFactory,
+) -> None:
+    firmware = FirmwareSettings()
+    contact = HubContact(firmware.hub_lost_after_s, started_at=0.0)
+    with Indicators(led_pin=17, button_pin=None) as fitted:
+        pin = factory.pin(17)
+
+        def show(now: float) -> None:
+            fitted.signal(
+                room_signals(
+                    sensor_fault=False,
+                    hub_reachable=contact.reachable(True, now),
+                    hub_cold=False,
+                    local_cold=False,
+                )
+            )
+
+        contact.connected(1.0)
+        show(1.0)
+        contact.sent(2.0)  # a reading the hub never answers: it restarts, say
+        show(2.0 + firmware.hub_lost_after_s - 0.1)
+        assert pin.state and fitted.status is not None and fitted.status.state == "ok"
+        show(2.0 + firmware.hub_lost_after_s)
+        assert fitted.status.state == "unreachable"
+        wait_until(lambda: not pin.state, timeout=5, what="the slow blink")
+        contact.answered(40.0)  # the hub's next receipt
+        show(40.0)
+        assert fitted.status.state == "ok"
+        wait_until(lambda: pin.state, timeout=5, what="steady on again")
+    # Not a blink through an ordinary restart of the hub (stop, start, its first receipt).
+    assert firmware.hub_lost_after_s == 30
+
+
+def test_the_buzzer_is_opt_in_nothing_sounds_by_default_when_the_hub_is_lost(
+    factory: MockFactory,
+) -> None:
+    lost_and_cold = room_signals(
+        sensor_fault=False, hub_reachable=False, hub_cold=False, local_cold=True
+    )
+    defaults = FirmwareSettings()
+    assert defaults.buzzer_pin is None
+    fitted = open_indicators(defaults, lambda event: None, factory)
+    assert fitted is not None
+    try:
+        assert fitted.warning is None, "no buzzer device is even created"
+        assert gpio_numbers(factory) == {defaults.led_pin, defaults.button_pin}
+        assert not fitted.signal(lost_and_cold)
+        assert fitted.status is not None and fitted.status.state == "unreachable"
+    finally:
+        fitted.close()
+    factory.reset()
+
+    with_buzzer = open_indicators(FirmwareSettings(buzzer_pin=22), lambda event: None, factory)
+    assert with_buzzer is not None
+    try:
+        assert with_buzzer.signal(lost_and_cold), "with buzzer_pin set, it chirps"
+        buzzer = factory.pin(22)
+        wait_until(lambda: sum(1 for s in buzzer.states if s.state) >= 3, what="three beeps")
+    finally:
+        with_buzzer.close()

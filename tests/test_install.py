@@ -433,8 +433,10 @@ def test_units_restart_and_watch_the_hub(hub: Hub) -> None:
         assert service["ProtectSystem"] == "strict"
         for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp"):
             assert service[key] == "yes"
-    assert hub_unit["Type"] == "notify"
-    assert hub_unit["WatchdogSec"] == "60"
+    for service in (hub_unit, firmware_unit):  # READY=1, then pings while the loops turn
+        assert service["Type"] == "notify"
+        assert service["NotifyAccess"] == "main"
+        assert service["WatchdogSec"] == "60"
     assert hub_unit["Environment"] == "MALLOC_ARENA_MAX=2"  # a Pi Zero's 512 MB
     assert firmware_unit["SupplementaryGroups"] == "gpio"
     # The sensor driver needs /dev/gpiochip*: nothing may hide devices from the firmware.

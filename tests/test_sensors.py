@@ -16,6 +16,7 @@ import pytest
 from firmware.sensors import (
     DHT_MIN_READ_SPACING_S,
     FLAKY_CYCLE_READS,
+    HANG_AFTER_S,
     DHTKind,
     DHTSensor,
     SensorReader,
@@ -211,6 +212,31 @@ def test_flaky_repeats_its_pattern() -> None:
 def test_steady_has_no_stuck_stretch() -> None:
     sensor = SimulatedSensor("steady", clock=FakeClock(), seed=7)
     assert longest_identical_run(outcomes(sensor, 200)) < 5
+
+
+def test_hang_reads_a_steady_room_then_a_read_never_returns_until_closed() -> None:
+    clock = FakeClock()
+    sensor = SimulatedSensor("hang", clock=clock, seed=8)
+    assert sensor.read().temperature_c == pytest.approx(19.5, abs=0.2)
+    clock.advance(HANG_AFTER_S - 0.1)
+    assert sensor.read().temperature_c == pytest.approx(19.5, abs=0.2)
+    clock.advance(0.1)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            sensor.read()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive() and outcome == [], "the read hangs: no value, no error"
+    sensor.close()  # only closing it from another thread ends the read
+    reader.join(5)
+    assert not reader.is_alive()
+    assert isinstance(outcome[0], SensorUnavailable)
 
 
 @pytest.mark.parametrize("scenario", ["steady", "cold-night", "flaky"])
