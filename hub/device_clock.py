@@ -29,7 +29,7 @@ CLOCK_CONFIRM_READINGS: Final = 3
 CLOCK_CONFIRM_S: Final = 20.0
 CLOCK_BAND_S: Final = 10.0
 # Stamps may be whole seconds: two stamps a second apart may be a moment apart.
-COARSE_STAMP_S: Final = 1.0
+COARSE_STAMP_S: Final = 0.5
 # Boots whose newest reading is remembered for pacing (a reboot leaves an old boot's
 # backlog in the outbox, drained alongside the new boot's live readings).
 MAX_BOOTS: Final = 4
@@ -123,8 +123,8 @@ def is_live(c: DeviceClock, boots: tuple[BootMark, ...], r: ReadingSeen, p: Poli
     one. Otherwise: live when it arrived within replay_after_s of when an unqueued reading
     would have, or when it is a later reading of a boot, arriving within stale_after_s of
     the newest one before it, and that one was live, or this one is paced: it arrived at
-    least half as long after that one as it was measured after it (give or take a
-    whole-second stamp). A clock that went back, or was wrong from the start, is then
+    least half as long after that one as it was measured after it (less a second when
+    both are stamped on whole seconds). A clock that went back, or was wrong from the start, is then
     understood from the second reading on: its readings keep their pace, a backlog does
     not; and what a boot measures after a live reading is no older than that one.
     """
@@ -138,7 +138,9 @@ def is_live(c: DeviceClock, boots: tuple[BootMark, ...], r: ReadingSeen, p: Poli
     waited = _seconds(r.received_at, mark.received_at)
     if not 0 <= waited <= p.stale_after_s:
         return False
-    return mark.live or waited >= (_seconds(r.ts, mark.ts) - COARSE_STAMP_S) / 2
+    coarse = r.ts.microsecond == 0 and mark.ts.microsecond == 0
+    measured = _seconds(r.ts, mark.ts) - (COARSE_STAMP_S if coarse else 0.0)
+    return mark.live or waited >= measured / 2
 
 
 def _mark(boots: tuple[BootMark, ...], boot_id: str | None) -> BootMark | None:

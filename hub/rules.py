@@ -404,9 +404,11 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     s = replace(s, boots=mark_boot(s.boots, r, live))
     ts = r.received_at if live else r.ts + timedelta(seconds=s.clock.shift_s)
     if not live:
-        if _behind_filter(s, ts, r):
-            return s  # an old reading arriving late: the filter has moved past it
         s = replace(s, last_replay_at=r.received_at)
+        if _hearing_live(s, r, p) or _behind_filter(s, ts, r):
+            # History only: live readings say how the room is now, and a replay of another
+            # boot, its clock unknown, could land anywhere on this one's.
+            return s
     t, h = r.temperature_c, r.humidity_pct
     plausible = PLAUSIBLE_C[0] <= t <= PLAUSIBLE_C[1] and PLAUSIBLE_PCT[0] <= h <= PLAUSIBLE_PCT[1]
     s = _count_slot(s, ts, failed=not plausible, p=p)
@@ -424,6 +426,11 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
         if live:
             s = _judge_temperature(s, point, p)
     return _judge_sensor(s, ts, p) if live else s
+
+
+def _hearing_live(s: RoomRules, r: ReadingSeen, p: Policy) -> bool:
+    """A valid live reading arrived within stale_after_s: the room is being heard now."""
+    return s.last_data_at is not None and _seconds(r.received_at, s.last_data_at) <= p.stale_after_s
 
 
 def _behind_filter(s: RoomRules, ts: datetime, r: ReadingSeen) -> bool:

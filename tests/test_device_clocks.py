@@ -193,3 +193,46 @@ def test_a_comfortable_room_never_pages_whatever_the_clock(
         _, event = publisher.reading(comfortable_c + change)
         state, found = step(state, event, QUICK, event.received_at)
         assert set(found) <= {Condition.CLOCK_SKEW}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([0.5, 1.0, 2.0, 10.0]),
+    st.sampled_from([0.0, HOURS_3, -HOURS_3]),
+    st.sampled_from([0.0, HOURS_3]),
+    st.sampled_from([False, None]),
+    st.floats(8.0, 15.9),
+)
+def test_a_cold_backlog_drained_beside_a_comfortable_room_never_pages(
+    interval_s: float, behind_s: float, old_boot_behind_s: float, says: bool | None, cold_c: float
+) -> None:
+    """A Pi rebooted with cold readings of its old boot in its outbox and drains them at 20
+    a second for longer than cold_for_s, while the room is comfortable now: the history is
+    stored, nobody is paged. Said by the firmware (live false), or judged from the burst
+    by the hub for firmware that does not say (exact stamps)."""
+    live = Publisher(interval_s, behind_s, live=None if says is None else True)
+    old_boot = str(uuid.uuid4())
+    drain_s = 4 * QUICK.cold_for_s
+    # Enough backlog for the whole drain, its newest reading ten minutes old.
+    backlog_s = 20 * drain_s * interval_s + 600
+    backlog_from = T0 - timedelta(seconds=backlog_s + old_boot_behind_s)
+    state = RoomRules.empty("nursery", T0)
+    drained = 0
+    for _ in range(math.ceil(drain_s / interval_s)):
+        slot, event = live.reading(18.5)
+        state, found = step(state, event, QUICK, event.received_at)
+        assert set(found) <= {Condition.CLOCK_SKEW}
+        while drained * 0.05 < (slot - T0).total_seconds() + interval_s:
+            replayed = ReadingSeen(
+                backlog_from + timedelta(seconds=drained * interval_s),
+                T0 + timedelta(seconds=drained * 0.05),
+                cold_c,
+                50.0,
+                boot_id=old_boot,
+                seq=drained,
+                live=says,
+            )
+            state, found = step(state, replayed, QUICK, replayed.received_at)
+            assert set(found) <= {Condition.CLOCK_SKEW}
+            drained += 1
+    assert state.filtered_temperature is not None

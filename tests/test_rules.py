@@ -418,6 +418,26 @@ def test_after_a_replay_cold_needs_cold_for_s_of_live_readings() -> None:
     assert room.found[COLD].since == live_from + timedelta(seconds=1)  # its arrival
 
 
+def test_a_backlog_stamped_on_whole_seconds_keeps_every_reading_in_order() -> None:
+    """Two readings a second under one stamp: the seq orders them, so the later one of a
+    pair still reaches the filter rather than being taken for an older reading."""
+    room = Room()
+    room.hold(20.0, 600)
+    room.tick(3600)
+    boot = str(uuid.uuid4())
+    stamp = room.t - timedelta(minutes=30)  # half an hour ago: a backlog
+    for seq, temperature in enumerate([20.0, 20.0, 20.0, 14.0, 14.0, 14.0]):
+        ts = stamp + timedelta(seconds=seq // 2)  # whole seconds, two readings each
+        room.state, room.found = step(
+            room.state,
+            ReadingSeen(ts, room.now, temperature, 50.0, boot_id=boot, seq=seq, live=False),
+            room.policy,
+            room.now,
+        )
+    assert room.state.filtered_temperature == 14.0
+    assert COLD not in room.found
+
+
 SKEW = Condition.CLOCK_SKEW
 HOURS_3 = 3 * 3600.0
 
