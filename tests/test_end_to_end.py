@@ -167,7 +167,7 @@ CLOCK_RULES: dict[str, object] = {
     "cool_below_c": 16.0,
     "humidity_for_s": 3600.0,
 }
-INTERVAL_S = 0.5
+INTERVAL_S = 1.0  # the margin for a slow machine: the hub may lag up to one reading
 
 
 class RoomSensor:
@@ -239,8 +239,8 @@ def test_a_pi_three_hours_behind_pages_a_cold_room_on_time(
     Mosquitto to the real hub: a room that turns cold soon after the Pi starts pages
     within cold_for_s plus two readings of its first cold reading, as with a clock that
     is right; also when NTP steps the clock three hours forward in the middle of it.
-    Before the fix the hub took its readings for a backlog for its first 20 s (40
-    readings here) and restarted the stretch when the clock stepped."""
+    Before the fix the hub took its readings for a backlog for its first 20 s and
+    restarted the stretch when the clock stepped."""
     receiver = receivers()
     settings = hub_settings(
         tmp_path,
@@ -291,7 +291,9 @@ def test_a_pi_three_hours_behind_pages_a_cold_room_on_time(
     before_page = [r for at, r in wire.cold() if at <= opened_at]
     cold_for_s = float(CLOCK_RULES["cold_for_s"])  # type: ignore[arg-type]
     assert len(before_page) <= cold_for_s / INTERVAL_S + 3, len(before_page)
-    assert opened_at - first_at >= timedelta(seconds=cold_for_s)
+    # And on the hub's clock, half a reading allowed for the hub's own work.
+    took = (opened_at - first_at).total_seconds()
+    assert cold_for_s <= took <= cold_for_s + 2.5 * INTERVAL_S, took
     # The cold began on the hub's clock, when the cold readings arrived: not 3 h earlier.
     since = datetime.fromisoformat(alert["since"])
     assert first_at - timedelta(seconds=1) <= since <= first_at + timedelta(seconds=2)
