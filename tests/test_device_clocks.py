@@ -31,7 +31,7 @@ QUICK = Policy.from_settings(RulesSettings(cold_for_s=30, stale_after_s=120))
 HOURS_3 = 3 * 3600.0
 DAY = 86400.0
 
-Stamps = Literal["exact", "whole_seconds", "equal_pairs"]
+Stamps = Literal["exact", "whole_seconds", "equal_pairs", "frozen"]
 
 
 @dataclass
@@ -40,8 +40,9 @@ class Publisher:
 
     Its clock is `behind_s` behind the hub's (negative: ahead), from reading `step_at` on
     `behind_after_s` (NTP stepping it, say). `stamps` is how it writes the time: exact,
-    whole seconds, or each pair of readings under the first one's stamp. `jitter_s` bounds
-    the network's delay.
+    whole seconds, each pair of readings under the first one's stamp, or every reading
+    under the first one's (a clock that does not run). `jitter_s` bounds the network's
+    delay.
     """
 
     interval_s: float
@@ -68,6 +69,9 @@ class Publisher:
         elif self.stamps == "equal_pairs":
             if self.seq % 2 == 0 or self._pair_stamp is None:
                 self._pair_stamp = ts.replace(microsecond=0)
+            ts = self._pair_stamp
+        elif self.stamps == "frozen":
+            self._pair_stamp = self._pair_stamp or ts
             ts = self._pair_stamp
         received = slot + timedelta(seconds=self.rng.uniform(0, self.jitter_s))
         humidity = 50.0 + 0.1 * (self.seq % 2)
@@ -158,7 +162,7 @@ clocks = st.builds(
     Publisher,
     interval_s=st.sampled_from([0.5, 1.0, 2.0, 5.0, 10.0]),
     behind_s=offsets,
-    stamps=st.sampled_from(["exact", "whole_seconds", "equal_pairs"]),
+    stamps=st.sampled_from(["exact", "whole_seconds", "equal_pairs", "frozen"]),
     live=st.sampled_from([None, True]),
     behind_after_s=st.one_of(st.none(), offsets),
     step_at=st.integers(0, 80),
