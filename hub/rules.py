@@ -9,9 +9,10 @@ Two clocks meet here, and only the hub's times the room. How long a live reading
 condition has lasted ("cold for 5 min") runs on the hub's clock (`received_at`): a Pi
 without a battery-backed clock may stamp readings hours behind or ahead until NTP answers,
 and some publishers stamp whole seconds, and neither may delay or suppress a page. The
-device's stamps place history: a replayed backlog keeps its real spacing in the filter and
-the drop window, moved onto the hub's clock by the estimated offset. Whether a reading is
-live or a replay, and that estimate, live in hub/device_clock.py.
+device's stamps place history: a backlog arriving while the room is silent keeps its real
+spacing in the filter and the drop window, moved onto the hub's clock by the estimated
+offset. Whether a reading is live or a replay, and that estimate, live in
+hub/device_clock.py.
 """
 
 from __future__ import annotations
