@@ -247,7 +247,10 @@ class ReadingMessage:
     """One measurement, as published on `<base>/<room>/reading` (QoS 1, not retained).
 
     (room, boot_id, seq) identifies it: a redelivery carries the same three and is
-    stored once. `seq` grows by one per reading within a boot.
+    stored once. `seq` grows by one per reading within a boot. `live` (optional, added
+    later within v1) says whether the firmware published it the moment it took it (true)
+    or sends it again from its outbox (false), so the hub need not guess from the delay,
+    which a Pi's unset clock makes meaningless; None (absent) leaves the guess to the hub.
     """
 
     room: str
@@ -256,6 +259,7 @@ class ReadingMessage:
     ts: datetime
     temperature_c: float
     humidity_pct: float
+    live: bool | None = None
 
     def __post_init__(self) -> None:
         """The one place a reading is checked, whether built here or decoded: the boot id
@@ -275,20 +279,21 @@ class ReadingMessage:
         object.__setattr__(self, "humidity_pct", _number(data, "humidity_pct", HUMIDITY_RANGE_PCT))
         if self.ts.tzinfo is None:
             raise ContractError("ts must be timezone-aware")
+        object.__setattr__(self, "live", _optional_bool({"live": self.live}, "live"))
 
     def encode(self) -> bytes:
-        return json.dumps(
-            {
-                "v": CONTRACT_VERSION,
-                "room": self.room,
-                "boot_id": self.boot_id,
-                "seq": self.seq,
-                "ts": format_ts(self.ts),
-                "temperature_c": round(self.temperature_c, 2),
-                "humidity_pct": round(self.humidity_pct, 2),
-            },
-            separators=(",", ":"),
-        ).encode()
+        data: dict[str, object] = {
+            "v": CONTRACT_VERSION,
+            "room": self.room,
+            "boot_id": self.boot_id,
+            "seq": self.seq,
+            "ts": format_ts(self.ts),
+            "temperature_c": round(self.temperature_c, 2),
+            "humidity_pct": round(self.humidity_pct, 2),
+        }
+        if self.live is not None:  # left out when unknown, as older firmware does
+            data["live"] = self.live
+        return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> ReadingMessage:
@@ -301,6 +306,7 @@ class ReadingMessage:
             ts=parse_ts(data.get("ts")),
             temperature_c=data.get("temperature_c"),  # type: ignore[arg-type]  # checked in __post_init__
             humidity_pct=data.get("humidity_pct"),  # type: ignore[arg-type]  # checked in __post_init__
+            live=data.get("live"),  # checked in __post_init__
         )
 
 

@@ -105,6 +105,7 @@ class Held:
     humidity_pct: float
 
     def message(self) -> ReadingMessage:
+        """The reading as sent again: `live` false, so the hub files it as history."""
         return ReadingMessage(
             room=self.room,
             boot_id=self.boot_id,
@@ -112,6 +113,7 @@ class Held:
             ts=self.ts,
             temperature_c=self.temperature_c,
             humidity_pct=self.humidity_pct,
+            live=False,
         )
 
 
@@ -238,8 +240,8 @@ class Outbox:
 
         The seq is `max(last seq of the boot + 1, next_seq)`: `next_seq` is the caller's
         own count, which ran on while the outbox was failing. `sent_at` (time.time()) is
-        when it will be published, or None when it cannot be now (offline). Enforces the
-        cap in the same commit.
+        when it will be published, or None when it cannot be now (offline): the message
+        says `live` exactly when it goes out now. Enforces the cap in the same commit.
         """
         # Validate before writing: a reading the contract refuses never takes a seq.
         ReadingMessage(room, boot_id, next_seq, ts, temperature_c, humidity_pct)
@@ -274,7 +276,9 @@ class Outbox:
         self._rooms[pk] = room
         self._count += 1 - dropped
         self._dropped += dropped
-        return ReadingMessage(room, boot_id, seq, ts, temperature_c, humidity_pct)
+        return ReadingMessage(
+            room, boot_id, seq, ts, temperature_c, humidity_pct, live=sent_at is not None
+        )
 
     def _drop_oldest(self, db: sqlite3.Connection, count: int) -> int:
         """Delete the `count` oldest readings, remember which, and count them."""

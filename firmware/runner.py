@@ -73,6 +73,10 @@ EVENT_RESEND_S: Final = 30.0
 EVENT_CHECK_S: Final = 1.0
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def next_slot(previous_slot: float, interval_s: float, now: float) -> float:
     """The first slot of the grid `previous_slot + k * interval_s` (k ≥ 1) not before now.
 
@@ -142,13 +146,16 @@ def run(
     *,
     pin_factory: Any = None,
     sensor: Sensor | None = None,
+    wall_clock: Callable[[], datetime] = utc_now,
 ) -> None:
     """Read and publish until `stop` is set; SensorUnavailable propagates before connecting.
 
     `pin_factory` is gpiozero's, for the LEDs, button, buzzer and power switch: None for
     gpiozero's default (the Pi's own pins, or GPIOZERO_PIN_FACTORY); tests pass a
     MockFactory. `sensor`, when given, replaces the one the settings name (tests script
-    a failing sensor with it); it is closed like any other.
+    a failing sensor with it); it is closed like any other. `wall_clock` stamps readings,
+    faults and health: the Pi's clock, which has no battery and may be hours off until NTP
+    answers (tests play such a clock with it); the schedule runs on the monotonic clock.
     """
     firmware = settings.firmware
     sensor = open_sensor(firmware) if sensor is None else sensor
@@ -164,7 +171,7 @@ def run(
         boot_id,
     )
     try:
-        node = _Firmware(settings, sensor, boot_id, stop, pin_factory)
+        node = _Firmware(settings, sensor, boot_id, stop, pin_factory, wall_clock)
     except BaseException:
         sensor.close()
         raise
@@ -235,8 +242,10 @@ class _Firmware:
         boot_id: str,
         stop: threading.Event,
         pin_factory: Any = None,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
+        self.wall_clock = wall_clock
         self.firmware = settings.firmware
         self.boot_id = boot_id
         self.stop = stop
@@ -368,7 +377,7 @@ class _Firmware:
                 FaultMessage(
                     room=self.firmware.room,
                     boot_id=self.boot_id,
-                    ts=datetime.now(UTC),
+                    ts=self.wall_clock(),
                     error=error,
                     consecutive_failures=self.reader.consecutive_failures,
                 )
@@ -388,7 +397,7 @@ class _Firmware:
             self.firmware.power_pin,
         )
         self.power_policy.record_cycle(now)
-        self._last_power_cycle = datetime.now(UTC)
+        self._last_power_cycle = self.wall_clock()
         self._show()  # the light says "sensor fault" while it is off
         if power.cycle(self.stop.wait):
             log.info(
@@ -399,7 +408,7 @@ class _Firmware:
 
     def _take_and_publish(self, reading: SensorReading) -> None:
         """Keep the reading (seq and row in one commit), then publish it: live first."""
-        room, ts = self.firmware.room, datetime.now(UTC)
+        room, ts = self.firmware.room, self.wall_clock()
         connected = self.publisher.is_connected
         message: ReadingMessage | None = None
         if self.outbox is not None:
@@ -420,7 +429,13 @@ class _Firmware:
         if message is None:
             # No outbox: the reading goes out as it is, with the seq the boot was due.
             message = ReadingMessage(
-                room, self.boot_id, self.next_seq, ts, reading.temperature_c, reading.humidity_pct
+                room,
+                self.boot_id,
+                self.next_seq,
+                ts,
+                reading.temperature_c,
+                reading.humidity_pct,
+                live=connected,
             )
         self.next_seq = message.seq + 1
         accepted = self.publisher.publish_reading(message)
@@ -662,7 +677,7 @@ class _Firmware:
             HealthMessage(
                 room=self.firmware.room,
                 boot_id=self.boot_id,
-                ts=datetime.now(UTC),
+                ts=self.wall_clock(),
                 outbox_pending=self._pending,
                 outbox_dropped=self._dropped,
                 outbox_error=self.outbox_error,

@@ -255,7 +255,13 @@ class Monitor:
             for item in batch:
                 reading = item.reading
                 event = ReadingSeen(
-                    reading.ts, item.received_at, reading.temperature_c, reading.humidity_pct
+                    reading.ts,
+                    item.received_at,
+                    reading.temperature_c,
+                    reading.humidity_pct,
+                    boot_id=reading.boot_id,
+                    seq=reading.seq,
+                    live=reading.live,
                 )
                 self._step(reading.room, event, item.received_at)
                 self._last_reading[reading.room] = item.received_at

@@ -5,16 +5,14 @@ and gets back the next state and every condition active now. Nothing here reads 
 logs or does I/O, so a whole night replays in a test in milliseconds, and a silent sensor
 is a decision (NO_DATA) rather than the absence of one.
 
-Two clocks meet here. Durations of the room's behaviour ("cold for 5 min") run on the
-device's timestamps, so a backlog that arrives in one burst keeps its real spacing. Whether
-data is arriving at all runs on the hub's clock (`received_at`, `now`).
-
-The device clock may be wrong: a Raspberry Pi without internet has no NTP, and after a
-reboot its clock resumes from fake-hwclock, minutes or hours behind. So the rules estimate
-its offset from the readings themselves (DeviceClock): a reading is a replay when it arrived
-more than replay_after_s later than an unqueued reading would have, and device times are
-moved onto the hub's clock by the estimated offset (only once it exceeds clock_skew_s, so a
-clock that agrees keeps its own times).
+Two clocks meet here, and only the hub's times the room. How long a live reading's
+condition has lasted ("cold for 5 min") runs on the hub's clock (`received_at`): a Pi
+without a battery-backed clock may stamp readings hours behind or ahead until NTP answers,
+and some publishers stamp whole seconds, and neither may delay or suppress a page. The
+device's stamps place history: a backlog arriving while the room is silent keeps its real
+spacing in the filter and the drop window, moved onto the hub's clock by the estimated
+offset. Whether a reading is live or a replay, and that estimate, live in
+hub/device_clock.py.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from hub.conditions import Condition, Finding
+from hub.device_clock import BootMark, DeviceClock, is_live, mark_boot, track_clock
 
 if TYPE_CHECKING:
     from nursery.config import RulesSettings
@@ -39,12 +38,6 @@ MEDIAN_OF: Final = 3
 # Bounds on the state, whatever the reading rate (a simulated sensor may read every 0.1 s).
 MAX_SERIES_POINTS: Final = 360
 MAX_SLOTS: Final = 720
-# A delay above the estimated clock offset is taken as the device clock going back (rather
-# than a backlog) only after this many readings over this many seconds of the hub's time,
-# with delays that agree within CLOCK_BAND_S: a backlog arrives in a burst, delays falling.
-CLOCK_CONFIRM_READINGS: Final = 3
-CLOCK_CONFIRM_S: Final = 20.0
-CLOCK_BAND_S: Final = 10.0
 
 
 def _aware(value: datetime, name: str) -> None:
@@ -144,12 +137,20 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class ReadingSeen:
-    """A reading: `ts` is the device's UTC time of the measurement, `received_at` the hub's."""
+    """A reading: `ts` is the device's UTC time of the measurement, `received_at` the hub's.
+
+    `boot_id` and `seq` order a boot's readings when their stamps cannot (equal stamps);
+    `live` is the firmware's word on whether it sent the reading the moment it took it
+    (None: it did not say, and the hub judges from the readings).
+    """
 
     ts: datetime
     received_at: datetime
     temperature_c: float
     humidity_pct: float
+    boot_id: str | None = None
+    seq: int | None = None
+    live: bool | None = None
 
     def __post_init__(self) -> None:
         _aware(self.ts, "ts")
@@ -161,8 +162,7 @@ class FaultSeen:
     """A failed sensor read reported by the firmware.
 
     `at` is the hub's time of arrival: the sensor-health window puts readings on the hub's
-    clock too (by the estimated offset, once the device clock is off by more than
-    clock_skew_s). The firmware's ts does as well while the clocks agree. The fault counts
+    clock too (a live one at its arrival, a replay by the estimated offset). The fault counts
     as live, and so may change SENSOR_SUSPECT, when `now` is within replay_after_s of `at`.
     """
 
@@ -232,44 +232,6 @@ class StuckRun:
     humidity_pct: float
 
 
-@dataclass(frozen=True, slots=True)
-class DelayRun:
-    """Recent readings, all delayed more than the estimated offset, whose delays agree.
-
-    `first_at`/`last_at` are the hub's times of arrival; `low_s`/`high_s` bound the delays.
-    """
-
-    first_at: datetime
-    last_at: datetime
-    low_s: float
-    high_s: float
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceClock:
-    """The device clock's offset from the hub's, estimated from the readings alone.
-
-    A reading's delay (received_at - ts) is the offset plus however long it was held up on
-    the way, so the offset is at most the smallest delay: a smaller one lowers the estimate
-    at once (the clock jumped forward, NTP at last). A larger delay is either a backlog or a
-    clock that went back; a backlog drains in a burst with delays falling, a clock that went
-    back keeps a steady delay as readings trickle in. So the estimate rises only to the
-    lowest delay of a `rising` run long enough in the hub's time (CLOCK_CONFIRM_*). Until
-    the readings say otherwise the device clock is taken to agree with the hub's, so a
-    first contact that is a backlog replays. Three numbers and a run: bounded whatever the
-    reading rate.
-    """
-
-    # received_at - ts of a reading that was not held up: positive when the device is behind.
-    offset_s: float = 0.0
-    # Added to device times to put them on the hub's clock. It follows offset_s only when the
-    # two differ by more than clock_skew_s, so a clock that agrees keeps its own times and a
-    # wobble of the network delay never moves them.
-    shift_s: float = 0.0
-    rising: DelayRun | None = None
-
-
 HELD: Final = (
     Condition.COLD,
     Condition.COOL,
@@ -286,16 +248,18 @@ class RoomRules:
 
     room: str
     watching_since: datetime | None = None  # hub time of the first step
-    # Device times below are the readings' ts + clock.shift_s: on the hub's clock, give or
-    # take clock_skew_s.
-    clock: DeviceClock = DeviceClock()
+    # Times below are the hub's: a live reading's arrival, or a replay's ts + clock.shift_s
+    # (on the hub's clock, give or take clock_skew_s).
+    clock: DeviceClock = field(default_factory=DeviceClock)
+    boots: tuple[BootMark, ...] = ()  # the newest reading of each recent boot, for pacing
     # Filter: the last accepted raw readings, and a lone jump waiting for confirmation.
     window: tuple[Sample, ...] = ()
     jump: Sample | None = None
     newest_ts: datetime | None = None  # newest reading that reached the filter
+    newest_seq: tuple[str, int] | None = None  # its boot and seq: equal stamps are ordered
     filtered: Sample | None = None
     series: tuple[SeriesPoint, ...] = ()  # filtered temperatures, for drop and slope
-    last_live_ts: datetime | None = None  # last live accepted reading; None restarts holds
+    last_live_at: datetime | None = None  # last live accepted reading; None restarts holds
     # Held temperature/humidity conditions, keyed by the conditions in HELD.
     holds: Mapping[Condition, Hold] = field(default_factory=lambda: _no_holds)
     drop: Hold = Hold()
@@ -387,9 +351,10 @@ def held_rules(p: Policy) -> dict[Condition, HeldRule]:
 def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bool) -> Hold:
     """One live filtered value: flip the condition once the opposite stretch lasted hold_s.
 
-    `restart` means continuity was lost (a gap in live readings, the device clock went
-    back, or the correction of the device clock changed): a stretch in progress starts
-    again, an active condition stays active.
+    `ts` is the hub's time of arrival. `restart` means continuity was lost (a gap in live
+    readings, or the hub's own clock went back): a stretch in progress starts again, an
+    active condition stays active. The device's clock plays no part, so no error of it
+    can start, stretch or cut short a stretch.
     """
     if restart and not hold.active:
         hold = Hold()
@@ -432,16 +397,19 @@ def step(
 def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     """Replays update history only; live readings may also change conditions.
 
-    A replay is a reading that arrived more than replay_after_s later than an unqueued one
-    would have, by the estimated clock offset: a backlog, not the room now.
+    A live reading counts at the hub's time of its arrival; a replay (a backlog, not the
+    room now: see hub/device_clock.py) at its device time moved onto the hub's clock.
     """
     s = _judge_clock(s, r, p)
-    live = _seconds(r.received_at, r.ts) <= s.clock.offset_s + p.replay_after_s
-    ts = r.ts + timedelta(seconds=s.clock.shift_s)
+    live = is_live(s.clock, s.boots, r, p)
+    s = replace(s, boots=mark_boot(s.boots, r, live))
+    ts = r.received_at if live else r.ts + timedelta(seconds=s.clock.shift_s)
     if not live:
-        if s.newest_ts is not None and ts <= s.newest_ts:
-            return s  # an old reading arriving late: the filter has moved past it
         s = replace(s, last_replay_at=r.received_at)
+        if _hearing_live(s, r, p) or _behind_filter(s, ts, r):
+            # History only: live readings say how the room is now, and a replay of another
+            # boot, its clock unknown, could land anywhere on this one's.
+            return s
     t, h = r.temperature_c, r.humidity_pct
     plausible = PLAUSIBLE_C[0] <= t <= PLAUSIBLE_C[1] and PLAUSIBLE_PCT[0] <= h <= PLAUSIBLE_PCT[1]
     s = _count_slot(s, ts, failed=not plausible, p=p)
@@ -452,11 +420,29 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     if live:
         s = _judge_data(s, r)
     s, accepted = _filter(s, raw, p)
+    if r.boot_id is not None and r.seq is not None:
+        s = replace(s, newest_seq=(r.boot_id, r.seq))
     for point in accepted:
         s = replace(s, filtered=point, series=_extend_series(s.series, point, p))
         if live:
             s = _judge_temperature(s, point, p)
     return _judge_sensor(s, ts, p) if live else s
+
+
+def _hearing_live(s: RoomRules, r: ReadingSeen, p: Policy) -> bool:
+    """A valid live reading arrived within stale_after_s: the room is being heard now."""
+    return s.last_data_at is not None and _seconds(r.received_at, s.last_data_at) <= p.stale_after_s
+
+
+def _behind_filter(s: RoomRules, ts: datetime, r: ReadingSeen) -> bool:
+    """The filter has moved past this replay: it is older, or as old and not a later seq
+    of the same boot (whole-second stamps give two readings one stamp)."""
+    if s.newest_ts is None or ts > s.newest_ts:
+        return False
+    if ts < s.newest_ts or s.newest_seq is None or r.seq is None:
+        return True
+    boot, seq = s.newest_seq
+    return r.boot_id != boot or r.seq <= seq
 
 
 def _on_fault(s: RoomRules, f: FaultSeen, p: Policy, now: datetime) -> RoomRules:
@@ -527,9 +513,10 @@ def _extend_series(
 
 
 def _judge_temperature(s: RoomRules, point: Sample, p: Policy) -> RoomRules:
-    """The held conditions and FAST_DROP, on one live filtered value."""
-    gap = None if s.last_live_ts is None else _seconds(point.ts, s.last_live_ts)
-    restart = gap is None or gap <= 0 or gap > p.stale_after_s
+    """The held conditions and FAST_DROP, on one live filtered value (`point.ts` is the
+    hub's time of arrival). Two readings may arrive at one instant: a gap of zero goes on."""
+    gap = None if s.last_live_at is None else _seconds(point.ts, s.last_live_at)
+    restart = gap is None or gap < 0 or gap > p.stale_after_s
     holds = {
         condition: _advance(
             s.holds[condition],
@@ -544,7 +531,7 @@ def _judge_temperature(s: RoomRules, point: Sample, p: Policy) -> RoomRules:
         s,
         holds=MappingProxyType(holds),
         drop=_judge_drop(s, point, p),
-        last_live_ts=point.ts,
+        last_live_at=point.ts,
     )
 
 
@@ -633,44 +620,15 @@ def silence_due_at(s: RoomRules, p: Policy) -> datetime | None:
 def _judge_clock(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     """Track the device clock on every reading; CLOCK_SKEW while it is off by > clock_skew_s.
 
-    Holds run on device time moved onto the hub's clock (ts + shift_s), which keeps the real
-    spacing of a backlog and stays continuous when the clock jumps and the estimate follows
-    it. The correction itself moves in steps (DeviceClock.shift_s), and a step may be the
-    clock jumping or the estimate catching up with a drift, which the rules cannot tell
-    apart: so a stretch in progress restarts on every step rather than be completed by one.
+    The estimate places replayed history and says CLOCK_SKEW; it never times a live
+    reading, so a clock that jumps or is misjudged cannot move a stretch in progress.
     """
-    clock = _track_clock(s.clock, _seconds(r.received_at, r.ts), r.received_at, p)
-    last_live_ts = None if clock.shift_s != s.clock.shift_s else s.last_live_ts
+    clock = track_clock(s.clock, r, p)
     if abs(clock.offset_s) > p.clock_skew_s:
         skew_since, skew_s = s.skew_since or r.received_at, -clock.offset_s
     else:
         skew_since, skew_s = None, 0.0
-    return replace(s, clock=clock, last_live_ts=last_live_ts, skew_since=skew_since, skew_s=skew_s)
-
-
-def _track_clock(c: DeviceClock, delay_s: float, at: datetime, p: Policy) -> DeviceClock:
-    """The next estimate of the offset after a reading `delay_s` late, received `at`."""
-    if delay_s <= c.offset_s:
-        c = replace(c, offset_s=delay_s, rising=None)
-    else:
-        run = _extend_run(c.rising, delay_s, at, p)
-        confirmed = (
-            run.count >= CLOCK_CONFIRM_READINGS
-            and _seconds(run.last_at, run.first_at) >= CLOCK_CONFIRM_S
-        )
-        c = replace(c, offset_s=run.low_s, rising=None) if confirmed else replace(c, rising=run)
-    if abs(c.offset_s - c.shift_s) > p.clock_skew_s:
-        c = replace(c, shift_s=c.offset_s)
-    return c
-
-
-def _extend_run(run: DelayRun | None, delay_s: float, at: datetime, p: Policy) -> DelayRun:
-    """Add a delay to the run if it agrees and the run was not broken by a silence."""
-    if run is not None and abs(_seconds(at, run.last_at)) <= p.stale_after_s:
-        low, high = min(run.low_s, delay_s), max(run.high_s, delay_s)
-        if high - low <= min(CLOCK_BAND_S, p.replay_after_s):
-            return DelayRun(min(run.first_at, at), max(run.last_at, at), low, high, run.count + 1)
-    return DelayRun(at, at, delay_s, delay_s, 1)
+    return replace(s, clock=clock, skew_since=skew_since, skew_s=skew_s)
 
 
 def _count_slot(s: RoomRules, ts: datetime, *, failed: bool, p: Policy) -> RoomRules:

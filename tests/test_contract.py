@@ -40,12 +40,31 @@ readings = st.builds(
     ts=times,
     temperature_c=st.floats(-40, 80).map(lambda v: round(v, 2)),
     humidity_pct=st.floats(0, 100).map(lambda v: round(v, 2)),
+    live=st.sampled_from([None, True, False]),
 )
 
 
 @given(readings)
 def test_reading_round_trips(reading: ReadingMessage) -> None:
     assert ReadingMessage.decode(reading.encode()) == reading
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_the_live_word_goes_on_the_wire_when_known(live: bool) -> None:
+    reading = ReadingMessage.decode(_payload(live=live))
+    assert reading.live is live
+    assert json.loads(reading.encode())["live"] is live
+
+
+@pytest.mark.parametrize("live", [..., None])
+def test_a_reading_without_the_live_word_is_accepted_as_before(live: object) -> None:
+    """Firmware older than the `live` field leaves it out (or null): still a reading,
+    the hub judges for itself, and it encodes just as the old firmware's did."""
+    payload = _payload(live=live)
+    reading = ReadingMessage.decode(payload)
+    assert reading.live is None
+    assert reading.seq == 42
+    assert "live" not in json.loads(reading.encode())
 
 
 @given(st.binary(max_size=600))
@@ -73,6 +92,7 @@ json_values = st.recursive(
             "ts": json_values | times.map(format_ts),
             "temperature_c": json_values | st.floats(-100, 100),
             "humidity_pct": json_values | st.floats(-10, 110),
+            "live": json_values,
         },
     )
 )
@@ -122,6 +142,8 @@ def test_the_documented_example_decodes() -> None:
         ({"boot_id": "abc"}, "boot_id"),
         ({"room": "Nursery/1"}, "room"),
         ({"room": ...}, "room"),
+        ({"live": "yes"}, "live must be true, false or null"),
+        ({"live": 1}, "live must be true, false or null"),
     ],
 )
 def test_off_contract_fields_are_named(changes: dict[str, object], names: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
@@ -76,6 +77,20 @@ def test_each_boot_counts_from_zero_and_the_seq_is_written_with_the_row(outbox: 
     assert held(outbox) == [(first, 0), (first, 1), (first, 2), (first, 3), (second, 0)]
     assert outbox.taken() == {first: 3, second: 0}
     assert outbox.pending == 5
+
+
+def test_a_reading_says_live_when_it_goes_out_now_and_not_when_sent_again(
+    outbox: Outbox,
+) -> None:
+    """The hub times a live reading on its own clock and files the rest as history, so the
+    firmware says which is which: a Pi's clock may be hours off until NTP answers."""
+    boot = new_boot_id()
+    online = outbox.take(ROOM, boot, 0, T0, 19.5, 50.0, sent_at=time.time())
+    offline = outbox.take(ROOM, boot, 1, T0, 19.5, 50.0, sent_at=None)
+    assert (online.live, offline.live) == (True, False)
+    again = outbox.due(time.time() + 3600, grace_s=5, limit=10)
+    assert [(h.seq, h.message().live) for h in again] == [(0, False), (1, False)]
+    assert json.loads(again[0].message().encode())["live"] is False
 
 
 def test_the_seq_never_goes_back_and_follows_the_callers_count(outbox: Outbox) -> None:

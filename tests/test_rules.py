@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -35,11 +36,23 @@ class Room:
     """One room on a scripted night: a device clock `t`, readings arriving `delay_s` later.
 
     The device clock is `behind_s` seconds behind the hub's (negative: ahead); `delay_s` is
-    counted on the hub's clock, so a reading arrives at `t + behind_s + delay_s`.
+    counted on the hub's clock, so a reading arrives at `t + behind_s + delay_s`. Readings
+    carry a boot id and seq as the firmware's do, and its word on being live when `live`
+    is set (None: the firmware of before, which did not say).
     """
 
-    def __init__(self, policy: Policy = UK, start: datetime = T0, *, behind_s: float = 0.0):
+    def __init__(
+        self,
+        policy: Policy = UK,
+        start: datetime = T0,
+        *,
+        behind_s: float = 0.0,
+        live: bool | None = None,
+    ):
         self.policy = policy
+        self.live = live
+        self.boot_id = str(uuid.uuid4())
+        self.seq = 0
         self.state = RoomRules.empty("nursery", start)
         self.behind_s = behind_s
         self.t = start - timedelta(seconds=behind_s)  # the device's time of the next reading
@@ -57,7 +70,18 @@ class Room:
         """One reading taken at device time `t`, arriving `delay_s` later (live by default)."""
         received = self.t + timedelta(seconds=self.behind_s + delay_s)
         self.now = max(self.now, received)
-        self._step(ReadingSeen(self.t, received, temperature, humidity))
+        self._step(
+            ReadingSeen(
+                self.t,
+                received,
+                temperature,
+                humidity,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                live=self.live,
+            )
+        )
+        self.seq += 1
 
     def hold(
         self,
@@ -85,6 +109,11 @@ class Room:
         """The device clock jumps (NTP at last, or a reboot into fake-hwclock's old time)."""
         self.t += timedelta(seconds=self.behind_s - behind_s)
         self.behind_s = behind_s
+
+    def reboot(self, behind_s: float) -> None:
+        """The firmware starts again (a new boot id, seq from 0) with its clock `behind_s`."""
+        self.set_clock(behind_s)
+        self.boot_id, self.seq = str(uuid.uuid4()), 0
 
     def tick(self, seconds: float) -> None:
         self.wait(seconds)
@@ -141,9 +170,10 @@ def test_a_cold_night_opens_cold_after_cold_for_s_and_not_before() -> None:
     opened = room.first(COLD)
     assert opened is not None
     cold = room.history[-1][1][COLD]
-    # The median needs two cold readings out of three, so the stretch starts one reading in.
-    assert cold.since == first_cold_reading + timedelta(seconds=10)
-    assert opened - timedelta(seconds=1) == cold.since + timedelta(seconds=UK.cold_for_s)
+    # The median needs two cold readings out of three, so the stretch starts one reading in,
+    # when that reading reached the hub (1 s after it was taken): the hub's clock times it.
+    assert cold.since == first_cold_reading + timedelta(seconds=10 + 1)
+    assert opened == cold.since + timedelta(seconds=UK.cold_for_s)
     assert cold.value == 15.0
     assert cold.threshold == 16.0
     assert cold.worst == 15.0
@@ -268,6 +298,7 @@ def test_a_stuck_sensor_is_suspect_after_stuck_for_s() -> None:
     room.hold(21.0, UK.stuck_for_s, humidity=45.0, wobble=False)
     assert Condition.SENSOR_SUSPECT not in room.found
     room.hold(21.0, 20, humidity=45.0, wobble=False)
+    start += timedelta(seconds=1)  # the first reading's arrival: the hub's time
     suspect = room.found[Condition.SENSOR_SUSPECT]
     assert suspect.detail == "readings unchanged"
     assert suspect.since == start
@@ -384,7 +415,27 @@ def test_after_a_replay_cold_needs_cold_for_s_of_live_readings() -> None:
     assert COLD not in room.found
     assert Condition.NO_DATA not in room.found
     room.hold(14.0, 20)
-    assert room.found[COLD].since == live_from
+    assert room.found[COLD].since == live_from + timedelta(seconds=1)  # its arrival
+
+
+def test_a_backlog_stamped_on_whole_seconds_keeps_every_reading_in_order() -> None:
+    """Two readings a second under one stamp: the seq orders them, so the later one of a
+    pair still reaches the filter rather than being taken for an older reading."""
+    room = Room()
+    room.hold(20.0, 600)
+    room.tick(3600)
+    boot = str(uuid.uuid4())
+    stamp = room.t - timedelta(minutes=30)  # half an hour ago: a backlog
+    for seq, temperature in enumerate([20.0, 20.0, 20.0, 14.0, 14.0, 14.0]):
+        ts = stamp + timedelta(seconds=seq // 2)  # whole seconds, two readings each
+        room.state, room.found = step(
+            room.state,
+            ReadingSeen(ts, room.now, temperature, 50.0, boot_id=boot, seq=seq, live=False),
+            room.policy,
+            room.now,
+        )
+    assert room.state.filtered_temperature == 14.0
+    assert COLD not in room.found
 
 
 SKEW = Condition.CLOCK_SKEW
@@ -502,49 +553,48 @@ def test_live_readings_after_a_backlog_are_judged(behind_s: float) -> None:
     room.hold(14.0, UK.cold_for_s + 20)
     assert Condition.NO_DATA not in room.found
     cold = room.found[COLD]
-    assert cold.since == burst_at + timedelta(seconds=10 + (1 if behind_s else 0))
+    # The second live cold reading, when it reached the hub: whatever the device's clock.
+    assert cold.since == burst_at + timedelta(seconds=10 + 1)
 
 
-def test_ntp_jumping_the_clock_forward_completes_no_hold_and_raises_nothing() -> None:
-    room = Room(behind_s=HOURS_3)
-    room.hold(20.0, 600)
-    room.hold(15.0, 240)  # four minutes of a five-minute stretch
-    assert COLD not in room.found
-    room.set_clock(0.0)  # three hours forward at once: no stretch of three hours
-    jumped_at = room.now
-    room.read(15.0)
-    assert SKEW not in room.found  # a smaller delay is believed at once
-    room.wait(10)
-    room.hold(15.0, 50)
-    # Only the fast drop that is real (20 °C to 15 °C): no NO_DATA, nothing from the jump.
-    assert set(room.found) == {Condition.FAST_DROP}
-    room.hold(15.0, UK.cold_for_s)
-    opened = room.first(COLD)
-    assert opened is not None
-    # The stretch restarted at the jump, so COLD needed cold_for_s of live readings after it.
-    assert (opened - jumped_at).total_seconds() >= UK.cold_for_s
-    assert not room.ever(Condition.NO_DATA)
+def test_ntp_jumping_the_clock_forward_neither_completes_nor_restarts_a_stretch() -> None:
+    # Changed: the stretch used to restart at the jump, delaying the page by up to
+    # cold_for_s. The hub's clock times it now, and the jump changes nothing about it.
+    right, wrong = Room(), Room(behind_s=HOURS_3)
+    for room in (right, wrong):
+        room.hold(20.0, 600)
+        room.hold(15.0, 240)  # four minutes of a five-minute stretch
+        assert COLD not in room.found
+    wrong.set_clock(0.0)  # three hours forward at once: no stretch of three hours
+    for room in (right, wrong):
+        room.read(15.0)
+        assert COLD not in room.found
+        room.wait(10)
+        room.hold(15.0, 120)
+    assert SKEW not in wrong.found  # a smaller delay is believed at once
+    assert wrong.first(COLD) is not None
+    assert wrong.first(COLD) == right.first(COLD)
+    assert conditions(wrong) == conditions(right)
+    assert not wrong.ever(Condition.NO_DATA)
 
 
-def test_a_reboot_into_an_old_clock_is_absorbed_within_a_few_readings() -> None:
-    room = Room()
-    room.hold(20.0, 600)
-    room.hold(15.0, 240)
-    room.set_clock(HOURS_3)  # the Pi rebooted: fake-hwclock is three hours behind
-    jumped_at = room.now
-    room.hold(15.0, 20)
-    assert room.state.last_data_at is not None
-    assert room.state.last_data_at < jumped_at  # two readings: a backlog, for all we know
-    room.read(15.0)
-    understood_at = room.now
-    assert room.state.last_data_at == understood_at  # the third is live again
-    assert set(room.found) == {SKEW, Condition.FAST_DROP}
-    room.wait(10)
-    room.hold(15.0, UK.cold_for_s - 10)
-    assert COLD not in room.found  # the stretch restarted when the clock was understood
-    room.hold(15.0, 20)
-    assert room.found[COLD].since == understood_at  # on the hub's clock, not 3 h earlier
-    assert not room.ever(Condition.NO_DATA)
+@pytest.mark.parametrize("live", [None, True])
+def test_a_reboot_into_an_old_clock_changes_nothing_about_the_cold(live: bool | None) -> None:
+    # Changed: the stretch used to restart once the new clock was understood, a few
+    # readings after the reboot. Now the new boot's second reading is live by its pace
+    # (or every one by the firmware's word), and the stretch goes on on the hub's clock.
+    right, wrong = Room(live=live), Room(live=live)
+    for room in (right, wrong):
+        room.hold(20.0, 600)
+        room.hold(15.0, 240)
+    wrong.reboot(HOURS_3)  # the Pi rebooted: fake-hwclock is three hours behind
+    for room in (right, wrong):
+        room.hold(15.0, 120)
+    assert wrong.first(COLD) is not None
+    assert wrong.first(COLD) == right.first(COLD)
+    assert wrong.found[COLD].since == right.found[COLD].since  # on the hub's clock
+    assert conditions(wrong) == conditions(right)
+    assert not wrong.ever(Condition.NO_DATA)
 
 
 # --- drops, warmth, humidity -------------------------------------------------------------------
@@ -731,8 +781,8 @@ def test_cold_opens_only_on_a_live_reading_after_cold_for_s(script: list[Op]) ->
             # device clock 15 min behind, no longer a replay of every reading).
             assert s.op.delay_s <= s.state.clock.offset_s + FAST.replay_after_s
             assert s.op.delay_s >= s.state.clock.offset_s
-            assert s.state.last_live_ts is not None
-            lasted = (s.state.last_live_ts - s.after[COLD].since).total_seconds()
+            assert s.state.last_live_at is not None
+            lasted = (s.state.last_live_at - s.after[COLD].since).total_seconds()
             assert lasted >= FAST.cold_for_s
 
 
