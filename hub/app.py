@@ -152,11 +152,12 @@ def create_app(
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
             if settings.notify.heartbeat_urls:
+                stale_after_s = settings.rules.stale_after_s
                 context.heartbeat = Heartbeat(
                     settings.notify.heartbeat_urls,
                     settings.notify.heartbeat_every_s,
                     lambda: judge(
-                        read_parts(runner, store, dispatcher, settings.rules.stale_after_s, clock())
+                        read_parts(runner, monitor, store, dispatcher, stale_after_s, clock())
                     ),
                     clock=clock,
                 )

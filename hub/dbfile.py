@@ -53,6 +53,22 @@ def connect_private(path: Path) -> sqlite3.Connection:
     return db
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing hub database, for tools run beside the hub
+    (`nursery status`): it creates no file, so one run as root leaves nothing the hub's
+    user cannot open, and it never checkpoints the hub's WAL. Raises OSError when the file
+    is missing, sqlite3.Error when it cannot be read."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no hub database at {path}")
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro",
+        uri=True,
+        check_same_thread=False,
+        isolation_level=None,
+        timeout=10,
+    )
+
+
 @contextmanager
 def write_transaction(
     db: sqlite3.Connection, lock: threading.Lock | threading.RLock

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from hub import messages
 from hub.ingest import Ingest
+from hub.monitor import Monitor
 from hub.notify import Dispatcher
 from hub.rooms import RoomSummary, room_summaries
 from hub.store import Store
@@ -47,6 +48,7 @@ class Parts:
 
     broker_connected: bool
     database_ok: bool
+    alerts_ok: bool  # the monitor's ticker turns: rules on time passing, repeats, escalation
     push_failing: bool
     rooms: Sequence[RoomSummary]
     now: datetime
@@ -64,6 +66,7 @@ def judge(parts: Parts) -> Verdict:
     reason = messages.monitor_problems(
         broker_connected=parts.broker_connected,
         database_ok=parts.database_ok,
+        alerts_ok=parts.alerts_ok,
         push_failing=parts.push_failing,
         no_rooms=not parts.rooms,
         offline_rooms=offline,
@@ -79,12 +82,18 @@ def _since_reading(room: RoomSummary, now: datetime) -> float | None:
 
 
 def read_parts(
-    ingest: Ingest, store: Store, dispatcher: Dispatcher, stale_after_s: float, now: datetime
+    ingest: Ingest,
+    monitor: Monitor,
+    store: Store,
+    dispatcher: Dispatcher,
+    stale_after_s: float,
+    now: datetime,
 ) -> Parts:
     """The running hub's parts, as the verdict needs them."""
     return Parts(
         broker_connected=ingest.connected,
         database_ok=ingest.database_ok,
+        alerts_ok=monitor.watching(),
         push_failing=dispatcher.health().failing,
         rooms=room_summaries(store, now, stale_after_s),
         now=now,

@@ -829,6 +829,7 @@ def monitor_problems(
     *,
     broker_connected: bool,
     database_ok: bool,
+    alerts_ok: bool,
     push_failing: bool,
     no_rooms: bool,
     offline_rooms: Iterable[str],
@@ -841,6 +842,8 @@ def monitor_problems(
         problems.append("the hub cannot reach the MQTT broker")
     if not database_ok:
         problems.append("the hub cannot save to its database")
+    if not alerts_ok:
+        problems.append("the hub's alert checks have stopped")
     if push_failing:
         problems.append("pushes to phones are failing")
     if no_rooms:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from firmware.contract import ContractError, FaultMessage, HealthMessage, ReadingMessage, Status
 from hub.alerts import Incident
 from hub.conditions import Condition
-from hub.dbfile import connect_private, write_transaction
+from hub.dbfile import connect_private, connect_read_only, write_transaction
 
 SCHEMA_VERSION = 3
 # SQLite's page cache for the readings file, in KiB (its default is 2,000). Ingest only
@@ -363,9 +363,20 @@ class Store:
     read. SQLite serialises writers anyway, and one connection keeps memory small on a Pi.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """`read_only`: only read an existing file, as a tool beside the running hub does
+        (no schema, no upgrade, nothing written)."""
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._room_ids: dict[str, int] = {}
+        self._boot_ids: dict[tuple[int, str], int] = {}
+        self._floors: dict[int, dict[str, int]] = {}  # room id -> the firmware's floor
+        if read_only:
+            try:
+                self._db = connect_read_only(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot read database {self.path}: {exc}") from exc
+            return
         try:
             self._db = connect_private(self.path)  # 0600 whatever the umask, WAL, NORMAL
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -376,9 +387,6 @@ class Store:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        self._room_ids: dict[str, int] = {}
-        self._boot_ids: dict[tuple[int, str], int] = {}
-        self._floors: dict[int, dict[str, int]] = {}  # room id -> the firmware's floor
 
     def _add_missing_columns(self) -> None:
         """Columns added since a database was created (SQLite keeps the old table)."""

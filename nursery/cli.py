@@ -128,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(adduser)
     adduser.add_argument("name", metavar="NAME", help="the caregiver's sign-in name")
 
+    status = commands.add_parser(
+        "status",
+        help="one screen: broker, hub, heartbeat, each room and push channel; exit 1 if any fails",
+        description="Check every part of the monitor from the hub: the broker answers, the hub "
+        "answers and says its parts work, the heartbeat's pings land, each room's last reading "
+        "is fresh with no open alert, and each push channel's last delivery. Exits 0 when all "
+        "is well and 1 when anything needs a look, for cron or a monitoring system. Run it as "
+        "the hub's user: it reads hub.db (read-only).",
+    )
+    _add_common(status)
+
     token = commands.add_parser(
         "token",
         help="make, list or revoke API tokens, for Home Assistant or scripts",
@@ -231,6 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     if args.command == "notify-test":
         return notify_test(settings)
+    if args.command == "status":
+        from nursery.status_command import show_status
+
+        return show_status(settings)
     if args.command in ("adduser", "token"):
         from nursery import account_commands
 

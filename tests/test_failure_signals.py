@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -29,8 +30,16 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.discovery import hub_availability_topic
+from hub.store import StoreError
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, free_port, hub_settings, wait_until
+from tests.conftest import (
+    Mosquitto,
+    RunningHub,
+    api_token,
+    free_port,
+    hub_settings,
+    wait_until,
+)
 from tests.test_faults import Process
 from tests.test_heartbeat import Received, Receiver
 from tests.test_notify import Receiver as PushReceiver
@@ -428,12 +437,16 @@ def test_pushes_failing_for_a_cold_room_fail_the_heartbeat(
         NURSERY_NOTIFY__URLS=json.dumps([f"json://127.0.0.1:{free_port()}/hook"]),
         # The simulated room is a steady 19.5 °C: cold, for this hub, from the first reading.
         NURSERY_RULES__COLD_BELOW_C="20",
+        NURSERY_RULES__COOL_BELOW_C="20",  # thresholds must stay in order
+        NURSERY_RULES__COLD_CLEAR_C="20.5",
+        NURSERY_RULES__WARM_ABOVE_C="21",
         NURSERY_RULES__COLD_FOR_S="0",
     )
     hub = Process(tmp_path, "hub", env)
     processes.append(hub)
     processes.append(start_firmware(tmp_path, broker, base_topic))
     url = f"http://127.0.0.1:{env['NURSERY_HUB__HTTP_PORT']}/healthz"
+    token: list[str] = []  # made once the hub has made its database
 
     def first_failed_push() -> float | None:
         """When the first push failed, on the test's monotonic clock (the hub keeps it as
@@ -441,8 +454,12 @@ def test_pushes_failing_for_a_cold_room_fail_the_heartbeat(
         first one)."""
         assert hub.alive, hub.output()[-3000:]
         try:
-            notifications = httpx.get(url, timeout=5).json()["notifications"]
-        except httpx.TransportError:
+            # The delivery details of /healthz need a caregiver's API token.
+            if not token:
+                token.append(api_token(Path(env["NURSERY_HUB__DB"])))
+            answer = httpx.get(url, headers={"Authorization": f"Bearer {token[0]}"}, timeout=5)
+            notifications = answer.json()["notifications"]
+        except (httpx.TransportError, StoreError, sqlite3.Error):
             return None
         if not notifications or not notifications["last_error_at"]:
             return None

@@ -43,13 +43,15 @@ def test_healthz_shows_details_only_with_a_token(
     )
     assert PUSH_HOST in detailed["notifications"]["last_error"]
     assert detailed["mqtt"] == {"connected": True, "broker": f"127.0.0.1:{broker.port}"}
-    assert detailed["parts"] == {"mqtt": "ok", "notifications": "degraded"}
+    parts = {"mqtt": "ok", "notifications": "degraded", "database": "ok", "alerts": "ok"}
+    assert detailed["parts"] == parts
 
     stranger = httpx.get(hub.url + "/healthz", timeout=10)
-    assert stranger.status_code == 200
+    assert stranger.status_code == 503  # degraded: uptime checkers and probes see it
     assert stranger.json() == {
         "status": "degraded",
-        "parts": {"mqtt": "ok", "notifications": "degraded"},
+        "parts": parts,
+        "heartbeat": {"state": "off", "last_at": None},
     }
     assert PUSH_HOST not in stranger.text and str(broker.port) not in stranger.text
 

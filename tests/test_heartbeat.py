@@ -105,6 +105,7 @@ def _parts(**changes: object) -> Parts:
     values: dict[str, object] = {
         "broker_connected": True,
         "database_ok": True,
+        "alerts_ok": True,
         "push_failing": False,
         "rooms": [_room("nursery", age_s=10)],
         "now": NOW,
@@ -118,6 +119,7 @@ def _parts(**changes: object) -> Parts:
     [
         ({"broker_connected": False}, "The hub cannot reach the MQTT broker."),
         ({"database_ok": False}, "The hub cannot save to its database."),
+        ({"alerts_ok": False}, "The hub's alert checks have stopped."),
         ({"push_failing": True}, "Pushes to phones are failing."),
         ({"rooms": []}, "No room has sent a reading yet."),
         ({"rooms": [_room("baby-room", age_s=400)]}, "Baby room: no reading for 7 min."),

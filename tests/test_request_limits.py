@@ -284,7 +284,7 @@ def test_a_crowd_of_connections_gets_a_503_with_the_headers(settings: Settings) 
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(limits.concurrency)]
         try:
             with socket.create_connection(("127.0.0.1", port)) as sock:
-                sock.sendall(_head("GET", "/healthz", port, "Connection: close"))
+                sock.sendall(_head("GET", "/livez", port, "Connection: close"))
                 answer = _read_response(sock)
             assert _status(answer) == 503, answer[:200]
             assert _has_security_headers(answer)
@@ -293,7 +293,7 @@ def test_a_crowd_of_connections_gets_a_503_with_the_headers(settings: Settings) 
                 sock.close()
         # Once they are gone, requests are served again.
         wait_until(
-            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200,
+            lambda: httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5).status_code == 200,
             what="the hub to serve again",
         )
 

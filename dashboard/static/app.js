@@ -1460,9 +1460,10 @@
     renderAll();
   }
 
-  async function getJson(url) {
+  // `alsoOk`: statuses whose body still answers (503 from /healthz: degraded, same body).
+  async function getJson(url, alsoOk = []) {
     const res = await fetch(url, { cache: "no-store", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    if (!res.ok && !alsoOk.includes(res.status)) throw new Error(`${url}: HTTP ${res.status}`);
     return { res, body: await res.json() };
   }
 
@@ -1506,7 +1507,7 @@
       const [rooms, alerts, health] = await Promise.allSettled([
         getJson("/api/rooms"),
         getJson("/api/alerts"),
-        getJson("/healthz"),
+        getJson("/healthz", [503]),
       ]);
       if (alerts.status === "fulfilled") applyAlerts(alerts.value.body, askedAt);
       else console.warn("nursery dashboard:", alerts.reason);

@@ -8,36 +8,72 @@ caregiver's API token or dashboard session (docs/security.md).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-from hub.api.deps import ContextDep, MaybeCaregiverDep
-from hub.api.schemas import Counts, DeliveryOut, Health, HealthParts, HealthSummary, MqttHealth
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from hub.api.deps import ContextDep, HubContext, MaybeCaregiverDep
+from hub.api.schemas import (
+    Counts,
+    DeliveryOut,
+    Health,
+    HealthParts,
+    HealthSummary,
+    HeartbeatOut,
+    MqttHealth,
+    PartState,
+)
 
 router = APIRouter(tags=["health"])
+DEGRADED: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Degraded: the same body, for probes that read the status."}
+}
+
+
+def _state(ok: bool) -> PartState:
+    return "ok" if ok else "degraded"
+
+
+def _heartbeat(ctx: HubContext) -> HeartbeatOut:
+    if ctx.heartbeat is None:
+        return HeartbeatOut(state="off")
+    state = ctx.heartbeat.state()
+    return HeartbeatOut(
+        state="ok" if state.last_ok in (True, None) else "failing", last_at=state.last_at
+    )
 
 
 @router.get(
     "/healthz",
     response_model=Health | HealthSummary,
-    responses={401: {"description": "Credentials were sent and are not valid."}},
+    responses={**DEGRADED, 401: {"description": "Credentials were sent and are not valid."}},
 )
-def healthz(ctx: ContextDep, caregiver: MaybeCaregiverDep) -> Health | HealthSummary:
-    """The hub's health; the details with `Authorization: Bearer <API token>`."""
+def healthz(
+    ctx: ContextDep, caregiver: MaybeCaregiverDep, response: Response
+) -> Health | HealthSummary:
+    """Readiness: is the hub doing its job (broker, database, alert checks, pushes)? 503
+    when not. The details with `Authorization: Bearer <API token>`."""
     connected = bool(ctx.ingest and ctx.ingest.connected)
     delivery = ctx.dispatcher.health() if ctx.dispatcher else None
     failing = bool(delivery and delivery.failing)
     parts = HealthParts(
-        mqtt="ok" if connected else "degraded",
-        notifications="degraded" if failing else "ok",
+        mqtt=_state(connected),
+        notifications=_state(not failing),
+        database=_state(ctx.ingest is None or ctx.ingest.database_ok),
+        alerts=_state(ctx.monitor is None or ctx.monitor.watching()),
     )
-    status = "ok" if connected and not failing else "degraded"
+    status = _state(all(part == "ok" for part in parts.model_dump().values()))
+    if status == "degraded":
+        response.status_code = 503
     if caregiver is None:
-        return HealthSummary(status=status, parts=parts)
+        return HealthSummary(status=status, parts=parts, heartbeat=_heartbeat(ctx))
     mqtt = ctx.settings.mqtt
     counters = ctx.ingest.counters if ctx.ingest else None
     return Health(
         status=status,
         parts=parts,
+        heartbeat=_heartbeat(ctx),
         notifications=DeliveryOut(
             pending=delivery.pending,
             failing=delivery.failing,
@@ -59,3 +95,16 @@ def healthz(ctx: ContextDep, caregiver: MaybeCaregiverDep) -> Health | HealthSum
             store_errors=counters.store_errors if counters else 0,
         ),
     )
+
+
+@router.get(
+    "/livez",
+    responses={503: {"description": "The hub's own loops have stopped: restart it."}},
+)
+def livez(ctx: ContextDep) -> JSONResponse:
+    """Liveness: the hub's threads still turn (the same test as its systemd watchdog).
+    A lost broker or a failing push leaves it alive: restarting would not help."""
+    alive = (ctx.ingest is None or ctx.ingest.writing) and (
+        ctx.monitor is None or ctx.monitor.watching()
+    )
+    return JSONResponse({"alive": alive}, status_code=200 if alive else 503)

@@ -40,13 +40,33 @@ class HealthParts(BaseModel):
     notifications: PartState = Field(
         description="`degraded` while the last push to some channel failed."
     )
+    database: PartState = Field(
+        "ok", description="`degraded` while the hub's last attempt to store readings failed."
+    )
+    alerts: PartState = Field(
+        "ok", description="`degraded` while the hub's alert checks have stopped turning."
+    )
+
+
+class HeartbeatOut(BaseModel):
+    state: Literal["ok", "failing", "off"] = Field(
+        description="`off` without notify.heartbeat_urls; `failing` while the last round of "
+        "pings did not all land."
+    )
+    last_at: datetime | None = Field(None, description="When the last round of pings went out.")
 
 
 class HealthSummary(BaseModel):
     """What /healthz tells anyone: no host, no error text."""
 
-    status: PartState = Field(description="`degraded` when any part is.")
+    status: PartState = Field(
+        description="`degraded` when any part is; the answer is then 503 with the same body."
+    )
     parts: HealthParts
+    heartbeat: HeartbeatOut = Field(
+        default_factory=lambda: HeartbeatOut(state="off"),
+        description="The dead man's switch (notify.heartbeat_urls); not part of `status`.",
+    )
 
 
 class Health(HealthSummary):

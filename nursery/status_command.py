@@ -1,0 +1,200 @@
+"""`nursery status`: one screen for whoever looks after the monitor, and an exit status for
+cron or a monitoring system (0 when every part works, 1 when anything is degraded).
+
+Run on the hub, as the user the hub runs as (like `nursery adduser`): it reads the hub's
+database read-only, asks the running hub's /healthz, and knocks on the broker without
+logging in, so it can never take the hub's place there. It shows room conditions and
+alerts, never anything from the episode log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.dbfile import connect_read_only
+from hub.messages import label
+from hub.push_channels import ChannelReport, channel_reports
+from hub.rooms import RoomSummary, room_summaries
+from hub.store import Store, StoreError
+from nursery.config import MqttSettings, Settings
+from nursery.mqtt_tls import MqttTlsError, secure_client
+
+TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    part: str
+    ok: bool
+    text: str
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    seconds = max(0, round((now - then).total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def check_broker(settings: MqttSettings, timeout_s: float = TIMEOUT_S) -> Line:
+    """Does an MQTT broker answer at mqtt.host:mqtt.port? Asked without a login: any
+    CONNACK, "not authorised" included, is a broker answering."""
+    where = f"{settings.host}:{settings.port}"
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"nursery-status-{os.getpid()}",
+        protocol=mqtt.MQTTv311,
+    )
+    answers: queue.Queue[str] = queue.Queue()
+    client.on_connect = lambda c, u, f, reason, p: answers.put(str(reason))
+    try:
+        secure_client(client, settings.model_copy(update={"username": None, "password": None}))
+        client.connect(settings.host, settings.port, keepalive=10)
+    except (OSError, MqttTlsError) as exc:
+        return Line("broker", False, f"{where} unreachable ({exc})")
+    client.loop_start()
+    try:
+        reason = answers.get(timeout=timeout_s)
+    except queue.Empty:
+        return Line("broker", False, f"{where} accepted a connection but did not answer MQTT")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    anonymous = "anonymous clients accepted" if reason == "Success" else "anonymous clients refused"
+    return Line("broker", True, f"{where} answers MQTT ({anonymous})")
+
+
+def hub_url(settings: Settings) -> str:
+    host = settings.hub.http_host
+    if host in ("", "0.0.0.0", "::"):  # it listens everywhere: ask it on this machine
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.hub.http_port}"
+
+
+def check_hub(settings: Settings, now: datetime) -> list[Line]:
+    """The running hub's own view of its parts and of its heartbeat, from /healthz."""
+    url = hub_url(settings)
+    try:
+        answer = httpx.get(url + "/healthz", timeout=TIMEOUT_S)
+        health: dict[str, Any] = answer.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return [Line("hub", False, f"not answering at {url} ({type(exc).__name__})")]
+    parts: dict[str, str] = health.get("parts", {})
+    listed = ", ".join(f"{name} {state}" for name, state in parts.items())
+    lines = [Line("hub", health.get("status") == "ok", f"{url}: {listed}")]
+    beat = health.get("heartbeat") or {}
+    state = beat.get("state", "off")
+    if state == "off":
+        lines.append(Line("heartbeat", True, "off (notify.heartbeat_urls is empty)"))
+    else:
+        last = beat.get("last_at")
+        when = _ago(datetime.fromisoformat(last), now) if last else "none sent yet"
+        verb = "pings land" if state == "ok" else "pings are FAILING to land"
+        lines.append(Line("heartbeat", state == "ok", f"{verb}; last round {when}"))
+    return lines
+
+
+def room_lines(
+    rooms: Iterable[RoomSummary], open_alerts: dict[str, list[str]], now: datetime
+) -> list[Line]:
+    lines = []
+    for room in rooms:
+        if room.latest is None:
+            reading = "no reading yet"
+        else:
+            reading = (
+                f"{room.latest.temperature_c:.1f} °C, {room.latest.humidity_pct:.0f} %, "
+                f"last reading {_ago(room.latest.received_at, now)}"
+            )
+        alerts = open_alerts.get(room.room, [])
+        ok = room.online and not room.stale and not alerts
+        status = {"online": "online", "offline": "OFFLINE", "unknown": "status unknown"}
+        text = f"{reading}; {status[room.status]}" + ("; NO FRESH READING" if room.stale else "")
+        text += f"; open: {', '.join(alerts)}" if alerts else "; no open alert"
+        lines.append(Line(f"room {room.room}", ok, text))
+    if not lines:
+        lines.append(Line("rooms", False, "no room has sent a reading yet"))
+    return lines
+
+
+def channel_lines(reports: Iterable[ChannelReport], now: datetime) -> list[Line]:
+    lines = []
+    for report in reports:
+        parts = []
+        if report.last_delivered_at is not None:
+            parts.append(f"last delivered {_ago(report.last_delivered_at, now)}")
+        if report.last_failed_at is not None:
+            parts.append(f"last failed {_ago(report.last_failed_at, now)}: {report.last_error}")
+        if report.pending:
+            parts.append(f"{report.pending} waiting")
+        lines.append(Line(f"push {report.channel}", not report.failing, "; ".join(parts)))
+    if not lines:
+        lines.append(Line("push", True, "no push sent yet (none needed, or no channel set)"))
+    return lines
+
+
+def check_database(settings: Settings, now: datetime) -> list[Line]:
+    try:
+        store = Store(settings.hub.db, read_only=True)
+    except StoreError as exc:
+        return [Line("database", False, str(exc))]
+    try:
+        rooms = room_summaries(store, now, settings.rules.stale_after_s)
+        open_alerts: dict[str, list[str]] = {}
+        for incident in store.open_incidents():
+            answered = "answered" if incident.acked_at else "unanswered"
+            open_alerts.setdefault(incident.room, []).append(
+                f"{label(incident.condition)} ({answered}, since {incident.opened_at:%H:%M} UTC)"
+            )
+        lines = room_lines(rooms, open_alerts, now)
+    finally:
+        store.close()
+    try:
+        db = connect_read_only(settings.hub.db)
+        try:
+            lines += channel_lines(channel_reports(db), now)
+        finally:
+            db.close()
+    except Exception as exc:  # an outbox table not made yet: say so, carry on
+        lines.append(Line("push", False, f"cannot read the push outbox ({exc})"))
+    return lines
+
+
+def render(lines: Iterable[Line]) -> tuple[str, bool]:
+    """The screen, and whether everything is ok."""
+    lines = list(lines)
+    width = max(len(line.part) for line in lines)
+    rows = [f"{line.part:<{width}}  {'ok ' if line.ok else 'BAD'}  {line.text}" for line in lines]
+    bad = sum(not line.ok for line in lines)
+    rows.append(
+        "all parts ok" if not bad else f"{bad} {'parts need' if bad > 1 else 'part needs'} a look"
+    )
+    return "\n".join(rows), bad == 0
+
+
+def show_status(settings: Settings) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    now = datetime.now(UTC)
+    lines = [check_broker(settings.mqtt), *check_hub(settings, now)]
+    lines += check_database(settings, now)
+    text, ok = render(lines)
+    print(text)
+    sys.stdout.flush()
+    return 0 if ok else 1

@@ -1,0 +1,212 @@
+"""`nursery status` run as a maintainer runs it, beside a real hub on a real broker: all well
+is exit 0; a silent room, a lost broker, a hub that is down or a failing push channel is
+exit 1 with the part named. And `/healthz`, `/livez` as probes read them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from firmware.contract import ReadingMessage, new_boot_id
+from firmware.publisher import Publisher
+from nursery.config import Settings
+from tests.conftest import Mosquitto, RunningHub, free_port, hub_settings, wait_until
+
+
+class Room:
+    """The Pi sending a room every 100 ms until stopped."""
+
+    def __init__(self, settings: Settings, temperature_c: float = 18.5) -> None:
+        self.boot_id = new_boot_id()
+        self.publisher = Publisher(settings, self.boot_id)
+        self.temperature_c = temperature_c
+        self.sent = 0
+        self.paused = threading.Event()  # silent, still connected: no "offline" goodbye
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            if self.paused.is_set():
+                continue
+            reading = ReadingMessage(
+                "nursery", self.boot_id, self.sent, datetime.now(UTC), self.temperature_c, 50.0
+            )
+            self.publisher.publish_reading(reading)
+            self.sent += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.publisher.close()
+
+
+@pytest.fixture
+def rooms() -> Iterator[Callable[..., Room]]:
+    started: list[Room] = []
+
+    def start(settings: Settings, temperature_c: float = 18.5) -> Room:
+        started.append(Room(settings, temperature_c))
+        return started[-1]
+
+    yield start
+    for room in started:
+        room.stop()
+
+
+def status(settings: Settings) -> subprocess.CompletedProcess[str]:
+    """`nursery status` in its own process, configured by environment as a service is."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NURSERY_")}
+    env.update(
+        {
+            "NURSERY_MQTT__HOST": settings.mqtt.host,
+            "NURSERY_MQTT__PORT": str(settings.mqtt.port),
+            "NURSERY_MQTT__BASE_TOPIC": settings.mqtt.base_topic,
+            "NURSERY_HUB__DB": str(settings.hub.db),
+            "NURSERY_HUB__HTTP_PORT": str(settings.hub.http_port),
+            "NURSERY_RULES__STALE_AFTER_S": str(settings.rules.stale_after_s),
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "nursery", "status"],
+        env=env,
+        cwd=settings.hub.db.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def line(output: str, part: str) -> str:
+    found = [row for row in output.splitlines() if row.startswith(part + " ")]
+    assert found, f"no {part!r} line in:\n{output}"
+    return found[0]
+
+
+def test_all_well_is_exit_0_and_a_silent_room_is_exit_1_naming_it(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+    rooms: Callable[..., Room],
+) -> None:
+    settings = hub_settings(tmp_path, broker.port, base_topic, rules={"stale_after_s": 2.0})
+    hub = start_hub(settings)
+    room = rooms(settings)
+    wait_until(lambda: hub.get("/api/rooms").json(), what="the room at the hub")
+
+    well = wait_until(
+        lambda: (result := status(settings)).returncode == 0 and result,
+        timeout=20,
+        what="status to say all is well",
+    )
+    assert " ok " in line(well.stdout, "broker")
+    assert "mqtt ok" in line(well.stdout, "hub")
+    assert "18.5 °C" in line(well.stdout, "room nursery")
+    assert " ok " in line(well.stdout, "room nursery")
+    assert "off" in line(well.stdout, "heartbeat")
+    assert well.stdout.rstrip().endswith("all parts ok")
+
+    room.paused.set()
+    silent = wait_until(
+        lambda: (result := status(settings)).returncode == 1 and result,
+        timeout=20,
+        what="status to notice the silent room",
+    )
+    assert "BAD" in line(silent.stdout, "room nursery")
+    assert "NO FRESH READING" in line(silent.stdout, "room nursery")
+
+
+def test_a_lost_broker_and_a_stopped_hub_are_named(
+    tmp_path: Path,
+    own_broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+) -> None:
+    settings = hub_settings(tmp_path, own_broker.port, base_topic)
+    hub = start_hub(settings)
+    own_broker.stop()
+    wait_until(lambda: not hub.mqtt_connected(), what="the hub to lose the broker")
+    lost = status(settings)
+    assert lost.returncode == 1
+    assert "unreachable" in line(lost.stdout, "broker")
+    assert "mqtt degraded" in line(lost.stdout, "hub")
+
+    hub.stop()
+    down = status(settings)
+    assert down.returncode == 1
+    assert "not answering" in line(down.stdout, "hub")
+
+
+def test_a_failing_push_channel_is_named_without_its_secret(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+    rooms: Callable[..., Room],
+) -> None:
+    secret = f"json://127.0.0.1:{free_port()}/topic-sekrit-7f3a"
+    settings = hub_settings(
+        tmp_path,
+        broker.port,
+        base_topic,
+        rules={"cold_for_s": 0.3, "stale_after_s": 60.0},
+        notify={"urls": [secret]},
+    )
+    hub = start_hub(settings)
+    rooms(settings, temperature_c=14.0)
+    wait_until(
+        lambda: (
+            (h := hub.get("/healthz")).status_code == 503
+            and h.json()["parts"]["notifications"] == "degraded"
+        ),
+        timeout=30,
+        what="the cold alert's push to fail",
+    )
+    result = status(settings)
+    assert result.returncode == 1
+    push = line(result.stdout, "push json://127.0.0.1")
+    assert "BAD" in push and "last failed" in push
+    assert "sekrit" not in result.stdout
+    assert "Room is cold (unanswered" in line(result.stdout, "room nursery")
+
+
+def test_healthz_is_503_with_the_same_body_when_degraded_and_livez_stays_200(
+    tmp_path: Path,
+    own_broker: Mosquitto,
+    base_topic: str,
+    start_hub: Callable[[Settings], RunningHub],
+) -> None:
+    hub = start_hub(hub_settings(tmp_path, own_broker.port, base_topic))
+    healthy = httpx.get(hub.url + "/healthz", timeout=5)
+    assert healthy.status_code == 200
+    assert healthy.json()["status"] == "ok"
+    assert healthy.json()["parts"] == {
+        "mqtt": "ok",
+        "notifications": "ok",
+        "database": "ok",
+        "alerts": "ok",
+    }
+    own_broker.stop()
+    degraded = wait_until(
+        lambda: (
+            (answer := httpx.get(hub.url + "/healthz", timeout=5)).status_code == 503 and answer
+        ),
+        what="/healthz to answer 503",
+    )
+    assert degraded.json()["status"] == "degraded"
+    assert degraded.json()["parts"]["mqtt"] == "degraded"
+    assert set(degraded.json()) == set(healthy.json())
+    # Alive all the same: a restart would not bring the broker back.
+    live = httpx.get(hub.url + "/livez", timeout=5)
+    assert live.status_code == 200 and live.json() == {"alive": True}
