@@ -110,7 +110,7 @@ def test_a_hub_nobody_scrapes_never_loads_prometheus_client(tmp_path: Path) -> N
         "from nursery.config import Settings\n"
         f"app = create_app(Settings(hub={{'db': {str(tmp_path / 'hub.db')!r}}}), ingest=False)\n"
         "with TestClient(app, base_url='http://localhost') as client:\n"
-        "    assert client.get('/healthz').status_code == 200\n"
+        "    assert client.get('/livez').status_code == 200\n"
         "print('prometheus_client' in sys.modules)\n"
     )
     result = subprocess.run(
