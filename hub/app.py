@@ -73,7 +73,10 @@ class HubApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         # CSP, no framing, HSTS over https (docs/security.md); then the cap
-        return SecurityHeaders(BodyLimit(super().build_middleware_stack(), self.max_body_bytes))
+        # The sign-in forms are open to anyone and never need more than auth's own cap.
+        forms = dict.fromkeys(auth.FORM_PATHS, auth.MAX_FORM_BYTES)
+        stack = BodyLimit(super().build_middleware_stack(), self.max_body_bytes, forms)
+        return SecurityHeaders(stack)
 
 
 def create_app(

@@ -13,6 +13,7 @@ passes the cap. The 413 closes the connection, so nothing more is read from it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,19 +51,27 @@ def declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimit:
-    """Refuse request bodies over `max_bytes` with 413, before the app reads them."""
+    """Refuse request bodies over `max_bytes` with 413, before the app reads them; paths in
+    `smaller` (a sign-in form, say) get their own, smaller cap the same way."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        smaller: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.smaller = dict(smaller or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = min(self.max_bytes, self.smaller.get(scope.get("path", ""), self.max_bytes))
         length = declared_length(scope)
-        if length is not None and length > self.max_bytes:
-            for message in too_large_response(self.max_bytes):
+        if length is not None and length > cap:
+            for message in too_large_response(cap):
                 await send(message)
             return
 
@@ -80,11 +89,11 @@ class BodyLimit:
                 left = True
             elif message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > cap:
                     # Answer now, whatever the app does next: it sees a client that left.
                     refused = True
                     if not started:
-                        for reply in too_large_response(self.max_bytes):
+                        for reply in too_large_response(cap):
                             await send(reply)
                     return {"type": "http.disconnect"}
             return message

@@ -257,3 +257,66 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+class SteadyRoom:
+    """The Pi's real publisher sending one room's reading every 100 ms until stopped;
+    `paused` keeps it connected but silent (no "offline" goodbye), as a hung sensor is."""
+
+    def __init__(
+        self, settings: Settings, temperature_c: float = 18.5, humidity_pct: float = 50.0
+    ) -> None:
+        import threading
+
+        from firmware.contract import new_boot_id
+        from firmware.publisher import Publisher
+
+        self.room = settings.firmware.room
+        self.boot_id = new_boot_id()
+        self.publisher = Publisher(settings, self.boot_id)
+        self.temperature_c, self.humidity_pct = temperature_c, humidity_pct
+        self.sent = 0
+        self.last_sent_at = 0.0  # time.monotonic() of the newest reading
+        self.paused = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from datetime import UTC, datetime
+
+        from firmware.contract import ReadingMessage
+
+        while not self._stop.wait(0.1):
+            if self.paused.is_set():
+                continue
+            reading = ReadingMessage(
+                self.room,
+                self.boot_id,
+                self.sent,
+                datetime.now(UTC),
+                self.temperature_c,
+                self.humidity_pct,
+            )
+            self.publisher.publish_reading(reading)
+            self.sent += 1
+            self.last_sent_at = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.publisher.close()
+
+
+@pytest.fixture
+def steady_rooms() -> Iterator[Callable[..., SteadyRoom]]:
+    """Start SteadyRoom publishers; all are stopped after the test."""
+    started: list[SteadyRoom] = []
+
+    def start(settings: Settings, temperature_c: float = 18.5) -> SteadyRoom:
+        started.append(SteadyRoom(settings, temperature_c))
+        return started[-1]
+
+    yield start
+    for room in started:
+        room.stop()

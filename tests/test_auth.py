@@ -409,6 +409,7 @@ def test_a_revoked_token_stops_working_at_once_and_the_others_go_on(
     assert revoked.returncode == 0, revoked.stderr
     refused = httpx.get(hub.url + "/api/rooms", headers=automation, timeout=10)
     assert refused.status_code == 401
+    assert "revoked" in refused.json()["detail"], "the automation's owner learns why"
     assert hub.get("/api/rooms").status_code == 200, "the caregiver's other token still works"
 
 

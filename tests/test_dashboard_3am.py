@@ -277,3 +277,35 @@ def test_one_cold_night_is_one_box_one_tap_one_value_and_one_story(
     page.screenshot(path=str(tmp_path / "three-am-answered.png"))
     assert_only_the_hub(tab, hub)
     assert tab.errors == []
+
+
+def test_a_stuck_sensor_says_its_readings_have_not_changed(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],  # noqa: F811
+    start_hub: StartHub,
+    monitor: Callable[[str], Monitor],  # noqa: F811
+    phone: Callable[..., Phone],  # noqa: F811
+) -> None:
+    """Issue #16: a sensor whose readings froze says so on the page, as the push does,
+    instead of a share of failed reads it does not have."""
+    receiver = receivers()
+    settings = settings_for(
+        tmp_path, broker, base_topic, receiver, rules={"stuck_for_s": 1.0, "stale_after_s": 300}
+    )
+    hub = start_hub(settings)
+    nursery = monitor("nursery")
+    nursery.status("online")
+
+    def stuck() -> bool:
+        alerts = hub.get("/api/alerts").json()
+        return any(a["condition"] == "sensor_suspect" and a["state"] != "resolved" for a in alerts)
+
+    # The same reading, again and again, as a frozen sensor sends it.
+    wait_until(lambda: nursery.reading(18.2, 47.0) or stuck(), timeout=30, what="a stuck sensor")
+    tab = phone()
+    tab.open(hub)
+    card = tab.card("nursery")
+    expect(card.locator(".incident")).to_contain_text("temperature and humidity unchanged")
+    expect(card).not_to_contain_text("% of reads failed")

@@ -15,13 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from firmware.contract import ReadingMessage, new_boot_id
-from firmware.publisher import Publisher
 from hub.heartbeat import Heartbeat, Parts, Ping, Verdict, convention, judge, ping_for
 from hub.rooms import RoomSummary
 from hub.store import LatestReading
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, free_port, hub_settings, wait_until
+from tests.conftest import (
+    Mosquitto,
+    RunningHub,
+    SteadyRoom,
+    free_port,
+    hub_settings,
+    wait_until,
+)
 from tests.test_end_to_end import Process
 
 PERIOD_S = 0.5
@@ -239,36 +244,6 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-class Room:
-    """The Pi's publisher sending a steady room until paused."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.boot_id = new_boot_id()
-        self.publisher = Publisher(settings, self.boot_id)
-        self.sent = 0
-        self.last_sent_at = 0.0
-        self.paused = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            if self.paused.is_set():
-                continue
-            reading = ReadingMessage(
-                "nursery", self.boot_id, self.sent, datetime.now(UTC), 18.5, 50.0
-            )
-            self.publisher.publish_reading(reading)
-            self.sent += 1
-            self.last_sent_at = time.monotonic()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.publisher.close()
-
-
 HC, KUMA, PLAIN = "/ping/0f6c9a42-5d8e-4b61-9a3e-2b7d1c0e8f55", "/api/push/tok123", "/alive"
 
 
@@ -278,6 +253,7 @@ def test_pings_arrive_on_time_and_a_silent_room_turns_them_into_failures(
     base_topic: str,
     receiver: Receiver,
     start_hub: Callable[[Settings], RunningHub],
+    steady_rooms: Callable[..., SteadyRoom],
 ) -> None:
     settings = hub_settings(
         tmp_path,
@@ -293,53 +269,50 @@ def test_pings_arrive_on_time_and_a_silent_room_turns_them_into_failures(
             "heartbeat_every_s": PERIOD_S,
         },
     )
-    room = Room(settings)
-    try:
-        start_hub(settings)
-        receiver.wait_for(
-            "three healthy pings to Healthchecks",
-            lambda: sum(1 for r in receiver.to(HC) if r.body.startswith(b"Watching")) >= 3,
-            timeout=20,
-        )
-        assert receiver.to(HC + "/start"), "the hub says it started"
-        healthy = [r for r in receiver.to(HC) if r.body.startswith(b"Watching")]
-        gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(healthy)]
-        assert all(gap < PERIOD_S + 1.0 for gap in gaps), gaps
-        assert any(r.query.get("status") == ["up"] for r in receiver.to(KUMA))
-        assert receiver.to(PLAIN)
+    room = steady_rooms(settings)
+    start_hub(settings)
+    receiver.wait_for(
+        "three healthy pings to Healthchecks",
+        lambda: sum(1 for r in receiver.to(HC) if r.body.startswith(b"Watching")) >= 3,
+        timeout=20,
+    )
+    assert receiver.to(HC + "/start"), "the hub says it started"
+    healthy = [r for r in receiver.to(HC) if r.body.startswith(b"Watching")]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(healthy)]
+    assert all(gap < PERIOD_S + 1.0 for gap in gaps), gaps
+    assert any(r.query.get("status") == ["up"] for r in receiver.to(KUMA))
+    assert receiver.to(PLAIN)
 
-        # The Pi goes quiet: within stale_after_s plus one period the pings say so.
-        room.paused.set()
-        silent_since = room.last_sent_at
-        receiver.wait_for(
-            "a failure ping to Healthchecks",
-            lambda: bool(receiver.to(HC + "/fail")),
-            timeout=STALE_S + PERIOD_S + 10,
-        )
-        (first_fail, *_) = receiver.to(HC + "/fail")
-        assert first_fail.at - silent_since <= STALE_S + PERIOD_S + 1.0
-        assert b"Nursery: no reading for" in first_fail.body
-        receiver.wait_for(
-            "a down ping to Uptime Kuma",
-            lambda: any(r.query.get("status") == ["down"] for r in receiver.to(KUMA)),
-            timeout=5,
-        )
-        down = next(r for r in receiver.to(KUMA) if r.query.get("status") == ["down"])
-        assert "no reading for" in down.query["msg"][0]
-        # A plain URL only ever hears good news: its silence is the alarm.
-        assert all(r.at < first_fail.at + 0.2 for r in receiver.to(PLAIN))
+    # The Pi goes quiet: within stale_after_s plus one period the pings say so.
+    room.paused.set()
+    silent_since = room.last_sent_at
+    receiver.wait_for(
+        "a failure ping to Healthchecks",
+        lambda: bool(receiver.to(HC + "/fail")),
+        timeout=STALE_S + PERIOD_S + 10,
+    )
+    (first_fail, *_) = receiver.to(HC + "/fail")
+    assert first_fail.at - silent_since <= STALE_S + PERIOD_S + 1.0
+    assert b"Nursery: no reading for" in first_fail.body
+    receiver.wait_for(
+        "a down ping to Uptime Kuma",
+        lambda: any(r.query.get("status") == ["down"] for r in receiver.to(KUMA)),
+        timeout=5,
+    )
+    down = next(r for r in receiver.to(KUMA) if r.query.get("status") == ["down"])
+    assert "no reading for" in down.query["msg"][0]
+    # A plain URL only ever hears good news: its silence is the alarm.
+    assert all(r.at < first_fail.at + 0.2 for r in receiver.to(PLAIN))
 
-        # Fresh readings again: healthy pings again.
-        fails = len(receiver.to(HC + "/fail"))
-        room.paused.clear()
-        receiver.wait_for(
-            "a healthy ping after the room came back",
-            lambda: receiver.to(HC)[-1].at > receiver.to(HC + "/fail")[-1].at,
-            timeout=15,
-        )
-        assert len(receiver.to(HC + "/fail")) >= fails
-    finally:
-        room.stop()
+    # Fresh readings again: healthy pings again.
+    fails = len(receiver.to(HC + "/fail"))
+    room.paused.clear()
+    receiver.wait_for(
+        "a healthy ping after the room came back",
+        lambda: receiver.to(HC)[-1].at > receiver.to(HC + "/fail")[-1].at,
+        timeout=15,
+    )
+    assert len(receiver.to(HC + "/fail")) >= fails
 
 
 def test_kill_9_of_the_hub_stops_the_pings(

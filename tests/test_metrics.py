@@ -5,59 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from firmware.contract import ReadingMessage, new_boot_id
-from firmware.publisher import Publisher
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.conftest import Mosquitto, RunningHub, SteadyRoom, hub_settings, wait_until
 
 COLD_C = 14.5
-
-
-class ColdRoom:
-    """The Pi sending a cold room, every 100 ms."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.boot_id = new_boot_id()
-        self.publisher = Publisher(settings, self.boot_id)
-        self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            reading = ReadingMessage(
-                "nursery", self.boot_id, self.sent, datetime.now(UTC), COLD_C, 48.0
-            )
-            self.publisher.publish_reading(reading)
-            self.sent += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.publisher.close()
-
-
-@pytest.fixture
-def cold_room() -> Iterator[Callable[[Settings], ColdRoom]]:
-    rooms: list[ColdRoom] = []
-
-    def start(settings: Settings) -> ColdRoom:
-        rooms.append(ColdRoom(settings))
-        return rooms[-1]
-
-    yield start
-    for room in rooms:
-        room.stop()
 
 
 def scrape(hub: RunningHub) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -76,14 +33,14 @@ def test_metrics_show_the_room_and_its_open_alert_to_a_token_only(
     broker: Mosquitto,
     base_topic: str,
     start_hub: Callable[[Settings], RunningHub],
-    cold_room: Callable[[Settings], ColdRoom],
+    steady_rooms: Callable[..., SteadyRoom],
 ) -> None:
     settings = hub_settings(
         tmp_path, broker.port, base_topic, rules={"cold_for_s": 0.3, "stale_after_s": 60.0}
     )
     hub = start_hub(settings)
     assert httpx.get(hub.url + "/metrics", timeout=5).status_code == 401
-    cold_room(settings)
+    steady_rooms(settings, temperature_c=COLD_C)
     room = (("room", "nursery"),)
     alert = (("room", "nursery"), ("severity", "alert"))
     samples = wait_until(
@@ -92,7 +49,7 @@ def test_metrics_show_the_room_and_its_open_alert_to_a_token_only(
         what="the cold alert in /metrics",
     )
     assert samples[("nursery_room_temperature_celsius", room)] == COLD_C
-    assert samples[("nursery_room_humidity_percent", room)] == 48.0
+    assert samples[("nursery_room_humidity_percent", room)] == 50.0
     assert 0 <= samples[("nursery_room_seconds_since_reading", room)] < 30
     assert samples[("nursery_room_online", room)] == 1
     assert samples[("nursery_mqtt_connected", ())] == 1
@@ -110,7 +67,7 @@ def test_a_hub_nobody_scrapes_never_loads_prometheus_client(tmp_path: Path) -> N
         "from nursery.config import Settings\n"
         f"app = create_app(Settings(hub={{'db': {str(tmp_path / 'hub.db')!r}}}), ingest=False)\n"
         "with TestClient(app, base_url='http://localhost') as client:\n"
-        "    assert client.get('/healthz').status_code == 200\n"
+        "    assert client.get('/livez').status_code == 200\n"
         "print('prometheus_client' in sys.modules)\n"
     )
     result = subprocess.run(

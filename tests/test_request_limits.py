@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from hub.api.auth import MAX_FORM_BYTES
 from hub.app import create_app
 from hub.body_limit import DEFAULT_MAX_BODY_BYTES
 from hub.service import HttpLimits, server_config
@@ -27,6 +28,7 @@ from tests.conftest import Mosquitto, free_port, hub_settings, wait_until
 from tests.test_service import _serving_hub
 
 CAP = 64 * 1024
+SIGN_IN_CAP = MAX_FORM_BYTES
 FIFTY_MB = 50 * 1024 * 1024
 
 
@@ -138,9 +140,32 @@ def test_a_declared_body_over_the_cap_is_refused_before_it_is_sent(
         )
         answer = _read_response(sock)
     assert _status(answer) == 413, answer[:300]
-    assert b"at most 65536 bytes" in answer
+    cap = SIGN_IN_CAP if path in ("/login", "/setup") else CAP  # a sign-in form's own cap
+    assert f"at most {cap} bytes".encode() in answer
     assert _headers_of(answer)["connection"] == "close"
     assert _has_security_headers(answer)
+
+
+@pytest.mark.parametrize("path", ["/login", "/setup"])
+def test_a_sign_in_form_over_its_own_cap_is_refused_before_it_is_sent(
+    hub: tuple[FastAPI, int], path: str
+) -> None:
+    """Well under the hub's cap but over the form's: still refused before a byte is read,
+    where /login used to read it all and only then say 413."""
+    _, port = hub
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            _head(
+                "POST",
+                path,
+                port,
+                "Content-Type: application/x-www-form-urlencoded",
+                f"Content-Length: {SIGN_IN_CAP + 1}",
+            )
+        )
+        answer = _read_response(sock)
+    assert _status(answer) == 413, answer[:300]
+    assert f"at most {SIGN_IN_CAP} bytes".encode() in answer
 
 
 def test_a_client_that_asks_to_continue_is_never_told_to(hub: tuple[FastAPI, int]) -> None:

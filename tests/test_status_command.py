@@ -7,60 +7,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
-from firmware.contract import ReadingMessage, new_boot_id
-from firmware.publisher import Publisher
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, free_port, hub_settings, wait_until
-
-
-class Room:
-    """The Pi sending a room every 100 ms until stopped."""
-
-    def __init__(self, settings: Settings, temperature_c: float = 18.5) -> None:
-        self.boot_id = new_boot_id()
-        self.publisher = Publisher(settings, self.boot_id)
-        self.temperature_c = temperature_c
-        self.sent = 0
-        self.paused = threading.Event()  # silent, still connected: no "offline" goodbye
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            if self.paused.is_set():
-                continue
-            reading = ReadingMessage(
-                "nursery", self.boot_id, self.sent, datetime.now(UTC), self.temperature_c, 50.0
-            )
-            self.publisher.publish_reading(reading)
-            self.sent += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.publisher.close()
-
-
-@pytest.fixture
-def rooms() -> Iterator[Callable[..., Room]]:
-    started: list[Room] = []
-
-    def start(settings: Settings, temperature_c: float = 18.5) -> Room:
-        started.append(Room(settings, temperature_c))
-        return started[-1]
-
-    yield start
-    for room in started:
-        room.stop()
+from tests.conftest import (
+    Mosquitto,
+    RunningHub,
+    SteadyRoom,
+    free_port,
+    hub_settings,
+    wait_until,
+)
 
 
 def status(settings: Settings) -> subprocess.CompletedProcess[str]:
@@ -98,11 +58,11 @@ def test_all_well_is_exit_0_and_a_silent_room_is_exit_1_naming_it(
     broker: Mosquitto,
     base_topic: str,
     start_hub: Callable[[Settings], RunningHub],
-    rooms: Callable[..., Room],
+    steady_rooms: Callable[..., SteadyRoom],
 ) -> None:
     settings = hub_settings(tmp_path, broker.port, base_topic, rules={"stale_after_s": 2.0})
     hub = start_hub(settings)
-    room = rooms(settings)
+    room = steady_rooms(settings)
     wait_until(lambda: hub.get("/api/rooms").json(), what="the room at the hub")
 
     well = wait_until(
@@ -153,7 +113,7 @@ def test_a_failing_push_channel_is_named_without_its_secret(
     broker: Mosquitto,
     base_topic: str,
     start_hub: Callable[[Settings], RunningHub],
-    rooms: Callable[..., Room],
+    steady_rooms: Callable[..., SteadyRoom],
 ) -> None:
     secret = f"json://127.0.0.1:{free_port()}/topic-sekrit-7f3a"
     settings = hub_settings(
@@ -164,7 +124,7 @@ def test_a_failing_push_channel_is_named_without_its_secret(
         notify={"urls": [secret]},
     )
     hub = start_hub(settings)
-    rooms(settings, temperature_c=14.0)
+    steady_rooms(settings, temperature_c=14.0)
     wait_until(
         lambda: (
             (h := hub.get("/healthz")).status_code == 503

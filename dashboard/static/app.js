@@ -334,8 +334,13 @@
         if (limit !== null) parts.push(`expected every ${fmtDuration(limit)}`);
         break;
       case "sensor_suspect":
-        if (v) parts.push(`${Math.round(v * 100)} % of reads failed`);
-        if (v && limit !== null) parts.push(`limit ${Math.round(limit * 100)} %`);
+        // Fewer failures than the limit: the hub flagged readings frozen in place.
+        if (v !== null && limit !== null && v < limit) {
+          parts.push("temperature and humidity unchanged");
+        } else if (v) {
+          parts.push(`${Math.round(v * 100)} % of reads failed`);
+          if (limit !== null) parts.push(`limit ${Math.round(limit * 100)} %`);
+        }
         break;
       case "clock_skew":
         if (v !== null) parts.push(`${fmtDuration(Math.abs(v))} ${v < 0 ? "behind" : "ahead"}`);

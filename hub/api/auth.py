@@ -36,6 +36,9 @@ router = APIRouter(tags=["auth"])
 
 DEMO_ACCOUNT = "demo"
 MAX_FORM_BYTES = 4096
+# The forms this module reads; hub/app.py caps their bodies at MAX_FORM_BYTES before any
+# byte is read, so a stranger's 250 KiB sign-in never reaches the form parser.
+FORM_PATHS = ("/login", "/logout", "/setup")
 NO_STORE = {"Cache-Control": "no-store"}
 
 

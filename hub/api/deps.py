@@ -83,7 +83,10 @@ def optional_caregiver(request: Request) -> Caregiver | None:
             raise _unauthorized("the Authorization header must be 'Bearer <API token>'")
         caregiver = accounts.token_caregiver(token.strip())
         if caregiver is None:
-            raise _unauthorized("this API token is not valid; make one with `nursery token NAME`")
+            raise _unauthorized(
+                "this API token is not valid (unknown, expired or revoked); make a new one with "
+                "`nursery token NAME`"
+            )
         request.state.via = "api"
         return caregiver
     cookie = request.cookies.get(SESSION_COOKIE)
