@@ -53,6 +53,7 @@ from hub.rules import (
     ReadingSeen,
     RoomRules,
     StatusSeen,
+    replay,
     silence_due_at,
     step,
 )
@@ -162,14 +163,20 @@ class Monitor:
         now = self._clock()
         window = timedelta(seconds=self._policy.memory_s)
         for room in self._store.rooms():
-            state = RoomRules.empty(room.name, room.latest.received_at if room.latest else now)
             rows = self._store.recent_readings(room.name, now - window)
             if not rows and room.latest is not None:
-                latest = room.latest
-                rows = [(latest.ts, latest.received_at, latest.temperature_c, latest.humidity_pct)]
-            for ts, received_at, temperature, humidity in rows:
-                event = ReadingSeen(ts, received_at, temperature, humidity)
-                state, _ = step(state, event, self._policy, received_at)
+                rows = [room.latest]
+            state = replay(
+                room.name,
+                (
+                    ReadingSeen(
+                        r.ts, r.received_at, r.temperature_c, r.humidity_pct, r.boot_id, r.seq
+                    )
+                    for r in rows
+                ),
+                self._policy,
+                room.latest.received_at if room.latest else now,
+            )
             if room.status == "offline" and room.status_at is not None:
                 state, _ = step(
                     state, StatusSeen(room.status_at, online=False), self._policy, room.status_at

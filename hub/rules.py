@@ -18,7 +18,7 @@ hub/device_clock.py.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from operator import attrgetter, itemgetter
@@ -375,6 +375,19 @@ def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bo
 
 
 # --- the step ---------------------------------------------------------------------------
+
+
+def replay(
+    name: str, readings: Iterable[ReadingSeen], policy: Policy, start: datetime
+) -> RoomRules:
+    """The rules' memory rebuilt after a restart from the stored readings, oldest first,
+    each applied at the time it arrived. Give them their boot and seq: without them a
+    device clock that is off is judged from delays alone, and a cold stretch under way can
+    lose its start."""
+    state = RoomRules.empty(name, start)
+    for reading in readings:
+        state, _ = step(state, reading, policy, reading.received_at)
+    return state
 
 
 def step(

@@ -770,19 +770,28 @@ class Store:
             ).fetchall()
         return [_incident(row) for row in rows]
 
-    def recent_readings(
-        self, room: str, since: datetime
-    ) -> list[tuple[datetime, datetime, float, float]]:
-        """(ts, received_at, temperature, humidity) since a time, oldest first: to rebuild
-        the rules' memory after a restart."""
+    def recent_readings(self, room: str, since: datetime) -> list[LatestReading]:
+        """The room's readings received since a time, in the order they arrived, with their
+        boot and seq: to rebuild the rules' memory after a restart as ingest fed it."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT ts_ms, received_ms, temperature_c, humidity_pct FROM readings"
-                " JOIN rooms ON rooms.id = readings.room_id"
-                " WHERE rooms.name = ? AND received_ms >= ? ORDER BY received_ms, ts_ms",
+                "SELECT ts_ms, temperature_c, humidity_pct, boots.boot_id, seq, received_ms"
+                " FROM readings JOIN rooms ON rooms.id = readings.room_id"
+                " JOIN boots ON boots.id = readings.boot"
+                " WHERE rooms.name = ? AND received_ms >= ? ORDER BY received_ms, boot, seq",
                 (room, to_ms(since)),
             ).fetchall()
-        return [(from_ms(a), from_ms(b), t, h) for a, b, t, h in rows]
+        return [
+            LatestReading(
+                ts=from_ms(ts),
+                temperature_c=t,
+                humidity_pct=h,
+                boot_id=boot_id,
+                seq=seq,
+                received_at=from_ms(received),
+            )
+            for ts, t, h, boot_id, seq, received in rows
+        ]
 
     def count_readings(self, room: str | None = None) -> int:
         with self._lock:

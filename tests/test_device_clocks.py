@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.conditions import Condition, Finding
-from hub.rules import Policy, ReadingSeen, RoomRules, step
+from hub.rules import Policy, ReadingSeen, RoomRules, replay, step
 from nursery.config import RulesSettings
 
 T0 = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
@@ -240,3 +240,33 @@ def test_a_cold_backlog_drained_beside_a_comfortable_room_never_pages(
             assert set(found) <= {Condition.CLOCK_SKEW}
             drained += 1
     assert state.filtered_temperature is not None
+
+
+# --- a hub restart in the middle of the cold -------------------------------------------------
+
+
+@pytest.mark.parametrize("warm", [0, 2, 60])
+@pytest.mark.parametrize("behind_s", [HOURS_3, -HOURS_3, 0.0])
+@pytest.mark.parametrize("interval_s", [10.0, 5.0])
+def test_a_hub_restart_in_the_middle_of_the_cold_does_not_delay_the_page(
+    interval_s: float, behind_s: float, warm: int
+) -> None:
+    """The hub restarts while the room is cold and the Pi's clock is off: the page still
+    comes within cold_for_s plus two readings of the first cold one. Rebuilt without each
+    row's boot and seq, a clock 3 h behind lost up to 4 readings (20 s at 5 s)."""
+    for into_cold in range(1, math.ceil(UK.cold_for_s / interval_s), 3):
+        publisher = Publisher(interval_s, behind_s)
+        events = [publisher.reading(20.0 if i < warm else 14.0)[1] for i in range(warm + into_cold)]
+        cold_from = events[warm].received_at
+        # As the monitor rebuilds it from the stored rows, each with its boot and seq.
+        state = replay("nursery", events, UK, events[-1].received_at)
+        opened = None
+        for _ in range(math.ceil(UK.cold_for_s / interval_s) + 4):
+            _, event = publisher.reading(14.0)
+            state, found = step(state, event, UK, event.received_at)
+            if Condition.COLD in found:
+                opened = event.received_at
+                break
+        assert opened is not None, into_cold
+        late = ((opened - cold_from).total_seconds() - UK.cold_for_s) / interval_s
+        assert late <= 2, (into_cold, late)

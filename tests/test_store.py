@@ -101,3 +101,24 @@ def test_room_state_tracks_latest_status_and_fault(tmp_path: Path) -> None:
         assert room.fault.error == "Checksum did not validate"
         assert room.status == "offline"
         assert store.room("attic") is None
+
+
+def test_recent_readings_come_back_in_arrival_order_with_boot_and_seq(tmp_path: Path) -> None:
+    """What a restarted hub rebuilds its rules from: without a reading's boot and seq a
+    Pi's wrong clock can only be judged from delays, and a cold stretch loses its start."""
+    store = Store(tmp_path / "hub.db")
+    boot = str(uuid.uuid4())
+    # A Pi 3 h behind: its stamps are old, its readings arrive now.
+    behind = [
+        Received(
+            ReadingMessage("nursery", boot, seq, T0 - timedelta(hours=3, seconds=-seq), 15.0, 50.0),
+            T0 + timedelta(seconds=seq),
+        )
+        for seq in range(3)
+    ]
+    store.add_readings(behind)
+    rows = store.recent_readings("nursery", T0 - timedelta(minutes=1))
+    assert [(r.boot_id, r.seq) for r in rows] == [(boot, 0), (boot, 1), (boot, 2)]
+    assert [r.received_at for r in rows] == [T0 + timedelta(seconds=s) for s in range(3)]
+    assert rows[0].ts == T0 - timedelta(hours=3)
+    store.close()
