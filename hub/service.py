@@ -48,17 +48,44 @@ class HttpLimits:
 _UPGRADE_WARNINGS = ("Unsupported upgrade request", "No supported WebSocket library")
 
 
-class _NoUpgradeWarnings(logging.Filter):
-    """Drop uvicorn's two warnings for a request that asks for a protocol upgrade. The hub
-    serves no WebSocket (ws="none"), so the request is answered as plain HTTP; the second
-    warning would tell the reader to install a WebSocket library, and anyone on the network
-    could fill the log with the pair."""
+# uvicorn's warning for bytes that are not HTTP (a port scan, a TLS hello on plain HTTP).
+_INVALID_REQUEST = "Invalid HTTP request received"
+INVALID_REQUEST_LOG_EVERY_S = 60.0
+
+
+class _QuietUvicorn(logging.Filter):
+    """Keep what anyone on the network can send out of the hub's log (an SD card wears with
+    every line, and a flood would bury the lines that matter).
+
+    uvicorn's two warnings for a protocol upgrade are dropped: the hub serves no WebSocket
+    (ws="none") and answers as plain HTTP, and the second would tell the reader to install
+    a WebSocket library. Its warning for a request that is not HTTP at all goes through at
+    most once a minute, saying how many more it held back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._invalid_logged_at = -INVALID_REQUEST_LOG_EVERY_S
+        self._invalid_held = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(_UPGRADE_WARNINGS)
+        message = record.getMessage()
+        if message.startswith(_UPGRADE_WARNINGS):
+            return False
+        if not message.startswith(_INVALID_REQUEST):
+            return True
+        now = time.monotonic()
+        if now - self._invalid_logged_at < INVALID_REQUEST_LOG_EVERY_S:
+            self._invalid_held += 1
+            return False
+        if self._invalid_held:
+            record.msg = f"{message} ({self._invalid_held} more in the last minutes, not logged)"
+            record.args = ()
+        self._invalid_logged_at, self._invalid_held = now, 0
+        return True
 
 
-_UPGRADE_FILTER = _NoUpgradeWarnings()
+_UVICORN_FILTER = _QuietUvicorn()
 
 
 def server_config(
@@ -68,7 +95,7 @@ def server_config(
     all take it from here, so they serve alike."""
     limits = limits or HttpLimits()
     # One filter object: adding it again (a second config in one process) is a no-op.
-    logging.getLogger("uvicorn.error").addFilter(_UPGRADE_FILTER)
+    logging.getLogger("uvicorn.error").addFilter(_UVICORN_FILTER)
     return uvicorn.Config(
         app,
         host=host,

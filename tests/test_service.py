@@ -4,8 +4,10 @@ clients' pools keep them, and serving no WebSocket."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import select
+import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
@@ -137,6 +139,27 @@ def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
         assert hub.stop() == 0, hub.output()
     # Nor does it log anything for it: anyone on the network can send these.
     assert "upgrade" not in hub.output().lower(), hub.output()
+
+
+def test_requests_that_are_not_http_cannot_flood_the_log(
+    tmp_path: Path, broker: Mosquitto, base_topic: str
+) -> None:
+    """Anyone on the network can send bytes that are not HTTP (a port scan, TLS to a plain
+    port): the hub says so once a minute, not once a connection."""
+    hub, port = _serving_hub(tmp_path, broker, base_topic)
+    try:
+        for _ in range(30):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n")
+                with contextlib.suppress(OSError):
+                    while sock.recv(4096):
+                        pass
+        # The hub still answers, and the first of them is in the log.
+        assert _answers(port)
+        wait_until(lambda: "Invalid HTTP request" in hub.output(), timeout=10, what="the line")
+    finally:
+        assert hub.stop() == 0, hub.output()
+    assert hub.output().count("Invalid HTTP request received") == 1, hub.output()
 
 
 def test_the_hub_never_loads_pydantic_v1(
