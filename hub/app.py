@@ -146,11 +146,14 @@ def create_app(
             monitor.start()
             dispatcher.start()
             runner.start()
+
+            def paged() -> list[str]:
+                """Caregivers with a push channel, in paging order, for the check-in."""
+                return paged_names(accounts.caregivers(), lambda c: bool(preferences.channels(c)))
+
             nightly = NightlyPushes(
-                settings, store, outbox, clock, preferences.household,
-                lambda: paged_names(accounts.caregivers(), lambda c: bool(preferences.channels(c))),
-                dispatcher.wake,
-            )  # fmt: skip
+                settings, store, outbox, clock, preferences.household, paged, dispatcher.wake
+            )
             nightly.start()
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
