@@ -81,6 +81,15 @@ def _read_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
     return data
 
 
+def _announce(port: int, path: str, length: int, content_type: str) -> bytes:
+    """POST a head that announces `length` body bytes, send none, and read the answer."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            _head("POST", path, port, f"Content-Type: {content_type}", f"Content-Length: {length}")
+        )
+        return _read_response(sock)
+
+
 def _headers_of(response: bytes) -> dict[str, str]:
     head = response.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
     return {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in head)}
@@ -128,17 +137,7 @@ def test_a_declared_body_over_the_cap_is_refused_before_it_is_sent(
     """The client sends its head only and waits: the 413 comes anyway, and the hub hangs
     up, so it never reads the 50 MB the client announced."""
     _, port = hub
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(
-            _head(
-                "POST",
-                path,
-                port,
-                "Content-Type: application/json",
-                f"Content-Length: {FIFTY_MB}",
-            )
-        )
-        answer = _read_response(sock)
+    answer = _announce(port, path, FIFTY_MB, "application/json")
     assert _status(answer) == 413, answer[:300]
     cap = SIGN_IN_CAP if path in ("/login", "/setup") else CAP  # a sign-in form's own cap
     assert f"at most {cap} bytes".encode() in answer
@@ -153,17 +152,7 @@ def test_a_sign_in_form_over_its_own_cap_is_refused_before_it_is_sent(
     """Well under the hub's cap but over the form's: still refused before a byte is read,
     where /login used to read it all and only then say 413."""
     _, port = hub
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(
-            _head(
-                "POST",
-                path,
-                port,
-                "Content-Type: application/x-www-form-urlencoded",
-                f"Content-Length: {SIGN_IN_CAP + 1}",
-            )
-        )
-        answer = _read_response(sock)
+    answer = _announce(port, path, SIGN_IN_CAP + 1, "application/x-www-form-urlencoded")
     assert _status(answer) == 413, answer[:300]
     assert f"at most {SIGN_IN_CAP} bytes".encode() in answer
 
