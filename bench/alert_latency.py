@@ -44,7 +44,8 @@ from _common import (
 )
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, new_boot_id, reading_topic
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import reading_topic
 
 WARM_C = 19.0
 COLD_C = 15.0  # below the uk preset's 16 °C, and less than max_jump_c (5 °C) from WARM_C
@@ -295,7 +296,7 @@ def breakdown(hub: HubProcess, timed: dict[str, tuple[float, float]], result: Al
     queued: dict[str, float] = {}
     result.hub_log = hub.log_counts()
     for at, text in hub.log_lines():
-        # hub.monitor logs "first cold push for <room> (alert N)" once the push is in the
+        # hub.monitor.watch logs "first cold push for <room> (alert N)" once the push is in the
         # outbox and fsynced; its send started at the commit, before that fsync.
         if "first cold push for " in text:
             room = text.split("first cold push for ", 1)[1].split(" ", 1)[0]
@@ -389,7 +390,7 @@ def measure_ingest(
             publisher.publish(topic, payload, qos=1)
             while True:
                 asked = time.perf_counter()
-                latest = hub.rooms().get("probe", {}).get("latest") or {}
+                latest = hub.store.rooms().get("probe", {}).get("latest") or {}
                 result.polls.append(time.perf_counter() - asked)
                 if latest.get("boot_id") == boot and latest.get("seq", -1) >= seq:
                     result.samples.append(time.perf_counter() - start)

@@ -49,7 +49,8 @@ from _common import (
 )
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, new_boot_id, reading_topic, subscriptions
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import reading_topic, subscriptions
 
 RSS_VS_BARE = 3.0  # the hub's RSS at most this × the bare subscriber's
 CPU_VS_BARE = 2.0  # the hub's idle CPU (nothing arriving) at most this × the bare subscriber's

@@ -45,9 +45,9 @@ from _common import (
     write_summary,
 )
 
-from firmware.contract import ReadingMessage, new_boot_id
-from hub.history import DAY_S, History, history, window
-from hub.store import SCHEMA_VERSION, Bucket, Received, Store
+from contract.messages import ReadingMessage, new_boot_id
+from hub.store.database import SCHEMA_VERSION, Bucket, Received, Store
+from hub.store.history import DAY_S, History, history, window
 
 T = TypeVar("T")
 ROOM = "nursery"
@@ -436,9 +436,10 @@ def render(
         "",
         f"database: {year.readings:,} readings of one room over {args.days} days every "
         f"{INTERVAL_S} s, {size / 2**20:,.0f} MiB, {built} ({db})",
-        f"timing: 1-year chart {len(year.rollup_ms)} runs (hub.history.history: hourly rollup "
-        f"summed into {year.days} UTC days, plus the alerts); raw GROUP BY {len(year.raw_ms)} "
-        "runs over the same window; each after one untimed run (warm page cache)",
+        f"timing: 1-year chart {len(year.rollup_ms)} runs (hub.store.history.history: "
+        f"hourly rollup summed into {year.days} UTC days, plus the alerts); raw GROUP BY "
+        f"{len(year.raw_ms)} runs over the same window; each after one untimed run "
+        "(warm page cache)",
         f"HTTP: {len(day.ms)} requests per range to the hub's app in its own process (uvicorn, "
         "ingest off), one at a time, httpx keep-alive",
         f"run took {took_s:.0f} s",

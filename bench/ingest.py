@@ -6,8 +6,9 @@ while they are all offline):
 
 1. `mosquitto_sub -q 1 -c -i ID`, the broker's own C client: the ceiling;
 2. a bare paho subscriber (clean_session false, paho's automatic PUBACK);
-3. the hub's ingest (`hub.ingest.Ingest` on a `hub.store.Store`, as `nursery hub` runs
-   them, without the alert monitor): validate, group commit, PUBACK only after the commit.
+3. the hub's ingest (`hub.ingest.listener.Ingest` on a `hub.store.database.Store`, as
+   `nursery hub` runs them, without the alert monitor): validate, group commit, PUBACK
+   only after the commit.
 
 It then counts the bytes the hub wrote to disk for those readings (`/proc/self/io`,
 including the final WAL checkpoint) next to the same store committing each reading on its
@@ -35,10 +36,13 @@ import paho.mqtt.client as mqtt
 from _common import LOOPBACK, BenchError, Mosquitto, machine, wait_until, write_summary
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, new_boot_id, reading_topic
-from hub.ingest import Ingest
-from hub.store import Received, Store
-from nursery.config import HubSettings, MqttSettings, Settings
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import reading_topic
+from hub.config import HubSettings
+from hub.ingest.listener import Ingest
+from hub.store.database import Received, Store
+from mqttlink.settings import MqttSettings
+from nursery.config import Settings
 
 BASE = "bench"
 ROOM = "backlog"

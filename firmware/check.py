@@ -12,9 +12,9 @@ import sys
 import threading
 from typing import Any, Final, TextIO
 
+from firmware.config import FirmwareConfig, FirmwareSettings
 from firmware.indicators import POWER_SETTLE_S, ButtonEvent, IndicatorError, Indicators
 from firmware.sensors import SensorReader, SensorUnavailable, open_sensor
-from nursery.config import FirmwareSettings, Settings
 
 CHECK_READINGS: Final = 5
 PIN_NAMES: Final = {
@@ -37,7 +37,7 @@ def describe_pins(firmware: FirmwareSettings) -> list[str]:
 
 
 def check_wiring(
-    settings: Settings,
+    settings: FirmwareConfig,
     stop: threading.Event,
     *,
     out: TextIO | None = None,
@@ -108,7 +108,7 @@ def _open_parts(
     return parts
 
 
-def _read(settings: Settings, stop: threading.Event, out: TextIO, err: TextIO) -> int:
+def _read(settings: FirmwareConfig, stop: threading.Event, out: TextIO, err: TextIO) -> int:
     firmware = settings.firmware
     try:
         sensor = open_sensor(firmware)

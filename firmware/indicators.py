@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from firmware.contract import AlertStateMessage
+from contract.alert_state import AlertStateMessage
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from firmware.contract import EpisodeEventMessage, ReadingMessage
+from contract.episode_events import EpisodeEventMessage
+from contract.messages import ReadingMessage
 
 # The health message's `floor` names at most this many boots (the contract allows 64 and
 # a 4 KiB payload); the oldest come first because they drain first.

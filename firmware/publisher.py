@@ -25,21 +25,17 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from firmware.contract import (
+from contract.alert_state import AlertStateMessage
+from contract.episode_events import EpisodeEventMessage, EpisodeStoredMessage
+from contract.messages import FaultMessage, HealthMessage, ReadingMessage, StoredMessage
+from contract.topics import (
     EPISODE_QOS,
     FAULT_QOS,
     READING_QOS,
     STATUS_OFFLINE,
     STATUS_ONLINE,
     STATUS_QOS,
-    AlertStateMessage,
     ContractError,
-    EpisodeEventMessage,
-    EpisodeStoredMessage,
-    FaultMessage,
-    HealthMessage,
-    ReadingMessage,
-    StoredMessage,
     alert_topic,
     episode_stored_topic,
     episode_topic,
@@ -49,9 +45,9 @@ from firmware.contract import (
     status_topic,
     stored_topic,
 )
-from nursery.config import Settings
-from nursery.mqtt_client import QuietClient
-from nursery.mqtt_tls import refused_hint, secure_client, unreachable_hint
+from firmware.config import FirmwareConfig
+from mqttlink.client import QuietClient
+from mqttlink.tls import refused_hint, secure_client, unreachable_hint
 
 log = logging.getLogger("nursery.firmware")
 
@@ -80,7 +76,7 @@ class Publisher:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: FirmwareConfig,
         boot_id: str,
         *,
         receipt_rooms: Iterable[str] = (),

@@ -22,16 +22,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from firmware.contract import (
-    AlertStateMessage,
-    EpisodeEventMessage,
-    EpisodeStoredMessage,
+from contract.alert_state import AlertStateMessage
+from contract.episode_events import EpisodeEventMessage, EpisodeStoredMessage
+from contract.messages import (
     FaultMessage,
     HealthMessage,
     ReadingMessage,
     StoredMessage,
     new_boot_id,
 )
+from firmware.config import FirmwareConfig, FirmwareSettings
 from firmware.hub_contact import HubContact
 from firmware.indicators import (
     POWER_SETTLE_S,
@@ -52,8 +52,7 @@ from firmware.sensor_health import (
     SensorHealth,
 )
 from firmware.sensors import Sensor, SensorReader, SensorReading, open_sensor
-from nursery.config import FirmwareSettings, Settings
-from nursery.systemd import LoopWatchdog
+from mqttlink.systemd import LoopWatchdog
 
 log = logging.getLogger("nursery.firmware")
 
@@ -141,7 +140,7 @@ class Receipts:
 
 
 def run(
-    settings: Settings,
+    settings: FirmwareConfig,
     stop: threading.Event,
     *,
     pin_factory: Any = None,
@@ -237,7 +236,7 @@ class _Firmware:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: FirmwareConfig,
         sensor: Sensor,
         boot_id: str,
         stop: threading.Event,

@@ -59,7 +59,7 @@ def _ratio(part: int, whole: int) -> float | None:
 class SensorHealthSummary:
     """The sensor's health over the last `window_s` seconds, for the health message.
 
-    `error_ratio` is the hub's measure (hub.rules.error_ratio): reading slots that failed
+    `error_ratio` is the hub's measure (hub.monitor.rules.error_ratio): reading slots that failed
     after all retries, among all slots. `attempt_error_ratio` counts every attempt, a
     checksum error a retry fixed included: the wiring's quality, long before readings are
     missed. Ratios are None while the window holds nothing to divide by. `unchanged_s` is

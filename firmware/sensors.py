@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol, get_args
 
-from firmware.contract import HUMIDITY_RANGE_PCT, TEMPERATURE_RANGE_C
+from contract.topics import HUMIDITY_RANGE_PCT, TEMPERATURE_RANGE_C
 
 if TYPE_CHECKING:
-    from nursery.config import FirmwareSettings
+    from firmware.config import FirmwareSettings
 
 log = logging.getLogger("nursery.firmware")
 

@@ -26,10 +26,10 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from hub.dbfile import connect_private, write_transaction
 from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout
 from hub.login_lockout import Throttle as Throttle  # where the routes' deps import it from
-from nursery.well_known_passwords import is_well_known
+from hub.store.dbfile import connect_private, write_transaction
+from mqttlink.well_known_passwords import is_well_known
 
 Clock = Callable[[], datetime]
 

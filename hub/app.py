@@ -24,27 +24,27 @@ from hub.accounts import Accounts
 from hub.api import alerts, auth, episodes, health, metrics, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext, SignInRequired
-from hub.body_limit import BodyLimit
+from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.heartbeat import Heartbeat, judge, read_parts
-from hub.host_check import HostCheck, own_names
-from hub.ingest import Clock, Ingest, utc_now
-from hub.monitor import Monitor
-from hub.nightly_push import NightlyPushes, paged_names
-from hub.notify import ApprisePushSender, Dispatcher, PushOutbox
+from hub.ingest.listener import Clock, Ingest, utc_now
+from hub.monitor.watch import Monitor
+from hub.notify.dispatcher import ApprisePushSender, Dispatcher, PushOutbox
+from hub.notify.nightly_push import NightlyPushes, paged_names
+from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
-from hub.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
-from hub.store import Store, StoreError
-from hub.used_links import UsedLinks
-from nursery.config import Settings
-from nursery.systemd import Watchdog
-from nursery.systemd import notify as notify_systemd
+from hub.store.database import Store, StoreError
+from hub.web.body_limit import BodyLimit
+from hub.web.host_check import HostCheck, own_names
+from hub.web.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
+from mqttlink.systemd import Watchdog
+from mqttlink.systemd import notify as notify_systemd
 
 log = logging.getLogger("nursery.hub")
 
 
-def open_accounts(settings: Settings, clock: Clock = utc_now) -> Accounts:
+def open_accounts(settings: HubConfig, clock: Clock = utc_now) -> Accounts:
     """The caregivers' accounts in the hub's database, with the configured lock-out."""
     try:
         return Accounts(
@@ -80,7 +80,7 @@ class HubApp(FastAPI):
 
 
 def create_app(
-    settings: Settings,
+    settings: HubConfig,
     *,
     clock: Clock = utc_now,
     ingest: bool = True,

@@ -20,23 +20,19 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from firmware.contract import (
+from contract.topics import (
     alert_topic,
     check_name,
     command_topic,
+    hub_availability_topic,
     reading_topic,
+    room_state_topic,
     status_topic,
 )
-from hub.comfort import (
-    COMFORT_BANDS,
-    ComfortBand,
-    RoomStateMessage,
-    derive_room_state,
-    room_state_topic,
-)
-from hub.conditions import Condition
-from hub.messages import _room as room_words
-from nursery.config import Settings
+from hub.config import HubConfig
+from hub.monitor.comfort import COMFORT_BANDS, ComfortBand, RoomStateMessage, derive_room_state
+from hub.monitor.conditions import Condition
+from hub.monitor.messages import _room as room_words
 
 log = logging.getLogger("nursery.hub.discovery")
 
@@ -51,15 +47,6 @@ MANUFACTURER: Final = "nursery-monitor"
 ALERT_STATES: Final = ("ok", "warning", "alert", "acknowledged", "snoozed")
 ACK_PAYLOAD: Final = "ack"
 SNOOZE_PAYLOAD: Final = "snooze 30"
-
-
-def hub_availability_topic(base: str) -> str:
-    """Retained by the hub: `online` while it runs, `offline` (its last will) when it is gone.
-
-    Not `<base>/hub/status`: the hub subscribes to `<base>/+/status`, so it would take its own
-    status for a room called `hub`.
-    """
-    return f"{base}/hub/availability"
 
 
 def package_version() -> str:
@@ -89,7 +76,7 @@ class Discovery:
     """
 
     def __init__(
-        self, settings: Settings, publish: Publish, *, sw_version: str | None = None
+        self, settings: HubConfig, publish: Publish, *, sw_version: str | None = None
     ) -> None:
         ha = settings.homeassistant
         self._publish = publish
@@ -209,7 +196,7 @@ class Discovery:
         readings_waiting: int | None = None,
     ) -> RoomStateMessage:
         """The state for `state_topic(room)`, in the rules' comfort band: see
-        hub.comfort.derive_room_state."""
+        hub.monitor.comfort.derive_room_state."""
         return derive_room_state(
             room,
             self._band,

@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from hub import messages
-from hub.ingest import Ingest
-from hub.monitor import Monitor
-from hub.notify import Dispatcher
-from hub.rooms import RoomSummary, room_summaries
-from hub.store import Store
+from hub.ingest.listener import Ingest
+from hub.monitor import messages
+from hub.monitor.watch import Monitor
+from hub.notify.dispatcher import Dispatcher
+from hub.store.database import Store
+from hub.store.rooms import RoomSummary, room_summaries
 
 log = logging.getLogger("nursery.heartbeat")
 

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from hub import messages
-from hub.dbfile import connect_private, write_transaction
-from hub.notify import redact_url
-from nursery.config import PRESETS, RulesSettings, threshold_conflict
+from hub.monitor import messages
+from hub.notify.dispatcher import redact_url
+from hub.store.dbfile import connect_private, write_transaction
+from mqttlink.rules_settings import PRESETS, RulesSettings, threshold_conflict
 
 Unit = Literal["C", "F"]
 UNITS: tuple[Unit, ...] = ("C", "F")
@@ -88,7 +88,7 @@ def check_channel_url(url: str) -> str:
         raise PreferenceError("url", "give an Apprise URL, like ntfys://ntfy.sh/your-topic")
     import apprise  # only when a channel is added
 
-    from hub.apprise_plugins import service  # that URL's plugin alone, not all ~130
+    from hub.notify.apprise_plugins import service
 
     try:
         usable = service(url, apprise.AppriseAsset()) is not None

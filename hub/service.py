@@ -15,9 +15,9 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.server import ServerState
 
-from hub.http_guard import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, guarded_protocol
-from hub.store import Store, StoreError
-from nursery.config import Settings
+from hub.config import HubConfig
+from hub.store.database import Store, StoreError
+from hub.web.http_guard import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, guarded_protocol
 
 log = logging.getLogger("nursery.hub")
 
@@ -30,7 +30,7 @@ IDLE_TICK_S = 60.0
 
 @dataclass(frozen=True)
 class HttpLimits:
-    """How long and how many connections the hub holds (hub/http_guard.py says why)."""
+    """How long and how many connections the hub holds (hub/web/http_guard.py says why)."""
 
     # Seconds an idle HTTP connection stays open (uvicorn's default is 5), also one that
     # never sent a request.
@@ -118,7 +118,7 @@ def server_config(
     )
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: HubConfig) -> int:
     """Run until SIGINT/SIGTERM (uvicorn handles both); returns an exit code."""
     try:
         Store(settings.hub.db).close()  # fail fast, with the file named, before serving

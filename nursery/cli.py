@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from nursery.config import Settings, SettingsError, load_settings
+from mqttlink.settings import SettingsError
+from nursery.config import Settings, load_settings
 
 EXIT_BAD_SETTINGS = 2
 
@@ -276,8 +277,8 @@ def check_sensor(settings: Settings) -> int:
 
 
 def notify_test(settings: Settings) -> int:
-    from hub.messages import test_message
-    from hub.notify import ApprisePushSender, DeliveryError, Push, redact_url
+    from hub.monitor.messages import test_message
+    from hub.notify.dispatcher import ApprisePushSender, DeliveryError, Push, redact_url
 
     notify = settings.notify
     urls = list(

@@ -22,13 +22,14 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.dbfile import connect_read_only
-from hub.messages import label
-from hub.push_channels import ChannelReport, channel_reports
-from hub.rooms import RoomSummary, room_summaries
-from hub.store import Store, StoreError
-from nursery.config import MqttSettings, Settings
-from nursery.mqtt_tls import MqttTlsError, secure_client
+from hub.monitor.messages import label
+from hub.notify.push_channels import ChannelReport, channel_reports
+from hub.store.database import Store, StoreError
+from hub.store.dbfile import connect_read_only
+from hub.store.rooms import RoomSummary, room_summaries
+from mqttlink.settings import MqttSettings
+from mqttlink.tls import MqttTlsError, secure_client
+from nursery.config import Settings
 
 TIMEOUT_S = 5.0
 

@@ -5,7 +5,7 @@ Every decoder the hub and the firmware run on what arrives over MQTT gets the sa
 (tests/test_fuzz_contract.py's `decode_all`); anything but `ContractError` escaping is a
 crash, and atheris writes the input that caused it to `crash-<hash>` in the working
 directory. Not run in CI (the hypothesis tests are); run it locally after changing
-firmware/contract.py:
+contract/:
 
     .venv/bin/pip install -e '.[fuzz]'
     .venv/bin/python scripts/fuzz_contract.py -max_total_time=600 fuzz-corpus/
@@ -29,7 +29,10 @@ except ImportError:
     sys.exit("fuzz_contract: atheris is missing: .venv/bin/pip install -e '.[fuzz]'")
 
 with atheris.instrument_imports():
-    from firmware import contract  # noqa: F401 - instrumented for coverage
+    import contract.alert_state
+    import contract.episode_events
+    import contract.messages
+    import contract.topics  # noqa: F401
     from tests.test_fuzz_contract import VALID, decode_all
 
 

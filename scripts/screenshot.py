@@ -35,13 +35,9 @@ from playwright.sync_api import (  # noqa: E402
     sync_playwright,
 )
 
-from firmware.contract import (  # noqa: E402
-    ReadingMessage,
-    new_boot_id,
-    reading_topic,
-    status_topic,
-)
-from hub.store import Received, Store  # noqa: E402
+from contract.messages import ReadingMessage, new_boot_id  # noqa: E402
+from contract.topics import reading_topic, status_topic  # noqa: E402
+from hub.store.database import Received, Store  # noqa: E402
 from tests.conftest import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -286,7 +286,7 @@ class SteadyRoom:
     ) -> None:
         import threading
 
-        from firmware.contract import new_boot_id
+        from contract.messages import new_boot_id
         from firmware.publisher import Publisher
 
         self.room = settings.firmware.room
@@ -303,7 +303,7 @@ class SteadyRoom:
     def _run(self) -> None:
         from datetime import UTC, datetime
 
-        from firmware.contract import ReadingMessage
+        from contract.messages import ReadingMessage
 
         while not self._stop.wait(0.1):
             if self.paused.is_set():

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from firmware.contract import ReadingMessage
-from hub.monitor import Monitor
-from hub.notify import PushOutbox
-from hub.store import Received, Store
+from contract.messages import ReadingMessage
+from hub.monitor.watch import Monitor
+from hub.notify.dispatcher import PushOutbox
+from hub.store.database import Received, Store
 from nursery.config import Settings
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ SETTINGS = Settings(
 
 
 def kind(title: str) -> str:
-    """first, repeat, worse or escalation, from the words of the title (hub.messages)."""
+    """first, repeat, worse or escalation, from the words of the title (hub.monitor.messages)."""
     lowered = title.lower()
     if "colder now" in lowered or "hotter now" in lowered or "warmer now" in lowered:
         return "worse"

@@ -21,13 +21,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import (
-    AlertStateMessage,
-    ReadingMessage,
-    alert_topic,
-    command_topic,
-    new_boot_id,
-)
+from contract.alert_state import AlertStateMessage
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import alert_topic, command_topic
 from firmware.publisher import Publisher
 from firmware.runner import run as run_firmware
 from nursery.config import Settings

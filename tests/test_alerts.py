@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from firmware.contract import AlertStateMessage
-from hub.alert_state import room_alert_state
-from hub.alerts import (
+from contract.alert_state import AlertStateMessage
+from hub.config import AlertsSettings
+from hub.monitor.alert_state import room_alert_state
+from hub.monitor.alerts import (
     AlertError,
     Incident,
     Plan,
@@ -21,8 +22,7 @@ from hub.alerts import (
     room_answer,
     snooze,
 )
-from hub.conditions import Condition, Finding
-from nursery.config import AlertsSettings
+from hub.monitor.conditions import Condition, Finding
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 POLICY = AlertsSettings()

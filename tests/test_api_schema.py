@@ -24,7 +24,8 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
-from firmware.contract import ReadingMessage, new_boot_id, reading_topic
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import reading_topic
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))

@@ -9,7 +9,7 @@ import sys
 import apprise
 import pytest
 
-from hub.apprise_plugins import _MODULES, plugin_for, schemes, service
+from hub.notify.apprise_plugins import _MODULES, plugin_for, schemes, service
 
 URLS = [
     "json://127.0.0.1:8080/hook",
@@ -55,7 +55,7 @@ def test_only_the_urls_own_plugin_is_imported() -> None:
     libraries (Apprise alone would import them all)."""
     code = (
         "import sys, apprise\n"
-        "from hub.apprise_plugins import service\n"
+        "from hub.notify.apprise_plugins import service\n"
         "assert service('json://127.0.0.1:9/x', apprise.AppriseAsset()) is not None\n"
         "plugins = [m for m in sys.modules if m.startswith('apprise.plugins.')]\n"
         "print(len(plugins), 'telegram' in str(plugins), 'oauthlib' in sys.modules)\n"

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nursery.config import SettingsError, load_settings
+from mqttlink.settings import SettingsError
+from nursery.config import load_settings
 from tests.conftest import (
     TEST_CAREGIVER,
     TEST_PASSWORD,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from firmware.contract import new_boot_id
+from contract.messages import new_boot_id
 from firmware.publisher import Publisher
 from tests.conftest import RunningHub, free_port, hub_settings, wait_until
 from tests.secure_broker import BASE, SecureMosquitto

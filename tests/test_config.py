@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nursery.config import Settings, SettingsError, all_keys, env_name, load_settings
+from mqttlink.settings import SettingsError
+from nursery.config import Settings, all_keys, env_name, load_settings
 from tests.conftest import ROOT
 
 
@@ -306,7 +307,7 @@ def test_equal_thresholds_turn_a_band_off_and_are_allowed(clean_env: pytest.Monk
 def test_the_status_leds_steady_light_never_reads_as_the_room_is_fine() -> None:
     """A steady LED means the monitor works; a second caregiver must not take it for "the
     room is fine" (only the hub judges the room)."""
-    from nursery.config import FirmwareSettings
+    from firmware.config import FirmwareSettings
 
     description = FirmwareSettings.model_fields["led_pin"].description or ""
     assert "all well" not in description

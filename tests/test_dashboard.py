@@ -29,14 +29,8 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from firmware.contract import (
-    FaultMessage,
-    ReadingMessage,
-    fault_topic,
-    new_boot_id,
-    reading_topic,
-    status_topic,
-)
+from contract.messages import FaultMessage, ReadingMessage, new_boot_id
+from contract.topics import fault_topic, reading_topic, status_topic
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, api_token, hub_settings, login, wait_until
 from tests.test_alerting import (  # noqa: F401 - players is a fixture

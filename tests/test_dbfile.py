@@ -18,11 +18,11 @@ from typing import Protocol
 
 import pytest
 
-from firmware.contract import ReadingMessage
-from hub.dbfile import connect_private, create_private
-from hub.episode_store import EpisodeStore
-from hub.notify import PushOutbox
-from hub.store import Received, Store
+from contract.messages import ReadingMessage
+from hub.episodes.storage import EpisodeStore
+from hub.notify.dispatcher import PushOutbox
+from hub.store.database import Received, Store
+from hub.store.dbfile import connect_private, create_private
 
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 BOOT = str(uuid.uuid4())

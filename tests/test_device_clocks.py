@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.conditions import Condition, Finding
-from hub.rules import Policy, ReadingSeen, RoomRules, replay, step
-from nursery.config import RulesSettings
+from hub.monitor.conditions import Condition, Finding
+from hub.monitor.rules import Policy, ReadingSeen, RoomRules, replay, step
+from mqttlink.rules_settings import RulesSettings
 
 T0 = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
 UK = Policy.from_settings(RulesSettings())

@@ -20,30 +20,28 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import (
-    AlertEntry,
-    AlertStateMessage,
-    HealthMessage,
-    ReadingMessage,
+from contract.alert_state import AlertEntry, AlertStateMessage
+from contract.messages import HealthMessage, ReadingMessage, decode_command, new_boot_id
+from contract.topics import (
     alert_topic,
     command_topic,
-    decode_command,
     health_topic,
-    new_boot_id,
+    hub_availability_topic,
     reading_topic,
+    room_state_topic,
     status_topic,
 )
-from hub.comfort import (
+from hub.discovery import Discovery
+from hub.monitor.comfort import (
     ComfortBand,
     RoomStateMessage,
     derive_room_state,
     paced,
     readings_waiting,
-    room_state_topic,
 )
-from hub.conditions import Condition
-from hub.discovery import Discovery, hub_availability_topic
-from nursery.config import RulesSettings, Settings
+from hub.monitor.conditions import Condition
+from mqttlink.rules_settings import RulesSettings
+from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 from tests.test_alerting import FAST_RULES, TracePlayer, open_alert
 
@@ -1286,7 +1284,7 @@ def test_room_state_round_trips_and_refuses_off_contract_payloads() -> None:
         derive_room_state("kids", band, temperature_c=None, conditions=[Condition.OFFLINE]),
     ):
         assert RoomStateMessage.decode(state.encode()) == state
-    from firmware.contract import ContractError
+    from contract.topics import ContractError
 
     good = json.loads(
         derive_room_state("nursery", band, temperature_c=18.0, conditions=[]).encode()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hub.messages import Message
-from hub.notify import Dispatcher, PushOutbox, RecordingSender
+from hub.monitor.messages import Message
+from hub.notify.dispatcher import Dispatcher, PushOutbox, RecordingSender
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

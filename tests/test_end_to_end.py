@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage
+from contract.messages import ReadingMessage
 from firmware.runner import run as run_firmware
 from firmware.sensors import SensorReading
 from nursery.config import Settings

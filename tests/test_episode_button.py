@@ -18,18 +18,15 @@ import paho.mqtt.client as mqtt
 from gpiozero.pins.mock import MockFactory, MockPin
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from firmware.contract import (
-    EpisodeEventMessage,
-    EpisodeStoredMessage,
-    ReadingMessage,
-    StoredMessage,
-    episode_stored_topic,
-    stored_topic,
-)
+from contract.episode_events import EpisodeEventMessage, EpisodeStoredMessage
+from contract.messages import ReadingMessage, StoredMessage
+from contract.topics import episode_stored_topic, stored_topic
+from firmware.config import FirmwareSettings
 from firmware.indicators import DEFAULT_DEBOUNCE_S, confirm_flashes
 from firmware.runner import run
 from firmware.sensors import Sensor
-from nursery.config import FirmwareSettings, MqttSettings, Settings
+from mqttlink.settings import MqttSettings
+from nursery.config import Settings
 from tests.conftest import Mosquitto, wait_until
 
 ROOM = "nursery"

@@ -16,14 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from firmware.contract import EpisodeEventMessage, ReadingMessage
-from hub.alerts import Incident
-from hub.comfort import ComfortBand
-from hub.conditions import Condition
-from hub.doctor_card import CardPolicy, doctor_card, emergency_text
-from hub.episode_log import AlreadyRunning, EpisodeLog, NotRunning
-from hub.episode_store import UNDO_WINDOW, EpisodeStore, NotFound
-from hub.episodes import (
+from contract.episode_events import EpisodeEventMessage
+from contract.messages import ReadingMessage
+from hub.episodes.doctor_card import CardPolicy, doctor_card, emergency_text
+from hub.episodes.log import AlreadyRunning, EpisodeLog, NotRunning
+from hub.episodes.model import (
     Details,
     Episode,
     EpisodeInvalid,
@@ -36,10 +33,14 @@ from hub.episodes import (
     patterns,
     room_snapshot,
 )
-from hub.report import build_report, iter_readings
-from hub.report_pdf import render_pdf
-from hub.report_render import episodes_csv, readings_csv, render_html
-from hub.store import Received, Store
+from hub.episodes.report import build_report, iter_readings
+from hub.episodes.report_pdf import render_pdf
+from hub.episodes.report_render import episodes_csv, readings_csv, render_html
+from hub.episodes.storage import UNDO_WINDOW, EpisodeStore, NotFound
+from hub.monitor.alerts import Incident
+from hub.monitor.comfort import ComfortBand
+from hub.monitor.conditions import Condition
+from hub.store.database import Received, Store
 from nursery.config import Settings
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -338,7 +339,7 @@ def test_deleted_and_old_episodes_do_not_count() -> None:
 
 def test_patterns_per_local_day_week_time_of_day_and_band() -> None:
     band = ComfortBand(cold_below_c=16, cool_below_c=17, warm_above_c=20, hot_above_c=24)
-    from hub.episodes import Snapshot
+    from hub.episodes.model import Snapshot
 
     def snap(temp: float | None) -> Snapshot:
         return Snapshot(None, temp, None, None, None, None, 16.0, False, 0)

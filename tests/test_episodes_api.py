@@ -20,7 +20,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from pypdf import PdfReader
 
-from firmware.contract import ReadingMessage, reading_topic
+from contract.messages import ReadingMessage
+from contract.topics import reading_topic
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 

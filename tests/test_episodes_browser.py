@@ -17,8 +17,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from firmware.contract import EpisodeEventMessage, episode_topic
-from hub.doctor_card import emergency_text
+from contract.episode_events import EpisodeEventMessage
+from contract.topics import episode_topic
+from hub.episodes.doctor_card import emergency_text
 from nursery.config import Settings
 from tests.conftest import (
     TEST_CAREGIVER,

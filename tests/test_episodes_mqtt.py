@@ -15,12 +15,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import (
-    EpisodeEventMessage,
-    EpisodeStoredMessage,
-    episode_stored_topic,
-    episode_topic,
-)
+from contract.episode_events import EpisodeEventMessage, EpisodeStoredMessage
+from contract.topics import episode_stored_topic, episode_topic
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 

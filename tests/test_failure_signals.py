@@ -29,8 +29,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.discovery import hub_availability_topic
-from hub.store import StoreError
+from contract.topics import hub_availability_topic
+from hub.store.database import StoreError
 from nursery.config import Settings
 from tests.conftest import (
     Mosquitto,

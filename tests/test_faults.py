@@ -27,10 +27,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from contract.messages import HealthMessage, ReadingMessage
+from contract.topics import health_topic, reading_topic
 from firmware import runner as firmware_runner
-from firmware.contract import HealthMessage, ReadingMessage, health_topic, reading_topic
+from firmware.config import FirmwareSettings
 from firmware.outbox import Outbox, open_outbox
-from nursery.config import FirmwareSettings, MqttSettings, Settings
+from mqttlink.settings import MqttSettings
+from nursery.config import Settings
 from tests.conftest import Mosquitto, free_port, wait_until
 
 ROOM = "nursery"

@@ -24,33 +24,24 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import ValidationError
 
-from firmware.check import check_wiring
-from firmware.contract import (
-    AlertEntry,
-    AlertStateMessage,
+from contract.alert_state import AlertEntry, AlertStateMessage
+from contract.messages import (
     FaultMessage,
     HealthMessage,
     ReadingMessage,
-    alert_topic,
     decode_status,
-    fault_topic,
-    health_topic,
     new_boot_id,
-    reading_topic,
-    status_topic,
 )
+from contract.topics import alert_topic, fault_topic, health_topic, reading_topic, status_topic
+from firmware.check import check_wiring
+from firmware.config import FirmwareSettings
 from firmware.indicators import FAST_BLINK, POWER_OFF_S, SLOW_BLINK
 from firmware.publisher import Publisher
 from firmware.runner import next_slot, run
 from firmware.sensors import SensorReadError, SensorReading, SensorUnavailable
-from nursery.config import (
-    FirmwareSettings,
-    MqttSettings,
-    RulesSettings,
-    Settings,
-    SettingsError,
-    load_settings,
-)
+from mqttlink.rules_settings import RulesSettings
+from mqttlink.settings import MqttSettings, SettingsError
+from nursery.config import Settings, load_settings
 from tests.conftest import Mosquitto, wait_until
 from tests.test_episode_button import pi, play_hub
 

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware import contract
-from firmware.contract import ContractError
+from contract import alert_state, episode_events, fields, messages, topics
+from contract.topics import ContractError
 
 BASE: Final = "nursery"
 NOW: Final = datetime(2026, 11, 23, 18, 0, 0, 250000, tzinfo=UTC)
@@ -28,31 +28,31 @@ BOOT: Final = "8c31134e-1b3e-4405-a0d5-affb9c3000b8"
 
 
 def _topic(payload: bytes) -> object:
-    return contract.parse_topic(BASE, payload.decode("utf-8", errors="surrogateescape"))
+    return topics.parse_topic(BASE, payload.decode("utf-8", errors="surrogateescape"))
 
 
 # Every decoder the hub or the firmware runs on what arrives over MQTT.
 DECODERS: Final[dict[str, Callable[[bytes], object]]] = {
-    "reading": contract.ReadingMessage.decode,
-    "fault": contract.FaultMessage.decode,
-    "health": contract.HealthMessage.decode,
-    "stored": contract.StoredMessage.decode,
-    "episode": contract.EpisodeEventMessage.decode,
-    "episode-stored": contract.EpisodeStoredMessage.decode,
-    "alert": contract.AlertStateMessage.decode,
-    "command": contract.decode_command,
-    "status": contract.decode_status,
+    "reading": messages.ReadingMessage.decode,
+    "fault": messages.FaultMessage.decode,
+    "health": messages.HealthMessage.decode,
+    "stored": messages.StoredMessage.decode,
+    "episode": episode_events.EpisodeEventMessage.decode,
+    "episode-stored": episode_events.EpisodeStoredMessage.decode,
+    "alert": alert_state.AlertStateMessage.decode,
+    "command": messages.decode_command,
+    "status": messages.decode_status,
     "topic": _topic,
 }
 
 # A valid message of each JSON kind, to mutate one field at a time.
 VALID: Final[dict[str, dict[str, Any]]] = {
-    "reading": json.loads(contract.ReadingMessage("nursery", BOOT, 7, NOW, 18.25, 51.5).encode()),
+    "reading": json.loads(messages.ReadingMessage("nursery", BOOT, 7, NOW, 18.25, 51.5).encode()),
     "fault": json.loads(
-        contract.FaultMessage("nursery", BOOT, NOW, "Checksum did not validate", 2).encode()
+        messages.FaultMessage("nursery", BOOT, NOW, "Checksum did not validate", 2).encode()
     ),
     "health": json.loads(
-        contract.HealthMessage(
+        messages.HealthMessage(
             "nursery",
             BOOT,
             NOW,
@@ -72,21 +72,23 @@ VALID: Final[dict[str, dict[str, Any]]] = {
             NOW,
         ).encode()
     ),
-    "stored": json.loads(contract.StoredMessage("nursery", {BOOT: 41}).encode()),
+    "stored": json.loads(messages.StoredMessage("nursery", {BOOT: 41}).encode()),
     "episode": json.loads(
-        contract.EpisodeEventMessage("nursery", contract.new_event_id(), "start", NOW).encode()
+        episode_events.EpisodeEventMessage(
+            "nursery", episode_events.new_event_id(), "start", NOW
+        ).encode()
     ),
     "episode-stored": json.loads(
-        contract.EpisodeStoredMessage("nursery", contract.new_event_id()).encode()
+        episode_events.EpisodeStoredMessage("nursery", episode_events.new_event_id()).encode()
     ),
     "alert": json.loads(
-        contract.AlertStateMessage(
+        alert_state.AlertStateMessage(
             "nursery",
             "alert",
             NOW,
             "cold",
             None,
-            (contract.AlertEntry(3, "cold", "alert", "open", NOW, "Sam"),),
+            (alert_state.AlertEntry(3, "cold", "alert", "open", NOW, "Sam"),),
             15.5,
         ).encode()
     ),
@@ -109,7 +111,7 @@ _scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=40),
     # Anything the timestamp pattern lets through, to the calendar's edges.
-    st.from_regex(contract._TS_RE, fullmatch=True),
+    st.from_regex(fields._TS_RE, fullmatch=True),
     st.sampled_from(
         [
             "0001-01-01T00:00:00+01:00",
@@ -173,7 +175,7 @@ def test_a_valid_message_with_one_field_replaced(kind: str, data: st.DataObject)
 def test_topics(levels: list[str]) -> None:
     topic = "/".join(levels)
     try:
-        room, kind = contract.parse_topic(BASE, topic)
+        room, kind = topics.parse_topic(BASE, topic)
     except ContractError:
         return
     assert topic == f"{BASE}/{room}/{kind}"
@@ -192,4 +194,4 @@ def test_times_off_the_calendar_are_a_contract_error(ts: str) -> None:
     """Found by the fuzzing above: these match the format but are no instant in UTC."""
     message = dict(VALID["reading"], ts=ts)
     with pytest.raises(ContractError, match="ts"):
-        contract.ReadingMessage.decode(json.dumps(message).encode())
+        messages.ReadingMessage.decode(json.dumps(message).encode())

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from hub.heartbeat import Heartbeat, Parts, Ping, Verdict, convention, judge, ping_for
-from hub.rooms import RoomSummary
-from hub.store import LatestReading
+from hub.store.database import LatestReading
+from hub.store.rooms import RoomSummary
 from nursery.config import Settings
 from tests.conftest import (
     Mosquitto,

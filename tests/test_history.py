@@ -23,12 +23,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import expect
 
-import hub.store
-from firmware.contract import ReadingMessage, reading_topic
-from hub.alerts import Incident
-from hub.conditions import Condition
-from hub.history import day_bounds, history, window
-from hub.store import HOUR_MS, Received, Store, to_ms
+import hub.store.database
+from contract.messages import ReadingMessage
+from contract.topics import reading_topic
+from hub.monitor.alerts import Incident
+from hub.monitor.conditions import Condition
+from hub.store.database import HOUR_MS, Received, Store, to_ms
+from hub.store.history import day_bounds, history, window
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 from tests.test_dashboard import Phone, phone  # noqa: F401 - a fixture
@@ -156,8 +157,8 @@ def test_backfill_on_open_builds_the_rollup_once_and_logs_progress(
     with Store(db) as store:
         store.add_readings(readings)
     make_pre_rollup_database(db)
-    monkeypatch.setattr(hub.store, "BACKFILL_LOG_READINGS", 1000)
-    monkeypatch.setattr(hub.store, "BACKFILL_STEP_HOURS", 24)
+    monkeypatch.setattr(hub.store.database, "BACKFILL_LOG_READINGS", 1000)
+    monkeypatch.setattr(hub.store.database, "BACKFILL_STEP_HOURS", 24)
 
     with caplog.at_level(logging.INFO, logger="nursery.hub.store"), Store(db):
         pass
@@ -176,7 +177,9 @@ def test_backfill_on_open_builds_the_rollup_once_and_logs_progress(
     assert [r for r in caplog.records if r.name == "nursery.hub.store"] == []
     assert rollup_hours(db) == before, "opening again counted the readings twice"
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == hub.store.SCHEMA_VERSION
+        assert (
+            conn.execute("PRAGMA user_version").fetchone()[0] == hub.store.database.SCHEMA_VERSION
+        )
 
 
 def test_backfill_cut_short_leaves_nothing_half_counted(tmp_path: Path) -> None:

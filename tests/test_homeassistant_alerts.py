@@ -21,8 +21,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import HealthMessage, ReadingMessage, alert_topic, new_boot_id
-from hub.comfort import room_state_topic
+from contract.messages import HealthMessage, ReadingMessage, new_boot_id
+from contract.topics import alert_topic, room_state_topic
 from hub.discovery import Discovery
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, wait_until

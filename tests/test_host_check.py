@@ -13,8 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from hub.host_check import HostCheck, host_name, own_names
-from nursery.config import Settings, SettingsError, load_settings
+from hub.web.host_check import HostCheck, host_name, own_names
+from mqttlink.settings import SettingsError
+from nursery.config import Settings, load_settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, Mosquitto, RunningHub, hub_settings
 
 StartHub = Callable[[Settings], RunningHub]

@@ -11,7 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.discovery import hub_availability_topic
+from contract.topics import hub_availability_topic
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 

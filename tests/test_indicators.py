@@ -15,7 +15,8 @@ import pytest
 from gpiozero import LED, Button, Buzzer, Device, OutputDevice
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from firmware.contract import AlertEntry, AlertStateMessage
+from contract.alert_state import AlertEntry, AlertStateMessage
+from firmware.config import FirmwareSettings
 from firmware.hub_contact import HubContact
 from firmware.indicators import (
     FAST_BLINK,
@@ -35,7 +36,6 @@ from firmware.indicators import (
 )
 from firmware.runner import open_indicators
 from firmware.sensor_health import PowerCyclePolicy
-from nursery.config import FirmwareSettings
 from tests.conftest import wait_until
 
 # Blink threads run on real time; allow for a busy CI machine, still far apart from the

@@ -13,8 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, reading_topic, status_topic
-from hub.ingest import _ReceiptSchedule
+from contract.messages import ReadingMessage
+from contract.topics import reading_topic, status_topic
+from hub.ingest.listener import _ReceiptSchedule
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 

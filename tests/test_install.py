@@ -269,24 +269,23 @@ def test_each_login_only_its_own_topics(hub: Hub) -> None:
 
 
 def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None:
-    from firmware import contract
-    from hub.comfort import room_state_topic
-    from hub.discovery import hub_availability_topic
+    from contract import topics
+    from contract.topics import hub_availability_topic, room_state_topic
 
     base, room = "nursery", "nursery"
     device_topics = [
         build(base, room)
         for build in (
-            contract.reading_topic,
-            contract.status_topic,
-            contract.fault_topic,
-            contract.health_topic,
-            contract.episode_topic,
+            topics.reading_topic,
+            topics.status_topic,
+            topics.fault_topic,
+            topics.health_topic,
+            topics.episode_topic,
         )
     ]
     hub_topics = [
-        contract.alert_topic(base, room),
-        contract.stored_topic(base, room),
+        topics.alert_topic(base, room),
+        topics.stored_topic(base, room),
         room_state_topic(base, room),
         hub_availability_topic(base),
         "homeassistant/device/nursery_monitor_nursery_nursery/config",
@@ -310,15 +309,15 @@ def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None
 def test_a_pi_cannot_answer_alerts_or_speak_for_the_hub(hub: Hub) -> None:
     """A room's Pi (or whoever has its password) may not acknowledge or snooze its room's
     alert, nor forge the alert state, the room state or the hub's receipts."""
-    from firmware import contract
-    from hub.comfort import room_state_topic
+    from contract import topics
+    from contract.topics import room_state_topic
 
     base, room = "nursery", "nursery"
     forbidden = [
-        contract.command_topic(base, room),
-        contract.alert_topic(base, room),
-        contract.stored_topic(base, room),
-        contract.episode_stored_topic(base, room),
+        topics.command_topic(base, room),
+        topics.alert_topic(base, room),
+        topics.stored_topic(base, room),
+        topics.episode_stored_topic(base, room),
         room_state_topic(base, room),
         f"{base}/hub/availability",
         "homeassistant/device/nursery_monitor_nursery_nursery/config",
@@ -328,13 +327,13 @@ def test_a_pi_cannot_answer_alerts_or_speak_for_the_hub(hub: Hub) -> None:
     try:
         hub_session.subscribe("nursery/#")
         hub_session.subscribe("homeassistant/#")
-        device.publish(contract.command_topic(base, room), b"ack")
+        device.publish(topics.command_topic(base, room), b"ack")
         for topic in forbidden[1:]:
             device.publish(topic, b"forged")
         # One client's messages arrive in order: the allowed one first means none of the
         # forbidden ones, published before it, got through.
-        device.publish(contract.reading_topic(base, room), b"own reading")
-        assert hub_session.next()[:2] == (contract.reading_topic(base, room), b"own reading")
+        device.publish(topics.reading_topic(base, room), b"own reading")
+        assert hub_session.next()[:2] == (topics.reading_topic(base, room), b"own reading")
         assert hub_session.messages.empty()
     finally:
         hub_session.close()

@@ -24,11 +24,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import FaultMessage, ReadingMessage, fault_topic, new_boot_id
+from contract.messages import FaultMessage, ReadingMessage, new_boot_id
+from contract.topics import fault_topic
 from firmware.publisher import Publisher
 from hub.api.deps import CSRF_HEADER, SESSION_COOKIE
-from hub.messages import Message
-from hub.notify import ApprisePushSender, DeliveryError, Push
+from hub.monitor.messages import Message
+from hub.notify.dispatcher import ApprisePushSender, DeliveryError, Push
 from hub.private_logs import keep_secrets_out_of_logs, printable
 from nursery.config import Settings
 from tests.conftest import (

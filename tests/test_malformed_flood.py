@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, new_boot_id
+from contract.messages import ReadingMessage, new_boot_id
 from tests.conftest import Mosquitto, api_token, free_port, wait_until
 
 MALFORMED = 100_000

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from firmware.contract import ReadingMessage
-from hub.alerts import Incident, next_due, quiet_hours_end
-from hub.conditions import Condition
-from hub.monitor import MAX_SLEEP_S, TICK_S, Monitor
-from hub.notify import PushOutbox
-from hub.rules import Policy, RoomRules, silence_due_at
-from hub.store import Received, Store
-from nursery.config import AlertsSettings, NotifySettings, RulesSettings, Settings
+from contract.messages import ReadingMessage
+from hub.config import AlertsSettings, NotifySettings
+from hub.monitor.alerts import Incident, next_due, quiet_hours_end
+from hub.monitor.conditions import Condition
+from hub.monitor.rules import Policy, RoomRules, silence_due_at
+from hub.monitor.watch import MAX_SLEEP_S, TICK_S, Monitor
+from hub.notify.dispatcher import PushOutbox
+from hub.store.database import Received, Store
+from mqttlink.rules_settings import RulesSettings
+from nursery.config import Settings
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 LOCAL_T0 = T0.astimezone()
@@ -61,7 +63,7 @@ def temperature_at(second: int) -> float | None:
 def play(db: Path, *, every_second: bool) -> tuple[list[tuple[object, ...]], int]:
     """One night; returns the pushes queued (time, title), the incidents, and how many
     ticks it took. Inputs come half a second after a whole second; the ticker ticks on
-    every whole second, or as hub.monitor's ticker does: when the monitor says."""
+    every whole second, or as hub.monitor.watch's ticker does: when the monitor says."""
     now = [T0]
     store, outbox = Store(db), PushOutbox(db)
     monitor = Monitor(SETTINGS, store, outbox, clock=lambda: now[0])
@@ -83,7 +85,7 @@ def play(db: Path, *, every_second: bool) -> tuple[list[tuple[object, ...]], int
             inputs.append((T0 + timedelta(seconds=second + 0.5), temperature))
     inputs.sort(key=lambda item: item[0])
 
-    def planned(ticked: bool) -> datetime:  # hub.monitor.Monitor._tick_loop's arithmetic
+    def planned(ticked: bool) -> datetime:  # hub.monitor.watch.Monitor._tick_loop's arithmetic
         wait_s = (monitor._next_due(now[0]) - now[0]).total_seconds()
         if wait_s <= 0 and ticked:
             wait_s = TICK_S

@@ -10,7 +10,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from nursery.mqtt_client import MAX_WAKE_S, QuietClient, wake_every_s
+from mqttlink.client import MAX_WAKE_S, QuietClient, wake_every_s
 from tests.conftest import Mosquitto, wait_until
 
 

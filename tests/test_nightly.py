@@ -16,18 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from firmware.contract import ReadingMessage, new_boot_id
-from hub import nightly, nightly_messages
+from contract.messages import ReadingMessage, new_boot_id
 from hub.accounts import Accounts
-from hub.alerts import Incident, acknowledge
-from hub.comfort import ComfortBand
-from hub.conditions import Condition
-from hub.messages import BODY_MAX
-from hub.nightly_push import NightlyPushes
-from hub.notify import PushOutbox
+from hub.config import AlertsSettings
+from hub.monitor import nightly, nightly_messages
+from hub.monitor.alerts import Incident, acknowledge
+from hub.monitor.comfort import ComfortBand
+from hub.monitor.conditions import Condition
+from hub.monitor.messages import BODY_MAX
+from hub.notify.dispatcher import PushOutbox
+from hub.notify.nightly_push import NightlyPushes
 from hub.preferences import Preferences
-from hub.store import Received, Store, from_ms
-from nursery.config import AlertsSettings, RulesSettings, Settings, SettingsError, load_settings
+from hub.store.database import Received, Store, from_ms
+from mqttlink.rules_settings import RulesSettings
+from mqttlink.settings import SettingsError
+from nursery.config import Settings, load_settings
 from tests.conftest import TEST_PASSWORD, Mosquitto, RunningHub, hub_settings, wait_until
 from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
 

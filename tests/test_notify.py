@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from firmware.contract import ReadingMessage, new_boot_id
-from hub import messages
-from hub import store as hub_store
-from hub.messages import Message
-from hub.monitor import Monitor
-from hub.notify import (
+from contract.messages import ReadingMessage, new_boot_id
+from hub.monitor import messages
+from hub.monitor.messages import Message
+from hub.monitor.watch import Monitor
+from hub.notify.dispatcher import (
     Action,
     ApprisePushSender,
     DeliveryError,
@@ -38,6 +37,7 @@ from hub.notify import (
     redact_url,
     utc_now,
 )
+from hub.store import database as hub_store
 from nursery.config import Settings
 from tests.conftest import free_port, wait_until
 

@@ -19,19 +19,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import (
-    EpisodeEventMessage,
-    HealthMessage,
-    ReadingMessage,
-    StoredMessage,
-    health_topic,
-    new_boot_id,
-    new_event_id,
-    reading_topic,
-    stored_topic,
-)
+from contract.episode_events import EpisodeEventMessage, new_event_id
+from contract.messages import HealthMessage, ReadingMessage, StoredMessage, new_boot_id
+from contract.topics import health_topic, reading_topic, stored_topic
 from firmware.outbox import EVENTS_CAP, Outbox, OutboxError, cap_readings, open_outbox
-from hub.store import Received, Store
+from hub.store.database import Received, Store
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 

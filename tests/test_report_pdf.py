@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from hub.episode_log import EpisodeLog
-from hub.episode_store import EpisodeStore
-from hub.episodes import MAX_NOTES, Details, NewEpisode, Timing
-from hub.report import build_report
-from hub.report_pdf import render_pdf
-from hub.store import Store
+from hub.episodes.log import EpisodeLog
+from hub.episodes.model import MAX_NOTES, Details, NewEpisode, Timing
+from hub.episodes.report import build_report
+from hub.episodes.report_pdf import render_pdf
+from hub.episodes.storage import EpisodeStore
+from hub.store.database import Store
 from nursery.config import Settings
 from tests.test_episodes import add_readings
 

@@ -13,7 +13,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from pypdf import PdfReader
 
-from firmware.contract import HealthMessage, health_topic, new_boot_id
+from contract.messages import HealthMessage, new_boot_id
+from contract.topics import health_topic
 from tests.conftest import RunningHub, wait_until
 from tests.test_episodes_api import ROOM, iso, log_past
 from tests.test_episodes_api import hub as hub

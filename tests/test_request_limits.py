@@ -21,8 +21,8 @@ from fastapi import FastAPI
 
 from hub.api.auth import MAX_FORM_BYTES
 from hub.app import create_app
-from hub.body_limit import DEFAULT_MAX_BODY_BYTES
 from hub.service import HttpLimits, server_config
+from hub.web.body_limit import DEFAULT_MAX_BODY_BYTES
 from nursery.config import Settings
 from tests.conftest import Mosquitto, free_port, hub_settings, wait_until
 from tests.test_service import _serving_hub

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.conditions import Condition, Finding
-from hub.rules import (
+from hub.monitor.conditions import Condition, Finding
+from hub.monitor.rules import (
     MAX_SERIES_POINTS,
     MAX_SLOTS,
     MEDIAN_OF,
@@ -23,7 +23,7 @@ from hub.rules import (
     StatusSeen,
     step,
 )
-from nursery.config import Preset, RulesSettings
+from mqttlink.rules_settings import Preset, RulesSettings
 
 T0 = datetime(2024, 1, 15, 22, 0, tzinfo=UTC)
 UK = Policy.from_settings(RulesSettings())

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from firmware.contract import HealthMessage, new_boot_id
+from contract.messages import HealthMessage, new_boot_id
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, wait_until
 from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture

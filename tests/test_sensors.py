@@ -13,6 +13,7 @@ from types import FrameType
 
 import pytest
 
+from firmware.config import FirmwareSettings
 from firmware.sensors import (
     DHT_MIN_READ_SPACING_S,
     FLAKY_CYCLE_READS,
@@ -26,7 +27,6 @@ from firmware.sensors import (
     SimulatedSensor,
     open_sensor,
 )
-from nursery.config import FirmwareSettings
 
 # --- helpers ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from hub.preferences import Preferences
-from nursery.config import RulesSettings
+from mqttlink.rules_settings import RulesSettings
 from tests.conftest import (
     TEST_CAREGIVER,
     TEST_PASSWORD,

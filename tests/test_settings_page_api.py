@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hub import messages
 from hub.accounts import Accounts
+from hub.monitor import messages
 from hub.preferences import PreferenceError, Preferences
-from nursery.config import RulesSettings, Settings
+from mqttlink.rules_settings import RulesSettings
+from nursery.config import Settings
 from tests.conftest import ROOT, Mosquitto, RunningHub, api_token, hub_settings, wait_until
 from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture
 from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.contract import FaultMessage, ReadingMessage
-from hub.store import Received, Store, StoreError
+from contract.messages import FaultMessage, ReadingMessage
+from hub.store.database import Received, Store, StoreError
 
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 

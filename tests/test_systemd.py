@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from nursery.systemd import LoopWatchdog
+from mqttlink.systemd import LoopWatchdog
 from tests.conftest import Mosquitto, free_port, wait_until
 
 
@@ -64,7 +64,7 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
 
 
 def test_a_stalled_hub_stops_pinging_so_systemd_restarts_it(tmp_path: Path) -> None:
-    from nursery.systemd import Watchdog
+    from mqttlink.systemd import Watchdog
 
     address = str(tmp_path / "notify.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

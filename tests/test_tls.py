@@ -18,10 +18,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware.contract import ReadingMessage, episode_stored_topic, new_boot_id, reading_topic
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import episode_stored_topic, reading_topic
 from firmware.publisher import Publisher
-from nursery.config import MqttSettings, Settings, SettingsError, load_settings
-from nursery.mqtt_tls import secure_client
+from mqttlink.settings import MqttSettings, SettingsError
+from mqttlink.tls import secure_client
+from nursery.config import Settings, load_settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 from tests.secure_broker import BASE, CertificateAuthority, SecureMosquitto
 from tests.test_install import Hub as InstalledPi

@@ -17,8 +17,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from dashboard.views import render_page
-from hub import messages
-from hub.alerts import AlertError, Incident
 from hub.api.deps import (
     CaregiverDep,
     ContextDep,
@@ -29,8 +27,10 @@ from hub.api.deps import (
     unprocessable,
 )
 from hub.api.schemas import AlertOut
-from hub.links import BadLink, LinkAction, link_outcome
-from hub.monitor import Monitor, UnknownAlert
+from hub.monitor import messages
+from hub.monitor.alerts import AlertError, Incident
+from hub.monitor.watch import Monitor, UnknownAlert
+from hub.notify.links import BadLink, LinkAction, link_outcome
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 

@@ -10,21 +10,21 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from hub.accounts import Accounts, Caregiver, Throttle
+from hub.config import HubConfig
 from hub.heartbeat import Heartbeat
-from hub.ingest import Clock, Ingest
-from hub.monitor import Monitor
-from hub.notify import Dispatcher
+from hub.ingest.listener import Clock, Ingest
+from hub.monitor.watch import Monitor
+from hub.notify.dispatcher import Dispatcher
+from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
-from hub.store import Store
-from hub.used_links import UsedLinks
-from nursery.config import Settings
+from hub.store.database import Store
 
 
 @dataclass
 class HubContext:
     """Everything a request may need, built once by create_app's lifespan."""
 
-    settings: Settings
+    settings: HubConfig
     store: Store
     accounts: Accounts
     ingest: Ingest | None

@@ -2,7 +2,7 @@
 stop), the doctor card, the patterns, and the pediatrician report with its PDF and CSV.
 
 Every route needs a signed-in caregiver or an API token: this is health data. Routes are
-thin: they parse, call hub/episode_log.py, and translate its exceptions in one place.
+thin: they parse, call hub/episodes/log.py, and translate its exceptions in one place.
 Responses are never cached, and nothing an episode holds is logged.
 """
 
@@ -21,12 +21,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from hub import messages
 from hub.api.deps import CaregiverDep, ContextDep, HubContext, PageCaregiverDep
-from hub.doctor_card import DoctorCard, Urgency
-from hub.episode_log import AlreadyRunning, EpisodeLog, NotRunning, day_bounds
-from hub.episode_store import UNDO_WINDOW, EpisodeStore, EpisodeStoreError, NotFound
-from hub.episodes import (
+from hub.episodes.doctor_card import DoctorCard, Urgency
+from hub.episodes.log import AlreadyRunning, EpisodeLog, NotRunning, day_bounds
+from hub.episodes.model import (
     FEVER_RANGE_C,
     MAX_JERKS,
     MAX_NOTES,
@@ -42,9 +40,11 @@ from hub.episodes import (
     WakeState,
     episode_signs,
 )
-from hub.messages import Unit
-from hub.report import Report, build_report, check_period, iter_readings
-from hub.report_render import episodes_csv, readings_csv, render_html
+from hub.episodes.report import Report, build_report, check_period, iter_readings
+from hub.episodes.report_render import episodes_csv, readings_csv, render_html
+from hub.episodes.storage import UNDO_WINDOW, EpisodeStore, EpisodeStoreError, NotFound
+from hub.monitor import messages
+from hub.monitor.messages import Unit
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
 
@@ -315,7 +315,7 @@ def _detail(where: str, field: str, code: str, message: str) -> list[dict[str, A
 
 
 def invalid(errors: list[FieldError], where: str = "body", unit: Unit = "C") -> HTTPException:
-    """A 422 naming each field, its message in plain words (hub/messages.py) and `unit`."""
+    """A 422 naming each field, its message in plain words (hub/monitor/messages.py) and `unit`."""
     return HTTPException(
         422,
         detail=[
@@ -580,7 +580,7 @@ def report_pdf(
     caregiver: CaregiverDep, log: LogDep, ctx: ContextDep, period: PeriodDep
 ) -> Response:
     """The same report as a PDF download."""
-    from hub.report_pdf import render_pdf  # fpdf2 costs ~30 MiB: only when asked for
+    from hub.episodes.report_pdf import render_pdf
 
     pdf = render_pdf(_report(log, ctx, period))
     return _download(pdf, "application/pdf", f"episodes-{period.first}-{period.last}.pdf")

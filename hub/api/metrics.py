@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Response
 
 from hub.api.deps import CaregiverDep, ContextDep, HubContext
-from hub.conditions import Severity
-from hub.rooms import RoomSummary, room_summaries
+from hub.monitor.conditions import Severity
+from hub.store.rooms import RoomSummary, room_summaries
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric

@@ -21,8 +21,8 @@ from hub.api.schemas import (
     SeriesOut,
     StatOut,
 )
-from hub.history import history, time_zone
-from hub.rooms import RoomSummary, room_summaries
+from hub.store.history import history, time_zone
+from hub.store.rooms import RoomSummary, room_summaries
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"], dependencies=[Depends(require_caregiver)])
 

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from hub import messages
 from hub.api.deps import (
     CaregiverDep,
     ContextDep,
@@ -23,10 +22,11 @@ from hub.api.deps import (
     require_caregiver,
     unprocessable,
 )
-from hub.messages import test_message
-from hub.notify import ApprisePushSender, DeliveryError, Push
+from hub.monitor import messages
+from hub.monitor.messages import test_message
+from hub.notify.dispatcher import ApprisePushSender, DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, PreferenceError, Preferences
-from nursery.config import PRESETS, RulesSettings
+from mqttlink.rules_settings import PRESETS, RulesSettings
 
 # The same hot threshold under every preset: the configuration's default.
 HOT_C = float(RulesSettings.model_fields["hot_above_c"].default)

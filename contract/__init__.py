@@ -1,0 +1,1 @@
+"""The MQTT wire contract between the firmware and the hub; standard library only."""

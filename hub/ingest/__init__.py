@@ -1,0 +1,1 @@
+"""MQTT in: each message checked against the contract, stored, and only then acknowledged."""

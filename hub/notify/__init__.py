@@ -1,0 +1,1 @@
+"""Push delivery: the outbox, the dispatcher, the channels and the signed links in a push."""

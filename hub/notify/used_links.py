@@ -1,0 +1,65 @@
+"""Which push links have already acted, so a second tap says "already done".
+
+A signed link stays valid until it expires; without this memory the same "Snooze 30
+min" link could be tapped again after its snooze ran out and snooze once more. Kept in
+the hub's database (a restart must not forget), each link as a hash of its signature,
+dropped once the link has expired anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from hub.store.dbfile import connect_private, write_transaction
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS used_links (
+    link_hash TEXT PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    used_at_ms INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _hash(signature: str) -> str:
+    return hashlib.sha256(signature.encode()).hexdigest()
+
+
+class UsedLinks:
+    """The used push links, on its own connection to the hub's database."""
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._db = connect_private(path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def used(self, signature: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM used_links WHERE link_hash = ?", (_hash(signature),)
+            ).fetchone()
+        return row is not None
+
+    def claim(self, signature: str, incident_id: int, expires: int, now: datetime) -> bool:
+        """Mark the link used; False when it already was (two taps at once: one wins)."""
+        with write_transaction(self._db, self._lock) as db:
+            db.execute("DELETE FROM used_links WHERE expires < ?", (int(now.timestamp()),))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO used_links (link_hash, incident_id, used_at_ms, expires)"
+                " VALUES (?, ?, ?, ?)",
+                (_hash(signature), incident_id, int(now.timestamp() * 1000), expires),
+            )
+            return inserted.rowcount == 1
+
+    def release(self, signature: str) -> None:
+        """Forget a claim whose action failed, so the link can be tried again."""
+        with write_transaction(self._db, self._lock) as db:
+            db.execute("DELETE FROM used_links WHERE link_hash = ?", (_hash(signature),))

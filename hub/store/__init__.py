@@ -1,0 +1,1 @@
+"""The hub's history in one SQLite file: readings, rollups, incidents, rooms, migrations."""
