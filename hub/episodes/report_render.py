@@ -32,7 +32,7 @@ from hub.episodes.report import CONDITION_WORDS, Around, Report, ReportRow
 from hub.monitor import messages
 from hub.monitor.messages import Unit
 
-TEMPLATE: Final = Path(__file__).resolve().parent.parent / "dashboard" / "templates" / "report.html"
+TEMPLATE: Final = Path(__file__).resolve().parents[2] / "dashboard" / "templates" / "report.html"
 FONT_DIRS: Final = (
     Path("/usr/share/fonts/truetype/dejavu"),
     Path("/usr/share/fonts/dejavu"),
