@@ -133,12 +133,15 @@ def importable(dists: set[str]) -> set[str]:
     }
 
 
-def firmware_only_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+def firmware_only_env(tmp_path: Path, *, hub_code: bool = False, **settings: str) -> dict[str, str]:
     """The environment of a child that sees this venv as a firmware-only install: what
-    `[firmware,pi]` would not install here is missing, and so is our hub code."""
+    `[firmware,pi]` would not install here is missing, and so is our hub code unless
+    `hub_code` (the package installs it; the firmware process must not import it)."""
     installed_here = set(metadata.packages_distributions())
     firmware_only = importable(installs(FIRMWARE_EXTRAS)) - FORBIDDEN
     missing = (installed_here - firmware_only | FORBIDDEN) - set(OURS_ALLOWED)
+    if hub_code:
+        missing -= {"hub", "dashboard"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
     env.update(
         NOT_INSTALLED=json.dumps(sorted(missing)),
@@ -246,3 +249,30 @@ def test_nursery_firmware_publishes_from_a_firmware_only_install(
     assert firmware.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert not blocked(stderr) & FORBIDDEN, stderr
+
+
+@pytest.mark.parametrize("command", ["hub", "status", "notify-test", "adduser tester"])
+def test_a_hub_command_on_a_firmware_only_pi_says_what_to_install(
+    tmp_path: Path, command: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", GUARD + RUN_CLI, *command.split()],
+        env=firmware_only_env(
+            tmp_path,
+            hub_code=True,
+            NURSERY_HUB__DB=str(tmp_path / "hub.db"),
+            NURSERY_NOTIFY__URLS='["json://127.0.0.1:9/push"]',
+        ),
+        cwd=tmp_path,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    message = result.stderr.splitlines()[-1]
+    assert message.startswith(f"nursery {command.split()[0]}: ")
+    assert "is not installed here" in message
+    assert "pip install 'nursery-monitor[hub]'" in message
+    assert "Traceback" not in result.stderr
