@@ -15,6 +15,8 @@ from mqttlink.settings import SettingsError
 from nursery.config import Settings, load_settings
 
 EXIT_BAD_SETTINGS = 2
+# Our packages: a ModuleNotFoundError that names one is a bug, not a missing extra.
+_OURS = frozenset({"contract", "mqttlink", "firmware", "hub", "dashboard", "nursery"})
 
 _DESCRIPTION = """\
 Nursery monitor: a Raspberry Pi reads a DHT22/DHT11 sensor and publishes over MQTT; the
@@ -223,6 +225,24 @@ def run_firmware(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ModuleNotFoundError as exc:
+        # The hub's commands import its web stack only here, so that a firmware-only Pi
+        # (the [firmware,pi] extras) runs without it; there, they say what to install.
+        missing = (exc.name or "").partition(".")[0]
+        if args.command == "firmware" or not missing or missing in _OURS:
+            raise
+        extra = "demo" if args.command == "demo" else "hub"
+        print(
+            f"nursery {args.command}: {missing} is not installed here; this command needs "
+            f"pip install 'nursery-monitor[{extra}]' (docs/install.md)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from nursery.demo import DemoOptions, run_demo
 

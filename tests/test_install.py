@@ -603,6 +603,50 @@ def test_refuses_what_cannot_work(tmp_path: Path) -> None:
         assert message in result.stderr, (args, result.stderr)
 
 
+def pip_install(output: str) -> tuple[list[str], list[str]]:
+    """The venv and `pip install` commands the installer would run (it prints them with
+    --output)."""
+    line = next(
+        line for line in output.splitlines() if "(--output) skipped:" in line and " -m venv" in line
+    )
+    venv, pip = line.split("skipped: ", 1)[1].split("; ")
+    return shlex.split(venv), shlex.split(pip)
+
+
+@pytest.mark.parametrize(
+    ("role", "extras"),
+    [
+        # A Pi that only reads a sensor: no web stack (docs/install.md has the sizes).
+        ("firmware", "firmware,pi"),
+        ("hub", "hub"),
+        ("both", "firmware,hub,pi"),
+    ],
+)
+def test_each_role_installs_its_extras_pinned_by_the_constraints(
+    tmp_path: Path, role: str, extras: str
+) -> None:
+    password = tmp_path / "password"
+    password.write_text("a-password-from-add-device\n")
+    options = f"--role {role} --from {ROOT}"
+    if role == "firmware":
+        options += f" --broker hub.local --password-file {password}"
+    venv, args = pip_install(installed(tmp_path / "pi", options))
+    assert args[-1] == f"{ROOT}[{extras}]"
+    assert args[args.index("--constraint") + 1] == str(ROOT / "constraints.txt")
+    assert (ROOT / "constraints.txt").is_file()
+    # A venv without pip of its own (25 MB of a firmware-only Pi's), which the system's
+    # pip installs into.
+    target = str(tmp_path / "pi/opt/nursery-monitor/venv")
+    assert venv[1:] == ["-m", "venv", "--without-pip", target]
+    assert args[:4] == [venv[0], "-m", "pip", "--python"] and args[4] == f"{target}/bin/python"
+
+
+def test_an_install_from_pypi_uses_the_checkouts_constraints(tmp_path: Path) -> None:
+    _, args = pip_install(installed(tmp_path, "--role hub"))
+    assert args[-1] == "nursery-monitor[hub]"
+    assert args[args.index("--constraint") + 1] == str(ROOT / "constraints.txt")
+
+
 @pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck is not installed")
 def test_shellcheck() -> None:
     result = subprocess.run(
