@@ -24,9 +24,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from hub.http_guard import GuardedH11Protocol
 from hub.service import _DatedState, _Server, server_config
-from nursery.mqtt_client import QuietClient
+from hub.web.http_guard import GuardedH11Protocol
+from mqttlink.client import QuietClient
 from tests.conftest import ROOT, Mosquitto, free_port, wait_until
 
 
@@ -49,7 +49,7 @@ def parameters(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
 
 
-# --- paho-mqtt: nursery/mqtt_client.py -----------------------------------------------------
+# --- paho-mqtt: mqttlink/client.py -----------------------------------------------------
 
 
 def _body(function: Callable[..., Any]) -> list[ast.stmt]:
@@ -70,7 +70,7 @@ def test_quiet_client_copies_pahos_thread_main_but_for_the_timeout() -> None:
                 call.keywords = [k for k in call.keywords if k.arg != "timeout"]
     theirs = _body(mqtt.Client._thread_main)
     assert list(map(ast.dump, ours)) == list(map(ast.dump, theirs)), revisit(
-        "paho-mqtt", "Client._thread_main, the copy in nursery/mqtt_client.py, changed"
+        "paho-mqtt", "Client._thread_main, the copy in mqttlink/client.py, changed"
     )
     assert {"timeout", "retry_first_connection"} <= set(parameters(mqtt.Client.loop_forever)), (
         revisit("paho-mqtt", "Client.loop_forever() lost timeout= or retry_first_connection=")
@@ -181,7 +181,7 @@ def test_a_stop_by_signal_is_not_raised_again(
     )
 
 
-# --- uvicorn: hub/http_guard.py --------------------------------------------------------------
+# --- uvicorn: hub/web/http_guard.py --------------------------------------------------------------
 
 
 async def _connected(config: uvicorn.Config) -> H11Protocol:

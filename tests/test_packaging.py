@@ -42,6 +42,9 @@ FIRMWARE_PACKAGES = ("contract", "mqttlink", "firmware")
 OURS_ALLOWED = (*FIRMWARE_PACKAGES, "nursery")
 # Never in the firmware process: the hub's code and the hub's web stack.
 FORBIDDEN = {"hub", "dashboard", *HUB_STACK.values()}
+# Except the hub's settings sections (pydantic only): the `nursery` command checks the one
+# nursery.toml whole, so a typo in [hub] stops the firmware too, as it always did.
+HUB_SETTINGS = ("hub", "hub.config")
 
 # Run first in the child interpreter: an import of a top-level module in NOT_INSTALLED
 # fails as if it were not installed, and says so on stderr (packages that try an optional
@@ -49,9 +52,10 @@ FORBIDDEN = {"hub", "dashboard", *HUB_STACK.values()}
 GUARD = """
 import json, os, sys
 not_installed = frozenset(json.loads(os.environ["NOT_INSTALLED"]))
+readable = frozenset(json.loads(os.environ["HUB_SETTINGS"]))
 class FirmwareOnlyInstall:
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] not in not_installed:
+        if name in readable or name.partition(".")[0] not in not_installed:
             return None
         print(f"blocked import: {name}", file=sys.stderr, flush=True)
         raise ModuleNotFoundError(f"No module named {name!r} (firmware-only install)", name=name)
@@ -146,6 +150,7 @@ def firmware_only_env(tmp_path: Path, *, hub_code: bool = False, **settings: str
     env.update(
         NOT_INSTALLED=json.dumps(sorted(missing)),
         FIRMWARE_PACKAGES=json.dumps(FIRMWARE_PACKAGES),
+        HUB_SETTINGS=json.dumps(HUB_SETTINGS),
         PYTHONPATH=str(ROOT),
         NURSERY_FIRMWARE__SENSOR="simulated",
         NURSERY_FIRMWARE__OUTBOX=str(tmp_path / "outbox.db"),
