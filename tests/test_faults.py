@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from firmware import runner as firmware_runner
 from firmware.contract import HealthMessage, ReadingMessage, health_topic, reading_topic
 from firmware.outbox import Outbox, open_outbox
+from firmware.parts import keeper as outbox_keeper
 from nursery.config import FirmwareSettings, MqttSettings, Settings
 from tests.conftest import Mosquitto, free_port, wait_until
 
@@ -458,7 +459,7 @@ def test_a_full_disk_keeps_the_firmware_running_and_says_so(
     is at the SQLite edge: a page limit that fails writes exactly as a full disk does."""
     caplog.set_level(logging.INFO, logger="nursery.firmware")
     monkeypatch.setattr(
-        firmware_runner,
+        outbox_keeper,
         "open_outbox",
         lambda path, cap: open_outbox(path, cap, max_pages=8),
     )

@@ -80,13 +80,15 @@ class Indicators:
         except ImportError as exc:
             raise IndicatorError(f"gpiozero is not installed: {exc}", no_gpio=True) from exc
 
-        def open_device(what: str, setting: str, pin: int, make: Callable[[], Any]) -> Any:
+        def open_device(
+            what: str, setting: str, pin: int, make: Callable[..., Any], **options: Any
+        ) -> Any:
             try:
                 with warnings.catch_warnings():
                     # Off a Pi, gpiozero warns about every pin library it could not load
                     # before it gives up; BadPinFactory below says it in one line.
                     warnings.simplefilter("ignore", PinFactoryFallback)
-                    device = make()
+                    device = make(pin, pin_factory=pin_factory, **options)
             except (GPIOZeroError, OSError, ValueError) as exc:
                 raise IndicatorError(
                     f"cannot open the {what} on GPIO{pin}: {exc}",
@@ -98,42 +100,24 @@ class Indicators:
 
         try:
             if led_pin is not None:
-                led = open_device(
-                    "status LED",
-                    "led_pin",
-                    led_pin,
-                    lambda: gpiozero.LED(led_pin, pin_factory=pin_factory),
-                )
+                led = open_device("status LED", "led_pin", led_pin, gpiozero.LED)
                 cold_led = None
                 if cold_led_pin is not None:
-                    cold_led = open_device(
-                        "cold LED",
-                        "cold_led_pin",
-                        cold_led_pin,
-                        lambda: gpiozero.LED(cold_led_pin, pin_factory=pin_factory),
-                    )
+                    cold_led = open_device("cold LED", "cold_led_pin", cold_led_pin, gpiozero.LED)
                 self.status = StatusLight(led, cold_led)
             if button_pin is not None and on_episode is not None:
                 button = open_device(
                     "episode button",
                     "button_pin",
                     button_pin,
-                    lambda: gpiozero.Button(
-                        button_pin,
-                        pull_up=True,
-                        bounce_time=bounce_s or None,
-                        hold_time=hold_s,
-                        pin_factory=pin_factory,
-                    ),
+                    gpiozero.Button,
+                    pull_up=True,
+                    bounce_time=bounce_s or None,
+                    hold_time=hold_s,
                 )
                 self.button = EpisodeButton(button, on_episode, clock, wall_clock, bounce_s)
             if buzzer_pin is not None:
-                buzzer = open_device(
-                    "buzzer",
-                    "buzzer_pin",
-                    buzzer_pin,
-                    lambda: gpiozero.Buzzer(buzzer_pin, pin_factory=pin_factory),
-                )
+                buzzer = open_device("buzzer", "buzzer_pin", buzzer_pin, gpiozero.Buzzer)
                 self.warning = LocalWarning(buzzer, clock, warn_interval_s)
             if power_pin is not None:
                 # On from the start: the sensor is powered for as long as we run.
@@ -141,12 +125,9 @@ class Indicators:
                     "sensor power switch",
                     "power_pin",
                     power_pin,
-                    lambda: gpiozero.OutputDevice(
-                        power_pin,
-                        active_high=power_active_high,
-                        initial_value=True,
-                        pin_factory=pin_factory,
-                    ),
+                    gpiozero.OutputDevice,
+                    active_high=power_active_high,
+                    initial_value=True,
                 )
                 self.power = PowerSwitch(switch)
         except BaseException:
