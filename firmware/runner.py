@@ -1,9 +1,5 @@
-"""The firmware's main loop: a small loop over named parts (firmware/parts/), one boot's worth.
-
-docs/firmware.md names the parts and the order the loop calls them in; docs/outbox.md
-gives the rules the outbox parts follow; hardware/README.md what the LEDs, the button
-and the buzzer mean.
-"""
+"""The firmware's main loop: a small loop over named parts (firmware/parts/), one boot's
+worth; docs/firmware.md names the parts and the order the loop calls them in."""
 
 from __future__ import annotations
 
