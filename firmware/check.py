@@ -1,10 +1,5 @@
-"""`nursery firmware --check`: read the sensor a few times and print what it got, with the
-pins the settings name, so a newcomer can check the wiring before trusting the monitor.
-
-While it reads, the sensor is powered through `firmware.power_pin` (when set), the
-status and cold LEDs are lit, the buzzer chirps once and presses of the button are
-counted, so every part fitted shows whether it works.
-"""
+"""`nursery firmware --check`: read the sensor a few times and light every part fitted, so a
+newcomer can check the wiring before trusting the monitor (docs/firmware.md)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
 """Is the hub answering? Judged on the Pi from what it sends and what comes back, so the
-status light and the buzzer know when the Pi is on its own.
-
-A connected broker is not enough: the hub may be stopped, hung, or unable to store. The
-hub answers every reading and every button event with a receipt within a second or two,
-so something sent and left unanswered for `answer_within_s` means the hub is not there.
-Pure bookkeeping over monotonic times passed in; the runner feeds it, with
-`answer_within_s` from `firmware.hub_lost_after_s`.
-"""
+status light and the buzzer know when the Pi is on its own (docs/firmware.md)."""
 
 from __future__ import annotations
 

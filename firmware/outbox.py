@@ -1,32 +1,20 @@
-"""The firmware's durable outbox: every reading, and every press of the episode button,
-waits in SQLite until the hub stored it.
-
-A broker's PUBACK only says the broker has the message; Mosquitto may still drop it
-(`max_queued_messages`), lose it in a restart, or hold it for a hub that never returns. So
-a reading gets its `seq` in the same transaction that writes it here, before it is
-published, and leaves only when the hub's retained receipt (`StoredMessage`) says it
-stored every reading of that boot up to its seq, or when the cap drops it (counted).
-docs/outbox.md explains the design; this module is the storage half of it.
-
-Episode-button events (`EpisodeEventMessage`) wait in a table of their own and leave one
-by one, when the hub's `EpisodeStoredMessage` names their event id.
-"""
+"""The firmware's durable outbox: each reading and button press waits here until the hub
+stored it (docs/outbox.md gives the design; outbox_file.py the SQLite file)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from contract.episode_events import EpisodeEventMessage
 from contract.messages import ReadingMessage
+from firmware.outbox_file import OutboxError as OutboxError
+from firmware.outbox_file import OutboxFile, move_aside
 
 # The health message's `floor` names at most this many boots (the contract allows 64 and
 # a 4 KiB payload); the oldest come first because they drain first.
@@ -34,55 +22,6 @@ FLOOR_BOOTS: Final = 32
 # Most button events held; a button that chatters for days (a loose wire) must not fill
 # the SD card. A parent presses a few times a night.
 EVENTS_CAP: Final = 1000
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS boots (
-    id INTEGER PRIMARY KEY,
-    boot_id TEXT NOT NULL UNIQUE,
-    room TEXT NOT NULL,
-    last_seq INTEGER NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS readings (
-    boot INTEGER NOT NULL REFERENCES boots(id),
-    seq INTEGER NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    temperature_c REAL NOT NULL,
-    humidity_pct REAL NOT NULL,
-    sent_ms INTEGER,
-    PRIMARY KEY (boot, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dropped (
-    boot INTEGER NOT NULL REFERENCES boots(id),
-    lo INTEGER NOT NULL,
-    hi INTEGER NOT NULL,
-    PRIMARY KEY (boot, lo)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    n INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    room TEXT NOT NULL,
-    action TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    sent_ms INTEGER
-);
-"""
-
-# SQLite's primary result codes for a file that is not (or no longer) a database.
-_CORRUPT_CODES: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-
-
-class OutboxError(RuntimeError):
-    """The outbox file cannot be opened or written (read-only, disk full, corrupt).
-
-    The message names the file and the reason; `corrupt` is true when SQLite says the file
-    is not a usable database, so retrying the same file cannot help.
-    """
-
-    def __init__(self, message: str, *, corrupt: bool = False) -> None:
-        super().__init__(message)
-        self.corrupt = corrupt
 
 
 def cap_readings(cap_days: float, interval_s: float) -> int:
@@ -132,55 +71,28 @@ class Outbox:
             raise ValueError("cap must be at least 1")
         self.path = Path(path)
         self.cap = cap
-        self._db: sqlite3.Connection | None = None
         self.quarantined: Path | None = None  # where open_outbox moved a corrupt file
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Create the file 0600 before SQLite does, whatever the umask; O_RDWR also
-            # fails here, with a clear errno, when the file is read-only.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            self.path.chmod(0o600)
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
-            self._db = db
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL: the WAL is fsynced at every commit, so a reading survives a power cut,
-            # not only a crash. One commit per reading (every 10 s) makes it cheap.
-            db.execute("PRAGMA synchronous=FULL")
-            if max_pages is not None:
-                db.execute(f"PRAGMA max_page_count={int(max_pages)}")
-            db.executescript(_SCHEMA)
-            self._boots: dict[str, int] = {}  # boot id -> row id
-            self._boot_ids: dict[int, str] = {}
-            self._rooms: dict[int, str] = {}
-            for pk, boot_id, room in db.execute("SELECT id, boot_id, room FROM boots"):
-                self._boots[boot_id] = pk
-                self._boot_ids[pk] = boot_id
-                self._rooms[pk] = room
-            self._count = int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
-            row = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
-            self._dropped = int(row[0]) if row else 0
-            self._events = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
-        except (OSError, sqlite3.Error) as exc:
-            self.close()
-            raise self._error("open", exc) from exc
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(OSError):
-                Path(f"{self.path}{suffix}").chmod(0o600)
+        self._boots: dict[str, int] = {}  # boot id -> row id
+        self._boot_ids: dict[int, str] = {}
+        self._rooms: dict[int, str] = {}
+        self._count = self._dropped = self._events = 0  # readings, dropped, events held
+        self._file = OutboxFile(self.path, self._load, max_pages=max_pages)
         self._applied: dict[str, int] = {}  # marks whose readings are gone
         self._owed: dict[str, int] = {}  # marks noted, readings to delete at the next write
 
-    def _error(self, doing: str, exc: BaseException) -> OutboxError:
-        code = getattr(exc, "sqlite_errorcode", None)
-        corrupt = isinstance(code, int) and (code & 0xFF) in _CORRUPT_CODES
-        return OutboxError(f"cannot {doing} outbox {self.path}: {exc}", corrupt=corrupt)
+    def _load(self, db: sqlite3.Connection) -> None:
+        for pk, boot_id, room in db.execute("SELECT id, boot_id, room FROM boots"):
+            self._boots[boot_id] = pk
+            self._boot_ids[pk] = boot_id
+            self._rooms[pk] = room
+        self._count = int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
+        row = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
+        self._dropped = int(row[0]) if row else 0
+        self._events = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def close(self) -> None:
         """Close the file; safe to call twice and after a failure."""
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
+        self._file.close()
 
     def __enter__(self) -> Outbox:
         return self
@@ -203,26 +115,6 @@ class Outbox:
     def events_pending(self) -> int:
         """Button events held: not yet confirmed by the hub."""
         return self._events
-
-    @contextmanager
-    def _tx(self, doing: str) -> Iterator[sqlite3.Connection]:
-        db = self._db
-        if db is None:
-            raise OutboxError(f"outbox {self.path} is closed")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back already (a full disk does); a failed COMMIT
-                # leaves the transaction open.
-                if db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                raise
-        except (OSError, sqlite3.Error) as exc:
-            raise self._error(doing, exc) from exc
 
     # --- writes ---------------------------------------------------------------------
 
@@ -247,7 +139,7 @@ class Outbox:
         # Validate before writing: a reading the contract refuses never takes a seq.
         ReadingMessage(room, boot_id, next_seq, ts, temperature_c, humidity_pct)
         now_ms = _ms(time.time())
-        with self._tx("write to") as db:
+        with self._file.tx("write to") as db:
             db.execute(
                 "INSERT INTO boots (boot_id, room, last_seq, created_ms) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (boot_id) DO UPDATE SET last_seq = max(last_seq + 1, ?)",
@@ -319,7 +211,7 @@ class Outbox:
         """Delete what the noted marks cover now; how many readings left."""
         if not self._owed:
             return 0
-        with self._tx("write to") as db:
+        with self._file.tx("write to") as db:
             removed = self._delete_owed(db)
         self._settle_owed(removed)
         return removed
@@ -346,7 +238,7 @@ class Outbox:
         ]
         if not rows:
             return
-        with self._tx("write to") as db:
+        with self._file.tx("write to") as db:
             removed = self._delete_owed(db)
             db.executemany("UPDATE readings SET sent_ms = ? WHERE boot = ? AND seq = ?", rows)
         self._settle_owed(removed)
@@ -357,7 +249,7 @@ class Outbox:
         """Keep a button event until the hub confirms it; `sent_at` (time.time()) when it
         is published now, None when it cannot be (offline). Keeping the same event again
         changes nothing. Past `EVENTS_CAP` the oldest event goes."""
-        with self._tx("write to") as db:
+        with self._file.tx("write to") as db:
             added = db.execute(
                 "INSERT INTO events (event_id, room, action, ts_ms, sent_ms)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
@@ -384,7 +276,7 @@ class Outbox:
         than `resend_s` ago (or, after the clock jumped back, in the future)."""
         if self._events == 0:
             return []
-        rows = self._query(
+        rows = self._file.query(
             "SELECT event_id, room, action, ts_ms FROM events"
             " WHERE sent_ms IS NULL OR sent_ms <= ? OR sent_ms > ? ORDER BY n LIMIT ?",
             (_ms(now - resend_s), _ms(now + max(resend_s, 1.0)), limit),
@@ -404,7 +296,7 @@ class Outbox:
         rows = [(_ms(at), event_id) for event_id in event_ids]
         if not rows:
             return
-        with self._tx("write to") as db:
+        with self._file.tx("write to") as db:
             db.executemany("UPDATE events SET sent_ms = ? WHERE event_id = ?", rows)
 
     def event_stored(self, event_id: str) -> bool:
@@ -412,7 +304,7 @@ class Outbox:
         second receipt, or one for another Pi's event)."""
         if self._events == 0:
             return False
-        with self._tx("write to") as db:
+        with self._file.tx("write to") as db:
             removed = db.execute("DELETE FROM events WHERE event_id = ?", (event_id,)).rowcount
         self._events -= removed
         return removed > 0
@@ -427,7 +319,7 @@ class Outbox:
             return []
         before, after = _ms(now - grace_s), _ms(now + grace_s)
         for _ in range(2):
-            rows = self._query(
+            rows = self._file.query(
                 "SELECT boot, seq, ts_ms, temperature_c, humidity_pct FROM readings"
                 " WHERE sent_ms IS NULL OR sent_ms < ? OR sent_ms > ?"
                 " ORDER BY boot, seq LIMIT ?",
@@ -457,7 +349,7 @@ class Outbox:
         while the outbox was failing), so the hub may count past a hole below it.
         """
         # One primary-key probe per boot, not a scan of every reading held.
-        rows = self._query(
+        rows = self._file.query(
             "SELECT boot_id, lo FROM (SELECT id, boot_id,"
             " (SELECT min(seq) FROM readings WHERE readings.boot = boots.id) AS lo FROM boots)"
             " WHERE lo IS NOT NULL ORDER BY id LIMIT ?",
@@ -469,29 +361,23 @@ class Outbox:
         """Every room a held reading or event belongs to (the room setting may have changed)."""
         return {
             str(row[0])
-            for row in self._query("SELECT room FROM boots UNION SELECT room FROM events", ())
+            for row in self._file.query("SELECT room FROM boots UNION SELECT room FROM events", ())
         }
 
     def taken(self) -> dict[str, int]:
         """Per boot, the last seq taken: the boot's readings are seq 0 up to it."""
-        return {str(b): int(s) for b, s in self._query("SELECT boot_id, last_seq FROM boots", ())}
+        return {
+            str(b): int(s) for b, s in self._file.query("SELECT boot_id, last_seq FROM boots", ())
+        }
 
     def dropped_ranges(self) -> list[tuple[str, int, int]]:
         """(boot id, first seq, last seq) of each run of readings the cap dropped."""
-        rows = self._query(
+        rows = self._file.query(
             "SELECT boots.boot_id, lo, hi FROM dropped JOIN boots ON boots.id = dropped.boot"
             " ORDER BY dropped.boot, lo",
             (),
         )
         return [(str(b), int(lo), int(hi)) for b, lo, hi in rows]
-
-    def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        if self._db is None:
-            raise OutboxError(f"outbox {self.path} is closed")
-        try:
-            return list(self._db.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise self._error("read", exc) from exc
 
 
 def open_outbox(path: Path, cap: int, *, max_pages: int | None = None) -> Outbox:
@@ -502,14 +388,7 @@ def open_outbox(path: Path, cap: int, *, max_pages: int | None = None) -> Outbox
     except OutboxError as exc:
         if not exc.corrupt:
             raise
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-        try:
-            path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{path}{suffix}").rename(f"{aside}{suffix}")
-        except OSError as move:
-            raise OutboxError(f"{exc}; cannot move it aside: {move}") from exc
+        aside = move_aside(path, exc)
         outbox = Outbox(path, cap, max_pages=max_pages)
         outbox.quarantined = aside
         return outbox

@@ -1,14 +1,5 @@
-"""The firmware's MQTT side: readings, faults, health, episode-button events, a retained
-online/offline status, and what the hub says back (receipts and the room's alert state).
-
-It connects in the background and keeps retrying, because a Pi often boots before its
-broker. Durability is the outbox's job (firmware/outbox.py), not paho's: paho's queue
-lives in memory only, so it is kept small (`MAX_QUEUED_MESSAGES`); what it refuses while
-offline waits in the outbox. Receipts from the hub (`<base>/<room>/stored`, retained;
-`<base>/<room>/episode/stored`) and its alert state (`<base>/<room>/alert`, retained) are
-handed to the callbacks from paho's network thread; `hub_heard` counts what the hub
-said live (not replayed by the broker from its retained store).
-"""
+"""The firmware's MQTT side: readings, faults, health, button events and a retained status
+out; the hub's receipts and alert state back in (docs/firmware.md)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""How the DHT sensor is really doing: error ratios by kind, a stuck-value detector, and
-when to power-cycle a hung sensor.
-
-Pure bookkeeping over injected monotonic times, so every rule is testable without a
-sensor or a clock. `ObservedSensor` feeds each attempt's outcome in on its way through.
-"""
+"""How the sensor is really doing: error ratios by kind, a stuck-value detector, and when to
+power-cycle a hung sensor; pure bookkeeping over monotonic times passed in."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from contract.topics import health_topic, reading_topic
 from firmware import runner as firmware_runner
 from firmware.config import FirmwareSettings
 from firmware.outbox import Outbox, open_outbox
+from firmware.parts import keeper as outbox_keeper
 from mqttlink.settings import MqttSettings
 from nursery.config import Settings
 from tests.conftest import Mosquitto, free_port, wait_until
@@ -461,7 +462,7 @@ def test_a_full_disk_keeps_the_firmware_running_and_says_so(
     is at the SQLite edge: a page limit that fails writes exactly as a full disk does."""
     caplog.set_level(logging.INFO, logger="nursery.firmware")
     monkeypatch.setattr(
-        firmware_runner,
+        outbox_keeper,
         "open_outbox",
         lambda path, cap: open_outbox(path, cap, max_pages=8),
     )

@@ -1,0 +1,1 @@
+"""The firmware's parts, each with the narrow interface the runner's loop calls."""

@@ -1,0 +1,61 @@
+"""The sensor seam: one `Sensor` protocol, one module per model, the retry policy."""
+
+from firmware.sensors.base import (
+    Sensor,
+    SensorError,
+    SensorReadError,
+    SensorReading,
+    SensorUnavailable,
+)
+from firmware.sensors.dht import (
+    DHT_MIN_READ_SPACING_S,
+    PI_EXTRA_HINT,
+    DHTDriver,
+    DHTKind,
+    DHTSensor,
+    DriverFactory,
+    adafruit_driver,
+)
+from firmware.sensors.reader import SensorReader
+from firmware.sensors.registry import open_sensor
+from firmware.sensors.simulated import (
+    COLD_NIGHT_CYCLE_S,
+    FLAKY_CYCLE_READS,
+    FLAKY_DROPOUT_READS,
+    FLAKY_ERROR_EVERY,
+    FLAKY_SPIKE_C,
+    FLAKY_SPIKE_READ,
+    FLAKY_STUCK_READS,
+    HANG_AFTER_S,
+    Scenario,
+    SimulatedSensor,
+    cold_night_temperature,
+)
+
+__all__ = [
+    "COLD_NIGHT_CYCLE_S",
+    "DHT_MIN_READ_SPACING_S",
+    "FLAKY_CYCLE_READS",
+    "FLAKY_DROPOUT_READS",
+    "FLAKY_ERROR_EVERY",
+    "FLAKY_SPIKE_C",
+    "FLAKY_SPIKE_READ",
+    "FLAKY_STUCK_READS",
+    "HANG_AFTER_S",
+    "PI_EXTRA_HINT",
+    "DHTDriver",
+    "DHTKind",
+    "DHTSensor",
+    "DriverFactory",
+    "Scenario",
+    "Sensor",
+    "SensorError",
+    "SensorReadError",
+    "SensorReader",
+    "SensorReading",
+    "SensorUnavailable",
+    "SimulatedSensor",
+    "adafruit_driver",
+    "cold_night_temperature",
+    "open_sensor",
+]

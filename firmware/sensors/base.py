@@ -1,0 +1,45 @@
+"""What every sensor gives the firmware: the `Sensor` protocol, its reading and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class SensorError(RuntimeError):
+    """Root of the sensor exceptions."""
+
+
+class SensorReadError(SensorError):
+    """One read failed (checksum, short buffer, no answer); the next one may work."""
+
+
+class SensorUnavailable(SensorError):
+    """The sensor cannot be opened (or used any more); retrying will not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReading:
+    """One measurement as the sensor reported it, before any plausibility rules."""
+
+    temperature_c: float
+    humidity_pct: float
+
+
+class Sensor(Protocol):
+    """What the firmware needs from a sensor.
+
+    `min_read_spacing_s` is the shortest gap between two reads that still gives a fresh
+    measurement; the reader waits that long between attempts.
+    """
+
+    @property
+    def min_read_spacing_s(self) -> float: ...
+
+    def read(self) -> SensorReading:
+        """Measure now; raise SensorReadError when this read failed."""
+        ...
+
+    def close(self) -> None:
+        """Release the hardware; safe to call twice."""
+        ...
