@@ -335,3 +335,18 @@ def room_answer(
     if action == "ack":
         return most_urgent_first((i for i in shown if i.state(now) == "snoozed"), now)
     return []
+
+
+def answer_all(
+    incidents: Iterable[Incident],
+    action: Literal["ack", "snooze"],
+    minutes: int,
+    by: str,
+    via: str,
+    now: datetime,
+) -> list[Incident]:
+    """The room's alerts `room_answer` picks, acknowledged or snoozed for `minutes`."""
+    targets = room_answer(incidents, action, now)
+    if action == "ack":
+        return [acknowledge(i, by, via, now) for i in targets]
+    return [snooze(i, minutes, by, via, now) for i in targets]
