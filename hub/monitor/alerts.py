@@ -1,9 +1,6 @@
-"""The alert lifecycle: from the rules' findings to incidents and the pushes they need.
+"""The alert lifecycle, pure: from the rules' findings to incidents and the pushes they need.
 
-Pure: open incidents, findings, policy and the time in; changed incidents and pushes out.
-An incident is one stretch of one condition in one room: open → notified → repeated until
-acknowledged (or snoozed) → resolved. It resolves only when the rules stop reporting its
-condition, and the rules never drop a condition on silence.
+An incident's life, and why silence never ends one: docs/alerts.md, "The alert lifecycle".
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ class Monitor:
         self, room: str, action: Literal["ack", "snooze"], minutes: int, by: str, via: str
     ) -> list[Incident]:
         """One "I'm on it" for a whole room: answers every alert of the room nobody has
-        answered yet, never one already answered (hub.alerts.room_answer says which), all in
+        answered yet, never one already answered (alerts.room_answer says which), all in
         one commit and one published state. Returns the incidents it changed, most urgent
         first; empty when there was nothing to answer."""
         now = self._clock()
