@@ -18,7 +18,8 @@ from hub.config import AlertsSettings, NotifySettings
 from hub.monitor.alerts import Incident, next_due, quiet_hours_end
 from hub.monitor.conditions import Condition
 from hub.monitor.rules import Policy, RoomRules, silence_due_at
-from hub.monitor.watch import MAX_SLEEP_S, TICK_S, Monitor
+from hub.monitor.schedule import MAX_SLEEP_S, TICK_S
+from hub.monitor.watch import Monitor
 from hub.notify.dispatcher import PushOutbox
 from hub.store.database import Received, Store
 from mqttlink.rules_settings import RulesSettings

@@ -1,9 +1,4 @@
-"""A room's alert state as home automation sees it (`<base>/<room>/alert`, retained).
-
-Home Assistant's alert sensor, its automations and the firmware's cold LED read this one
-message, so it must lead with what still needs someone: an offline alert nobody answered
-comes before a cold alert someone snoozed. Pure: incidents and the time in, a message out.
-"""
+"""A room's alert state as home automation sees it (`<base>/<room>/alert`, retained); pure."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The alert lifecycle: from the rules' findings to incidents and the pushes they need.
+"""The alert lifecycle, pure: from the rules' findings to incidents and the pushes they need.
 
-Pure: open incidents, findings, policy and the time in; changed incidents and pushes out.
-An incident is one stretch of one condition in one room: open → notified → repeated until
-acknowledged (or snoozed) → resolved. It resolves only when the rules stop reporting its
-condition, and the rules never drop a condition on silence.
+An incident's life, and why silence never ends one: docs/alerts.md, "The alert lifecycle".
 """
 
 from __future__ import annotations
@@ -335,3 +332,18 @@ def room_answer(
     if action == "ack":
         return most_urgent_first((i for i in shown if i.state(now) == "snoozed"), now)
     return []
+
+
+def answer_all(
+    incidents: Iterable[Incident],
+    action: Literal["ack", "snooze"],
+    minutes: int,
+    by: str,
+    via: str,
+    now: datetime,
+) -> list[Incident]:
+    """The room's alerts `room_answer` picks, acknowledged or snoozed for `minutes`."""
+    targets = room_answer(incidents, action, now)
+    if action == "ack":
+        return [acknowledge(i, by, via, now) for i in targets]
+    return [snooze(i, minutes, by, via, now) for i in targets]

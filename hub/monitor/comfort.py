@@ -1,10 +1,4 @@
-"""The comfort band and the room state the hub derives for home automation.
-
-A reading says what the sensor measured; the room state says what the hub makes of it
-(cold … hot, too cold, a monitor problem), retained on `<base>/<room>/state`, so Home
-Assistant, Node-RED or a script can act on it without re-implementing the rules. Pure: no
-clock, no I/O. It carries room conditions only, never anything from the episode log.
-"""
+"""The comfort band and the room state the hub derives for home automation; pure."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The vocabulary shared by the rules, the alert lifecycle and the messages.
 
-A Finding is the rules' verdict on one condition of one room at one moment; the lifecycle
-turns findings into incidents and pushes, the messages turn them into words.
+A Finding is the rules' verdict on one condition of one room at one moment.
 """
 
 from __future__ import annotations

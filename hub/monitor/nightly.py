@@ -1,10 +1,4 @@
-"""The bedtime check-in and the morning summary, decided from stored history and the time.
-
-Pure: readings, hourly rollups, incidents, caregivers and the local time in; what to say
-(or nothing) out. The check-in is the signal a parent sees every night: when it does not
-come, the monitor is not watching. It also carries the warming reminder, only when the
-stored history of recent nights backs it (REMINDER_RULE). Neither reads the episode log.
-"""
+"""The bedtime check-in and the morning summary, decided from stored history and the time; pure."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The words of the bedtime check-in and the morning summary (part of the messages module).
+"""The words of the bedtime check-in and the morning summary, beside the messages package.
 
-Kept beside hub/monitor/messages.py, in its style and with its formatting helpers, so that module
-stays reviewable. Same rules: say what was measured, remind, never diagnose, never link
-the room to the baby's health, never forecast. Only room readings and alerts; nothing
-from the episode log ever reaches these texts.
+Rules and style: docs/alerts.md, "Where the words live".
 """
 
 from __future__ import annotations
@@ -12,7 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hub.monitor.conditions import Condition
-from hub.monitor.messages import Message, Unit, _limit, _span, _temp
+from hub.monitor.messages.formatting import Unit, limit_text, span_text, temp_text
+from hub.monitor.messages.push import Message
 from hub.monitor.nightly import Answer, ColdNights, Gap, NightSummary, RoomNow
 
 CHECKIN_TITLE = "Nursery monitor: watching tonight"
@@ -54,7 +52,7 @@ def _names(caregivers: Sequence[str]) -> str:
 
 def _room_now(room: RoomNow, unit: Unit) -> str:
     assert room.temperature_c is not None
-    return f"{_the(room.room)}: {_temp(room.temperature_c, unit)}, online"
+    return f"{_the(room.room)}: {temp_text(room.temperature_c, unit)}, online"
 
 
 def _silent(room: RoomNow) -> str:
@@ -65,13 +63,13 @@ def _silent(room: RoomNow) -> str:
 
 
 def _reminder(cold: ColdNights, unit: Unit) -> str:
-    where, low, hour = _the(cold.room), _temp(cold.low_c, unit), _clock(cold.low_at)
+    where, low, hour = _the(cold.room), temp_text(cold.low_c, unit), _clock(cold.low_at)
     if cold.dipped == cold.nights:
         facts = f"The last {cold.nights} nights {where} fell to {low} around {hour}"
     else:
         facts = (
             f"{cold.dipped} of the last {cold.nights} nights {where} fell below "
-            f"{_limit(cold.edge_c, unit)}, lowest {low} around {hour}"
+            f"{limit_text(cold.edge_c, unit)}, lowest {low} around {hour}"
         )
     return f"{facts}: a warmer sleep bag or a layer may help."
 
@@ -116,7 +114,8 @@ def _answer(alert: Answer) -> str:
 
 
 def _gap(gap: Gap) -> str:
-    span = f"{_clock(gap.start)}–{_clock(gap.end)} ({_span((gap.end - gap.start).total_seconds())})"
+    lasted = span_text((gap.end - gap.start).total_seconds())
+    span = f"{_clock(gap.start)}–{_clock(gap.end)} ({lasted})"
     if gap.alerted:
         return f"the room's monitor was silent {span}; its alert went out"
     return f"no readings were stored {span}: the hub was not running, so no alert could go out"
@@ -132,9 +131,9 @@ def _room_night(summary: NightSummary, unit: Unit) -> str:
     if summary.low_c is None or summary.high_c is None:
         parts = [f"{name}: no readings were stored"]
     else:
-        low, high = _temp(summary.low_c, unit), _temp(summary.high_c, unit)
-        lower = _limit(band.cool_below_c, unit).removesuffix(f" °{unit}")
-        comfortable = f"{lower}–{_limit(band.warm_above_c, unit)}"
+        low, high = temp_text(summary.low_c, unit), temp_text(summary.high_c, unit)
+        lower = limit_text(band.cool_below_c, unit).removesuffix(f" °{unit}")
+        comfortable = f"{lower}–{limit_text(band.warm_above_c, unit)}"
         parts = [f"{name}: {low} to {high}, {summary.minutes_outside} min outside {comfortable}"]
     if summary.alerts:
         listed = [_answer(a) for a in summary.alerts[:_LISTED_ALERTS]]

@@ -1,10 +1,6 @@
 """The room state the monitor publishes beside the alert state (`<base>/<room>/state`).
 
-It keeps what that message needs and the rules do not: the firmware's latest health, how
-many of the readings it holds the hub has not received yet, and the last message sent, so
-last_heard alone is paced (hub.comfort.paced). No lock of its own: the monitor calls in
-under its lock. The only I/O is the store's receipt marks, read on a health message and
-while a backlog drains, never on the once-a-second publication.
+What it keeps and why: docs/alerts.md, "The states home automation reads".
 """
 
 from __future__ import annotations
