@@ -24,7 +24,8 @@ from hub.api.deps import (
 )
 from hub.monitor import messages
 from hub.monitor.messages import test_message
-from hub.notify.dispatcher import ApprisePushSender, DeliveryError, Push
+from hub.notify.apprise_sender import ApprisePushSender
+from hub.notify.push import DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, PreferenceError, Preferences
 from mqttlink.rules_settings import PRESETS, RulesSettings
 

@@ -51,8 +51,9 @@ from hub.monitor.rules import (
     silence_due_at,
     step,
 )
-from hub.notify.dispatcher import Action, NewPush, Push, PushOutbox
 from hub.notify.links import LinkSigner
+from hub.notify.outbox import PushOutbox
+from hub.notify.push import Action, NewPush, Push
 from hub.preferences import Household, Unit
 from hub.store.database import Received, Store
 
