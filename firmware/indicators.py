@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from contract.alert_state import AlertStateMessage
+from contract.errors import NurseryError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nursery.firmware")
 
 
-class IndicatorError(RuntimeError):
+class IndicatorError(NurseryError, RuntimeError):
     """A pin could not be opened (wrong number, already in use, no GPIO on this machine).
 
     `setting` names the firmware setting of the pin that failed (`led_pin`…), so the runner

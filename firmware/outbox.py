@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from contract.episode_events import EpisodeEventMessage
+from contract.errors import NurseryError
 from contract.messages import ReadingMessage
 
 # The health message's `floor` names at most this many boots (the contract allows 64 and
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS events (
 _CORRUPT_CODES: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
-class OutboxError(RuntimeError):
+class OutboxError(NurseryError, RuntimeError):
     """The outbox file cannot be opened or written (read-only, disk full, corrupt).
 
     The message names the file and the reason; `corrupt` is true when SQLite says the file

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol, get_args
 
+from contract.errors import NurseryError
 from contract.topics import HUMIDITY_RANGE_PCT, TEMPERATURE_RANGE_C
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ DHT_MIN_READ_SPACING_S: Final = 2.0
 PI_EXTRA_HINT: Final = "install the pi extra: pip install 'nursery-monitor[pi]'"
 
 
-class SensorError(RuntimeError):
+class SensorError(NurseryError, RuntimeError):
     """Root of the sensor exceptions."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from contract.errors import NurseryError
 from hub.monitor import messages
 from hub.notify.redaction import redact_url
 from hub.store.dbfile import connect_private, write_transaction
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS caregiver_channels (
 """
 
 
-class PreferenceError(ValueError):
+class PreferenceError(NurseryError, ValueError):
     """A choice that cannot be used; `field` names it, as the form does."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from contract.errors import NurseryError
 from dashboard.views import render_page
 from hub.api.deps import (
     CaregiverDep,
@@ -151,7 +152,7 @@ def _page(page: messages.LinkPage, status: int = 200, action: str | None = None)
     return HTMLResponse(render_page(page.title, content), status_code=status, headers=NO_STORE)
 
 
-class _LinkRefused(Exception):
+class _LinkRefused(NurseryError):
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status, self.text = status, text

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from contract.errors import NurseryError
 from hub.accounts import Accounts, Caregiver, Throttle
 from hub.config import HubConfig
 from hub.heartbeat import Heartbeat
@@ -128,7 +129,7 @@ CaregiverDep = Annotated[Caregiver, Depends(require_caregiver)]
 MaybeCaregiverDep = Annotated[Caregiver | None, Depends(optional_caregiver)]
 
 
-class SignInRequired(Exception):
+class SignInRequired(NurseryError):
     """A dashboard page asked for without a session: the app answers with a redirect to
     /login that comes back to `next_path` afterwards."""
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from contract.alert_state import AlertStateMessage
+from contract.errors import NurseryError
 from contract.messages import FaultMessage, HealthMessage
 from contract.topics import Status, alert_topic
 from hub.config import HubConfig
@@ -70,7 +71,7 @@ _SILENCE = (Condition.NO_DATA, Condition.OFFLINE)
 RECENT = timedelta(hours=24)
 
 
-class UnknownAlert(LookupError):
+class UnknownAlert(NurseryError, LookupError):
     """No alert with that id."""
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from contract.errors import NurseryError
 from hub.monitor.messages import Message
 
 
-class NotifyError(Exception):
+class NotifyError(NurseryError):
     """Root of the delivery errors."""
 
 
