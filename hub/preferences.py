@@ -52,6 +52,10 @@ class PreferenceError(NurseryError, ValueError):
         self.field = field
 
 
+class UnknownChannel(PreferenceError, LookupError):
+    """The caregiver has no push channel with that id."""
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     id: int
@@ -261,7 +265,7 @@ class Preferences:
         for channel in self.channels(caregiver_id):
             if channel.id == channel_id:
                 return channel
-        raise PreferenceError("channel_id", f"you have no channel {channel_id}")
+        raise UnknownChannel("channel_id", f"you have no channel {channel_id}")
 
     def add_channel(self, caregiver_id: int, url: str, label: str) -> Channel:
         url = check_channel_url(url)

@@ -24,6 +24,7 @@ BUILTINS: dict[str, type[Exception]] = {
     "hub.accounts.AccountError": ValueError,
     "hub.notify.links.BadLink": ValueError,
     "hub.preferences.PreferenceError": ValueError,
+    "hub.preferences.UnknownChannel": LookupError,
     "hub.monitor.watch.UnknownAlert": LookupError,
     "hub.episodes.model.EpisodeInvalid": ValueError,
     "hub.episodes.storage.NotFound": LookupError,

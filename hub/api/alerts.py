@@ -124,15 +124,10 @@ def _answer(
         )
     by = caregiver.name
     via = (answer.via if answer else None) or str(getattr(request.state, "via", "api"))
-    try:
-        if action == "ack":
-            incident = monitor.acknowledge(alert_id, by, via)
-        else:
-            incident = monitor.snooze(alert_id, minutes, by, via)
-    except UnknownAlert as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AlertError as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
+    if action == "ack":
+        incident = monitor.acknowledge(alert_id, by, via)
+    else:
+        incident = monitor.snooze(alert_id, minutes, by, via)
     return alert_out(incident, incident.state(ctx.clock()))
 
 
