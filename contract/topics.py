@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
+from contract.errors import NurseryError
+
 CONTRACT_VERSION: Final = 1
 
 STATUS_ONLINE: Final = "online"
@@ -30,7 +32,7 @@ RESERVED_ROOMS: Final = frozenset({"hub"})  # <base>/hub/… is the hub's own av
 NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-class ContractError(ValueError):
+class ContractError(NurseryError, ValueError):
     """A topic or payload does not follow the wire contract; the message says how."""
 
 

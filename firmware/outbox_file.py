@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from contract.errors import NurseryError
+
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS boots (
     id INTEGER PRIMARY KEY,
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS events (
 _CORRUPT_CODES: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
-class OutboxError(RuntimeError):
+class OutboxError(NurseryError, RuntimeError):
     """The outbox file cannot be opened or written (read-only, disk full, corrupt).
 
     The message names the file and the reason; `corrupt` is true when SQLite says the file

@@ -26,6 +26,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from contract.errors import NurseryError
 from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout
 from hub.login_lockout import Throttle as Throttle  # where the routes' deps import it from
 from hub.store.dbfile import connect_private, write_transaction
@@ -69,7 +70,7 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 _ADDED_COLUMNS = {"api_tokens": (("expires_ms", "INTEGER"),)}
 
 
-class AccountError(ValueError):
+class AccountError(NurseryError, ValueError):
     """A name or password that cannot be used; `field` says which."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -77,11 +78,11 @@ class AccountError(ValueError):
         self.field = field
 
 
-class LoginFailed(Exception):
+class LoginFailed(NurseryError):
     """Wrong name or password (deliberately not saying which)."""
 
 
-class LockedOut(Exception):
+class LockedOut(NurseryError):
     """Too many wrong passwords for a name from one address: it opens again at `until`."""
 
     def __init__(self, until: datetime) -> None:

@@ -12,25 +12,26 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp
 
 import dashboard.views
 from hub.accounts import Accounts
-from hub.api import alerts, auth, episodes, health, metrics, rooms
+from hub.api import alerts, auth, episodes, errors, health, metrics, rooms
 from hub.api import settings as settings_api
-from hub.api.deps import HubContext, SignInRequired
+from hub.api.deps import HubContext
 from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.heartbeat import Heartbeat, judge, read_parts
 from hub.ingest.listener import Clock, Ingest, utc_now
 from hub.monitor.watch import Monitor
-from hub.notify.dispatcher import ApprisePushSender, Dispatcher, PushOutbox
+from hub.notify.apprise_sender import ApprisePushSender
+from hub.notify.dispatcher import Dispatcher
 from hub.notify.nightly_push import NightlyPushes, paged_names
+from hub.notify.outbox import PushOutbox
 from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
@@ -229,13 +230,5 @@ def create_app(
     def api_docs() -> HTMLResponse:
         return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_csp})
 
-    @app.exception_handler(SignInRequired)
-    async def sign_in_first(request: Request, exc: SignInRequired) -> RedirectResponse:
-        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
-
-    @app.exception_handler(StoreError)
-    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
-        log.error("database error on %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": "the hub's database is unavailable"}, status_code=503)
-
+    errors.install(app)
     return app

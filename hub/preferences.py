@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from contract.errors import NurseryError
 from hub.monitor import messages
-from hub.notify.dispatcher import redact_url
+from hub.notify.redaction import redact_url
 from hub.store.dbfile import connect_private, write_transaction
 from mqttlink.rules_settings import PRESETS, RulesSettings, threshold_conflict
 
@@ -43,12 +44,16 @@ CREATE TABLE IF NOT EXISTS caregiver_channels (
 """
 
 
-class PreferenceError(ValueError):
+class PreferenceError(NurseryError, ValueError):
     """A choice that cannot be used; `field` names it, as the form does."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnknownChannel(PreferenceError, LookupError):
+    """The caregiver has no push channel with that id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +265,7 @@ class Preferences:
         for channel in self.channels(caregiver_id):
             if channel.id == channel_id:
                 return channel
-        raise PreferenceError("channel_id", f"you have no channel {channel_id}")
+        raise UnknownChannel("channel_id", f"you have no channel {channel_id}")
 
     def add_channel(self, caregiver_id: int, url: str, label: str) -> Channel:
         url = check_channel_url(url)

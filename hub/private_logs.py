@@ -5,7 +5,7 @@ every message it sends (the signed "I'm on it" links), and urllib3 logs each req
 path; at any level, Apprise names a URL it cannot parse in full, secret topic included,
 and many of its plugins quote the token they refuse. So Apprise's logger never reaches the
 hub's log: the hub reads its warnings from each send's result and logs them with the
-channel's secrets scrubbed, naming the channel by `redact_url` (hub/notify/dispatcher.py). The hub's
+channel's secrets scrubbed, naming the channel by `redact_url` (hub/notify/redaction.py). The hub's
 own lines never carry episode notes (docs/security.md lists what the logs never contain).
 
 Strings a device sends (a fault's `error`, a topic) go through `printable` before a log

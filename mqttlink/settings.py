@@ -14,12 +14,13 @@ from pydantic import (
 )
 from pydantic import field_validator as _field_validator
 
+from contract.errors import NurseryError
 from contract.topics import ContractError, check_base_topic
 from mqttlink.tls import MqttTlsError, load_ca, load_client_cert, tls_context
 from mqttlink.well_known_passwords import is_well_known
 
 
-class SettingsError(Exception):
+class SettingsError(NurseryError):
     """Settings that cannot be used; the message is one line per bad key."""
 
 

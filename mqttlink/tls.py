@@ -15,6 +15,8 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from contract.errors import NurseryError
+
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
@@ -47,7 +49,7 @@ def refused_hint(reason: object) -> str:
     return f"check that {setting('host')} and {setting('port')} name your nursery broker"
 
 
-class MqttTlsError(ValueError):
+class MqttTlsError(NurseryError, ValueError):
     """A TLS file that cannot be used: `key` is the setting, `problem` says why."""
 
     def __init__(self, key: str, problem: str) -> None:

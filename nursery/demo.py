@@ -28,12 +28,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from contract.errors import NurseryError
 from nursery.config import is_setting_variable
 
 START_TIMEOUT_S = 30.0
 
 
-class DemoError(Exception):
+class DemoError(NurseryError):
     """A part of the demo could not start; the message says which and what to do."""
 
 

@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from contract.messages import ReadingMessage
 from hub.monitor.watch import Monitor
-from hub.notify.dispatcher import PushOutbox
+from hub.notify.outbox import PushOutbox
 from hub.store.database import Received, Store
 from nursery.config import Settings
 

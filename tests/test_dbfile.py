@@ -20,7 +20,7 @@ import pytest
 
 from contract.messages import ReadingMessage
 from hub.episodes.storage import EpisodeStore
-from hub.notify.dispatcher import PushOutbox
+from hub.notify.outbox import PushOutbox
 from hub.store.database import Received, Store
 from hub.store.dbfile import connect_private, create_private
 

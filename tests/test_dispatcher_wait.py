@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.monitor.messages import Message
-from hub.notify.dispatcher import Dispatcher, PushOutbox, RecordingSender
+from hub.notify.dispatcher import Dispatcher
+from hub.notify.outbox import PushOutbox
+from hub.notify.testing import RecordingSender
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.messages import ReadingMessage
 from contract.topics import reading_topic, status_topic
-from hub.ingest.listener import _ReceiptSchedule
+from hub.ingest.receipts import ReceiptSchedule
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 
@@ -175,7 +175,7 @@ def test_readings_api_validates_its_query(
 def test_rooms_reading_together_share_one_receipt_fsync() -> None:
     """Four rooms' readings a few ms apart get their receipts together, a second later,
     behind one fsync; a room sending on still gets at most one receipt a second."""
-    schedule = _ReceiptSchedule(every_s=1.0, gather_s=1.0)
+    schedule = ReceiptSchedule(every_s=1.0, gather_s=1.0)
     assert schedule.wait_s(0.0) is None
     for i, room in enumerate(["bedroom", "landing", "nursery", "study"]):
         schedule.owe(room, 100.0 + i * 0.003)

@@ -29,7 +29,8 @@ from contract.topics import fault_topic
 from firmware.publisher import Publisher
 from hub.api.deps import CSRF_HEADER, SESSION_COOKIE
 from hub.monitor.messages import Message
-from hub.notify.dispatcher import ApprisePushSender, DeliveryError, Push
+from hub.notify.apprise_sender import ApprisePushSender
+from hub.notify.push import DeliveryError, Push
 from hub.private_logs import keep_secrets_out_of_logs, printable
 from nursery.config import Settings
 from tests.conftest import (

@@ -20,7 +20,7 @@ from hub.monitor.conditions import Condition
 from hub.monitor.rules import Policy, RoomRules, silence_due_at
 from hub.monitor.schedule import MAX_SLEEP_S, TICK_S
 from hub.monitor.watch import Monitor
-from hub.notify.dispatcher import PushOutbox
+from hub.notify.outbox import PushOutbox
 from hub.store.database import Received, Store
 from mqttlink.rules_settings import RulesSettings
 from nursery.config import Settings

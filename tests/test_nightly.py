@@ -24,8 +24,8 @@ from hub.monitor.alerts import Incident, acknowledge
 from hub.monitor.comfort import ComfortBand
 from hub.monitor.conditions import Condition
 from hub.monitor.messages import BODY_MAX
-from hub.notify.dispatcher import PushOutbox
 from hub.notify.nightly_push import NightlyPushes
+from hub.notify.outbox import PushOutbox
 from hub.preferences import Preferences
 from hub.store.database import Received, Store, from_ms
 from mqttlink.rules_settings import RulesSettings

@@ -24,19 +24,12 @@ from contract.messages import ReadingMessage, new_boot_id
 from hub.monitor import messages
 from hub.monitor.messages import Message
 from hub.monitor.watch import Monitor
-from hub.notify.dispatcher import (
-    Action,
-    ApprisePushSender,
-    DeliveryError,
-    DeliveryHealth,
-    Dispatcher,
-    NewPush,
-    Push,
-    PushOutbox,
-    RecordingSender,
-    redact_url,
-    utc_now,
-)
+from hub.notify.apprise_sender import ApprisePushSender
+from hub.notify.dispatcher import DeliveryHealth, Dispatcher, utc_now
+from hub.notify.outbox import PushOutbox
+from hub.notify.push import Action, DeliveryError, NewPush, Push
+from hub.notify.redaction import redact_url
+from hub.notify.testing import RecordingSender
 from hub.store import database as hub_store
 from nursery.config import Settings
 from tests.conftest import free_port, wait_until

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from contract.errors import NurseryError
 from firmware.indicators.button import (
     DEFAULT_DEBOUNCE_S,
     DEFAULT_HOLD_S,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nursery.firmware")
 
 
-class IndicatorError(RuntimeError):
+class IndicatorError(NurseryError, RuntimeError):
     """A pin could not be opened (wrong number, already in use, no GPIO on this machine).
 
     `setting` names the firmware setting of the pin that failed (`led_pin`…), so the runner

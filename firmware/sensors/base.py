@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from contract.errors import NurseryError
 
-class SensorError(RuntimeError):
+
+class SensorError(NurseryError, RuntimeError):
     """Root of the sensor exceptions."""
 
 

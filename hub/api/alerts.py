@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from contract.errors import NurseryError
 from dashboard.views import render_page
 from hub.api.deps import (
     CaregiverDep,
@@ -123,15 +124,10 @@ def _answer(
         )
     by = caregiver.name
     via = (answer.via if answer else None) or str(getattr(request.state, "via", "api"))
-    try:
-        if action == "ack":
-            incident = monitor.acknowledge(alert_id, by, via)
-        else:
-            incident = monitor.snooze(alert_id, minutes, by, via)
-    except UnknownAlert as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AlertError as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
+    if action == "ack":
+        incident = monitor.acknowledge(alert_id, by, via)
+    else:
+        incident = monitor.snooze(alert_id, minutes, by, via)
     return alert_out(incident, incident.state(ctx.clock()))
 
 
@@ -151,7 +147,7 @@ def _page(page: messages.LinkPage, status: int = 200, action: str | None = None)
     return HTMLResponse(render_page(page.title, content), status_code=status, headers=NO_STORE)
 
 
-class _LinkRefused(Exception):
+class _LinkRefused(NurseryError):
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status, self.text = status, text

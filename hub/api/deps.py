@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from contract.errors import NurseryError
 from hub.accounts import Accounts, Caregiver, Throttle
 from hub.config import HubConfig
 from hub.heartbeat import Heartbeat
 from hub.ingest.listener import Clock, Ingest
+from hub.monitor.messages import Unit
 from hub.monitor.watch import Monitor
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.used_links import UsedLinks
@@ -38,6 +40,10 @@ class HubContext:
     login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))
     # The push links that already acted (a second tap says "already done").
     used_links: UsedLinks | None = None
+
+    def unit(self) -> Unit:
+        """°C or °F, as the caregivers chose on the settings page."""
+        return self.preferences.household().unit if self.preferences is not None else "C"
 
 
 def get_context(request: Request) -> HubContext:
@@ -128,7 +134,7 @@ CaregiverDep = Annotated[Caregiver, Depends(require_caregiver)]
 MaybeCaregiverDep = Annotated[Caregiver | None, Depends(optional_caregiver)]
 
 
-class SignInRequired(Exception):
+class SignInRequired(NurseryError):
     """A dashboard page asked for without a session: the app answers with a redirect to
     /login that comes back to `next_path` afterwards."""
 
@@ -154,7 +160,14 @@ def require_page_caregiver(request: Request) -> Caregiver:
 PageCaregiverDep = Annotated[Caregiver, Depends(require_page_caregiver)]
 
 
+def field_problem(
+    where: str, field: str, message: str, code: str = "value_error"
+) -> list[dict[str, Any]]:
+    """An error's detail shaped like FastAPI's own validation errors: one error naming its
+    field (`where` is `query`, `path` or `body`), so a form can show the message there."""
+    return [{"loc": [where, field], "msg": message, "type": code}]
+
+
 def unprocessable(where: str, field: str, message: str, code: str = "value_error") -> HTTPException:
-    """A 422 shaped like FastAPI's own validation errors: one error naming its field (`where`
-    is `query`, `path` or `body`), so a form can show the message next to that field."""
-    return HTTPException(422, detail=[{"loc": [where, field], "msg": message, "type": code}])
+    """A 422 naming its field (see field_problem)."""
+    return HTTPException(422, detail=field_problem(where, field, message, code))

@@ -17,15 +17,14 @@ from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from hub.api.deps import CaregiverDep, ContextDep, HubContext, PageCaregiverDep
+from hub.api.deps import CaregiverDep, ContextDep, HubContext, PageCaregiverDep, unprocessable
 from hub.episodes.doctor_card import DoctorCard, Urgency
-from hub.episodes.log import AlreadyRunning, EpisodeLog, NotRunning, day_bounds
+from hub.episodes.log import EpisodeLog, day_bounds
 from hub.episodes.model import (
-    FEVER_RANGE_C,
     MAX_JERKS,
     MAX_NOTES,
     Details,
@@ -42,9 +41,7 @@ from hub.episodes.model import (
 )
 from hub.episodes.report import Report, build_report, check_period, iter_readings
 from hub.episodes.report_render import episodes_csv, readings_csv, render_html
-from hub.episodes.storage import UNDO_WINDOW, EpisodeStore, EpisodeStoreError, NotFound
-from hub.monitor import messages
-from hub.monitor.messages import Unit
+from hub.episodes.storage import UNDO_WINDOW, EpisodeStore
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
 
@@ -307,61 +304,13 @@ def patterns_out(p: Patterns, tz: str) -> PatternsOut:
     )
 
 
-# --- errors, in one place ------------------------------------------------------------------
-
-
-def _detail(where: str, field: str, code: str, message: str) -> list[dict[str, Any]]:
-    return [{"loc": [where, field], "msg": message, "type": code}]
-
-
-def invalid(errors: list[FieldError], where: str = "body", unit: Unit = "C") -> HTTPException:
-    """A 422 naming each field, its message in plain words (hub/monitor/messages.py) and `unit`."""
-    return HTTPException(
-        422,
-        detail=[
-            {
-                "loc": [where, e.field],
-                "msg": messages.episode_problem(
-                    e.code, e.message, unit, fever_range_c=FEVER_RANGE_C, max_jerks=MAX_JERKS
-                ),
-                "type": e.code,
-            }
-            for e in errors
-        ],
-    )
-
-
-def _unit(ctx: HubContext) -> Unit:
-    """°C or °F, as the caregivers chose on the settings page."""
-    return ctx.preferences.household().unit if ctx.preferences is not None else "C"
-
-
 def episode_log(ctx: ContextDep, response: Response) -> Iterator[EpisodeLog]:
     """An EpisodeLog on a connection of this request's own; the log's exceptions become
-    HTTP answers here, each naming the field it is about."""
+    HTTP answers in hub/api/errors.py, each naming the field it is about."""
     response.headers.update(NO_STORE)
-    try:
-        episodes = EpisodeStore(ctx.settings.hub.db)
-    except EpisodeStoreError as exc:
-        raise HTTPException(503, detail="the episode log is unavailable") from exc
+    episodes = EpisodeStore(ctx.settings.hub.db)
     try:
         yield EpisodeLog(ctx.settings, ctx.store, episodes, ctx.clock())
-    except EpisodeInvalid as exc:
-        raise invalid(exc.errors, unit=_unit(ctx)) from exc
-    except NotFound as exc:
-        raise HTTPException(
-            404, detail=_detail("path", "episode_id", "episode.not_found", str(exc))
-        ) from exc
-    except AlreadyRunning as exc:
-        raise HTTPException(
-            409, detail=_detail("body", "room", "episode.running", str(exc))
-        ) from exc
-    except NotRunning as exc:
-        raise HTTPException(
-            409, detail=_detail("path", "episode_id", "episode.not_running", str(exc))
-        ) from exc
-    except EpisodeStoreError as exc:
-        raise HTTPException(503, detail="the episode log is unavailable") from exc
     finally:
         episodes.close()
 
@@ -394,9 +343,8 @@ def zone_of(tz: str | None) -> tuple[tzinfo, str]:
     try:
         return ZoneInfo(tz), tz
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise HTTPException(
-            422,
-            detail=_detail("query", "tz", "episode.bad_tz", f"{tz!r} is not a known time zone"),
+        raise unprocessable(
+            "query", "tz", f"{tz!r} is not a known time zone", "episode.bad_tz"
         ) from exc
 
 
@@ -421,12 +369,12 @@ def _period(
         # Days near year 1 or 9999 would overflow the date arithmetic below.
         if day is not None and not date(1970, 1, 1) <= day <= date(9999, 12, 1):
             bad = f"{field} must be a day from 1970-01-01 to 9999-12-01"
-            raise HTTPException(422, detail=_detail("query", field, "episode.bad_period", bad))
+            raise unprocessable("query", field, bad, "episode.bad_period")
     last = until or now.astimezone(zone).date()
     first = since or last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
     problem = check_period(first, last)
     if problem:
-        raise HTTPException(422, detail=_detail("query", "until", "episode.bad_period", problem))
+        raise unprocessable("query", "until", problem, "episode.bad_period")
     return first, last, zone, name
 
 
@@ -470,9 +418,7 @@ def list_episodes(
     end = _utc(until) if until else log.now
     start = _utc(since) if since else end - DEFAULT_LIST_SPAN
     if start > end:
-        raise HTTPException(
-            422, detail=_detail("query", "since", "episode.bad_range", "since is after until")
-        )
+        raise unprocessable("query", "since", "since is after until", "episode.bad_range")
     found = log.episodes.between(start, end, room, include_deleted=include_deleted)
     return [episode_out(e, log.now) for e in found]
 
@@ -550,7 +496,7 @@ def _report(log: EpisodeLog, ctx: HubContext, period: Period) -> Report:
         period.zone,
         period.zone_name,
         period.room,
-        _unit(ctx),
+        ctx.unit(),
     )
 
 

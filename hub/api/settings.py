@@ -24,8 +24,9 @@ from hub.api.deps import (
 )
 from hub.monitor import messages
 from hub.monitor.messages import test_message
-from hub.notify.dispatcher import ApprisePushSender, DeliveryError, Push
-from hub.preferences import EDITABLE, THRESHOLDS, Channel, PreferenceError, Preferences
+from hub.notify.apprise_sender import ApprisePushSender
+from hub.notify.push import DeliveryError, Push
+from hub.preferences import EDITABLE, THRESHOLDS, Channel, Preferences
 from mqttlink.rules_settings import PRESETS, RulesSettings
 
 # The same hot threshold under every preset: the configuration's default.
@@ -99,10 +100,6 @@ def get_preferences(request: Request) -> Preferences:
 PreferencesDep = Annotated[Preferences, Depends(get_preferences)]
 
 
-def _problem(exc: PreferenceError) -> HTTPException:
-    return unprocessable("body", exc.field, str(exc))
-
-
 def _settings_out(preferences: Preferences) -> SettingsOut:
     household = preferences.household()
     rules = household.rules
@@ -140,10 +137,7 @@ def change_settings(
     for key in ("unit", "preset"):
         if key in sent and sent[key] is None:
             raise unprocessable("body", key, f"{key} is required", "missing")
-    try:
-        preferences.update({k: v for k, v in sent.items() if k in EDITABLE})
-    except PreferenceError as exc:
-        raise _problem(exc) from exc
+    preferences.update({k: v for k, v in sent.items() if k in EDITABLE})
     return _settings_out(preferences)
 
 
@@ -169,20 +163,14 @@ def add_channel(
     preferences: PreferencesDep, caregiver: CaregiverDep, channel: ChannelIn
 ) -> ChannelOut:
     """Add a push channel of yours; alerts reach you there from now on."""
-    try:
-        return _channel_out(preferences.add_channel(caregiver.id, channel.url, channel.label))
-    except PreferenceError as exc:
-        raise _problem(exc) from exc
+    return _channel_out(preferences.add_channel(caregiver.id, channel.url, channel.label))
 
 
 @router.delete("/api/caregivers/me/channels/{channel_id}", status_code=204)
 def remove_channel(
     preferences: PreferencesDep, caregiver: CaregiverDep, channel_id: int
 ) -> Response:
-    try:
-        preferences.remove_channel(caregiver.id, channel_id)
-    except PreferenceError as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    preferences.remove_channel(caregiver.id, channel_id)
     return Response(status_code=204)
 
 
@@ -191,10 +179,7 @@ async def test_channel(
     ctx: ContextDep, preferences: PreferencesDep, caregiver: CaregiverDep, channel_id: int
 ) -> TestResult:
     """Send a test push to one of your channels now, and say whether it arrived there."""
-    try:
-        channel = preferences.channel(caregiver.id, channel_id)
-    except PreferenceError as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    channel = preferences.channel(caregiver.id, channel_id)
     sender = ApprisePushSender(timeout_s=ctx.settings.notify.timeout_s)
     push = Push(id=0, url=channel.url, message=test_message())
     try:

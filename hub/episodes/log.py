@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, tzinfo
 
 from contract.episode_events import EpisodeEventMessage
+from contract.errors import NurseryError
 from hub.config import HubConfig
 from hub.episodes.doctor_card import CardPolicy, DoctorCard, doctor_card
 from hub.episodes.model import (
@@ -41,7 +42,7 @@ __all__ = ["AlreadyRunning", "EpisodeLog", "NotFound", "NotRunning"]
 _MAX_POINTS = 100_000
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(NurseryError):
     """The room already has a running episode; stop it first."""
 
     def __init__(self, episode: Episode) -> None:
@@ -49,7 +50,7 @@ class AlreadyRunning(Exception):
         self.episode = episode
 
 
-class NotRunning(Exception):
+class NotRunning(NurseryError):
     """Stop was asked of an episode that is not running."""
 
 

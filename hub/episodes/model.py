@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final, Literal, get_args
 
+from contract.errors import NurseryError
 from contract.topics import ContractError, check_name
 from hub.monitor.comfort import COMFORT_BANDS, Comfort, ComfortBand
 
@@ -203,7 +204,7 @@ class FieldError:
     message: str
 
 
-class EpisodeInvalid(ValueError):
+class EpisodeInvalid(NurseryError, ValueError):
     """An episode that cannot be stored as given; nothing was changed."""
 
     def __init__(self, errors: Sequence[FieldError]) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
+from contract.errors import NurseryError
 from hub.episodes.model import (
     LIMBS,
     WAKE_STATES,
@@ -125,11 +126,11 @@ _NAMES: Final = ("episodes", "episode_events", "one_running_episode_per_room")
 _ADDED_COLUMNS: Final = (("floppy", "INTEGER NOT NULL DEFAULT 0"),)
 
 
-class EpisodeStoreError(Exception):
+class EpisodeStoreError(NurseryError):
     """The episode tables cannot be opened or written; the message says which file."""
 
 
-class NotFound(LookupError):
+class NotFound(NurseryError, LookupError):
     """No episode with that id (or it was erased after its undo window)."""
 
 

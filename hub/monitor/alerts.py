@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Literal
 
+from contract.errors import NurseryError
 from hub.config import AlertsSettings
 from hub.monitor.conditions import SEVERITY, Condition, Finding, Severity
 
@@ -22,7 +23,7 @@ SNOOZE_MINUTES = (15, 30, 60)
 _HIGHER_IS_WORSE = {Condition.WARM, Condition.HOT, Condition.NO_DATA, Condition.OFFLINE}
 
 
-class AlertError(Exception):
+class AlertError(NurseryError):
     """An acknowledgement or snooze that cannot apply; the message says why."""
 
 

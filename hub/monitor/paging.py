@@ -10,8 +10,9 @@ from hub.config import HubConfig, NotifySettings
 from hub.monitor import messages
 from hub.monitor.alerts import AlertError, Incident, PushRequest
 from hub.monitor.rules import RoomRules
-from hub.notify.dispatcher import Action, NewPush, Push, PushOutbox
 from hub.notify.links import LinkSigner
+from hub.notify.outbox import PushOutbox
+from hub.notify.push import Action, NewPush, Push
 from hub.preferences import Unit
 from hub.store.database import Store
 from mqttlink.rules_settings import RulesSettings

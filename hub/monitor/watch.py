@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from contract.alert_state import AlertStateMessage
+from contract.errors import NurseryError
 from contract.messages import FaultMessage, HealthMessage
 from contract.topics import Status
 from hub.config import HubConfig
@@ -25,7 +26,8 @@ from hub.monitor.restore import rebuilt_rules
 from hub.monitor.room_state import RoomStates
 from hub.monitor.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
 from hub.monitor.schedule import MAX_SLEEP_S, SILENCE, TICK_S, Clock, Ticker, room_due
-from hub.notify.dispatcher import Push, PushOutbox
+from hub.notify.outbox import PushOutbox
+from hub.notify.push import Push
 from hub.preferences import Household, Unit
 from hub.store.database import Received, Store
 
@@ -34,7 +36,7 @@ log = logging.getLogger("nursery.hub.monitor")
 RECENT = timedelta(hours=24)
 
 
-class UnknownAlert(LookupError):
+class UnknownAlert(NurseryError, LookupError):
     """No alert with that id."""
 
 

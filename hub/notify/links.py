@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
+from contract.errors import NurseryError
 from hub.monitor import messages
 from hub.monitor.alerts import Incident
 
@@ -25,7 +26,7 @@ LinkOutcome = Literal["act", "resolved", "answered"]
 SNOOZE_LINK_MINUTES = 30
 
 
-class BadLink(ValueError):
+class BadLink(NurseryError, ValueError):
     """The link was not made by this hub, was changed, or has expired; the message says
     which, in words for a parent."""
 

@@ -23,7 +23,8 @@ from hub.monitor import nightly, nightly_messages
 from hub.monitor.comfort import ComfortBand
 from hub.monitor.conditions import Condition
 from hub.monitor.messages import Message
-from hub.notify.dispatcher import Committed, NewPush, PushOutbox
+from hub.notify.outbox import PushOutbox
+from hub.notify.push import Committed, NewPush
 from hub.preferences import Household
 from hub.store.database import Store, from_ms
 from hub.store.dbfile import connect_private, write_transaction

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.notify.dispatcher import redact_url
+from hub.notify.redaction import redact_url
 from hub.store.database import from_ms
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from contract.errors import NurseryError
 from contract.messages import FaultMessage, HealthMessage, ReadingMessage
 from contract.topics import ContractError, Status
 from hub.monitor.alerts import Incident
@@ -243,7 +244,7 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-class StoreError(Exception):
+class StoreError(NurseryError):
     """The database cannot be opened or used; the message says which file and why."""
 
 

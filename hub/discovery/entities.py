@@ -1,23 +1,11 @@
-"""Home Assistant MQTT discovery: every room appears in Home Assistant by itself.
-
-One device per room (readings, comfort band, too cold, monitor problem, alert state, an
-acknowledge and a snooze button, and two diagnostics), linked to a device for the hub.
-The messages are retained, device-based (`<prefix>/device/<id>/config`) or, for Home
-Assistant older than 2024.12, one per entity; they are sent again when Home Assistant says
-`online`, and emptied to remove the entities. Building them is pure; the only I/O is the
-`publish` callable the hub hands in. Nothing from the episode log ever goes out here.
-"""
+"""The Home Assistant discovery messages of the hub and its rooms, built purely from settings."""
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import threading
-from collections.abc import Callable, Iterable
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from contract.topics import (
@@ -30,17 +18,11 @@ from contract.topics import (
     status_topic,
 )
 from hub.config import HubConfig
-from hub.monitor.comfort import COMFORT_BANDS, ComfortBand, RoomStateMessage, derive_room_state
-from hub.monitor.conditions import Condition
+from hub.monitor.comfort import COMFORT_BANDS
 from hub.monitor.messages import _room as room_words
 
-log = logging.getLogger("nursery.hub.discovery")
-
-# (topic, payload, retain): the hub's MQTT client publishes at QoS 1.
-Publish = Callable[[str, bytes, bool], None]
-Platform = Literal["sensor", "binary_sensor", "button"]
 Config = dict[str, Any]
-Mode = Literal["announce", "remove", "off"]
+
 
 ORIGIN_NAME: Final = "nursery-monitor"
 MANUFACTURER: Final = "nursery-monitor"
@@ -68,49 +50,27 @@ def _slug(base: str) -> str:
     return base.replace("/", "_")
 
 
-class Discovery:
-    """Announces, re-announces and removes the hub's rooms in Home Assistant.
+class Entities:
+    """What the hub and each room show in Home Assistant: one device each, its entities,
+    and the topics their retained configs go to.
 
-    Thread-safe: ingest's writer thread (a room seen for the first time, Home Assistant's
-    status) and the lifespan (start, reconnect) may call in at once.
+    Device-based messages (`<prefix>/device/<id>/config`) or, for Home Assistant older
+    than 2024.12 (`per_entity`), one per entity. Nothing from the episode log goes here.
     """
 
-    def __init__(
-        self, settings: HubConfig, publish: Publish, *, sw_version: str | None = None
-    ) -> None:
+    def __init__(self, settings: HubConfig, *, sw_version: str | None = None) -> None:
         ha = settings.homeassistant
-        self._publish = publish
-        self._prefix = ha.prefix
+        self.prefix = ha.prefix
         self._base = settings.mqtt.base_topic
         self._per_entity = ha.per_entity
-        self.mode: Mode = "remove" if ha.remove else "announce" if ha.discovery else "off"
         # Home Assistant shows a reading as unavailable once the hub would say "no data".
         self._expire_after = max(1, math.ceil(settings.rules.stale_after_s))
-        self._band = ComfortBand.from_rules(settings.rules)
         self._sw_version = sw_version or package_version()
         self._url = _http_url(settings.notify.public_url)
-        self._lock = threading.Lock()
-        self._rooms: set[str] = set()  # announced: said again when Home Assistant comes online
-        self._seen: set[str] = set()  # announced or removed: ensure() leaves them be
-
-    # --- topics -----------------------------------------------------------------------
 
     @property
     def hub_availability(self) -> str:
         return hub_availability_topic(self._base)
-
-    @property
-    def status_topic(self) -> str:
-        """Where Home Assistant says `online` (its birth message) and `offline`."""
-        return f"{self._prefix}/status"
-
-    def subscriptions(self) -> list[str]:
-        """Topic filters the hub subscribes to for discovery (none unless announcing)."""
-        return [self.status_topic] if self.mode == "announce" else []
-
-    def handles(self, topic: str) -> bool:
-        """True for a message ingest must hand to on_homeassistant_status, not the contract."""
-        return self.mode == "announce" and topic == self.status_topic
 
     def state_topic(self, room: str) -> str:
         return room_state_topic(self._base, room)
@@ -123,96 +83,13 @@ class Discovery:
     def hub_device_id(self) -> str:
         return f"nursery_monitor_{_slug(self._base)}"
 
-    # --- what goes out ------------------------------------------------------------------
-
-    def announce(self, rooms: Iterable[str]) -> None:
-        """Publish the hub's and these rooms' discovery messages, retained, and remember the
-        rooms for the next re-announce. In remove mode this removes them instead."""
-        rooms = sorted(set(rooms))
-        with self._lock:
-            self._seen.update(rooms)
-        if self.mode == "remove":
-            self.remove(rooms)
-            return
-        if self.mode == "off":
-            return
-        with self._lock:
-            self._rooms.update(rooms)
-        messages = self.hub_configs()
-        for room in rooms:
-            messages.update(self.configs(room))
-        for topic, config in messages.items():
-            self._publish(topic, _encode(config), True)
-        log.info(
-            "announced %d room(s) to Home Assistant under %s/ (%d message(s))",
-            len(rooms),
-            self._prefix,
-            len(messages),
-        )
-
-    def ensure(self, room: str) -> None:
-        """Announce (or, in remove mode, remove) a room the first time the hub hears of it;
-        cheap enough to call on every message."""
-        with self._lock:
-            if room in self._seen:
-                return
-        self.announce([room])
-
-    def announce_known(self) -> None:
-        """Every room announced so far, again (Home Assistant restarted, or the broker did)."""
-        with self._lock:
-            rooms = sorted(self._rooms)
-        self.announce(rooms)
-
-    def remove(self, rooms: Iterable[str]) -> None:
-        """Empty retained messages on every discovery topic of the hub and these rooms, in both
-        layouts, so switching `per_entity` leaves nothing behind."""
-        rooms = sorted(set(rooms))
+    def all_topics(self, rooms: list[str]) -> list[str]:
+        """Every discovery topic of the hub and these rooms, in both layouts, so switching
+        `per_entity` leaves nothing behind when they are emptied."""
         topics = self._all_layouts(self.hub_device_id, self._hub_components())
         for room in rooms:
             topics += self._all_layouts(self.device_id(room), self._room_components(room))
-        for topic in topics:
-            self._publish(topic, b"", True)
-        with self._lock:
-            self._rooms.difference_update(rooms)
-            self._seen.update(rooms)
-        log.info("removed %d room(s) from Home Assistant under %s/", len(rooms), self._prefix)
-
-    def on_homeassistant_status(self, payload: bytes) -> None:
-        """Home Assistant's birth message: it may have lost what it knew, so say it all again."""
-        if self.mode == "announce" and payload.strip() == b"online":
-            log.info("Home Assistant is online: announcing the rooms again")
-            self.announce_known()
-
-    def derive_room_state(
-        self,
-        room: str,
-        *,
-        temperature_c: float | None,
-        conditions: Iterable[Condition],
-        sensor_fault: bool = False,
-        last_heard: datetime | None = None,
-        outbox_pending: int | None = None,
-        readings_waiting: int | None = None,
-    ) -> RoomStateMessage:
-        """The state for `state_topic(room)`, in the rules' comfort band: see
-        hub.monitor.comfort.derive_room_state."""
-        return derive_room_state(
-            room,
-            self._band,
-            temperature_c=temperature_c,
-            conditions=conditions,
-            sensor_fault=sensor_fault,
-            last_heard=last_heard,
-            outbox_pending=outbox_pending,
-            readings_waiting=readings_waiting,
-        )
-
-    def room_state(self, room: str, **known: Any) -> bytes:
-        """The payload for `state_topic(room)` (`derive_room_state`, encoded)."""
-        return self.derive_room_state(room, **known).encode()
-
-    # --- building the messages (pure) -----------------------------------------------------
+        return topics
 
     def configs(self, room: str) -> dict[str, Config]:
         """A room's discovery messages: topic → JSON object, in the configured layout."""
@@ -233,7 +110,7 @@ class Discovery:
         }
         if not self._per_entity:
             return {
-                f"{self._prefix}/device/{device_id}/config": {
+                f"{self.prefix}/device/{device_id}/config": {
                     "dev": device,
                     "o": origin,
                     "cmps": cmps,
@@ -250,11 +127,11 @@ class Discovery:
         }
 
     def _entity_topic(self, platform: str, device_id: str, key: str) -> str:
-        return f"{self._prefix}/{platform}/{device_id}/{key}/config"
+        return f"{self.prefix}/{platform}/{device_id}/{key}/config"
 
     def _all_layouts(self, device_id: str, components: dict[str, Config]) -> list[str]:
         return [
-            f"{self._prefix}/device/{device_id}/config",
+            f"{self.prefix}/device/{device_id}/config",
             *(
                 self._entity_topic(config["p"], device_id, key)
                 for key, config in components.items()
@@ -446,5 +323,5 @@ class Discovery:
         }
 
 
-def _encode(config: Config) -> bytes:
+def encode(config: Config) -> bytes:
     return json.dumps(config, ensure_ascii=False, separators=(",", ":")).encode()
