@@ -15,7 +15,8 @@ from datetime import time as day_start
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.store.database import HOUR_MS, Bucket, Store, from_ms, hour_of, to_ms
+from hub.store.database import Store
+from hub.store.records import HOUR_MS, Bucket, from_ms, hour_of, to_ms
 
 HistoryRange = Literal["24h", "7d", "1y"]
 Source = Literal["readings", "hourly", "daily"]
