@@ -1,8 +1,5 @@
-"""The hub's history in one SQLite file: `Store`, composed of a part per table.
-
-WAL with synchronous=NORMAL and batched commits, because a Pi's SD card wears with every
-commit; the file is created 0600, as it will hold health data.
-"""
+"""The hub's history in one SQLite file: `Store`, composed of a part per table (WAL,
+batched commits with synchronous=NORMAL so a Pi's SD card lasts; the file is 0600)."""
 
 from __future__ import annotations
 
@@ -59,7 +56,12 @@ CACHE_KIB = 512
 
 
 class Store(Readings, Rollups, Incidents, RoomTable):
-    """All reads and writes of the hub's SQLite file, on one connection under one lock."""
+    """All reads and writes of the hub's SQLite file, on one connection under one lock.
+
+    The file is created 0600 (it will hold health data). Commits are batched and not
+    fsynced each (synchronous=NORMAL), because a Pi's SD card wears with every commit;
+    `sync` makes them durable before a receipt lets a firmware forget its readings.
+    """
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         """`read_only`: only read an existing file, as a tool beside the running hub does

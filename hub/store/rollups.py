@@ -1,7 +1,5 @@
-"""Chart buckets: the hourly rollup kept in each batch's commit, and sums over raw readings.
-
-A week's or a year's chart reads a few thousand rollup rows instead of millions of readings.
-"""
+"""Chart buckets: the hourly rollup kept in each batch's commit, so a week's or a year's
+chart reads a few thousand rows instead of millions, and sums over raw readings."""
 
 from __future__ import annotations
 

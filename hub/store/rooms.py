@@ -1,6 +1,5 @@
 """The rooms table (status, fault, firmware health), and what the hub knows about each room
-now: latest reading, status and staleness. A room with no recent reading is stale, never fine.
-"""
+now. A room with no recent reading is stale, never fine."""
 
 from __future__ import annotations
 
