@@ -201,20 +201,7 @@ def episode_out(episode: Episode, now: datetime) -> EpisodeOut:
         source=episode.source,
         details_missing=d.missing,
         signs=episode_signs(episode, now),
-        snapshot=None
-        if s is None
-        else SnapshotOut(
-            reading_at=s.reading_at,
-            temperature_c=s.temperature_c,
-            humidity_pct=s.humidity_pct,
-            lowest_c=s.lowest_c,
-            trend_c_per_h=s.trend_c_per_h,
-            trend=s.trend,
-            minutes_below_cold=s.minutes_below_cold,
-            cold_below_c=s.cold_below_c,
-            cold_alert_open=s.cold_alert_open,
-            readings=s.readings,
-        ),
+        snapshot=None if s is None else SnapshotOut.model_validate(s, from_attributes=True),
         created_at=episode.created_at,
         updated_at=episode.updated_at,
         deleted_at=episode.deleted_at,

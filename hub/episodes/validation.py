@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from contract.topics import ContractError, check_name
@@ -158,16 +158,4 @@ def check_details(details: Details) -> Details:
     if errors:
         raise EpisodeInvalid(errors)
     limbs = tuple(limb for limb in LIMBS if limb in details.limbs)  # one order, no repeats
-    return Details(
-        limbs=limbs,
-        alert=details.alert,
-        floppy=details.floppy,
-        state=details.state,
-        cluster=details.is_cluster,
-        jerks=details.jerks,
-        fever=details.fever,
-        fever_c=details.fever_c,
-        vomiting=details.vomiting,
-        poor_feeding=details.poor_feeding,
-        notes=notes,
-    )
+    return replace(details, limbs=limbs, cluster=details.is_cluster, notes=notes)
