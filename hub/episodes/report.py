@@ -1,8 +1,5 @@
-"""The pediatrician report: one period of the episode log next to what the monitor measured.
-
-`build_report` gathers the data (episodes, the room around each one, the alerts of the
-period, the patterns); hub/episodes/report_render.py turns it into a printable page, a PDF and CSV.
-"""
+"""The pediatrician report's data: one period of the episode log next to what the monitor
+measured (hub/episodes/report_render.py turns it into a page, a PDF and CSV)."""
 
 from __future__ import annotations
 
