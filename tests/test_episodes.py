@@ -20,23 +20,14 @@ from contract.episode_events import EpisodeEventMessage
 from contract.messages import ReadingMessage
 from hub.episodes.doctor_card import CardPolicy, doctor_card, emergency_text
 from hub.episodes.log import AlreadyRunning, EpisodeLog, NotRunning
-from hub.episodes.model import (
-    Details,
-    Episode,
-    EpisodeInvalid,
-    NewEpisode,
-    Point,
-    Timing,
-    check_details,
-    check_timing,
-    episode_signs,
-    patterns,
-    room_snapshot,
-)
+from hub.episodes.model import Details, Episode, NewEpisode, Timing, episode_signs
+from hub.episodes.patterns import patterns
 from hub.episodes.report import build_report, iter_readings
 from hub.episodes.report_pdf import render_pdf
 from hub.episodes.report_render import episodes_csv, readings_csv, render_html
+from hub.episodes.snapshot import Point, room_snapshot
 from hub.episodes.storage import UNDO_WINDOW, EpisodeStore, NotFound
+from hub.episodes.validation import EpisodeInvalid, check_details, check_timing
 from hub.monitor.alerts import Incident
 from hub.monitor.comfort import ComfortBand
 from hub.monitor.conditions import Condition

@@ -26,7 +26,7 @@ BUILTINS: dict[str, type[Exception]] = {
     "hub.preferences.PreferenceError": ValueError,
     "hub.preferences.UnknownChannel": LookupError,
     "hub.monitor.watch.UnknownAlert": LookupError,
-    "hub.episodes.model.EpisodeInvalid": ValueError,
+    "hub.episodes.validation.EpisodeInvalid": ValueError,
     "hub.episodes.storage.NotFound": LookupError,
 }
 

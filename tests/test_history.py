@@ -23,7 +23,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import expect
 
-import hub.store.database
+import hub.store.migrations
 from contract.messages import ReadingMessage
 from contract.topics import reading_topic
 from hub.monitor.alerts import Incident
@@ -157,8 +157,8 @@ def test_backfill_on_open_builds_the_rollup_once_and_logs_progress(
     with Store(db) as store:
         store.add_readings(readings)
     make_pre_rollup_database(db)
-    monkeypatch.setattr(hub.store.database, "BACKFILL_LOG_READINGS", 1000)
-    monkeypatch.setattr(hub.store.database, "BACKFILL_STEP_HOURS", 24)
+    monkeypatch.setattr(hub.store.migrations, "BACKFILL_LOG_READINGS", 1000)
+    monkeypatch.setattr(hub.store.migrations, "BACKFILL_STEP_HOURS", 24)
 
     with caplog.at_level(logging.INFO, logger="nursery.hub.store"), Store(db):
         pass
@@ -178,7 +178,7 @@ def test_backfill_on_open_builds_the_rollup_once_and_logs_progress(
     assert rollup_hours(db) == before, "opening again counted the readings twice"
     with sqlite3.connect(db) as conn:
         assert (
-            conn.execute("PRAGMA user_version").fetchone()[0] == hub.store.database.SCHEMA_VERSION
+            conn.execute("PRAGMA user_version").fetchone()[0] == hub.store.migrations.SCHEMA_VERSION
         )
 
 
@@ -195,14 +195,14 @@ def test_backfill_cut_short_leaves_nothing_half_counted(tmp_path: Path) -> None:
     def cut(*args: object) -> None:
         raise PowerCut
 
-    original = Store._rebuild_rollups
+    original = hub.store.migrations._rebuild_rollups
 
-    def half_then_cut(self: Store) -> None:
-        original(self)  # all the work, then the power goes before the commit
+    def half_then_cut(conn: sqlite3.Connection) -> None:
+        original(conn)  # all the work, then the power goes before the commit
         cut()
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Store, "_rebuild_rollups", half_then_cut)
+        patch.setattr(hub.store.migrations, "_rebuild_rollups", half_then_cut)
         with pytest.raises(PowerCut):
             Store(db)
     with sqlite3.connect(db) as conn:

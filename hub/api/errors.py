@@ -13,8 +13,9 @@ from starlette.responses import Response
 
 from hub.api.deps import HubContext, SignInRequired, field_problem
 from hub.episodes.log import AlreadyRunning, NotRunning
-from hub.episodes.model import FEVER_RANGE_C, MAX_JERKS, EpisodeInvalid
+from hub.episodes.model import FEVER_RANGE_C, MAX_JERKS
 from hub.episodes.storage import EpisodeStoreError, NotFound
+from hub.episodes.validation import EpisodeInvalid
 from hub.monitor import messages
 from hub.monitor.alerts import AlertError
 from hub.monitor.watch import UnknownAlert

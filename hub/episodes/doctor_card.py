@@ -1,15 +1,5 @@
 """The doctor card: how urgently the parent should get help, graded from the last week of
-the episode log, and the one emergency sentence every page uses.
-
-Three levels, from the reference guidance (immediate medical attention for frequent or
-prolonged episodes, or with fever or poor feeding; whole-body jerks may be seizures):
-**emergency** for a recent cluster of jerks or a baby who was floppy or not alert and
-responsive,
-**call_now** for the other signs and for frequent episodes, **next_visit** for episodes
-rising week over week below "frequent". Pure: fed the episodes, the time and a policy.
-The words stay next to the episode texts (hub/episodes/model.py); they never diagnose and never
-link the room's temperature to an episode.
-"""
+the episode log (pure: fed the episodes, the time and a policy), and the emergency sentence."""
 
 from __future__ import annotations
 
@@ -20,6 +10,13 @@ from typing import Final, Literal, get_args
 
 from hub.episodes.model import CLOCK_SLACK, DIARY_NOTE, SIGNS, Episode, Sign, episode_signs
 
+# Three levels, from the reference guidance (immediate medical attention for frequent or
+# prolonged episodes, or with fever or poor feeding; whole-body jerks may be seizures):
+# emergency for a recent cluster of jerks or a baby who was floppy or not alert and
+# responsive, call_now for the other signs and for frequent episodes, next_visit for
+# episodes rising week over week below "frequent". The words stay next to the episode texts
+# (hub/episodes/model.py); they never diagnose and never link the room's temperature to an
+# episode.
 Urgency = Literal["emergency", "call_now", "next_visit"]
 URGENCIES: Final[tuple[Urgency, ...]] = get_args(Urgency)  # most urgent first
 

@@ -1,9 +1,5 @@
-"""The episode log as the API and the Pi's button use it: the pure rules of hub/episodes/model.py
-around the episode tables, with the room snapshot read from the hub's store.
-
-Every write validates inside its own write transaction, so two phones (or a phone and the
-button) cannot log overlapping episodes in one room.
-"""
+"""The episode log as the API and the Pi's button use it: the rules of hub/episodes/ around
+the episode tables, with the room snapshot read from the hub's store."""
 
 from __future__ import annotations
 
@@ -14,32 +10,17 @@ from datetime import date, datetime, timedelta, tzinfo
 from contract.episode_events import EpisodeEventMessage
 from contract.errors import NurseryError
 from hub.config import HubConfig
+from hub.episodes.button import apply_button_event
 from hub.episodes.doctor_card import CardPolicy, DoctorCard, doctor_card
-from hub.episodes.model import (
-    SNAPSHOT_WINDOW,
-    Details,
-    Episode,
-    EpisodeInvalid,
-    FieldError,
-    NewEpisode,
-    Patterns,
-    Point,
-    Snapshot,
-    Timing,
-    check_details,
-    check_timing,
-    patterns,
-    room_snapshot,
-)
+from hub.episodes.model import Details, Episode, NewEpisode, Snapshot, Timing
+from hub.episodes.patterns import Patterns, patterns
+from hub.episodes.snapshot import read_snapshot
 from hub.episodes.storage import EpisodeStore, EventRecord, NotFound
+from hub.episodes.validation import EpisodeInvalid, FieldError, check_details, check_timing
 from hub.monitor.comfort import ComfortBand
-from hub.monitor.conditions import Condition
 from hub.store.database import Store
 
 __all__ = ["AlreadyRunning", "EpisodeLog", "NotFound", "NotRunning"]
-
-# Snapshot reads: a raw hour of readings at any sensible interval fits below this.
-_MAX_POINTS = 100_000
 
 
 class AlreadyRunning(NurseryError):
@@ -56,7 +37,11 @@ class NotRunning(NurseryError):
 
 class EpisodeLog:
     """One caller's view of the log: built per request (or by the ingest thread) around
-    its own EpisodeStore connection."""
+    its own EpisodeStore connection.
+
+    Every write validates inside its own write transaction, so two phones (or a phone and
+    the button) cannot log overlapping episodes in one room.
+    """
 
     def __init__(
         self, settings: HubConfig, store: Store, episodes: EpisodeStore, now: datetime
@@ -70,23 +55,7 @@ class EpisodeLog:
 
     def snapshot(self, room: str, onset: datetime) -> Snapshot:
         """Readings and cold alerts of the hour before `onset`, from the hub's store."""
-        series = self._store.readings(room, onset - SNAPSHOT_WINDOW, onset, _MAX_POINTS)
-        points = [Point(p.ts, p.temperature_c, p.humidity_pct) for p in series.points]
-        cold_open = any(
-            incident.room == room
-            and incident.condition is Condition.COLD
-            and incident.opened_at <= onset
-            and (incident.resolved_at is None or incident.resolved_at > onset)
-            for incident in self._store.recent_incidents(onset, limit=_MAX_POINTS)
-        )
-        rules = self._settings.rules
-        return room_snapshot(
-            onset,
-            points,
-            cold_below_c=rules.effective("cold_below_c"),
-            stale_after_s=rules.stale_after_s,
-            cold_alert_open=cold_open,
-        )
+        return read_snapshot(self._settings, self._store, room, onset)
 
     def _known_room(self, room: str) -> None:
         if self._store.room(room) is None:
@@ -203,41 +172,11 @@ class EpisodeLog:
     # --- the Pi's button -------------------------------------------------------------
 
     def button(self, event: EpisodeEventMessage, received_at: datetime) -> EventRecord:
-        """Apply a button event once. `start` begins a running episode, `stop` ends the
-        room's running one, `now` logs an untimed one. An event that cannot apply (stop
-        with nothing running, start while one runs, an overlap) is recorded with its
-        outcome and changes nothing, so the firmware still gets its receipt."""
+        """Apply a button event once (hub/episodes/button.py), with its room snapshot."""
         # Nothing happened after the hub heard of it: a Pi clock running ahead is capped.
         ts = min(event.ts, received_at)
-        room = event.room
-        snapshot = self.snapshot(room, ts) if event.action != "stop" else None
-
-        def apply(tx: EpisodeStore) -> tuple[str, int | None]:
-            others = tx.neighbours_in_tx(room)
-            running = next((e for e in others if e.running), None)
-            if event.action == "stop":
-                if running is None:
-                    return "none_running", None
-                if ts <= running.started_at:
-                    return "stop_before_start", running.id
-                try:
-                    check_timing(
-                        replace(running.timing, ended_at=ts), self.now, others, self_id=running.id
-                    )
-                except EpisodeInvalid:
-                    return "overlap", running.id
-                return "stopped", tx.end_in_tx(running.id, ts, self.now).id
-            if event.action == "start" and running is not None:
-                return "already_running", running.id
-            new = NewEpisode(Timing(room, ts, None, timed=event.action == "start"), source="button")
-            try:
-                timing = check_timing(new.timing, self.now, others)
-            except EpisodeInvalid:
-                return "overlap", None
-            episode = tx.insert_in_tx(new, timing, snapshot, self.now)
-            return ("started" if event.action == "start" else "logged"), episode.id
-
-        return self.episodes.record_event(event.event_id, room, event.action, received_at, apply)
+        snapshot = self.snapshot(event.room, ts) if event.action != "stop" else None
+        return apply_button_event(self.episodes, event, ts, received_at, snapshot, self.now)
 
     # --- reads -------------------------------------------------------------------------
 
@@ -253,6 +192,17 @@ class EpisodeLog:
         """The doctor card over the last two weeks (the week-over-week comparison)."""
         recent = self.episodes.between(self.now - timedelta(days=14), self.now)
         return doctor_card(recent, self.now, self.policy())
+
+    def started_on(
+        self, first_day: date, last_day: date, zone: tzinfo, room: str | None = None
+    ) -> list[Episode]:
+        """The episodes that started on `first_day`…`last_day` in `zone`, oldest first."""
+        since, until = day_bounds(first_day, last_day, zone)
+        return [
+            e
+            for e in self.episodes.between(since, until, room)
+            if first_day <= e.started_at.astimezone(zone).date() <= last_day
+        ]
 
     def patterns(
         self, first_day: date, last_day: date, zone: tzinfo, room: str | None = None

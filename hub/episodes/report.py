@@ -1,8 +1,5 @@
-"""The pediatrician report: one period of the episode log next to what the monitor measured.
-
-`build_report` gathers the data (episodes, the room around each one, the alerts of the
-period, the patterns); hub/episodes/report_render.py turns it into a printable page, a PDF and CSV.
-"""
+"""The pediatrician report's data: one period of the episode log next to what the monitor
+measured (hub/episodes/report_render.py turns it into a page, a PDF and CSV)."""
 
 from __future__ import annotations
 
@@ -14,15 +11,8 @@ from pathlib import Path
 from typing import Final
 
 from hub.episodes.log import EpisodeLog, day_bounds
-from hub.episodes.model import (
-    DIARY_NOTE,
-    Durations,
-    Episode,
-    Patterns,
-    Sign,
-    durations,
-    episode_signs,
-)
+from hub.episodes.model import DIARY_NOTE, Episode, Sign, episode_signs
+from hub.episodes.patterns import Durations, Patterns, durations
 from hub.monitor.alerts import Incident
 from hub.monitor.conditions import Condition
 from hub.monitor.messages import CONDITION_LABELS, SENSOR_ACCURACY_C, Unit, accuracy_c
@@ -30,7 +20,6 @@ from hub.store.database import Store
 
 # How far before and after an episode "the room around it" reaches.
 AROUND: Final = timedelta(hours=1)
-MAX_DAYS: Final = 366
 
 # The pushes' and the dashboard's names for the alerts: one source, hub/monitor/messages.py.
 CONDITION_WORDS: Final[dict[Condition, str]] = CONDITION_LABELS
@@ -71,15 +60,6 @@ class Report:
     @property
     def episodes(self) -> list[Episode]:
         return [row.episode for row in self.rows]
-
-
-def check_period(first_day: date, last_day: date) -> str | None:
-    """Why the period cannot be reported (naming `until`), or None."""
-    if last_day < first_day:
-        return "until is before since"
-    if (last_day - first_day).days + 1 > MAX_DAYS:
-        return f"a report covers at most {MAX_DAYS} days"
-    return None
 
 
 def around(store: Store, episode: Episode, now: datetime) -> Around:

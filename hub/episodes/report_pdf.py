@@ -1,10 +1,5 @@
-"""The pediatrician report as a PDF, built in memory from hub/episodes/report.py.
-
-fpdf2 is pure Python and works offline on a Pi Zero, but it and Pillow take about 30 MiB:
-this module is imported only when a caregiver asks for a PDF, so the hub stays small the
-rest of the time. It uses the system's DejaVu font when installed, else a built-in font
-that shows only Latin-1 characters.
-"""
+"""The pediatrician report as a PDF, built in memory from hub/episodes/report.py with the
+system's DejaVu font when installed, else a built-in Latin-1 font."""
 
 from __future__ import annotations
 
@@ -29,6 +24,9 @@ from hub.episodes.report_render import (
 )
 from hub.monitor import messages
 
+# fpdf2 is pure Python and works offline on a Pi Zero, but it and Pillow take about 30 MiB:
+# this module is imported only when a caregiver asks for a PDF, so the hub stays small the
+# rest of the time.
 GRID_LINE_MM = 3.6
 # 36 lines of 3.6 mm: any row fits on a page below the repeated headings.
 GRID_ROW_LINES = 36

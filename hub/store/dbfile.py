@@ -1,8 +1,5 @@
-"""Open the hub's SQLite file privately: created 0600 whatever the umask, WAL, NORMAL sync.
-
-The file holds health data (the episode log) and login secrets, so no other user on the
-Pi may read it, nor its -wal and -shm side files.
-"""
+"""Open the hub's SQLite file privately (0600 whatever the umask, its -wal and -shm too), WAL,
+NORMAL sync: it holds health data (the episode log) and login secrets."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The dashboard's three chart ranges: which window, how coarse, and from which table.
-
-24 h comes from the raw readings: each reading while there are few, else 5-minute buckets
-that keep their min and max, so a short cold spell is not averaged away. 7 days come from
-the hourly rollup, and 1 year from the hourly rollup summed into days of the viewer's time
-zone, so neither reads millions of rows. The window and day arithmetic is pure; only
-`history()` asks the store.
-"""
+"""The dashboard's three chart ranges: which window, how coarse, and from which table (the
+window and day arithmetic is pure; only `history()` asks the store)."""
 
 from __future__ import annotations
 
@@ -15,11 +9,16 @@ from datetime import time as day_start
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.store.database import HOUR_MS, Bucket, Store, from_ms, hour_of, to_ms
+from hub.store.database import Store
+from hub.store.records import HOUR_MS, Bucket, from_ms, hour_of, to_ms
 
 HistoryRange = Literal["24h", "7d", "1y"]
 Source = Literal["readings", "hourly", "daily"]
 
+# 24 h comes from the raw readings: each reading while there are few, else 5-minute buckets
+# that keep their min and max, so a short cold spell is not averaged away. 7 days come from
+# the hourly rollup, and 1 year from the hourly rollup summed into days of the viewer's time
+# zone, so neither reads millions of rows.
 RAW_BUCKET_MS: Final = 5 * 60 * 1000
 # Up to one point per 5 minutes: each reading itself; more are bucketed.
 RAW_MAX_POINTS: Final = 24 * 12
