@@ -27,10 +27,10 @@ from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.heartbeat import Heartbeat, judge, read_parts
 from hub.ingest.listener import Clock, Ingest, utc_now
+from hub.monitor.nightly_push import NightlyPushes, paged_names
 from hub.monitor.watch import Monitor
 from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.dispatcher import Dispatcher
-from hub.notify.nightly_push import NightlyPushes, paged_names
 from hub.notify.outbox import PushOutbox
 from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences

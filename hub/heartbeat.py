@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from hub import messages
 from hub.ingest.listener import Ingest
-from hub.monitor import messages
 from hub.monitor.watch import Monitor
 from hub.notify.dispatcher import Dispatcher
 from hub.store.database import Store

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from contract.errors import NurseryError
-from hub.monitor import messages
+from hub import messages
 from hub.notify.redaction import redact_url
 from hub.store.dbfile import connect_private, write_transaction
 from mqttlink.rules_settings import PRESETS, RulesSettings, threshold_conflict

@@ -297,7 +297,7 @@ def check_sensor(settings: Settings) -> int:
 
 
 def notify_test(settings: Settings) -> int:
-    from hub.monitor.messages import test_message
+    from hub.messages import test_message
     from hub.notify.apprise_sender import ApprisePushSender
     from hub.notify.push import DeliveryError, Push
     from hub.notify.redaction import redact_url

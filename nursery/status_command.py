@@ -22,7 +22,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.monitor.messages import label
+from hub.messages import label
 from hub.notify.push_channels import ChannelReport, channel_reports
 from hub.store.database import Store, StoreError
 from hub.store.dbfile import connect_read_only

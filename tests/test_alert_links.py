@@ -18,8 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from hub.monitor.alerts import Incident
-from hub.monitor.conditions import Condition
+from hub.conditions import Condition, Incident
 from hub.notify.links import link_outcome
 from tests.conftest import TEST_CAREGIVER, login, wait_until
 from tests.test_alerting import (  # noqa: F401 - fixtures

@@ -34,7 +34,7 @@ SETTINGS = Settings(
 
 
 def kind(title: str) -> str:
-    """first, repeat, worse or escalation, from the words of the title (hub.monitor.messages)."""
+    """first, repeat, worse or escalation, from the words of the title (hub.messages)."""
     lowered = title.lower()
     if "colder now" in lowered or "hotter now" in lowered or "warmer now" in lowered:
         return "worse"

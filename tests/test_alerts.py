@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contract.alert_state import AlertStateMessage
+from hub.conditions import Condition, Finding, Incident
 from hub.config import AlertsSettings
 from hub.monitor.alert_state import room_alert_state
 from hub.monitor.alerts import (
     AlertError,
-    Incident,
     Plan,
     acknowledge,
     answered,
@@ -22,7 +22,6 @@ from hub.monitor.alerts import (
     room_answer,
     snooze,
 )
-from hub.monitor.conditions import Condition, Finding
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 POLICY = AlertsSettings()

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from hub.api import errors
 from hub.api.deps import SignInRequired
 from hub.episodes.log import AlreadyRunning, NotRunning
-from hub.episodes.model import EpisodeInvalid, FieldError
 from hub.episodes.storage import EpisodeStoreError, NotFound
+from hub.episodes.validation import EpisodeInvalid, FieldError
+from hub.messages import Unit
 from hub.monitor.alerts import AlertError
-from hub.monitor.messages import Unit
 from hub.monitor.watch import UnknownAlert
 from hub.preferences import PreferenceError, UnknownChannel
 from hub.store.database import StoreError

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.monitor.conditions import Condition, Finding
+from hub.conditions import Condition, Finding
 from hub.monitor.rules import Policy, ReadingSeen, RoomRules, replay, step
 from mqttlink.rules_settings import RulesSettings
 

@@ -31,15 +31,9 @@ from contract.topics import (
     room_state_topic,
     status_topic,
 )
+from hub.comfort import ComfortBand, RoomStateMessage, derive_room_state, paced, readings_waiting
+from hub.conditions import Condition
 from hub.discovery import Discovery
-from hub.monitor.comfort import (
-    ComfortBand,
-    RoomStateMessage,
-    derive_room_state,
-    paced,
-    readings_waiting,
-)
-from hub.monitor.conditions import Condition
 from mqttlink.rules_settings import RulesSettings
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until

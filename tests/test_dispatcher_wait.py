@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hub.monitor.messages import Message
+from hub.messages import Message
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.outbox import PushOutbox
 from hub.notify.testing import RecordingSender

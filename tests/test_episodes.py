@@ -18,6 +18,8 @@ from pypdf import PdfReader
 
 from contract.episode_events import EpisodeEventMessage
 from contract.messages import ReadingMessage
+from hub.comfort import ComfortBand
+from hub.conditions import Condition, Incident
 from hub.episodes.doctor_card import CardPolicy, doctor_card, emergency_text
 from hub.episodes.log import AlreadyRunning, EpisodeLog, NotRunning
 from hub.episodes.model import Details, Episode, NewEpisode, Timing, episode_signs
@@ -28,9 +30,6 @@ from hub.episodes.report_render import episodes_csv, readings_csv, render_html
 from hub.episodes.snapshot import Point, room_snapshot
 from hub.episodes.storage import UNDO_WINDOW, EpisodeStore, NotFound
 from hub.episodes.validation import EpisodeInvalid, check_details, check_timing
-from hub.monitor.alerts import Incident
-from hub.monitor.comfort import ComfortBand
-from hub.monitor.conditions import Condition
 from hub.store.database import Received, Store
 from nursery.config import Settings
 

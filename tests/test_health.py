@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.monitor.messages import Message
+from hub.messages import Message
 from nursery.config import Settings
 from tests.conftest import (
     TEST_CAREGIVER,

@@ -26,8 +26,7 @@ from playwright.sync_api import expect
 import hub.store.migrations
 from contract.messages import ReadingMessage
 from contract.topics import reading_topic
-from hub.monitor.alerts import Incident
-from hub.monitor.conditions import Condition
+from hub.conditions import Condition, Incident
 from hub.store.database import HOUR_MS, Received, Store, to_ms
 from hub.store.history import day_bounds, history, window
 from nursery.config import Settings

@@ -28,7 +28,7 @@ from contract.messages import FaultMessage, ReadingMessage, new_boot_id
 from contract.topics import fault_topic
 from firmware.publisher import Publisher
 from hub.api.deps import CSRF_HEADER, SESSION_COOKIE
-from hub.monitor.messages import Message
+from hub.messages import Message
 from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.push import DeliveryError, Push
 from hub.private_logs import keep_secrets_out_of_logs, printable

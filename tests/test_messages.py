@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.monitor import messages
-from hub.monitor.conditions import SEVERITY, Condition, Finding, Severity
-from hub.monitor.messages import BODY_MAX, TITLE_MAX, Message, Unit
+from hub import messages
+from hub.conditions import SEVERITY, Condition, Finding, Severity
+from hub.messages import BODY_MAX, TITLE_MAX, Message, Unit
 from mqttlink.rules_settings import RulesSettings
 
 NOW = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

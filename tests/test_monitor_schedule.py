@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contract.messages import ReadingMessage
+from hub.conditions import Condition, Incident
 from hub.config import AlertsSettings, NotifySettings
-from hub.monitor.alerts import Incident, next_due, quiet_hours_end
-from hub.monitor.conditions import Condition
+from hub.monitor.alerts import next_due, quiet_hours_end
 from hub.monitor.rules import Policy, RoomRules, silence_due_at
 from hub.monitor.schedule import MAX_SLEEP_S, TICK_S
 from hub.monitor.watch import Monitor

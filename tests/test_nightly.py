@@ -18,13 +18,13 @@ import pytest
 
 from contract.messages import ReadingMessage, new_boot_id
 from hub.accounts import Accounts
+from hub.comfort import ComfortBand
+from hub.conditions import Condition, Incident
 from hub.config import AlertsSettings
+from hub.messages import BODY_MAX
 from hub.monitor import nightly, nightly_messages
-from hub.monitor.alerts import Incident, acknowledge
-from hub.monitor.comfort import ComfortBand
-from hub.monitor.conditions import Condition
-from hub.monitor.messages import BODY_MAX
-from hub.notify.nightly_push import NightlyPushes
+from hub.monitor.alerts import acknowledge
+from hub.monitor.nightly_push import NightlyPushes
 from hub.notify.outbox import PushOutbox
 from hub.preferences import Preferences
 from hub.store.database import Received, Store, from_ms

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from contract.messages import ReadingMessage, new_boot_id
-from hub.monitor import messages
-from hub.monitor.messages import Message
+from hub import messages
+from hub.messages import Message
 from hub.monitor.watch import Monitor
 from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.dispatcher import DeliveryHealth, Dispatcher, utc_now

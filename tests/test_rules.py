@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.monitor.conditions import Condition, Finding
+from hub.conditions import Condition, Finding
 from hub.monitor.rules import (
     MAX_SERIES_POINTS,
     MAX_SLOTS,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hub import messages
 from hub.accounts import Accounts
-from hub.monitor import messages
 from hub.preferences import PreferenceError, Preferences
 from mqttlink.rules_settings import RulesSettings
 from nursery.config import Settings

@@ -38,7 +38,7 @@
   const EPISODES_ABSENT_MS = 10 * 60 * 1000; // no episode log on this hub (404) or no access (401)
 
   // The hub's alerts (GET /api/alerts), in words a tired parent reads at a glance: the
-  // hub's own labels (hub/monitor/messages.py, from GET /api/settings), the same as its pushes.
+  // hub's own labels (hub/messages.py, from GET /api/settings), the same as its pushes.
   let ALERT_LABELS = {};
   const SEVERITY_RANK = { alert: 3, warning: 2, advisory: 1 };
   // The last tie-break: without readings nothing else can be known, so that comes first.

@@ -77,7 +77,7 @@
   }
 
   function humanize(message) {
-    // The hub names thresholds in this page's words already (hub/monitor/messages.py).
+    // The hub names thresholds in this page's words already (hub/messages.py).
     const text = String(message || "invalid value").replace(/^Value error, /, "");
     return text.charAt(0).toUpperCase() + text.slice(1);
   }

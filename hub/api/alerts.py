@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from contract.errors import NurseryError
 from dashboard.views import render_page
+from hub import messages
 from hub.api.deps import (
     CaregiverDep,
     ContextDep,
@@ -28,8 +29,8 @@ from hub.api.deps import (
     unprocessable,
 )
 from hub.api.schemas import AlertOut
-from hub.monitor import messages
-from hub.monitor.alerts import AlertError, Incident
+from hub.conditions import Incident
+from hub.monitor.alerts import AlertError
 from hub.monitor.watch import Monitor, UnknownAlert
 from hub.notify.links import BadLink, LinkAction, link_outcome
 

@@ -14,7 +14,7 @@ from hub.accounts import Accounts, Caregiver, Throttle
 from hub.config import HubConfig
 from hub.heartbeat import Heartbeat
 from hub.ingest.listener import Clock, Ingest
-from hub.monitor.messages import Unit
+from hub.messages import Unit
 from hub.monitor.watch import Monitor
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.used_links import UsedLinks

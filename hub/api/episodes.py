@@ -30,7 +30,7 @@ from hub.episodes.period import Period, PeriodInvalid, asked_period
 from hub.episodes.report import Report, build_report, iter_readings
 from hub.episodes.report_render import episodes_csv, readings_csv, render_html
 from hub.episodes.storage import EpisodeStore
-from hub.monitor.messages import Unit
+from hub.messages import Unit
 
 # Every route needs a signed-in caregiver or an API token: this is health data. Routes parse,
 # call hub/episodes/log.py, and hub/api/errors.py turns its exceptions into answers.

@@ -11,12 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
+from hub import messages
 from hub.api.deps import HubContext, SignInRequired, field_problem
 from hub.episodes.log import AlreadyRunning, NotRunning
 from hub.episodes.model import FEVER_RANGE_C, MAX_JERKS
 from hub.episodes.storage import EpisodeStoreError, NotFound
 from hub.episodes.validation import EpisodeInvalid
-from hub.monitor import messages
 from hub.monitor.alerts import AlertError
 from hub.monitor.watch import UnknownAlert
 from hub.preferences import PreferenceError, UnknownChannel
@@ -46,7 +46,7 @@ async def _episode_log_failed(request: Request, exc: EpisodeStoreError) -> Respo
 
 
 async def _episode_invalid(request: Request, exc: EpisodeInvalid) -> Response:
-    """A 422 naming each field, in plain words (hub/monitor/messages.py) and the household's
+    """A 422 naming each field, in plain words (hub/messages.py) and the household's
     unit."""
     context: HubContext = request.app.state.hub
     unit = context.unit()

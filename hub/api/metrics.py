@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Response
 
 from hub.api.deps import CaregiverDep, ContextDep, HubContext
-from hub.monitor.conditions import Severity
+from hub.conditions import Severity
 from hub.store.rooms import RoomSummary, room_summaries
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from hub import messages
 from hub.api.deps import (
     CaregiverDep,
     ContextDep,
@@ -22,8 +23,7 @@ from hub.api.deps import (
     require_caregiver,
     unprocessable,
 )
-from hub.monitor import messages
-from hub.monitor.messages import test_message
+from hub.messages import test_message
 from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.push import DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, Preferences

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
+from hub.comfort import ComfortBand, RoomStateMessage, derive_room_state
+from hub.conditions import Condition
 from hub.config import HubConfig
 from hub.discovery.entities import Config, Entities, encode
-from hub.monitor.comfort import ComfortBand, RoomStateMessage, derive_room_state
-from hub.monitor.conditions import Condition
 
 log = logging.getLogger("nursery.hub.discovery")
 
@@ -150,7 +150,7 @@ class Discovery:
         readings_waiting: int | None = None,
     ) -> RoomStateMessage:
         """The state for `state_topic(room)`, in the rules' comfort band: see
-        hub.monitor.comfort.derive_room_state."""
+        hub.comfort.derive_room_state."""
         return derive_room_state(
             room,
             self._band,

@@ -17,9 +17,9 @@ from contract.topics import (
     room_state_topic,
     status_topic,
 )
+from hub.comfort import COMFORT_BANDS
 from hub.config import HubConfig
-from hub.monitor.comfort import COMFORT_BANDS
-from hub.monitor.messages import _room as room_words
+from hub.messages import _room as room_words
 
 Config = dict[str, Any]
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from contract.episode_events import EpisodeEventMessage
 from contract.errors import NurseryError
+from hub.comfort import ComfortBand
 from hub.config import HubConfig
 from hub.episodes.button import apply_button_event
 from hub.episodes.doctor_card import CardPolicy, DoctorCard, doctor_card
@@ -17,7 +18,6 @@ from hub.episodes.patterns import Patterns, patterns
 from hub.episodes.snapshot import read_snapshot
 from hub.episodes.storage import EpisodeStore, EventRecord, NotFound
 from hub.episodes.validation import EpisodeInvalid, FieldError, check_details, check_timing
-from hub.monitor.comfort import ComfortBand
 from hub.store.database import Store
 
 __all__ = ["AlreadyRunning", "EpisodeLog", "NotFound", "NotRunning"]

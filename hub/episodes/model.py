@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, get_args
 
-from hub.monitor.comfort import Comfort
+from hub.comfort import Comfort
 
 Limb = Literal["left_leg", "right_leg", "arms", "whole_body"]
 LIMBS: Final[tuple[Limb, ...]] = get_args(Limb)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Final
 
+from hub.comfort import COMFORT_BANDS, Comfort, ComfortBand
 from hub.episodes.model import PATTERN_CAVEAT, SIGNS, Episode, Sign, episode_signs
-from hub.monitor.comfort import COMFORT_BANDS, Comfort, ComfortBand
 
 DURATION_BUCKETS: Final[tuple[tuple[str, float], ...]] = (
     ("under 10 s", 10.0),

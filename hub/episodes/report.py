@@ -10,18 +10,17 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Final
 
+from hub.conditions import Condition, Incident
 from hub.episodes.log import EpisodeLog, day_bounds
 from hub.episodes.model import DIARY_NOTE, Episode, Sign, episode_signs
 from hub.episodes.patterns import Durations, Patterns, durations
-from hub.monitor.alerts import Incident
-from hub.monitor.conditions import Condition
-from hub.monitor.messages import CONDITION_LABELS, SENSOR_ACCURACY_C, Unit, accuracy_c
+from hub.messages import CONDITION_LABELS, SENSOR_ACCURACY_C, Unit, accuracy_c
 from hub.store.database import Store
 
 # How far before and after an episode "the room around it" reaches.
 AROUND: Final = timedelta(hours=1)
 
-# The pushes' and the dashboard's names for the alerts: one source, hub/monitor/messages.py.
+# The pushes' and the dashboard's names for the alerts: one source, hub/messages.py.
 CONDITION_WORDS: Final[dict[Condition, str]] = CONDITION_LABELS
 
 

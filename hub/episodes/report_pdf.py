@@ -10,6 +10,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue
 from fpdf.fonts import FontFace
 
+from hub import messages
 from hub.episodes.model import BAND_WORDS, PATTERN_CAVEAT
 from hub.episodes.report import Report
 from hub.episodes.report_render import (
@@ -22,7 +23,6 @@ from hub.episodes.report_render import (
     summary_lines,
     when,
 )
-from hub.monitor import messages
 
 # fpdf2 is pure Python and works offline on a Pi Zero, but it and Pillow take about 30 MiB:
 # this module is imported only when a caregiver asks for a PDF, so the hub stays small the

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
+from hub import messages
 from hub.episodes.doctor_card import emergency_text
 from hub.episodes.model import (
     BAND_WORDS,
@@ -29,8 +30,7 @@ from hub.episodes.model import (
     symptom_words,
 )
 from hub.episodes.report import CONDITION_WORDS, Around, Report, ReportRow
-from hub.monitor import messages
-from hub.monitor.messages import Unit
+from hub.messages import Unit
 
 TEMPLATE: Final = Path(__file__).resolve().parents[2] / "dashboard" / "templates" / "report.html"
 FONT_DIRS: Final = (

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from hub.conditions import Condition
 from hub.config import HubConfig
 from hub.episodes.model import Snapshot
-from hub.monitor.conditions import Condition
 from hub.store.database import Store
 
 SNAPSHOT_WINDOW: Final = timedelta(hours=1)

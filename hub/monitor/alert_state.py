@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from contract.alert_state import AlertEntry, AlertLevel, AlertStateMessage
-from hub.monitor.alerts import Incident, answered, most_urgent_first
-from hub.monitor.conditions import Severity
+from hub.conditions import Incident, Severity
+from hub.monitor.alerts import answered, most_urgent_first
 
 
 def _level(incident: Incident, now: datetime) -> AlertLevel:

@@ -11,12 +11,11 @@ from datetime import datetime, time, timedelta
 from typing import Literal
 
 from contract.errors import NurseryError
+from hub.conditions import Condition, Finding, Incident, Severity
 from hub.config import AlertsSettings
-from hub.monitor.conditions import SEVERITY, Condition, Finding, Severity
 
 PushKind = Literal["first", "repeat", "worse", "escalation", "resolved"]
 Audience = Literal["everyone", "escalation"]
-AlertState = Literal["open", "acknowledged", "snoozed", "resolved"]
 SNOOZE_MINUTES = (15, 30, 60)
 
 # For these conditions a larger value is worse; for the rest a smaller one is.
@@ -25,55 +24,6 @@ _HIGHER_IS_WORSE = {Condition.WARM, Condition.HOT, Condition.NO_DATA, Condition.
 
 class AlertError(NurseryError):
     """An acknowledgement or snooze that cannot apply; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    id: int | None
-    room: str
-    condition: Condition
-    opened_at: datetime
-    since: datetime
-    value: float | None = None
-    threshold: float | None = None
-    worst: float | None = None
-    minutes_to_cold: float | None = None
-    notified_at: datetime | None = None
-    last_push_at: datetime | None = None
-    repeats: int = 0
-    escalated_at: datetime | None = None
-    acked_at: datetime | None = None
-    acked_by: str | None = None
-    acked_via: str | None = None
-    rearm_from: float | None = None
-    snoozed_until: datetime | None = None
-    held: bool = False
-    resolved_at: datetime | None = None
-
-    @property
-    def severity(self) -> Severity:
-        return SEVERITY[self.condition]
-
-    def state(self, now: datetime) -> AlertState:
-        if self.resolved_at is not None:
-            return "resolved"
-        if self.snoozed_until is not None and self.snoozed_until > now:
-            return "snoozed"
-        if self.acked_at is not None:
-            return "acknowledged"
-        return "open"
-
-    def finding(self) -> Finding:
-        """The incident's latest measurements, in the shape the messages take."""
-        return Finding(
-            room=self.room,
-            condition=self.condition,
-            since=self.since,
-            value=self.value,
-            threshold=self.threshold,
-            worst=self.worst,
-            minutes_to_cold=self.minutes_to_cold,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub.monitor.conditions import Condition, Finding
+from hub.conditions import Condition, Finding
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import HELD, RoomRules, seconds_between
 from hub.monitor.sensor_rules import error_ratio, is_stuck

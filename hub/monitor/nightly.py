@@ -8,9 +8,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from itertools import pairwise
 from typing import Literal
 
-from hub.monitor.alerts import Incident
-from hub.monitor.comfort import ComfortBand
-from hub.monitor.conditions import Condition
+from hub.comfort import ComfortBand
+from hub.conditions import Condition, Incident
 
 Kind = Literal["checkin", "summary"]
 # A time missed while the hub was down is sent at start only within this long after it.

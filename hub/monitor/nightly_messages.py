@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from hub.monitor.conditions import Condition
-from hub.monitor.messages.formatting import Unit, limit_text, span_text, temp_text
-from hub.monitor.messages.push import Message
+from hub.conditions import Condition
+from hub.messages.formatting import Unit, limit_text, span_text, temp_text
+from hub.messages.push import Message
 from hub.monitor.nightly import Answer, ColdNights, Gap, NightSummary, RoomNow
 
 CHECKIN_TITLE = "Nursery monitor: watching tonight"

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from hub import messages
+from hub.conditions import Incident
 from hub.config import HubConfig, NotifySettings
-from hub.monitor import messages
-from hub.monitor.alerts import AlertError, Incident, PushRequest
+from hub.monitor.alerts import AlertError, PushRequest
 from hub.monitor.rules import RoomRules
 from hub.notify.links import LinkSigner
 from hub.notify.outbox import PushOutbox

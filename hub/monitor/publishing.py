@@ -7,9 +7,8 @@ from datetime import datetime
 
 from contract.alert_state import AlertStateMessage
 from contract.topics import alert_topic
+from hub.conditions import Condition, Incident
 from hub.monitor.alert_state import room_alert_state
-from hub.monitor.alerts import Incident
-from hub.monitor.conditions import Condition
 from hub.monitor.room_state import RoomStates
 from hub.monitor.rules import RoomRules
 

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from contract.messages import HealthMessage
+from hub.comfort import RoomStateMessage, paced, readings_waiting
+from hub.conditions import Condition
 from hub.discovery import Discovery
-from hub.monitor.comfort import RoomStateMessage, paced, readings_waiting
-from hub.monitor.conditions import Condition
 from hub.store.database import Store
 
 

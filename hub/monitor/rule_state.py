@@ -8,8 +8,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
-from hub.ingest.device_clock import BootMark, DeviceClock
-from hub.monitor.conditions import Condition
+from hub.conditions import Condition
+from hub.monitor.device_clock import BootMark, DeviceClock
 
 PLAUSIBLE_C: Final = (-10.0, 60.0)
 PLAUSIBLE_PCT: Final = (0.0, 100.0)

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from hub.ingest.device_clock import is_live, mark_boot
-from hub.monitor.conditions import Condition, Finding
+from hub.conditions import Condition, Finding
+from hub.monitor.device_clock import is_live, mark_boot
 from hub.monitor.findings import findings
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
@@ -99,7 +99,7 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     """Replays update history only; live readings may also change conditions.
 
     A live reading counts at the hub's time of its arrival; a replay (a backlog, not the
-    room now: see hub/ingest/device_clock.py) at its device time moved onto the hub's clock.
+    room now: see hub/monitor/device_clock.py) at its device time moved onto the hub's clock.
     """
     s = judge_clock(s, r, p)
     live = is_live(s.clock, s.boots, r, p)

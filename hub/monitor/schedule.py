@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from hub.conditions import Condition, Incident
 from hub.config import AlertsSettings
-from hub.monitor.alerts import Incident, next_due, quiet_hours_end
-from hub.monitor.conditions import Condition
+from hub.monitor.alerts import next_due, quiet_hours_end
 from hub.monitor.rules import Policy, RoomRules, silence_due_at
 
 log = logging.getLogger("nursery.hub.monitor")

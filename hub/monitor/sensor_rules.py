@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 
-from hub.ingest.device_clock import track_clock
+from hub.monitor.device_clock import track_clock
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
     MAX_SLOTS,

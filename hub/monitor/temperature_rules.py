@@ -10,7 +10,7 @@ from operator import attrgetter
 from statistics import median
 from types import MappingProxyType
 
-from hub.monitor.conditions import Condition
+from hub.conditions import Condition
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
     MAX_SERIES_POINTS,

@@ -16,10 +16,10 @@ from contract.alert_state import AlertStateMessage
 from contract.errors import NurseryError
 from contract.messages import FaultMessage, HealthMessage
 from contract.topics import Status
+from hub.conditions import Condition, Finding, Incident
 from hub.config import HubConfig
 from hub.discovery import Discovery
-from hub.monitor.alerts import AlertError, Incident, acknowledge, answer_all, plan, snooze
-from hub.monitor.conditions import Condition, Finding
+from hub.monitor.alerts import AlertError, acknowledge, answer_all, plan, snooze
 from hub.monitor.paging import Pager, link_signer
 from hub.monitor.publishing import Publish, StatePublisher, alert_state
 from hub.monitor.restore import rebuilt_rules

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from hub.monitor import messages
-from hub.monitor.messages import Priority
+from hub import messages
+from hub.messages import Priority
 from hub.notify.push import Action, DeliveryError, Push
 from hub.notify.redaction import redact_url, scrub
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from hub.monitor import messages
-from hub.monitor.messages import Message
+from hub import messages
+from hub.messages import Message
 from hub.notify.outbox import HOUR, PushOutbox
 from hub.notify.push import Action, DeliveryError, NewPush, OutboxError, Push, PushSender
 from hub.notify.redaction import redact_url

@@ -18,8 +18,8 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from contract.errors import NurseryError
-from hub.monitor import messages
-from hub.monitor.alerts import Incident
+from hub import messages
+from hub.conditions import Incident
 
 LinkAction = Literal["ack", "snooze"]
 LinkOutcome = Literal["act", "resolved", "answered"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hub.monitor.messages import PRIORITIES, Message, Priority
+from hub.messages import PRIORITIES, Message, Priority
 from hub.notify.push import Action, Committed, NewPush, OutboxError, Push
 from hub.store.database import from_ms, to_ms
 from hub.store.dbfile import create_private

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from contract.errors import NurseryError
-from hub.monitor.messages import Message
+from hub.messages import Message
 
 
 class NotifyError(NurseryError):

@@ -7,8 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from hub.monitor.alerts import Incident
-from hub.monitor.conditions import Condition
+from hub.conditions import Condition, Incident
 from hub.store.part import StorePart
 from hub.store.records import from_ms, opt_dt, opt_ms, to_ms
 

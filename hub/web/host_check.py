@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hub import messages
 from hub.config import HubConfig
-from hub.monitor import messages
 
 log = logging.getLogger("nursery.hub")
 _LOGGED_MAX = 100  # refused names logged once each, at most this many

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.monitor.messages.formatting import Unit, limit_text
+from hub.messages.formatting import Unit, limit_text
 
 # As the settings page names its fields ("Cold alert below", "Cool note below"…).
 _THRESHOLD_NAMES: dict[str, str] = {

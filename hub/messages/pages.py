@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.monitor.messages.formatting import room_words
-from hub.monitor.messages.push import ACK_LABEL
+from hub.messages.formatting import room_words
+from hub.messages.push import ACK_LABEL
 
 # Who answered, as the dashboard shows it, when a push link was tapped on a phone that is
 # not signed in to the dashboard.

@@ -18,11 +18,11 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from hub.comfort import ComfortBand
+from hub.conditions import Condition
 from hub.config import HubConfig
+from hub.messages import Message
 from hub.monitor import nightly, nightly_messages
-from hub.monitor.comfort import ComfortBand
-from hub.monitor.conditions import Condition
-from hub.monitor.messages import Message
 from hub.notify.outbox import PushOutbox
 from hub.notify.push import Committed, NewPush
 from hub.preferences import Household

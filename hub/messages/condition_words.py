@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.monitor.conditions import Condition, Finding
-from hub.monitor.messages.formatting import (
+from hub.conditions import Condition, Finding
+from hub.messages.formatting import (
     HUMIDITY_ACCURACY_PCT,
     SENSOR_ACCURACY_C,
     Unit,

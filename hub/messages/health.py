@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.monitor.messages.formatting import room_words, span_text
+from hub.messages.formatting import room_words, span_text
 
 MONITOR_HEALTHY = "Watching every room: broker, database and pushes working."
 MONITOR_STARTING = "The nursery monitor hub is starting."

@@ -7,15 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
-from hub.monitor.conditions import Condition, Finding, Severity
-from hub.monitor.messages.condition_words import COLDER, Words, words_for
-from hub.monitor.messages.formatting import (
-    SENSOR_ACCURACY_C,
-    Unit,
-    room_words,
-    span_text,
-    temp_text,
-)
+from hub.conditions import Condition, Finding, Severity
+from hub.messages.condition_words import COLDER, Words, words_for
+from hub.messages.formatting import SENSOR_ACCURACY_C, Unit, room_words, span_text, temp_text
 from mqttlink.rules_settings import RulesSettings
 
 Priority = Literal["low", "default", "high", "urgent"]

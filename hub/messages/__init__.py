@@ -5,7 +5,7 @@ The words' rules and where each part lives: docs/alerts.md, "Where the words liv
 
 from __future__ import annotations
 
-from hub.monitor.messages.condition_words import (
+from hub.messages.condition_words import (
     CONDITION_LABELS,
     FEEL_CHECK,
     HUMIDITY_HIGH_LABEL,
@@ -14,10 +14,8 @@ from hub.monitor.messages.condition_words import (
     label,
     labels,
 )
-from hub.monitor.messages.episodes import (
-    episode_problem,
-)
-from hub.monitor.messages.formatting import (
+from hub.messages.episodes import episode_problem
+from hub.messages.formatting import (
     DEFAULT_SENSOR,
     HUMIDITY_ACCURACY_PCT,
     SENSOR_ACCURACY,
@@ -33,13 +31,13 @@ from hub.monitor.messages.formatting import (
     temperature_rate,
     threshold,
 )
-from hub.monitor.messages.health import (
+from hub.messages.health import (
     MONITOR_HEALTHY,
     MONITOR_STARTING,
     monitor_check_failed,
     monitor_problems,
 )
-from hub.monitor.messages.pages import (
+from hub.messages.pages import (
     LINK_BAD_TITLE,
     LINK_DASHBOARD,
     LINK_EXPIRED,
@@ -54,7 +52,7 @@ from hub.monitor.messages.pages import (
     link_confirm,
     link_done,
 )
-from hub.monitor.messages.push import (
+from hub.messages.push import (
     ACK_LABEL,
     BODY_MAX,
     NO_ANSWER_YET,
@@ -73,11 +71,7 @@ from hub.monitor.messages.push import (
     with_links,
     worse,
 )
-from hub.monitor.messages.settings import (
-    threshold_number,
-    threshold_order,
-    threshold_range,
-)
+from hub.messages.settings import threshold_number, threshold_order, threshold_range
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from contract.fields import format_ts, parse_ts
 from contract.topics import CONTRACT_VERSION, MAX_PAYLOAD_BYTES, ContractError, check_name
-from hub.monitor.conditions import Condition
+from hub.conditions import Condition
 
 if TYPE_CHECKING:
     from mqttlink.rules_settings import RulesSettings

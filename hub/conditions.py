@@ -1,13 +1,11 @@
-"""The vocabulary shared by the rules, the alert lifecycle and the messages.
-
-A Finding is the rules' verdict on one condition of one room at one moment.
-"""
+"""The vocabulary every part of the hub shares: conditions, the rules' findings, incidents."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from typing import Literal
 
 
 class Condition(StrEnum):
@@ -68,3 +66,55 @@ class Finding:
     @property
     def severity(self) -> Severity:
         return SEVERITY[self.condition]
+
+
+AlertState = Literal["open", "acknowledged", "snoozed", "resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int | None
+    room: str
+    condition: Condition
+    opened_at: datetime
+    since: datetime
+    value: float | None = None
+    threshold: float | None = None
+    worst: float | None = None
+    minutes_to_cold: float | None = None
+    notified_at: datetime | None = None
+    last_push_at: datetime | None = None
+    repeats: int = 0
+    escalated_at: datetime | None = None
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    acked_via: str | None = None
+    rearm_from: float | None = None
+    snoozed_until: datetime | None = None
+    held: bool = False
+    resolved_at: datetime | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.condition]
+
+    def state(self, now: datetime) -> AlertState:
+        if self.resolved_at is not None:
+            return "resolved"
+        if self.snoozed_until is not None and self.snoozed_until > now:
+            return "snoozed"
+        if self.acked_at is not None:
+            return "acknowledged"
+        return "open"
+
+    def finding(self) -> Finding:
+        """The incident's latest measurements, in the shape the messages take."""
+        return Finding(
+            room=self.room,
+            condition=self.condition,
+            since=self.since,
+            value=self.value,
+            threshold=self.threshold,
+            worst=self.worst,
+            minutes_to_cold=self.minutes_to_cold,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.monitor.messages.formatting import Unit, limit_text
+from hub.messages.formatting import Unit, limit_text
 
 # By the error's code (hub/episodes/model.py, hub/api/episodes.py): what the form shows next to
 # the field, in words a parent logging at 3 a.m. reads without knowing the API's names.
