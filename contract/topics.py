@@ -1,9 +1,5 @@
-"""The MQTT wire contract's topics: every topic of the firmware and the hub, built and parsed here.
-
-Both sides import this module and nothing else defines a topic or a payload field, so
-the contract documented in docs/mqtt.md lives in exactly one place. Standard library
-only, so the firmware stays light and this imports on any machine.
-"""
+"""The MQTT wire contract's topics: every topic of the firmware and the hub, built and parsed
+here."""
 
 from __future__ import annotations
 

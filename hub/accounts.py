@@ -1,13 +1,4 @@
-"""Caregivers, their passwords, login sessions and API tokens, in the hub's SQLite file.
-
-Passwords are hashed with Argon2id (the OWASP minimum parameters, which a Pi Zero 2 W
-verifies in a fraction of a second). Session ids, CSRF tokens and API tokens are random;
-only their SHA-256 is stored, so a copied database opens no doors. Repeated wrong
-passwords lock that name for a while from the address they came from
-(hub/login_lockout.py): a phone in the wrong hands cannot guess on, and cannot lock a
-caregiver out of their own phone either. A new password ends every session and API token
-of that caregiver.
-"""
+"""Caregivers, their passwords, login sessions and API tokens, in the hub's SQLite file."""
 
 from __future__ import annotations
 

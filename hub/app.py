@@ -1,8 +1,4 @@
-"""create_app(settings): the hub as one object, built from its settings and nothing else.
-
-Its lifespan opens the store and starts MQTT ingest; tests build it around a temporary
-database and their own broker, the service around the configured ones.
-"""
+"""create_app(settings): the hub as one object, built from its settings and nothing else."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""The hub's dead man's switch: ping an outside service while the whole monitor is healthy.
-
-A hub that has stopped sends no push, and a parent's phone then looks exactly as it does on
-a quiet, warm night. Healthchecks or Uptime Kuma pages the parents when the pings stop (the
-hub died, the Pi lost power or network) or say "down" (a part of the monitor failed). The
-verdict and the requests are pure; one thread sends them, so a slow service never holds up
-ingest or alerts. Pings carry a one-line reason and never a reading or episode data.
-"""
+"""The hub's dead man's switch: ping an outside service while the whole monitor is healthy."""
 
 from __future__ import annotations
 

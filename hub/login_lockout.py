@@ -1,12 +1,5 @@
 """Lock-outs after wrong passwords, kept per sign-in name and client address, and a
-throttle per address.
-
-A lock is kept for the name as typed, whether or not a caregiver has it, so an unknown
-name locks exactly as a real one does and the answers give no list of names away. It
-holds only for the address the guesses came from: a guest who types five wrong passwords
-for Sam locks out their own device, not Sam's phone. Each wrong password after the first
-lock doubles the next one, up to a cap.
-"""
+throttle per address."""
 
 from __future__ import annotations
 

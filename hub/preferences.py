@@ -1,10 +1,5 @@
 """What the caregivers change from the dashboard: the temperature guidance (preset and
-thresholds), °C or °F, and each caregiver's own push channels.
-
-The configuration file stays the base; these choices are kept in the hub's database on
-top of it and win, so a parent can move from the UK to the WHO preset at 3 a.m. without a
-shell. Temperatures are always stored in °C; °F is only how they are shown and written.
-"""
+thresholds), °C or °F, and each caregiver's own push channels."""
 
 from __future__ import annotations
 

@@ -1,17 +1,4 @@
-"""What the hub's log may hold: no secrets, and one line per record whatever a device sends.
-
-At DEBUG, Apprise logs every URL it loads (a push channel's token sits in its path) and
-every message it sends (the signed "I'm on it" links), and urllib3 logs each request's
-path; at any level, Apprise names a URL it cannot parse in full, secret topic included,
-and many of its plugins quote the token they refuse. So Apprise's logger never reaches the
-hub's log: the hub reads its warnings from each send's result and logs them with the
-channel's secrets scrubbed, naming the channel by `redact_url` (hub/notify/redaction.py). The hub's
-own lines never carry episode notes (docs/security.md lists what the logs never contain).
-
-Strings a device sends (a fault's `error`, a topic) go through `printable` before a log
-line carries them: a newline or an escape sequence in them would forge log lines or
-repaint a terminal.
-"""
+"""What the hub's log may hold: no secrets, and one line per record whatever a device sends."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
 """The paho client the hub and the firmware use: paho's own, with a network thread that
-sleeps until there is something to do.
-
-`loop_start()` runs `loop_forever()` with a one-second select() timeout: sixty wake-ups a
-minute on an idle Pi, almost all of them only to look at the keepalive clock (they were
-three quarters of the idle hub's CPU time). Nothing else needs them: an incoming packet
-wakes select() through the socket, and a publish or an ack from another thread through
-paho's socket pair. The timeout only paces the keepalive ping, so it is a quarter of the
-keepalive: the ping still goes out well inside the broker's allowance of 1.5 × keepalive,
-and a dead broker is noticed at most a quarter of a keepalive later than before.
-"""
+sleeps until there is something to do."""
 
 from __future__ import annotations
 

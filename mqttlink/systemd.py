@@ -1,12 +1,4 @@
-"""Tell systemd a service is ready and still alive (Type=notify, WatchdogSec=).
-
-The watchdog ping is sent only while the service's own loops turn, so a process that hangs
-(a stuck writer thread, a dead ticker, a sensor read that never returns) is restarted by
-systemd instead of looking alive. The hub watches its threads from a thread of its own
-(`Watchdog`); the firmware, with one loop doing all the work, pings from that loop
-(`LoopWatchdog`). Shared by both, so it lives here rather than in either package.
-Standard library only: the protocol is one datagram to $NOTIFY_SOCKET.
-"""
+"""Tell systemd a service is ready and still alive (Type=notify, WatchdogSec=)."""
 
 from __future__ import annotations
 

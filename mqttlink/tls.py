@@ -1,12 +1,5 @@
-"""How every MQTT client we build (the hub's and the firmware's) logs in and checks its
-broker: the mqtt settings' user name and password, and with `mqtt.tls` a TLS context that
-verifies the broker's certificate against `mqtt.ca_file` and its name against `mqtt.host`,
-optionally presenting a client certificate.
-
-paho retries a failed TLS handshake in silence; the context here logs why it failed (a
-wrong CA, a name mismatch, a refused client certificate, a plain-text port) once, naming
-the setting to look at. A file that cannot be used is a `MqttTlsError` naming its key.
-"""
+"""How every MQTT client we build logs in and checks its broker: a user name and password,
+and with `mqtt.tls` a TLS context that verifies the broker's certificate and name."""
 
 from __future__ import annotations
 

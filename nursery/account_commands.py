@@ -1,11 +1,5 @@
 """`nursery adduser NAME` and `nursery token NAME | --list | --revoke ID`, against the
-configured hub database.
-
-Run on the hub, as the user the hub runs as: they open the same SQLite file, so a revoked
-token stops working at the hub's next request. The password comes from stdin when stdin
-is not a terminal (`echo "$PW" | nursery adduser Sam`), else from a prompt that asks
-twice; it never appears in the process list or a log.
-"""
+configured hub database."""
 
 from __future__ import annotations
 

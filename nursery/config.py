@@ -1,10 +1,4 @@
-"""Settings for every nursery process: one typed object, built once from TOML and env.
-
-Precedence, highest first: environment variables `NURSERY_<SECTION>__<KEY>`, then the TOML
-file (`--config PATH`, else `./nursery.toml` when present), then the defaults below. Every
-field carries a description; the README's configuration table lists them all and a test
-keeps the two in step.
-"""
+"""Settings for every nursery process: one typed object, built once from TOML and env."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""`nursery demo`: broker, simulated firmware, hub and dashboard on one machine.
-
-Each part runs as its own process, exactly as on a real install, so the demo exercises the
-real path: sensor → MQTT → hub → SQLite → HTTP. Ctrl-C, SIGTERM or SIGHUP (the terminal
-closing) stops all of them in order; if the demo itself is killed (even with SIGKILL), each
-part gets SIGTERM from the kernel (Linux PR_SET_PDEATHSIG), so none outlives it.
-"""
+"""`nursery demo`: broker, simulated firmware, hub and dashboard on one machine."""
 
 from __future__ import annotations
 

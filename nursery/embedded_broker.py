@@ -1,8 +1,4 @@
-"""A small MQTT broker in pure Python (amqtt) so `nursery demo` runs without Mosquitto.
-
-Only for the demo: it is slower than Mosquitto and speaks MQTT 3.1.1 only. It binds
-127.0.0.1, never every interface (amqtt's own default).
-"""
+"""A small MQTT broker in pure Python (amqtt) so `nursery demo` runs without Mosquitto."""
 
 from __future__ import annotations
 

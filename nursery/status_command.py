@@ -1,11 +1,5 @@
 """`nursery status`: one screen for whoever looks after the monitor, and an exit status for
-cron or a monitoring system (0 when every part works, 1 when anything is degraded).
-
-Run on the hub, as the user the hub runs as (like `nursery adduser`): it reads the hub's
-database read-only, asks the running hub's /healthz, and knocks on the broker without
-logging in, so it can never take the hub's place there. It shows room conditions and
-alerts, never anything from the episode log.
-"""
+cron or a monitoring system (0 when every part works, 1 when anything is degraded)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""Alerts: GET /api/alerts, POST /api/alerts/{id}/ack and /snooze.
-
-A request carrying a push link's `exp` and `sig` acts for that one alert on the strength
-of the signature alone, whatever cookies the browser holds (a signed-in phone needs no
-CSRF token for it); that is how a phone's "I'm on it" button reaches the hub. A browser
-(which asks for text/html) gets a short page in words, an app or script the JSON.
-"""
+"""Alerts: GET /api/alerts, POST /api/alerts/{id}/ack and /snooze."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Signing in and out: /login, /logout, first-run /setup, and GET /api/auth/me.
-
-Plain HTML forms that work without JavaScript, so a half-awake parent on any phone can
-sign in. The session lives in an HttpOnly cookie; the page reads its CSRF token from
-/api/auth/me and sends it with every change.
-"""
+"""Signing in and out: /login, /logout, first-run /setup, and GET /api/auth/me."""
 
 from __future__ import annotations
 

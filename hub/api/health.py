@@ -1,10 +1,4 @@
-"""GET /healthz: open to monitoring, with details only for a caregiver.
-
-Anyone on the network gets the status and one word per part (`ok` or `degraded`): enough
-for an uptime checker. The broker's address, the message counters and the push channels'
-last error (which names the failing service's host) go only to a request with a
-caregiver's API token or dashboard session (docs/security.md).
-"""
+"""GET /healthz: open to monitoring, with details only for a caregiver."""
 
 from __future__ import annotations
 

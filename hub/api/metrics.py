@@ -1,10 +1,4 @@
-"""GET /metrics: the hub's figures in Prometheus' text format, behind a caregiver's token.
-
-For whoever runs Prometheus or Grafana at home: each room's readings and their age, open
-alerts by severity, pushes, ingest and the heartbeat. Nothing from the episode log.
-prometheus-client is imported on the first scrape, so a hub nobody scrapes never holds it
-in memory (a Pi Zero 2 W has 512 MB).
-"""
+"""GET /metrics: the hub's figures in Prometheus' text format, behind a caregiver's token."""
 
 from __future__ import annotations
 

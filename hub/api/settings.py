@@ -1,10 +1,5 @@
 """The settings page's API: guidance preset, thresholds and °C/°F for the household, and
-each caregiver's own push channels with a "send test" button.
-
-GET /api/settings, PATCH /api/settings, GET /api/caregivers,
-POST /api/caregivers/me/channels, DELETE /api/caregivers/me/channels/{id},
-POST /api/caregivers/me/channels/{id}/test.
-"""
+each caregiver's own push channels with a "send test" button."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Every word a parent reads, one module per place it shows; all importable from here.
-
-The words' rules and where each part lives: docs/alerts.md, "Where the words live".
-"""
+"""Every word a parent reads, one module per place it shows; all importable from here."""
 
 from __future__ import annotations
 

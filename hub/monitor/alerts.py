@@ -1,7 +1,4 @@
-"""The alert lifecycle, pure: from the rules' findings to incidents and the pushes they need.
-
-An incident's life, and why silence never ends one: docs/alerts.md, "The alert lifecycle".
-"""
+"""The alert lifecycle, pure: from the rules' findings to incidents and the pushes they need."""
 
 from __future__ import annotations
 

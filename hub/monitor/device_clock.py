@@ -1,17 +1,4 @@
-"""Whether a reading is the room now or history, and how far off the device's clock is.
-
-A Raspberry Pi has no battery-backed clock: until NTP answers it stamps readings from
-fake-hwclock's last save, hours behind, or a publisher's clock runs ahead; some publishers
-stamp whole seconds, so two readings can share a stamp. So the rules never time a room's
-behaviour on the device's stamps: a live reading is timed by the hub's clock on arrival,
-and a device stamp only orders history (a replayed backlog) and feeds the estimate here.
-
-Which readings are live: the firmware says so (`live` in the reading); a publisher that
-does not is judged from the readings themselves (`is_live`): one that arrived no later
-than an unqueued reading would have, by the estimated clock offset, or the next reading
-of a boot arriving in pace with the one before it (a backlog arrives in a burst, faster
-than it was measured). Pure and small: a few numbers and at most MAX_BOOTS marks.
-"""
+"""Whether a reading is the room now or history, and how far off the device's clock is."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The words of the bedtime check-in and the morning summary, beside the messages package.
-
-Rules and style: docs/alerts.md, "Where the words live".
-"""
+"""The words of the bedtime check-in and the morning summary, beside the messages package."""
 
 from __future__ import annotations
 

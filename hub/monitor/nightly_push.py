@@ -1,12 +1,4 @@
-"""Sends the bedtime check-in and the morning summary, once a day each, to every caregiver.
-
-A small thread of its own: it sleeps until the next configured time (at most MAX_SLEEP_S,
-so a wall clock set by NTP after boot is seen soon), reads the history from the store,
-lets hub/monitor/nightly.py decide, and queues the push in the outbox like any alert (default
-priority, within the hourly limit). The day each was last sent is kept in the database,
-so a restart never sends one twice; one the hub slept through is sent at start only
-within nightly.GRACE, else skipped.
-"""
+"""Sends the bedtime check-in and the morning summary, once a day each, to every caregiver."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The room state the monitor publishes beside the alert state (`<base>/<room>/state`).
-
-What it keeps and why: docs/alerts.md, "The states home automation reads".
-"""
+"""The room state the monitor publishes beside the alert state (`<base>/<room>/state`)."""
 
 from __future__ import annotations
 

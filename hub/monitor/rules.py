@@ -1,7 +1,4 @@
-"""The room rules' step: one event and the time in, the next state and the active conditions out.
-
-Pure: no clock, no logging, no I/O (the design is in docs/alerts.md, "How the rules decide").
-"""
+"""The room rules' step: one event and the time in, the next state and the active conditions out."""
 
 from __future__ import annotations
 

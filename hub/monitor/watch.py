@@ -1,7 +1,4 @@
-"""The watch over every room: rules on each reading and on time passing, incidents, pushes.
-
-How it runs (one lock, the ticker, the outbox): docs/alerts.md, "How the monitor runs".
-"""
+"""The watch over every room: rules on each reading and on time passing, incidents, pushes."""
 
 from __future__ import annotations
 

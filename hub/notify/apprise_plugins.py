@@ -1,12 +1,4 @@
-"""An Apprise service from its URL, importing only the plugin that URL needs.
-
-Apprise imports all of its plugins (some 130, with requests-oauthlib, cryptography and
-more) the first time it parses any URL: about 20 MiB of a Pi Zero 2 W's 512 MB, for the
-one or two services a household uses. `service()` imports only the plugin module of the
-URL's scheme, found by name, and leaves the full load to Apprise for a scheme it does not
-find that way (a native https:// URL, a plugin named unlike its scheme and not listed in
-_MODULES): the same service either way, only the memory differs.
-"""
+"""An Apprise service from its URL, importing only the plugin that URL needs."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Signed, expiring links that let a push's buttons acknowledge or snooze one alert.
-
-A phone tapping "I'm on it" in a notification may have no dashboard session, or one
-whose CSRF token a plain link cannot carry: the signature is the whole credential. It
-covers every parameter (alert, action, expiry, snooze minutes), so an edited link is
-refused, and it expires. `link_outcome` decides, without I/O, what a valid link does: act,
-or say the alert is already resolved or already answered (a used link never acts twice).
-"""
+"""Signed, expiring links that let a push's buttons acknowledge or snooze one alert."""
 
 from __future__ import annotations
 

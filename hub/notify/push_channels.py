@@ -1,9 +1,4 @@
-"""Each push channel's last delivery and last failure, from the push outbox's table.
-
-For `nursery status`: a channel that stopped working is the one part of the monitor a
-parent cannot see from the phone, because that phone is the one not being told. Channels
-are named by `redact_url` (scheme, host and a fingerprint), never by their secret URL.
-"""
+"""Each push channel's last delivery and last failure, from the push outbox's table."""
 
 from __future__ import annotations
 

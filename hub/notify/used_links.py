@@ -1,10 +1,4 @@
-"""Which push links have already acted, so a second tap says "already done".
-
-A signed link stays valid until it expires; without this memory the same "Snooze 30
-min" link could be tapped again after its snooze ran out and snooze once more. Kept in
-the hub's database (a restart must not forget), each link as a hash of its signature,
-dropped once the link has expired anyway.
-"""
+"""Which push links have already acted, so a second tap says "already done"."""
 
 from __future__ import annotations
 

@@ -1,14 +1,4 @@
-"""A cap on request bodies, enforced before any route, form parser or error handler runs.
-
-Starlette and FastAPI read a whole body into memory before a route can look at it, and
-FastAPI does so before checking who is asking: three 50 MB bodies to an open endpoint
-took a hub from 162 MB to 576 MB, which ends a 512 MB Pi. This ASGI middleware sits
-outside all of that. A declared `Content-Length` over the cap is answered 413 at once,
-without reading a byte of the body (uvicorn reads a body only as the app asks for it,
-64 KiB at a time, and a client that sent `Expect: 100-continue` is never told to go on).
-A body without a length (chunked) is counted as it arrives and refused the moment it
-passes the cap. The 413 closes the connection, so nothing more is read from it.
-"""
+"""A cap on request bodies, enforced before any route, form parser or error handler runs."""
 
 from __future__ import annotations
 

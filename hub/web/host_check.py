@@ -1,16 +1,4 @@
-"""Answer only under the hub's own names: a defence against DNS rebinding.
-
-A web page on evil.example can make its own name resolve to the hub's address; the
-parent's browser then sends that page's requests to the hub, with `Host: evil.example`,
-and lets the page read the answers, sign-in pages and all. Requests under any other name
-than the hub's are refused with a 400 before any route runs.
-
-The hub's names: localhost, the machine's host name and `<hostname>.local` (mDNS), the
-host of `notify.public_url`, `hub.http_host` when it is a name, and `hub.allowed_hosts`
-(`*` turns the check off, for a proxy that checks Host itself). An IP address is always
-accepted: rebinding needs a name the attacker controls, and a browser sends an address
-only when one was typed, so a hub whose address changes (DHCP) stays reachable by it.
-"""
+"""Answer only under the hub's own names: a defence against DNS rebinding."""
 
 from __future__ import annotations
 

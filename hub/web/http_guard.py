@@ -1,19 +1,4 @@
-"""The hub's HTTP connections: none held for ever, and a Pi-sized limit on how many.
-
-uvicorn (0.3x–0.5x, h11) arms its keep-alive timer only after a response, and cancels it
-on any byte received: a connection that never sends a request, or sends its header one
-byte a minute (slowloris), is held for ever, and each one counts against the concurrency
-limit, so a handful of them would lock every phone out. This protocol adds what uvicorn
-lacks:
-
-- a fresh connection that sends nothing is closed after the keep-alive time, as an idle
-  one is after a response;
-- once the first byte of a request arrives, its head (request line and headers) must be
-  complete within `header_timeout_s`, and its body within `body_timeout_s` after that;
-  else the connection is closed;
-- uvicorn's own answers (its 400 for a malformed request, the 503 over the concurrency
-  limit) carry the hub's security headers like every other answer.
-"""
+"""The hub's HTTP connections: none held for ever, and a Pi-sized limit on how many."""
 
 from __future__ import annotations
 
