@@ -9,21 +9,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from hub.api.deps import PageCaregiverDep
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
+MODULES_DIR = STATIC_DIR / "js"
 TEMPLATES = HERE / "templates"
 
 # Pages and the manifest are revalidated on every load; assets carry a content hash in
-# their URL so a phone picks up a new app.js after an upgrade without a hard refresh.
+# their URL so a phone picks up a new app.js after an upgrade without a hard refresh. The
+# shared modules under js/ are imported by plain relative URLs: they are revalidated on
+# every load (a 304 on the home network), and their content is in every page's hash.
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 # Each page and the static files it links to (their hash goes into its asset URLs).
@@ -36,11 +41,29 @@ PAGES: dict[str, tuple[str, ...]] = {
 
 
 def asset_version(names: Iterable[str], static_dir: Path = STATIC_DIR) -> str:
-    """A short hash of the given static files' content."""
+    """A short hash of the given static files' content and of the shared modules'."""
     digest = hashlib.sha256()
-    for name in names:
-        digest.update((static_dir / name).read_bytes())
+    modules = sorted((static_dir / "js").rglob("*.js"))
+    for path in [static_dir / name for name in names] + modules:
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+class StaticAssets(StaticFiles):
+    """/static: the shared modules (js/) are revalidated on every load, since the URLs
+    that import them carry no hash."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if Path(full_path).resolve().is_relative_to(MODULES_DIR):
+            response.headers.update(NO_CACHE)
+        return response
 
 
 @functools.cache
@@ -88,4 +111,4 @@ def install(app: FastAPI) -> None:
             headers=NO_CACHE,
         )
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")

@@ -29,6 +29,7 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
+from dashboard.views import asset_version
 from firmware.contract import (
     FaultMessage,
     ReadingMessage,
@@ -232,6 +233,26 @@ def test_every_asset_the_page_references_is_served(hub: RunningHub) -> None:
         assert response.content, f"{url} is empty"
 
 
+def test_an_upgraded_module_reaches_a_phone_without_a_hard_refresh(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    """The shared modules are imported by URLs without a hash: the browser must ask again
+    on every load, and a change to one changes the hash in every page's links."""
+    module = hub.get("/static/js/format.js")
+    assert module.status_code == 200
+    assert module.headers["cache-control"] == "no-cache"
+    assert "javascript" in module.headers["content-type"]
+    entry = hub.get("/static/app.js")
+    assert "cache-control" not in entry.headers  # its URL carries the hash
+
+    (tmp_path / "js").mkdir()
+    (tmp_path / "app.js").write_text("import './js/dom.js';\n", encoding="utf-8")
+    (tmp_path / "js" / "dom.js").write_text("export const a = 1;\n", encoding="utf-8")
+    before = asset_version(["app.js"], tmp_path)
+    (tmp_path / "js" / "dom.js").write_text("export const a = 2;\n", encoding="utf-8")
+    assert asset_version(["app.js"], tmp_path) != before
+
+
 def test_card_shows_the_reading_and_updates_without_a_reload(
     hub: RunningHub, monitor: Callable[[str], Monitor], phone: Callable[..., Phone]
 ) -> None:
@@ -373,9 +394,12 @@ def test_sensor_fault_is_shown_as_text_never_as_html(
 
 
 def test_script_never_writes_html() -> None:
-    script = (STATIC / "app.js").read_text(encoding="utf-8")
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-        assert sink not in script, f"app.js uses {sink}"
+    scripts = [path for path in STATIC.rglob("*.js") if "vendor" not in path.parts]
+    assert STATIC / "app.js" in scripts and STATIC / "js" / "dom.js" in scripts
+    for path in scripts:
+        script = path.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in script, f"{path.name} uses {sink}"
 
 
 def test_no_horizontal_scroll_at_phone_width(
