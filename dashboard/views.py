@@ -1,24 +1,24 @@
-"""The dashboard: one HTML page, its static assets and the web-app manifest, served by the hub.
-
-Everything the page needs comes from here (the Pi has no internet); the page itself reads
-the JSON API and holds no logic on the server side.
-"""
+"""The dashboard's pages from Jinja2 templates, their static assets and the web-app
+manifest, served by the hub (the Pi has no internet); the pages read the JSON API."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 from starlette.types import Scope
 
-from hub.api.deps import PageCaregiverDep
+from hub.api.deps import ContextDep, PageCaregiverDep
+from hub.doctor_card import emergency_text
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -31,13 +31,52 @@ TEMPLATES = HERE / "templates"
 # every load (a 304 on the home network), and their content is in every page's hash.
 NO_CACHE = {"Cache-Control": "no-cache"}
 
-# Each page and the static files it links to (their hash goes into its asset URLs).
-PAGES: dict[str, tuple[str, ...]] = {
-    "index.html": ("app.js", "app.css", "auth.js", "auth.css"),
-    "episodes.html": ("app.css", "auth.js", "auth.css", "episodes.js", "episodes.css"),
-    "settings.html": ("app.css", "auth.js", "auth.css", "settings.js", "settings.css"),
-    "auth.html": ("auth.css",),
+
+@dataclass(frozen=True)
+class Page:
+    """A template and what its head links to, besides what base.html always links."""
+
+    styles: tuple[str, ...]
+    scripts: tuple[str, ...] = ()
+    title: str = ""
+    private: bool = True  # behind sign-in: search engines are asked to keep out
+    description: str = ""
+    body_class: str = ""
+    header_class: str = ""
+
+
+SIGNED_IN = ("app.css", "auth.css")
+PAGES: dict[str, Page] = {
+    "index.html": Page(
+        SIGNED_IN,
+        ("auth.js", "app.js"),
+        private=False,
+        description="Temperature and humidity in the nursery, from the monitor on this network.",
+    ),
+    "episodes.html": Page(
+        (*SIGNED_IN, "episodes.css"),
+        ("auth.js", "episodes.js"),
+        title="Episode log",
+        body_class="episodes",
+        header_class="ep-top",
+    ),
+    "settings.html": Page(
+        (*SIGNED_IN, "settings.css"),
+        ("auth.js", "settings.js"),
+        title="Settings",
+        body_class="settings",
+        header_class="st-top",
+    ),
+    "auth.html": Page(("auth.css",), private=False, body_class="auth"),
 }
+
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
 
 
 def asset_version(names: Iterable[str], static_dir: Path = STATIC_DIR) -> str:
@@ -47,6 +86,42 @@ def asset_version(names: Iterable[str], static_dir: Path = STATIC_DIR) -> str:
     for path in [static_dir / name for name in names] + modules:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def render_template(template: str, **context: object) -> str:
+    """A page: its template with its Page's links (their URLs carrying the hash) and
+    `context`."""
+    page = PAGES[template]
+    version = asset_version(page.styles + page.scripts)
+    fields = {name: getattr(page, name) for name in Page.__dataclass_fields__}
+    return ENVIRONMENT.get_template(template).render(
+        fields, asset=lambda name: f"/static/{name}?v={version}", **context
+    )
+
+
+@functools.cache
+def render(template: str) -> str:
+    """A page that is the same for everyone, rendered once per process (the files only
+    change with an upgrade, which restarts the hub)."""
+    return render_template(template)
+
+
+@functools.cache
+def episodes_page(emergency_number: str) -> str:
+    """The episode log, its footer naming the emergency number before any script runs."""
+    before, _, after = emergency_text(emergency_number).partition(emergency_number)
+    return render_template(
+        "episodes.html",
+        emergency_number=emergency_number,
+        emergency_parts=(before, emergency_number, after),
+    )
+
+
+def render_page(title: str, content: str) -> str:
+    """A small page (sign in, first run) around `content`, which must be escaped HTML."""
+    # The routes that call this build `content` with html.escape on every value.
+    trusted = Markup(content)  # noqa: S704  # nosec B704
+    return render_template("auth.html", title=title, content=trusted)
 
 
 class StaticAssets(StaticFiles):
@@ -66,20 +141,6 @@ class StaticAssets(StaticFiles):
         return response
 
 
-@functools.cache
-def render(template: str) -> str:
-    """A page from dashboard/templates, its asset URLs carrying their content's hash; read
-    once per process (the files only change with an upgrade, which restarts the hub)."""
-    text = (TEMPLATES / template).read_text(encoding="utf-8")
-    return text.replace("{{ asset_version }}", asset_version(PAGES[template]))
-
-
-def render_page(title: str, content: str) -> str:
-    """A small page (sign in, first run) around `content`, which must be escaped HTML."""
-    page = render("auth.html").replace("{{ title }}", html.escape(title))
-    return page.replace("{{ content }}", content)
-
-
 def install(app: FastAPI) -> None:
     """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
     page = render("index.html")
@@ -88,13 +149,12 @@ def install(app: FastAPI) -> None:
     def dashboard_page(caregiver: PageCaregiverDep) -> HTMLResponse:
         return HTMLResponse(page, headers=NO_CACHE)
 
-    episodes = render("episodes.html")
-
     @app.get("/episodes", response_class=HTMLResponse, include_in_schema=False)
-    def episodes_page(caregiver: PageCaregiverDep) -> HTMLResponse:
+    def episodes(caregiver: PageCaregiverDep, ctx: ContextDep) -> HTMLResponse:
         """The episode log (health data): only for a signed-in caregiver, who is sent to
         sign in first and back here after."""
-        return HTMLResponse(episodes, headers=NO_CACHE)
+        number = ctx.settings.episodes.emergency_number
+        return HTMLResponse(episodes_page(number), headers=NO_CACHE)
 
     settings = render("settings.html")
 
