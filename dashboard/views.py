@@ -46,6 +46,19 @@ class Page:
 
 
 SIGNED_IN = ("app.css", "auth.css")
+
+
+def _signed_in(name: str, title: str, header_class: str) -> Page:
+    """A signed-in page with its own style sheet and module, both named as the page."""
+    return Page(
+        (*SIGNED_IN, f"{name}.css"),
+        ("auth.js", f"{name}.js"),
+        title=title,
+        body_class=name,
+        header_class=header_class,
+    )
+
+
 PAGES: dict[str, Page] = {
     "index.html": Page(
         SIGNED_IN,
@@ -53,20 +66,8 @@ PAGES: dict[str, Page] = {
         private=False,
         description="Temperature and humidity in the nursery, from the monitor on this network.",
     ),
-    "episodes.html": Page(
-        (*SIGNED_IN, "episodes.css"),
-        ("auth.js", "episodes.js"),
-        title="Episode log",
-        body_class="episodes",
-        header_class="ep-top",
-    ),
-    "settings.html": Page(
-        (*SIGNED_IN, "settings.css"),
-        ("auth.js", "settings.js"),
-        title="Settings",
-        body_class="settings",
-        header_class="st-top",
-    ),
+    "episodes.html": _signed_in("episodes", "Episode log", "ep-top"),
+    "settings.html": _signed_in("settings", "Settings", "st-top"),
     "auth.html": Page(("auth.css",), private=False, body_class="auth"),
 }
 

@@ -213,6 +213,17 @@ _PAGES: Final = jinja2.Environment(
 )
 
 
+# What base.html's head links to: the episode page's looks and the Print button's script.
+PAGE_HEAD: Final = {
+    "styles": ("app.css", "episodes.css"),
+    "scripts": ("report.js",),
+    "asset": lambda name: f"/static/{name}",
+    "private": True,
+    "description": "",
+    "body_class": "report",
+}
+
+
 def _bars(items: Iterable[tuple[str, int]]) -> list[tuple[str, int, str]]:
     """(label, count, share of the largest count) for a row of bars."""
     items = list(items)
@@ -227,6 +238,7 @@ def render_html(report: Report, query: str, *, emergency_number: str) -> str:
     p = report.patterns
     before, _, after = emergency_text(emergency_number).partition(emergency_number)
     return _PAGES.get_template("report.html").render(
+        **PAGE_HEAD,
         title=f"Episode report {report.first_day} – {report.last_day}",
         period=period_words(report),
         generated=when(report.generated_at, zone),
