@@ -45,13 +45,10 @@ class Page:
     header_class: str = ""
 
 
-SIGNED_IN = ("app.css", "auth.css")
-
-
-def _signed_in(name: str, title: str, header_class: str) -> Page:
-    """A signed-in page with its own style sheet and module, both named as the page."""
+def _signed_in(name: str, title: str, header_class: str, part: str) -> Page:
+    """A signed-in page with its own style sheets and module, named as the page."""
     return Page(
-        (*SIGNED_IN, f"{name}.css"),
+        ("app.css", "auth.css", f"{name}.css", part),
         ("auth.js", f"{name}.js"),
         title=title,
         body_class=name,
@@ -61,13 +58,13 @@ def _signed_in(name: str, title: str, header_class: str) -> Page:
 
 PAGES: dict[str, Page] = {
     "index.html": Page(
-        SIGNED_IN,
+        ("app.css", "rooms.css", "charts.css", "recent.css", "auth.css"),
         ("auth.js", "app.js"),
         private=False,
         description="Temperature and humidity in the nursery, from the monitor on this network.",
     ),
-    "episodes.html": _signed_in("episodes", "Episode log", "ep-top"),
-    "settings.html": _signed_in("settings", "Settings", "st-top"),
+    "episodes.html": _signed_in("episodes", "Episode log", "ep-top", "patterns.css"),
+    "settings.html": _signed_in("settings", "Settings", "st-top", "channels.css"),
     "auth.html": Page(("auth.css",), private=False, body_class="auth"),
 }
 

@@ -215,7 +215,7 @@ _PAGES: Final = jinja2.Environment(
 
 # What base.html's head links to: the episode page's looks and the Print button's script.
 PAGE_HEAD: Final = {
-    "styles": ("app.css", "episodes.css"),
+    "styles": ("app.css", "episodes.css", "patterns.css", "report.css"),
     "scripts": ("report.js",),
     "asset": lambda name: f"/static/{name}",
     "private": True,

@@ -227,6 +227,10 @@ def test_every_asset_the_page_references_is_served(hub: RunningHub) -> None:
     assert any(url.startswith("/static/app.js?v=") for url in local)
     assert any(url.startswith("/static/app.css?v=") for url in local)
     assert len(local) == len(refs.urls) + len(icons), "the page links to another host"
+    for path in ("/episodes", "/settings"):  # the other pages' style sheets and modules
+        other = AssetRefs()
+        other.feed(hub.get(path).text)
+        local += [url for url in other.urls if url.startswith("/static/")]
     for url in local:
         response = httpx.get(urljoin(hub.url + "/", url), headers=hub.headers, timeout=10)
         assert response.status_code == 200, f"{url} answered {response.status_code}"
