@@ -86,11 +86,18 @@ def asset_version(names: Iterable[str], static_dir: Path = STATIC_DIR) -> str:
     return digest.hexdigest()[:12]
 
 
+@functools.cache
+def page_version(template: str) -> str:
+    """The hash in a page's asset URLs, computed once per process."""
+    page = PAGES[template]
+    return asset_version(page.styles + page.scripts)
+
+
 def render_template(template: str, **context: object) -> str:
     """A page: its template with its Page's links (their URLs carrying the hash) and
     `context`."""
     page = PAGES[template]
-    version = asset_version(page.styles + page.scripts)
+    version = page_version(template)
     fields = {name: getattr(page, name) for name in Page.__dataclass_fields__}
     return ENVIRONMENT.get_template(template).render(
         fields, asset=lambda name: f"/static/{name}?v={version}", **context
