@@ -14,9 +14,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp
 
-import dashboard.views
 from hub.accounts import Accounts
-from hub.api import alerts, auth, episodes, errors, health, metrics, rooms
+from hub.api import alerts, auth, episodes, errors, health, metrics, pages, rooms
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext
 from hub.config import HubConfig
@@ -206,7 +205,7 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(settings_api.router)
     app.include_router(episodes.router)
-    dashboard.views.install(app)
+    pages.install(app)
     # Inside the security headers and the body cap, which wrap the whole app (_Hub).
     app.add_middleware(HostCheck, names=own_names(settings))  # DNS rebinding: docs/security.md
 

@@ -7,6 +7,7 @@ import csv
 import io
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from pypdf import PdfReader
 
 from contract.messages import ReadingMessage
 from contract.topics import reading_topic
+from hub.episodes.doctor_card import emergency_text
 from nursery.config import Settings
 from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
 
@@ -356,6 +358,24 @@ def test_delete_and_undo(hub: RunningHub) -> None:
     assert problem(hub.request("DELETE", "/api/episodes/999"), 404) == {
         "episode_id": "episode.not_found"
     }
+
+
+def test_the_episode_page_names_the_configured_emergency_number_before_any_script(
+    tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub
+) -> None:
+    """A phone whose scripts have not loaded yet (or never do) still reads the number to
+    call in the page's footer and on the card's call button: the one the hub is set to."""
+    settings = hub_settings(tmp_path, broker.port, base_topic)
+    episodes = settings.episodes.model_copy(update={"emergency_number": "999"})
+    hub = start_hub(settings.model_copy(update={"episodes": episodes}))
+    page = hub.get("/episodes")
+    assert page.status_code == 200
+    footer = re.search(r'<span id="emergency-foot">(.*?)</span>', page.text)
+    assert footer is not None
+    assert re.sub(r"<[^>]+>", "", footer.group(1)) == emergency_text("999")
+    assert '<a class="ep-tel" href="tel:999">999</a>' in footer.group(1)
+    assert 'href="tel:999">Call 999</a>' in page.text
+    assert "112" not in page.text
 
 
 # --- patterns, report, exports ----------------------------------------------------------------

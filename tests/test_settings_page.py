@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from hub.api.pages import episodes_page, render, render_page
 from hub.preferences import Preferences
 from mqttlink.rules_settings import RulesSettings
 from tests.conftest import (
@@ -38,7 +39,6 @@ from tests.test_dashboard import (  # noqa: F401 - phone, monitor, mqtt_client a
 )
 from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
 
-TEMPLATES = STATIC.parent / "templates"
 StartHub = Callable[..., RunningHub]
 
 
@@ -307,10 +307,19 @@ class InlineCode(HTMLParser):
         ]
 
 
-@pytest.mark.parametrize("template", ["settings.html", "index.html", "episodes.html"])
-def test_pages_hold_no_inline_script_or_style(template: str) -> None:
+SERVED: dict[str, Callable[[], str]] = {
+    "settings": lambda: render("settings.html"),
+    "dashboard": lambda: render("index.html"),
+    "episodes": lambda: episodes_page("112"),
+    "sign in": lambda: render_page("Sign in", "<p>x</p>"),
+}
+
+
+@pytest.mark.parametrize("name", SERVED)
+def test_pages_hold_no_inline_script_or_style(name: str) -> None:
+    """The pages as the hub serves them, their layout and shared parts included."""
     parser = InlineCode()
-    parser.feed((TEMPLATES / template).read_text(encoding="utf-8"))
+    parser.feed(SERVED[name]())
     assert parser.found == []
 
 

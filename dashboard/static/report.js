@@ -1,7 +1,6 @@
 // The doctor's report: its Print button and the lengths of its bars, kept out of the
 // page's HTML so the hub's Content-Security-Policy can refuse every inline script and
-// style (docs/security.md). Loaded with `defer`: the page is parsed when this runs.
-"use strict";
+// style (docs/security.md).
 
 for (const bar of document.querySelectorAll(".bar[data-share]")) {
   bar.style.setProperty("--share", bar.dataset.share);

@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from contract.errors import NurseryError
-from dashboard.views import render_page
 from hub import messages
 from hub.api.deps import (
     CaregiverDep,
@@ -22,6 +21,7 @@ from hub.api.deps import (
     session_caregiver,
     unprocessable,
 )
+from hub.api.pages import render_page
 from hub.api.schemas import AlertOut
 from hub.conditions import Incident
 from hub.monitor.alerts import AlertError

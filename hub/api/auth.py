@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from dashboard.views import render_page
 from hub.accounts import AccountError, Accounts, Caregiver, LockedOut, LoginFailed
 from hub.api.deps import (
     CSRF_HEADER,
@@ -25,6 +24,7 @@ from hub.api.deps import (
     get_context,
     optional_caregiver,
 )
+from hub.api.pages import render_page
 from hub.login_lockout import client_key
 
 router = APIRouter(tags=["auth"])

@@ -1,20 +1,20 @@
-"""The pediatrician report as a printable page and CSV files, from hub/episodes/report.py (the PDF
-is hub/episodes/report_pdf.py).
-
-Everything is built in memory and streamed to the caregiver who asked: no file is written
-and nothing of it is logged.
-"""
+"""The pediatrician report as a printable page (a Jinja2 template) and CSV files, built in
+memory for the caregiver who asked: no file is written, nothing is logged."""
 
 from __future__ import annotations
 
 import csv
 import html
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Final
 
+import jinja2
+from markupsafe import Markup
+
+from dashboard import TEMPLATES_DIR
 from hub import messages
 from hub.episodes.doctor_card import emergency_text
 from hub.episodes.model import (
@@ -32,7 +32,7 @@ from hub.episodes.model import (
 from hub.episodes.report import CONDITION_WORDS, Around, Report, ReportRow
 from hub.messages import Unit
 
-TEMPLATE: Final = Path(__file__).resolve().parents[2] / "dashboard" / "templates" / "report.html"
+TEMPLATES: Final = TEMPLATES_DIR
 FONT_DIRS: Final = (
     Path("/usr/share/fonts/truetype/dejavu"),
     Path("/usr/share/fonts/dejavu"),
@@ -61,6 +61,7 @@ HEADINGS: Final = (
     "Room ±1 h",
     "Notes",
 )
+ALERT_HEADINGS: Final = ("Alert", "Room", "From", "Until", "Worst", "Answered by")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -195,116 +196,69 @@ def alert_cells(report: Report) -> list[list[str]]:
 # --- the printable page -----------------------------------------------------------------
 
 
-def _table(
-    headings: Sequence[str], rows: Iterable[Iterable[str]], css: str, *, stack: bool = False
-) -> str:
-    """A table; `stack` makes each row a card of "heading: value" lines on a phone (the
-    first cell heads the card), so no column is cut off (episodes.css)."""
-    head = "".join(f"<th scope='col'>{html.escape(h)}</th>" for h in headings)
-    if not stack:
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-        )
-        return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    lines = []
-    for row in rows:
-        first, *rest = row
-        cells = [f"<th scope='row'>{html.escape(first)}</th>"]
-        cells += [
-            f"<td data-label='{html.escape(h)}'>{html.escape(c)}</td>"
-            for h, c in zip(headings[1:], rest, strict=True)
-        ]
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        f"<table class='{css} stack'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(lines)}</tbody></table>"
-    )
+def _escaped(value: object) -> object:
+    """Text escaped as html.escape does it (`&quot;`, `&#x27;`), so the page reads as it
+    always has; markup the template made itself stays as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return Markup(html.escape(value))  # noqa: S704  # nosec B704 - escaped just now
+    return value
 
 
-def _bars(items: Iterable[tuple[str, int]], css: str) -> str:
+_PAGES: Final = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+    finalize=_escaped,
+)
+
+
+# What base.html's head links to: the episode page's looks and the Print button's script.
+PAGE_HEAD: Final = {
+    "styles": ("app.css", "episodes.css", "patterns.css", "report.css"),
+    "scripts": ("report.js",),
+    "asset": lambda name: f"/static/{name}",
+    "private": True,
+    "description": "",
+    "body_class": "report",
+}
+
+
+def _bars(items: Iterable[tuple[str, int]]) -> list[tuple[str, int, str]]:
+    """(label, count, share of the largest count) for a row of bars."""
     items = list(items)
     top = max((n for _, n in items), default=0) or 1
-    rows = "".join(
-        f"<li><span class='bar-label'>{html.escape(label)}</span>"
-        f"<span class='bar' data-share='{n / top:.3f}'></span>"
-        f"<span class='bar-count'>{n}</span></li>"
-        for label, n in items
-    )
-    return f"<ul class='bars {css}'>{rows}</ul>"
-
-
-def _emergency_html(number: str) -> str:
-    """The one emergency sentence (as on the card and the episode page), its number a call
-    link."""
-    before, _, after = emergency_text(number).partition(number)
-    link = f"<a href='tel:{html.escape(number)}'>{html.escape(number)}</a>"
-    return f"<p class='report-emergency'>{html.escape(before)}{link}{html.escape(after)}</p>"
+    return [(label, n, f"{n / top:.3f}") for label, n in items]
 
 
 def render_html(report: Report, query: str, *, emergency_number: str) -> str:
-    """The report as one HTML page; `query` (already URL-encoded) repeats the period in the
-    links to the PDF and CSV downloads."""
-    e = html.escape
+    """The report as one HTML page (dashboard/templates/report.html); `query` (already
+    URL-encoded) repeats the period in the links to the PDF and CSV downloads."""
     zone = report.zone
-    rows = [row_cells(row, zone, report.unit) for row in report.rows]
-    episodes = (
-        _table(HEADINGS, rows, "report-table episodes-table", stack=True)
-        if rows
-        else "<p class='empty'>No episodes logged in this period.</p>"
-    )
-    symptoms = _table(
-        ("Sign", "Episodes"), [(name, str(n)) for name, n in sign_counts(report)], "report-table"
-    )
-    alerts_rows = alert_cells(report)
-    alerts = (
-        _table(
-            ("Alert", "Room", "From", "Until", "Worst", "Answered by"),
-            alerts_rows,
-            "report-table",
-            stack=True,
-        )
-        if alerts_rows
-        else "<p class='empty'>No room alerts in this period.</p>"
-    )
     p = report.patterns
-    patterns = (
-        "<div class='pattern-grid'>"
-        f"<div><h3>Time of day</h3>{_bars(p.by_part_of_day, 'tod')}</div>"
-        "<div><h3>Room at onset</h3>"
-        f"{_bars(((BAND_WORDS[b], n) for b, n in p.by_band), 'band')}</div>"
-        f"<div><h3>Durations</h3>{_bars(p.durations.buckets, 'dur')}</div>"
-        "</div>"
-        f"<p class='caveat'>{e(PATTERN_CAVEAT)}</p>"
-    )
-    body = (
-        "<header class='report-head'>"
-        "<h1>Episode log for the pediatrician</h1>"
-        f"<p class='period'>{e(period_words(report))}</p>"
-        f"<p class='generated'>Made {e(when(report.generated_at, zone))} by the nursery "
-        f"monitor. {e(report.note)}</p>"
-        f"{_emergency_html(emergency_number)}"
-        "<nav class='report-actions no-print'>"
-        "<button type='button' id='print-report'>Print</button>"
-        f"<a href='/api/episodes/report.pdf?{e(query)}' download>Download PDF</a>"
-        f"<a href='/api/episodes/report/episodes.csv?{e(query)}' download>Episodes CSV</a>"
-        f"<a href='/api/episodes/report/readings.csv?{e(query)}' download>Readings CSV</a>"
-        "<a href='/episodes'>Back to the log</a>"
-        "</nav></header>"
-        "<section><h2>Summary</h2>"
-        + "".join(f"<p>{e(line)}</p>" for line in summary_lines(report))
-        + f"</section><section><h2>Signs noted</h2>{symptoms}</section>"
-        f"<section><h2>Episodes</h2>{episodes}"
-        f"<p class='small'>{e(messages.sensor_note(report.accuracy_c, report.unit))} "
-        "“Hour before”: the lowest temperature, the trend and the minutes below the cold "
-        "threshold in the hour before onset. “Room ±1 h”: lowest to highest from an hour "
-        "before to an hour after.</p></section>"
-        f"<section><h2>Patterns</h2>{patterns}</section>"
-        f"<section><h2>Room alerts in this period</h2>{alerts}</section>"
-    )
-    return (
-        TEMPLATE.read_text(encoding="utf-8")
-        .replace("{{ title }}", e(f"Episode report {report.first_day} – {report.last_day}"))
-        .replace("{{ body }}", body)
+    before, _, after = emergency_text(emergency_number).partition(emergency_number)
+    return _PAGES.get_template("report.html").render(
+        **PAGE_HEAD,
+        title=f"Episode report {report.first_day} – {report.last_day}",
+        period=period_words(report),
+        generated=when(report.generated_at, zone),
+        note=report.note,
+        emergency=(before, emergency_number, after),
+        query=query,
+        summary=summary_lines(report),
+        signs=[(name, str(n)) for name, n in sign_counts(report)],
+        episode_headings=HEADINGS,
+        episodes=[row_cells(row, zone, report.unit) for row in report.rows],
+        sensor_note=messages.sensor_note(report.accuracy_c, report.unit),
+        patterns=[
+            ("Time of day", _bars(p.by_part_of_day), "tod"),
+            ("Room at onset", _bars((BAND_WORDS[b], n) for b, n in p.by_band), "band"),
+            ("Durations", _bars(p.durations.buckets), "dur"),
+        ],
+        caveat=PATTERN_CAVEAT,
+        alert_headings=ALERT_HEADINGS,
+        alerts=alert_cells(report),
     )
 
 
