@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 
-from firmware.contract import EpisodeEventMessage, ReadingMessage
+from firmware.contract import EpisodeEventMessage
 from hub.alerts import Incident
 from hub.comfort import ComfortBand
 from hub.conditions import Condition
@@ -39,8 +40,9 @@ from hub.episodes import (
 from hub.report import build_report, iter_readings
 from hub.report_pdf import render_pdf
 from hub.report_render import episodes_csv, readings_csv, render_html
-from hub.store import Received, Store
+from hub.store import Store
 from nursery.config import Settings
+from tests.support.episodes import add_readings
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -239,7 +241,7 @@ EMERGENCY = (
     ],
 )
 def test_each_sign_in_one_episode_grades_the_card(
-    details: dict[str, object], seconds: float, sign: str, urgency: str
+    details: dict[str, Any], seconds: float, sign: str, urgency: str
 ) -> None:
     card = doctor_card([episode(4, NOW - timedelta(hours=1), seconds, **details)], NOW, POLICY)
     assert card.show and card.urgency == urgency
@@ -384,24 +386,12 @@ def test_patterns_per_local_day_week_time_of_day_and_band() -> None:
 
 @pytest.fixture
 def hub_db(tmp_path: Path) -> Iterator[tuple[Store, EpisodeStore, Settings]]:
-    settings = Settings(hub={"db": tmp_path / "hub.db"})  # type: ignore[arg-type]
+    settings = Settings(hub={"db": tmp_path / "hub.db"})
     store = Store(settings.hub.db)
     episodes = EpisodeStore(settings.hub.db)
     yield store, episodes, settings
     episodes.close()
     store.close()
-
-
-def add_readings(
-    store: Store, room: str, start: datetime, temps: list[float], step_s: float = 60
-) -> None:
-    boot = str(uuid.uuid4())
-    store.add_readings(
-        Received(
-            ReadingMessage(room, boot, i, start + timedelta(seconds=i * step_s), t, 45.0), start
-        )
-        for i, t in enumerate(temps)
-    )
 
 
 def test_the_episode_tables_are_private_and_live_in_the_hub_database(tmp_path: Path) -> None:

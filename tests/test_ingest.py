@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,10 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware.contract import ReadingMessage, reading_topic, status_topic
 from hub.ingest import _ReceiptSchedule
-from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-
-StartHub = Callable[[Settings], RunningHub]
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
 
 
 @pytest.fixture

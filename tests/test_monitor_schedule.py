@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from firmware.contract import ReadingMessage
 from hub.alerts import Incident, next_due, quiet_hours_end
 from hub.conditions import Condition
@@ -133,6 +135,7 @@ def same_but_sooner(row: tuple[object, ...], every: tuple[object, ...]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_ticking_only_when_due_changes_nothing_but_the_number_of_ticks(tmp_path: Path) -> None:
     every, every_ticks = play(tmp_path / "every.db", every_second=True)
     when_due, due_ticks = play(tmp_path / "due.db", every_second=False)

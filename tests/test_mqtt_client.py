@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from nursery.mqtt_client import MAX_WAKE_S, QuietClient, wake_every_s
-from tests.conftest import Mosquitto, wait_until
+from tests.support import Mosquitto, wait_until
 
 
 def _client(broker: Mosquitto, keepalive: int) -> tuple[QuietClient, list[object]]:

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 from firmware.contract import ReadingMessage, new_boot_id, reading_topic
 from hub.security_headers import content_security_policy, inline_script_hashes, security_headers
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, login, wait_until
+from tests.support import Mosquitto, RunningHub, hub_settings, login, wait_until
 
 ROOM = "nursery"
 

@@ -5,7 +5,6 @@ $NOTIFY_SOCKET is a unix datagram socket the test binds, as systemd's own is."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -15,8 +14,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+import pytest
+
 from nursery.systemd import LoopWatchdog
-from tests.conftest import Mosquitto, free_port, wait_until
+from tests.support import Mosquitto, free_port, wait_until, without_settings
 
 
 def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
@@ -33,7 +34,7 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
             got.append(listener.recv(256).decode())
         return got
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         {
             "NOTIFY_SOCKET": address,
@@ -63,6 +64,7 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
     listener.close()
 
 
+@pytest.mark.slow
 def test_a_stalled_hub_stops_pinging_so_systemd_restarts_it(tmp_path: Path) -> None:
     from nursery.systemd import Watchdog
 
@@ -156,7 +158,7 @@ class Lines:
 def start_firmware(
     tmp_path: Path, broker: Mosquitto, base_topic: str, notify: NotifySocket, **extra: str
 ) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         {
             "NOTIFY_SOCKET": notify.address,
