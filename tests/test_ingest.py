@@ -102,6 +102,7 @@ def test_readings_sent_while_the_hub_is_down_arrive_after_restart(
     )
 
 
+@pytest.mark.slow
 def test_a_reading_is_acknowledged_only_after_commit(
     tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
 ) -> None:

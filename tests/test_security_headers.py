@@ -133,6 +133,7 @@ def tab(browser: Browser) -> Iterator[Tab]:
     opened.context.close()
 
 
+@pytest.mark.slow
 def test_the_pages_run_under_the_policy_without_a_single_violation(
     hub: RunningHub, tab: Tab
 ) -> None:

@@ -197,6 +197,7 @@ def test_the_firmware_says_ready_after_its_first_read_and_pings_while_its_loop_t
     assert notify.messages()[-1] == "STOPPING=1"
 
 
+@pytest.mark.slow
 def test_a_firmware_whose_sensor_read_hangs_stops_pinging_so_systemd_restarts_it(
     tmp_path: Path, broker: Mosquitto, base_topic: str
 ) -> None:
