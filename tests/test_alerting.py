@@ -30,6 +30,7 @@ from firmware.runner import run as run_firmware
 from nursery.config import Settings
 from tests.support import Mosquitto, StartHub, api_token, free_port, wait_until, without_settings
 from tests.support.alerting import FAST_RULES, Scene, open_alert, settings_for, titles
+from tests.support.env import mqtt_env
 from tests.support.push import Receiver
 from tests.support.rooms import TracePlayer
 
@@ -255,9 +256,7 @@ def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
     env = without_settings()
     env.update(
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(settings.hub.db),
             "NURSERY_HUB__HTTP_PORT": str(settings.hub.http_port),
             "NURSERY_HUB__CLIENT_ID": settings.hub.client_id,

@@ -19,6 +19,7 @@ from firmware.sensors import SensorReading
 from nursery.config import Settings
 from tests.support import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
 from tests.support.alerting import titles
+from tests.support.env import mqtt_env
 from tests.support.processes import NurseryProcess
 from tests.support.push import Receiver
 
@@ -49,9 +50,7 @@ def test_simulated_firmware_to_hub_to_http(
 ) -> None:
     http_port = free_port()
     common = {
-        "NURSERY_MQTT__HOST": "127.0.0.1",
-        "NURSERY_MQTT__PORT": str(broker.port),
-        "NURSERY_MQTT__BASE_TOPIC": base_topic,
+        **mqtt_env(broker.port, base_topic),
     }
     hub = NurseryProcess(
         tmp_path,

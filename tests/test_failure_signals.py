@@ -33,6 +33,7 @@ from hub.discovery import hub_availability_topic
 from hub.store import StoreError
 from nursery.config import Settings
 from tests.support import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
+from tests.support.env import mqtt_env
 from tests.support.pings import Received, Receiver
 from tests.support.processes import NurseryProcess
 from tests.support.push import Receiver as PushReceiver
@@ -55,9 +56,7 @@ def hub_env(
 ) -> dict[str, str]:
     """`nursery hub` on the broker, pinging the Healthchecks stand-in every PERIOD_S."""
     return {
-        "NURSERY_MQTT__HOST": "127.0.0.1",
-        "NURSERY_MQTT__PORT": str(broker.port),
-        "NURSERY_MQTT__BASE_TOPIC": base,
+        **mqtt_env(broker.port, base),
         "NURSERY_MQTT__KEEPALIVE_S": str(KEEPALIVE_S),
         "NURSERY_HUB__DB": str(workdir / "hub.db"),
         "NURSERY_HUB__HTTP_PORT": str(free_port()),
@@ -76,9 +75,7 @@ def start_firmware(workdir: Path, broker: Mosquitto, base: str, **extra: str) ->
         workdir,
         "firmware",
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base,
+            **mqtt_env(broker.port, base),
             "NURSERY_MQTT__KEEPALIVE_S": str(KEEPALIVE_S),
             "NURSERY_FIRMWARE__ROOM": ROOM,
             "NURSERY_FIRMWARE__SENSOR": "simulated",

@@ -30,6 +30,7 @@ from firmware.contract import HealthMessage, ReadingMessage, health_topic, readi
 from firmware.outbox import Outbox, open_outbox
 from nursery.config import FirmwareSettings, MqttSettings, Settings
 from tests.support import Mosquitto, free_port, wait_until
+from tests.support.env import mqtt_env
 from tests.support.processes import NurseryProcess
 
 # Every test runs a broker, and the fault scenes take tens of seconds each.
@@ -46,20 +47,15 @@ class Rig:
         self.outbox = workdir / "fw" / "outbox.db"
         self.hub_db = workdir / "hub.db"
         self.http_port = free_port()
-        mqtt_env = {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base,
-            "NURSERY_MQTT__KEEPALIVE_S": "5",
-        }
+        on_broker = {**mqtt_env(broker.port, base), "NURSERY_MQTT__KEEPALIVE_S": "5"}
         self.hub_env = {
-            **mqtt_env,
+            **on_broker,
             "NURSERY_HUB__DB": str(self.hub_db),
             "NURSERY_HUB__HTTP_PORT": str(self.http_port),
             "NURSERY_HUB__CLIENT_ID": f"hub-{base}"[:23],
         }
         self.firmware_env = {
-            **mqtt_env,
+            **on_broker,
             "NURSERY_FIRMWARE__ROOM": ROOM,
             "NURSERY_FIRMWARE__SENSOR": "simulated",
             "NURSERY_FIRMWARE__OUTBOX": str(self.outbox),

@@ -17,6 +17,7 @@ from hub.rooms import RoomSummary
 from hub.store import LatestReading
 from nursery.config import Settings
 from tests.support import Mosquitto, RunningHub, SteadyRoom, free_port, hub_settings, wait_until
+from tests.support.env import mqtt_env
 from tests.support.pings import Receiver
 from tests.support.processes import NurseryProcess
 
@@ -250,9 +251,7 @@ def test_kill_9_of_the_hub_stops_the_pings(
         tmp_path,
         "hub",
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
             "NURSERY_HUB__HTTP_PORT": str(free_port()),
             "NURSERY_HUB__CLIENT_ID": f"hb-{base_topic}"[:23],

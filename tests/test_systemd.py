@@ -18,6 +18,7 @@ import pytest
 
 from nursery.systemd import LoopWatchdog
 from tests.support import Mosquitto, free_port, wait_until, without_settings
+from tests.support.env import mqtt_env
 
 
 def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
@@ -39,9 +40,7 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
         {
             "NOTIFY_SOCKET": address,
             "WATCHDOG_USEC": "1000000",
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
             "NURSERY_HUB__HTTP_PORT": str(free_port()),
             "NURSERY_HUB__CLIENT_ID": f"sd-{base_topic}"[:23],
@@ -162,9 +161,7 @@ def start_firmware(
     env.update(
         {
             "NOTIFY_SOCKET": notify.address,
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_FIRMWARE__SENSOR": "simulated",
             "NURSERY_FIRMWARE__INTERVAL_S": "0.2",
             "NURSERY_FIRMWARE__OUTBOX": str(tmp_path / "outbox.db"),

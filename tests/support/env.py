@@ -25,3 +25,12 @@ def setting_names(environ: Mapping[str, str] | None = None) -> list[str]:
     """The variables in `environ` that the config would read."""
     source = os.environ if environ is None else environ
     return [key for key in source if is_setting_variable(key)]
+
+
+def mqtt_env(port: int, base_topic: str) -> dict[str, str]:
+    """The [mqtt] settings of a `nursery` process on a test broker, as its variables."""
+    return {
+        "NURSERY_MQTT__HOST": "127.0.0.1",
+        "NURSERY_MQTT__PORT": str(port),
+        "NURSERY_MQTT__BASE_TOPIC": base_topic,
+    }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tests.support.env import mqtt_env
 from tests.support.ports import free_port
 from tests.support.processes import NurseryProcess
 from tests.support.wait import wait_until
@@ -134,9 +135,7 @@ def serving_hub(
         tmp_path,
         "hub",
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
             "NURSERY_HUB__HTTP_PORT": str(port),
             "NURSERY_HUB__CLIENT_ID": f"svc-{base_topic}"[:23],
