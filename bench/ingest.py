@@ -61,20 +61,14 @@ class BacklogMosquitto(Mosquitto):
         super().__init__(workdir)
         self.inflight = inflight
 
-    def start(self) -> None:
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
+    def config(self) -> str:
+        return (
             f"listener {self.port} {LOOPBACK}\n"
             "allow_anonymous true\n"
             "persistence false\n"
             "max_queued_messages 0\n"  # no limit: the backlogs must all be kept
             f"max_inflight_messages {self.inflight}\n"
         )
-        with self.log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [self.executable(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
 
 
 def persistent_client(client_id: str) -> mqtt.Client:

@@ -38,9 +38,7 @@ from playwright.sync_api import (  # noqa: E402
 from contract.messages import ReadingMessage, new_boot_id  # noqa: E402
 from contract.topics import reading_topic, status_topic  # noqa: E402
 from hub.store.database import Received, Store  # noqa: E402
-from tests.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from tests.support import (  # noqa: E402
     Mosquitto,
     RunningHub,
     api_token,
@@ -48,7 +46,8 @@ from tests.conftest import (  # noqa: E402
     login,
     wait_until,
 )
-from tests.test_notify import Receiver  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.push import Receiver  # noqa: E402
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 

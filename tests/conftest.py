@@ -1,107 +1,53 @@
-"""Shared fixtures: a real Mosquitto on a free loopback port, settings, and a wait helper."""
+"""The tests' fixtures and markers; what the fixtures build lives in tests/support."""
 
 from __future__ import annotations
 
-import os
-import random
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
+from tests.support import mosquitto as mosquitto_launcher
+from tests.support.alerting import Scene, settings_for
+from tests.support.env import setting_names
+from tests.support.hub import RunningHub
+from tests.support.mosquitto import Mosquitto
+from tests.support.push import Receiver
+from tests.support.rooms import Monitor, SteadyRoom, TracePlayer
+from tests.support.secure_broker import USERS, CertificateAuthority, SecureMosquitto
+from tests.support.wait import wait_until
+
 if TYPE_CHECKING:
-    import httpx
-    from playwright.sync_api import Browser, Page
+    import paho.mqtt.client as mqtt
+    from playwright.sync_api import Browser
 
     from nursery.config import Settings
+    from tests.support.browser import Phone
 
-T = TypeVar("T")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-# Below Linux's ephemeral range (32768-60999), so no client socket of this machine (a
-# test's own connections, the broker's, the browser's) can take a port between the moment
-# it is handed out and the moment a test's server binds it.
-_LISTEN_PORTS = range(20000, 32768)
-_handed_out: set[int] = set()
+# A test that uses one of these fixtures, even through another fixture, gets the marker.
+MARKED_BY_FIXTURE = {
+    "broker": {"broker", "own_broker", "secure", "installed_pi"},
+    "browser": {"browser", "rebinding_browser"},
+}
 
 
-def free_port() -> int:
-    """A loopback port free now, never handed out before in this run."""
-    for _ in range(1000):
-        port = random.choice(_LISTEN_PORTS)
-        if port in _handed_out:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    raise RuntimeError("no free loopback port between 20000 and 32767")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses, so no marker can be forgotten."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        used -= set(callspec.params) if callspec else set()  # a parameter, not the fixture
+        for marker, fixtures in MARKED_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something truthy; fail with `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    last: T = predicate()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-        last = predicate()
-    return last
-
-
-class Mosquitto:
-    """A real mosquitto process on 127.0.0.1, started and stopped by the tests."""
-
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = workdir / "mosquitto.log"
-
-    def start(self) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "max_queued_messages 100000\n"
-        )
-        self.proc = subprocess.Popen(
-            [exe, "-c", str(conf)],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
-
-    def _accepting(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"mosquitto exited: {self.log.read_text()[-500:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that starts a Mosquitto of its own must carry the `broker` marker too."""
+    mosquitto_launcher.allowed = item.get_closest_marker("broker") is not None
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +69,21 @@ def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
+def ca(tmp_path: Path) -> CertificateAuthority:
+    """A household's own CA, for the secure broker's and the clients' certificates."""
+    return CertificateAuthority(tmp_path, "home")
+
+
+@pytest.fixture
+def secure(tmp_path: Path, ca: CertificateAuthority) -> Iterator[SecureMosquitto]:
+    """A Mosquitto with TLS, a password and an ACL per login in USERS."""
+    broker = SecureMosquitto(tmp_path, ca, USERS)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
 def base_topic() -> str:
     """A base topic no other test uses, so retained messages never leak between tests."""
     return f"t{uuid.uuid4().hex[:10]}"
@@ -130,109 +91,10 @@ def base_topic() -> str:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No NURSERY_* variables from the caller's shell leak into a test."""
-    for key in list(os.environ):
-        if key.startswith("NURSERY_"):
-            monkeypatch.delenv(key)
+    """No setting from the caller's shell leaks into a test."""
+    for key in setting_names():
+        monkeypatch.delenv(key)
     return monkeypatch
-
-
-TEST_CAREGIVER = "tester"
-TEST_PASSWORD = "correct horse battery"
-
-
-def api_token(db: Path, name: str = TEST_CAREGIVER, password: str = TEST_PASSWORD) -> str:
-    """A new API token for caregiver `name` in the hub database `db`, made as
-    `nursery adduser` and `nursery token` would (the caregiver is added when missing)."""
-    from hub.accounts import Accounts
-
-    accounts = Accounts(db)
-    try:
-        if accounts.find(name) is None:
-            accounts.add(name, password)
-        return accounts.new_token(name, "tests")
-    finally:
-        accounts.close()
-
-
-def login(page: Page, url: str, name: str = TEST_CAREGIVER, password: str = TEST_PASSWORD) -> None:
-    """Sign in through the hub's sign-in page, as a parent would, and land on the dashboard."""
-    page.goto(url + "/login")
-    if page.url == url + "/":
-        return  # this browser context is signed in already
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(url + "/", timeout=15000)
-
-
-class RunningHub:
-    """The real hub app served by uvicorn on a free loopback port, in a thread.
-
-    A caregiver `tester` (password TEST_PASSWORD) exists, and get/post/request carry an
-    API token of theirs, as an automation would.
-    """
-
-    def __init__(self, settings: Settings, *, with_caregiver: bool = True) -> None:
-        import threading
-
-        import uvicorn
-
-        from hub.app import create_app
-        from hub.service import server_config
-
-        self.settings = settings
-        self.port = settings.hub.http_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        # Without one, the hub starts as on first run: no caregiver, a one-time code.
-        self.token = api_token(settings.hub.db) if with_caregiver else ""
-        self.headers = {"Authorization": f"Bearer {self.token}"} if with_caregiver else {}
-        self.app = create_app(settings)
-        config = server_config(self.app, settings.hub.http_host, self.port)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        wait_until(lambda: self.server.started, timeout=15, what="the hub's HTTP server")
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        import httpx
-
-        headers = {**self.headers, **kwargs.pop("headers", {})}
-        return httpx.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
-
-    def get(self, path: str, **params: object) -> httpx.Response:
-        return self.request("GET", path, params=params)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
-
-    def mqtt_connected(self) -> bool:
-        return bool(self.get("/healthz").json()["mqtt"]["connected"])
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-
-def hub_settings(
-    tmp_path: Path, broker_port: int, base_topic: str, **sections: dict[str, object]
-) -> Settings:
-    """Settings for a hub (and firmware) on the test broker, database in tmp_path."""
-    from nursery.config import Settings
-
-    values: dict[str, dict[str, object]] = {
-        "mqtt": {"host": "127.0.0.1", "port": broker_port, "base_topic": base_topic},
-        "hub": {
-            "db": tmp_path / "hub.db",
-            "http_port": free_port(),
-            "client_id": f"hub-{base_topic}"[:23],
-        },
-        # Each test's firmware keeps its own outbox file, never ./outbox.db.
-        "firmware": {"sensor": "simulated", "interval_s": 0.05, "outbox": tmp_path / "outbox.db"},
-    }
-    for section, overrides in sections.items():
-        values.setdefault(section, {}).update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -251,23 +113,12 @@ def start_hub(clean_env: pytest.MonkeyPatch) -> Iterator[Callable[[Settings], Ru
         hub.stop()
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's headless Chromium, driven by Playwright, one per test module."""
     from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing at /usr/bin/chromium: apt-get install chromium")
@@ -277,53 +128,41 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-class SteadyRoom:
-    """The Pi's real publisher sending one room's reading every 100 ms until stopped;
-    `paused` keeps it connected but silent (no "offline" goodbye), as a hung sensor is."""
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Callable[..., Phone]]:
+    """Open phone-sized tabs; all are closed after the test."""
+    from tests.support.browser import Phone
 
-    def __init__(
-        self, settings: Settings, temperature_c: float = 18.5, humidity_pct: float = 50.0
-    ) -> None:
-        import threading
+    phones: list[Phone] = []
 
-        from contract.messages import new_boot_id
-        from firmware.publisher import Publisher
+    def open_phone(color_scheme: Literal["light", "dark"] = "light") -> Phone:
+        tab = Phone(browser, color_scheme)
+        phones.append(tab)
+        return tab
 
-        self.room = settings.firmware.room
-        self.boot_id = new_boot_id()
-        self.publisher = Publisher(settings, self.boot_id)
-        self.temperature_c, self.humidity_pct = temperature_c, humidity_pct
-        self.sent = 0
-        self.last_sent_at = 0.0  # time.monotonic() of the newest reading
-        self.paused = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+    yield open_phone
+    for tab in phones:
+        tab.context.close()
 
-    def _run(self) -> None:
-        from datetime import UTC, datetime
 
-        from contract.messages import ReadingMessage
+@pytest.fixture
+def mqtt_client(broker: Mosquitto) -> Iterator[mqtt.Client]:
+    """A plain MQTT client on the session's broker, as a third party's."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-        while not self._stop.wait(0.1):
-            if self.paused.is_set():
-                continue
-            reading = ReadingMessage(
-                self.room,
-                self.boot_id,
-                self.sent,
-                datetime.now(UTC),
-                self.temperature_c,
-                self.humidity_pct,
-            )
-            self.publisher.publish_reading(reading)
-            self.sent += 1
-            self.last_sent_at = time.monotonic()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    yield client
+    client.loop_stop()
+    client.disconnect()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.publisher.close()
+
+@pytest.fixture
+def monitor(mqtt_client: mqtt.Client, base_topic: str) -> Callable[[str], Monitor]:
+    """A room's firmware, as raw messages on the session's broker."""
+    return lambda room: Monitor(mqtt_client, base_topic, room)
 
 
 @pytest.fixture
@@ -338,3 +177,53 @@ def steady_rooms() -> Iterator[Callable[..., SteadyRoom]]:
     yield start
     for room in started:
         room.stop()
+
+
+@pytest.fixture
+def players() -> Iterator[Callable[[Settings], TracePlayer]]:
+    """Start TracePlayers (a room's temperature trace); all are stopped after the test."""
+    started: list[TracePlayer] = []
+
+    def start(settings: Settings) -> TracePlayer:
+        player = TracePlayer(settings)
+        started.append(player)
+        return player
+
+    yield start
+    for player in started:
+        player.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """Start push services on loopback; all are stopped after the test."""
+    started: list[Receiver] = []
+
+    def start(port: int = 0, fail_times: int = 0, hang_s: float = 0.0) -> Receiver:
+        receiver = Receiver(port, fail_times, hang_s)
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def scene(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    receivers: Callable[..., Receiver],
+    start_hub: Callable[[Settings], RunningHub],
+    players: Callable[[Settings], TracePlayer],
+) -> Callable[..., Scene]:
+    """A running hub with a push receiver and one room playing readings at 19 °C."""
+
+    def build(fail_times: int = 0) -> Scene:
+        receiver = receivers(fail_times=fail_times)
+        settings = settings_for(tmp_path, broker, base_topic, receiver)
+        hub = start_hub(settings)
+        return Scene(receiver, settings, hub, players(settings))
+
+    return build

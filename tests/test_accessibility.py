@@ -19,9 +19,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, login
-from tests.test_episodes_api import hour_of_readings, publish_until_stored
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, login
+from tests.support.episodes import hour_of_readings, publish_until_stored
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -30,7 +29,6 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 FAILING = ("serious", "critical")
 Scheme = Literal["light", "dark"]
 SCHEMES: tuple[Scheme, ...] = ("light", "dark")
-StartHub = Callable[[Settings], RunningHub]
 
 expect.set_options(timeout=15_000)
 

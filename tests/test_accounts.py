@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +14,14 @@ import pytest
 
 from hub.accounts import AccountError, Accounts, LockedOut, LoginFailed, Throttle
 from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout, client_key
-from tests.test_cli import nursery
+from tests.support.cli import (
+    OLD_ALEX_TOKEN,
+    OLD_SAM_SESSION,
+    OLD_SAM_TOKEN,
+    adduser,
+    nursery,
+    old_database,
+)
 
 DATA = Path(__file__).parent / "data"
 PHONE = "192.168.1.20"
@@ -88,6 +93,7 @@ def test_a_name_is_taken_once(accounts: Accounts) -> None:
         accounts.add("SAM", "another password")
 
 
+@pytest.mark.slow
 def test_wrong_passwords_lock_the_name_from_that_address_only_then_it_opens_again(
     accounts: Accounts, clock: Clock
 ) -> None:
@@ -269,20 +275,6 @@ def test_tokens_are_listed_with_their_last_use_and_revoked_one_by_one(
     assert ha not in text and script not in text
 
 
-# The secrets of tests/data/accounts-before-token-expiry.sql, printed when it was made.
-OLD_SAM_TOKEN = "nm_7HpyurCQR6Wf6dzGidiw-Zc5YVBTV38ettxCq9PqLN0"
-OLD_ALEX_TOKEN = "nm_7nBvyoRahMQ16nKoHWk-gVtjtDFVPuP5_Hb-vD3seqU"
-OLD_SAM_SESSION = "Qxz2fZeil2p0TRHEbeHFmSCHBxZSkbClJ72VTSANZz4"
-
-
-def old_database(path: Path) -> Path:
-    """A hub database as main made it before tokens could expire (see the .sql file)."""
-    db = sqlite3.connect(path)
-    db.executescript((DATA / "accounts-before-token-expiry.sql").read_text())
-    db.close()
-    return path
-
-
 def test_a_database_from_the_previous_hub_keeps_its_caregivers_tokens_and_sessions(
     tmp_path: Path, clock: Clock
 ) -> None:
@@ -321,20 +313,13 @@ def test_throttle_allows_a_burst_per_address_then_refuses_until_the_window_passe
 # --- the commands -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_adduser_reads_the_password_from_stdin_and_token_prints_a_working_token(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "hub.db"
     env = {"NURSERY_HUB__DB": str(db)}
-    added = subprocess.run(
-        [sys.executable, "-m", "nursery", "adduser", "Sam"],
-        input="correct horse\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**nursery_env(), **env},
-    )
+    added = adduser(tmp_path, "Sam", "correct horse")
     assert added.returncode == 0, added.stderr
     assert "added caregiver 'Sam'" in added.stdout
     assert "correct horse" not in added.stdout + added.stderr
@@ -349,19 +334,10 @@ def test_adduser_reads_the_password_from_stdin_and_token_prints_a_working_token(
     accounts.close()
 
 
+@pytest.mark.slow
 def test_adduser_again_sets_a_new_password(tmp_path: Path) -> None:
-    env = {**nursery_env(), "NURSERY_HUB__DB": str(tmp_path / "hub.db")}
     for password in ("first password", "second password"):
-        subprocess.run(
-            [sys.executable, "-m", "nursery", "adduser", "Sam"],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-            env=env,
-            check=True,
-        )
+        assert adduser(tmp_path, "Sam", password).returncode == 0
     accounts = Accounts(tmp_path / "hub.db")
     with pytest.raises(LoginFailed):
         accounts.authenticate("Sam", "first password", address=PHONE)
@@ -369,19 +345,11 @@ def test_adduser_again_sets_a_new_password(tmp_path: Path) -> None:
     accounts.close()
 
 
+@pytest.mark.slow
 def test_commands_explain_a_bad_password_or_an_unknown_caregiver_in_one_line(
     tmp_path: Path,
 ) -> None:
-    env = {**nursery_env(), "NURSERY_HUB__DB": str(tmp_path / "hub.db")}
-    short = subprocess.run(
-        [sys.executable, "-m", "nursery", "adduser", "Sam"],
-        input="short\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=env,
-    )
+    short = adduser(tmp_path, "Sam", "short")
     assert short.returncode == 1
     assert short.stderr.strip() == "nursery adduser: password must be at least 8 characters"
     unknown = nursery(tmp_path, "token", "Nobody", NURSERY_HUB__DB=str(tmp_path / "hub.db"))
@@ -390,18 +358,7 @@ def test_commands_explain_a_bad_password_or_an_unknown_caregiver_in_one_line(
     assert "Traceback" not in unknown.stderr
 
 
-def adduser(tmp_path: Path, name: str, password: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nursery", "adduser", name],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**nursery_env(), "NURSERY_HUB__DB": str(tmp_path / "hub.db")},
-    )
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("password", ["password", "12345678"])
 def test_adduser_refuses_a_well_known_password_and_says_why(tmp_path: Path, password: str) -> None:
     refused = adduser(tmp_path, "Sam", password)
@@ -415,6 +372,7 @@ def test_adduser_refuses_a_well_known_password_and_says_why(tmp_path: Path, pass
     accounts.close()
 
 
+@pytest.mark.slow
 def test_token_list_shows_each_token_but_never_its_secret_and_revoke_ends_one(
     tmp_path: Path,
 ) -> None:
@@ -473,9 +431,3 @@ def test_token_explains_a_wrong_use_in_one_line(
     wrong = nursery(tmp_path, "token", *args, NURSERY_HUB__DB=str(tmp_path / "hub.db"))
     assert wrong.returncode == 2
     assert error in wrong.stderr.splitlines()[-1]
-
-
-def nursery_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}

@@ -20,15 +20,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from hub.conditions import Condition, Incident
 from hub.notify.links import link_outcome
-from tests.conftest import TEST_CAREGIVER, login, wait_until
-from tests.test_alerting import (  # noqa: F401 - fixtures
-    Scene,
-    open_alert,
-    players,
-    receivers,
-    scene,
-    titles,
-)
+from tests.support import TEST_CAREGIVER, login, wait_until
+from tests.support.alerting import Scene, open_alert, titles
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -83,7 +76,7 @@ def page_text(page: Page) -> str:
 
 
 def test_im_on_it_from_a_signed_in_phone_acknowledges_and_says_done(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
     phone: Callable[[], Page],
 ) -> None:
     """Issue #17: a browser with a dashboard session got a CSRF error in JSON."""
@@ -112,7 +105,7 @@ def test_im_on_it_from_a_signed_in_phone_acknowledges_and_says_done(
 
 
 def test_im_on_it_without_a_session_also_ends_on_the_done_page(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
     phone: Callable[[], Page],
 ) -> None:
     world = scene()
@@ -125,7 +118,7 @@ def test_im_on_it_without_a_session_also_ends_on_the_done_page(
 
 
 def test_snooze_from_a_signed_in_phone_snoozes_30_minutes_once(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
     phone: Callable[[], Page],
 ) -> None:
     world = scene()
@@ -153,7 +146,7 @@ def test_snooze_from_a_signed_in_phone_snoozes_30_minutes_once(
 
 
 def test_a_used_snooze_link_does_not_snooze_again_once_the_alert_is_back(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
     phone: Callable[[], Page],
 ) -> None:
     """The room got 1 °C colder after the snooze: the alert is open again, and the old
@@ -175,7 +168,7 @@ def test_a_used_snooze_link_does_not_snooze_again_once_the_alert_is_back(
 
 
 def test_an_edited_snooze_link_is_refused_with_a_page(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
     phone: Callable[[], Page],
 ) -> None:
     """`minutes` is signed: a link edited to snooze longer does nothing."""
@@ -204,7 +197,7 @@ def test_an_edited_snooze_link_is_refused_with_a_page(
 
 
 def test_a_link_for_a_resolved_alert_says_when_it_was_resolved(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
     phone: Callable[[], Page],
 ) -> None:
     world = scene()
@@ -227,7 +220,7 @@ def test_a_link_for_a_resolved_alert_says_when_it_was_resolved(
 
 
 def test_a_link_ignores_broken_credentials_beside_it(
-    scene: Callable[..., Scene],  # noqa: F811
+    scene: Callable[..., Scene],
 ) -> None:
     """A stale session cookie or a wrong token in the same request does not spoil it."""
     world = scene()

@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -27,9 +28,9 @@ from nursery.config import Settings
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 ROOM = "nursery"
 SETTINGS = Settings(
-    rules={"cold_for_s": 60, "stale_after_s": 120, "cool_below_c": 16.0, "drop_c": 15.0},  # type: ignore[arg-type]
-    alerts={"repeat_after_s": [300, 600], "repeat_every_s": 600, "escalate_after_s": 900},  # type: ignore[arg-type]
-    notify={"urls": ["json://127.0.0.1:9/family"]},  # type: ignore[arg-type]
+    rules={"cold_for_s": 60, "stale_after_s": 120, "cool_below_c": 16.0, "drop_c": 15.0},
+    alerts={"repeat_after_s": [300, 600], "repeat_every_s": 600, "escalate_after_s": 900},
+    notify={"urls": ["json://127.0.0.1:9/family"]},
 )
 
 
@@ -161,4 +162,4 @@ AlertMachine.TestCase.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_alert_lifecycle_state_machine = AlertMachine.TestCase
+test_alert_lifecycle_state_machine = pytest.mark.slow(AlertMachine.TestCase)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -24,112 +22,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.alert_state import AlertStateMessage
 from contract.messages import ReadingMessage, new_boot_id
 from contract.topics import alert_topic, command_topic
-from firmware.publisher import Publisher
 from firmware.runner import run as run_firmware
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
-from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
-
-StartHub = Callable[[Settings], RunningHub]
-
-FAST_RULES: dict[str, object] = {
-    "cold_for_s": 0.3,
-    "stale_after_s": 2.0,
-    "drop_c": 15.0,  # keep fast-drop warnings out of these traces
-    "cool_below_c": 16.0,  # no cool band: cold or not
-    "humidity_for_s": 3600.0,
-}
-FAST_ALERTS: dict[str, object] = {
-    "repeat_after_s": [1.0, 2.0],
-    "repeat_every_s": 1.0,
-    "escalate_after_s": 3600.0,
-    "max_per_hour": 1000,
-}
-
-
-class TracePlayer:
-    """Plays a room's temperature as the firmware would, every 50 ms, until stopped.
-
-    The test moves the level (`player.level = 15.5`) and waits on what the hub does.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.level = 19.0
-        self.sent = 0
-        self.boot_id = new_boot_id()
-        self.publisher = Publisher(settings, self.boot_id)
-        self.room = settings.firmware.room
-        self._stop = threading.Event()
-        self._paused = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            if self._paused.is_set():
-                continue
-            reading = ReadingMessage(
-                self.room, self.boot_id, self.sent, datetime.now(UTC), self.level, 50.0
-            )
-            self.publisher.publish_reading(reading)
-            self.sent += 1
-
-    def pause(self) -> None:
-        self._paused.set()
-
-    def resume(self) -> None:
-        self._paused.clear()
-
-    def wait_readings(self, count: int) -> None:
-        """Wait until `count` more readings went out: time passing, measured by events."""
-        target = self.sent + count
-        wait_until(lambda: self.sent >= target, timeout=30, what=f"{count} more readings")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.publisher.close()
-
-
-@pytest.fixture
-def players() -> Iterator[Callable[[Settings], TracePlayer]]:
-    started: list[TracePlayer] = []
-
-    def start(settings: Settings) -> TracePlayer:
-        player = TracePlayer(settings)
-        started.append(player)
-        return player
-
-    yield start
-    for player in started:
-        player.stop()
-
-
-class Scene(NamedTuple):
-    receiver: Receiver
-    settings: Settings
-    hub: RunningHub
-    room: TracePlayer
-
-
-@pytest.fixture
-def scene(
-    tmp_path: Path,
-    broker: Mosquitto,
-    base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    start_hub: StartHub,
-    players: Callable[[Settings], TracePlayer],
-) -> Callable[..., Scene]:
-    """A running hub with a push receiver and one room playing readings at 19 °C."""
-
-    def build(fail_times: int = 0) -> Scene:
-        receiver = receivers(fail_times=fail_times)
-        settings = settings_for(tmp_path, broker, base_topic, receiver)
-        hub = start_hub(settings)
-        return Scene(receiver, settings, hub, players(settings))
-
-    return build
+from tests.support import Mosquitto, StartHub, api_token, free_port, wait_until, without_settings
+from tests.support.alerting import FAST_RULES, Scene, open_alert, settings_for, titles
+from tests.support.env import mqtt_env
+from tests.support.push import Receiver
+from tests.support.rooms import TracePlayer
 
 
 class AlertTopic:
@@ -153,41 +52,12 @@ class AlertTopic:
         self.client.loop_stop()
 
 
-def settings_for(
-    tmp_path: Path, broker: Mosquitto, base: str, receiver: Receiver, **extra: dict[str, object]
-) -> Settings:
-    port = free_port()
-    sections: dict[str, dict[str, object]] = {
-        "rules": dict(FAST_RULES),
-        "alerts": dict(FAST_ALERTS),
-        "notify": {
-            "urls": [receiver.url("family")],
-            "public_url": f"http://127.0.0.1:{port}",
-            "timeout_s": 5,
-        },
-        "hub": {"http_port": port},
-    }
-    for section, values in extra.items():
-        sections.setdefault(section, {}).update(values)
-    return hub_settings(tmp_path, broker.port, base, **sections)
-
-
-def titles(receiver: Receiver, needle: str) -> list[str]:
-    return [title for title in receiver.titles() if needle in title]
-
-
-def open_alert(hub: RunningHub, condition: str) -> dict[str, Any]:
-    alerts = hub.get("/api/alerts").json()
-    found = [a for a in alerts if a["condition"] == condition and a["state"] != "resolved"]
-    assert found, f"no open {condition} alert in {alerts}"
-    return found[0]  # type: ignore[no-any-return]
-
-
+@pytest.mark.slow
 def test_a_cold_night_pages_once_repeats_stops_on_ack_rearms_and_resolves_once(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
     players: Callable[[Settings], TracePlayer],
 ) -> None:
@@ -237,11 +107,12 @@ def test_a_cold_night_pages_once_repeats_stops_on_ack_rearms_and_resolves_once(
     alert_topic_sub.close()
 
 
+@pytest.mark.slow
 def test_a_flaky_sensor_pages_nobody_for_cold(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
 ) -> None:
     """The simulated `flaky` firmware (read errors, a spike, a stuck value) plus single
@@ -284,6 +155,7 @@ def test_a_flaky_sensor_pages_nobody_for_cold(
     assert not [t for t in receiver.titles() if "cold" in t]
 
 
+@pytest.mark.slow
 def test_a_silent_sensor_pages_no_data_and_never_resolves_while_silent(
     scene: Callable[..., Scene],
 ) -> None:
@@ -344,6 +216,7 @@ def test_push_buttons_ack_without_login_and_only_with_a_valid_signature(
     assert "minutes" in bad.text
 
 
+@pytest.mark.slow
 def test_push_failures_show_on_healthz_and_ingest_goes_on(
     scene: Callable[..., Scene],
 ) -> None:
@@ -364,23 +237,22 @@ def test_push_failures_show_on_healthz_and_ingest_goes_on(
     wait_until(lambda: titles(receiver, "room is cold"), timeout=60, what="delivery after retry")
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     players: Callable[[Settings], TracePlayer],
 ) -> None:
     receiver = receivers()
     settings = settings_for(
         tmp_path, broker, base_topic, receiver, alerts={"repeat_after_s": [3.0, 6.0]}
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(settings.hub.db),
             "NURSERY_HUB__HTTP_PORT": str(settings.hub.http_port),
             "NURSERY_HUB__CLIENT_ID": settings.hub.client_id,
@@ -439,10 +311,10 @@ def test_kill_9_of_the_hub_mid_incident_sends_no_duplicate_first_page(
 
 def test_notify_test_reaches_every_channel_and_names_the_failures(
     tmp_path: Path,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
 ) -> None:
     good = receivers()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env["NURSERY_NOTIFY__URLS"] = json.dumps([good.url("ok")])
     result = subprocess.run(
         [sys.executable, "-m", "nursery", "notify-test"],

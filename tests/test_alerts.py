@@ -3,6 +3,7 @@ snooze that stop them, re-arm on a further drop, escalation, and one "back to no
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -49,7 +50,7 @@ class Room:
         )
         for incident in result.changed:
             if incident.id is None:
-                incident = Incident(**{**_fields(incident), "id": self.next_id})
+                incident = replace(incident, id=self.next_id)
                 self.next_id += 1
             if incident.resolved_at is None:
                 self.open[incident.condition] = incident
@@ -60,10 +61,6 @@ class Room:
 
     def kinds(self) -> list[tuple[int, str]]:
         return [(minute, kind) for minute, kind, _ in self.sent]
-
-
-def _fields(incident: Incident) -> dict[str, object]:
-    return {name: getattr(incident, name) for name in Incident.__slots__}
 
 
 def test_a_cold_night_pages_once_then_repeats_on_schedule_until_acknowledged() -> None:
@@ -165,7 +162,7 @@ def test_cannot_acknowledge_a_resolved_alert() -> None:
     room.at(0, cold(15.5))
     incident = room.open[Condition.COLD]
     room.at(1)
-    done = Incident(**{**_fields(incident), "resolved_at": T0})
+    done = replace(incident, resolved_at=T0)
     with pytest.raises(AlertError, match="already resolved"):
         acknowledge(done, "Sam", "dashboard", T0)
 

@@ -25,7 +25,7 @@ from hub.monitor.alerts import AlertError
 from hub.monitor.watch import UnknownAlert
 from hub.preferences import PreferenceError, UnknownChannel
 from hub.store.database import StoreError
-from tests.conftest import free_port, wait_until
+from tests.support import free_port, wait_until
 
 
 class Household:

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -26,7 +27,8 @@ from schemathesis.checks import (
 
 from contract.messages import ReadingMessage, new_boot_id
 from contract.topics import reading_topic
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support.env import setting_names
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
 ROOM = "nursery"
@@ -37,7 +39,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, broker: Mosquitto) -> Iterator
     """One hub for every operation, with a room that has a reading, so the generated
     requests reach the code behind the 404s too."""
     base = f"s{uuid.uuid4().hex[:10]}"
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("NURSERY_")}
+    saved = {k: os.environ.pop(k) for k in setting_names()}
     running = RunningHub(hub_settings(tmp_path_factory.mktemp("schema"), broker.port, base))
     try:
         wait_until(running.mqtt_connected, what="the hub to connect")
@@ -78,7 +80,7 @@ def test_the_hub_serves_the_schema_under_test(hub: RunningHub) -> None:
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_answers_within_its_schema(
-    case: schemathesis.Case, hub: RunningHub
+    case: schemathesis.Case[Any], hub: RunningHub
 ) -> None:
     case.call_and_validate(
         base_url=hub.url,

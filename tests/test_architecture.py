@@ -59,7 +59,7 @@ def imports(path: Path) -> Iterator[str]:
 
 def unit(module: str) -> str:
     """What a circle is counted between: a top-level package, or one part of the hub
-    (a subpackage such as hub.store, or a module such as hub.app)."""
+    (a subpackage such as hub.store.database, or a module such as hub.app)."""
     parts = module.split(".")
     return ".".join(parts[:2]) if parts[0] == "hub" and len(parts) > 1 else parts[0]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,20 +18,18 @@ import pytest
 
 from mqttlink.settings import SettingsError
 from nursery.config import load_settings
-from tests.conftest import (
+from tests.support import (
     TEST_CAREGIVER,
     TEST_PASSWORD,
     Mosquitto,
     RunningHub,
+    StartHub,
     api_token,
     free_port,
     hub_settings,
     wait_until,
 )
-from tests.test_accounts import OLD_SAM_TOKEN, adduser, old_database
-from tests.test_cli import nursery
-
-StartHub = Callable[..., RunningHub]
+from tests.support.cli import OLD_SAM_TOKEN, adduser, nursery, old_database
 
 # Open on purpose: monitoring, the API description, and the page a push link opens (it
 # checks the link's own signature).

@@ -11,9 +11,8 @@ import pytest
 
 from contract.messages import new_boot_id
 from firmware.publisher import Publisher
-from tests.conftest import RunningHub, free_port, hub_settings, wait_until
-from tests.secure_broker import BASE, SecureMosquitto
-from tests.test_tls import USERS, ca, secure  # noqa: F401 - fixtures
+from tests.support import RunningHub, free_port, hub_settings, wait_until
+from tests.support.secure_broker import BASE, USERS, SecureMosquitto
 
 ADDRESS_FIX = "check mqtt.host (NURSERY_MQTT__HOST) and mqtt.port (NURSERY_MQTT__PORT)"
 LOGIN_FIX = (
@@ -25,6 +24,7 @@ def lines(caplog: pytest.LogCaptureFixture, needle: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if needle in r.getMessage()]
 
 
+@pytest.mark.slow
 def test_the_firmware_names_the_address_settings_when_no_broker_answers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -41,6 +41,7 @@ def test_the_firmware_names_the_address_settings_when_no_broker_answers(
     assert said[0].endswith(ADDRESS_FIX)
 
 
+@pytest.mark.slow
 def test_the_hub_names_the_address_settings_when_no_broker_answers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, clean_env: Any
 ) -> None:
@@ -59,7 +60,7 @@ def test_the_hub_names_the_address_settings_when_no_broker_answers(
 
 def test_a_refused_login_names_the_login_settings_in_hub_and_firmware(
     tmp_path: Path,
-    secure: SecureMosquitto,  # noqa: F811 - the fixture
+    secure: SecureMosquitto,
     caplog: pytest.LogCaptureFixture,
     clean_env: Any,
 ) -> None:

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def nursery(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "nursery", *args],
-        env=full,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support.cli import nursery
 
 
 @pytest.mark.parametrize("command", ["demo", "hub", "firmware", "notify-test", "adduser", "token"])

@@ -11,7 +11,7 @@ import pytest
 
 from mqttlink.settings import SettingsError
 from nursery.config import Settings, all_keys, env_name, load_settings
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_defaults(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_password_is_never_echoed(clean_env: pytest.MonkeyPatch, tmp_path: Path)
     with pytest.raises(SettingsError) as caught:
         load_settings(config)
     assert "hunter2" not in str(caught.value)
-    assert "hunter2" not in repr(Settings(mqtt={"password": "hunter2"}))  # type: ignore[arg-type]
+    assert "hunter2" not in repr(Settings(mqtt={"password": "hunter2"}))
 
 
 def test_password_from_env_is_never_echoed(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -300,7 +300,7 @@ def test_thresholds_that_contradict_each_other_name_the_key_and_both_values(
 
 
 def test_equal_thresholds_turn_a_band_off_and_are_allowed(clean_env: pytest.MonkeyPatch) -> None:
-    rules = Settings(rules={"cool_below_c": 16.0, "warm_above_c": 24.0}).rules  # type: ignore[arg-type]
+    rules = Settings(rules={"cool_below_c": 16.0, "warm_above_c": 24.0}).rules
     assert rules.effective("cool_below_c") == rules.effective("cold_below_c")
 
 

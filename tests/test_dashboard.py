@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,150 +16,27 @@ from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import (
-    Browser,
-    Locator,
-    Page,
     Route,
-    ViewportSize,
     expect,
 )
-from playwright.sync_api import Error as PlaywrightError
 
-from contract.messages import FaultMessage, ReadingMessage, new_boot_id
-from contract.topics import fault_topic, reading_topic, status_topic
 from hub.api.pages import asset_version
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, api_token, hub_settings, login, wait_until
-from tests.test_alerting import (  # noqa: F401 - players is a fixture
-    TracePlayer,
-    open_alert,
-    players,
-    settings_for,
-)
-from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
-
-PHONE: ViewportSize = {"width": 390, "height": 844}
-STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
-
-# The page polls every 3 s; leave room for a slow CI machine.
-expect.set_options(timeout=15_000)
-
-StartHub = Callable[..., RunningHub]
-
+from tests.support import Mosquitto, RunningHub, StartHub, api_token, hub_settings, wait_until
+from tests.support.alerting import open_alert, settings_for
+from tests.support.browser import STATIC, Phone, assert_only_the_hub, rooms_json
+from tests.support.push import Receiver
+from tests.support.rooms import Monitor, TracePlayer
 
 # --- browser, phone and monitor helpers --------------------------------------------
-
-
-class Phone:
-    """One browser tab at phone size that records every request and script error."""
-
-    def __init__(self, browser: Browser, color_scheme: Literal["light", "dark"]) -> None:
-        self.context = browser.new_context(viewport=PHONE, color_scheme=color_scheme)
-        self.page: Page = self.context.new_page()
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def open(self, hub: RunningHub) -> Page:
-        login(self.page, hub.url)
-        # A marker that a reload would wipe: proves later updates happen in place.
-        self.page.evaluate("window.__sameDocument = true")
-        return self.page
-
-    def card(self, room: str) -> Locator:
-        return self.page.locator(f'.room[data-room="{room}"]')
-
-    def still_same_document(self) -> bool:
-        return bool(self.page.evaluate("window.__sameDocument === true"))
-
-    def horizontal_overflow(self) -> int:
-        width = int(self.page.evaluate("document.documentElement.scrollWidth"))
-        return width - PHONE["width"]
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Callable[..., Phone]]:
-    phones: list[Phone] = []
-
-    def open_phone(color_scheme: Literal["light", "dark"] = "light") -> Phone:
-        tab = Phone(browser, color_scheme)
-        phones.append(tab)
-        return tab
-
-    yield open_phone
-    for tab in phones:
-        tab.context.close()
-
-
-class Monitor:
-    """Publishes on the broker as one room's firmware would."""
-
-    def __init__(self, client: mqtt.Client, base: str, room: str) -> None:
-        self.client = client
-        self.base = base
-        self.room = room
-        self.boot_id = new_boot_id()
-        self.seq = 0
-
-    def reading(
-        self, temperature_c: float, humidity_pct: float, ts: datetime | None = None
-    ) -> None:
-        message = ReadingMessage(
-            self.room,
-            self.boot_id,
-            self.seq,
-            ts or datetime.now(UTC),
-            temperature_c,
-            humidity_pct,
-        )
-        self.seq += 1
-        self._publish(reading_topic(self.base, self.room), message.encode())
-
-    def status(self, value: Literal["online", "offline"]) -> None:
-        self._publish(status_topic(self.base, self.room), value.encode(), retain=True)
-
-    def fault(self, error: str, ts: datetime) -> None:
-        message = FaultMessage(self.room, self.boot_id, ts, error, consecutive_failures=3)
-        self._publish(fault_topic(self.base, self.room), message.encode())
-
-    def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-
-@pytest.fixture
-def mqtt_client(broker: Mosquitto) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    yield client
-    client.loop_stop()
-    client.disconnect()
-
-
-@pytest.fixture
-def monitor(mqtt_client: mqtt.Client, base_topic: str) -> Callable[[str], Monitor]:
-    return lambda room: Monitor(mqtt_client, base_topic, room)
 
 
 @pytest.fixture
 def hub(tmp_path: Path, broker: Mosquitto, base_topic: str, start_hub: StartHub) -> RunningHub:
     return start_hub(hub_settings(tmp_path, broker.port, base_topic))
-
-
-def rooms_json(hub: RunningHub) -> list[dict[str, object]]:
-    rooms: list[dict[str, object]] = hub.get("/api/rooms").json()
-    return rooms
-
-
-def assert_only_the_hub(tab: Phone, hub: RunningHub) -> None:
-    hub_origin = f"127.0.0.1:{hub.port}"
-    elsewhere = [url for url in tab.requests if urlsplit(url).netloc != hub_origin]
-    assert elsewhere == [], f"requests to hosts other than the hub: {elsewhere}"
 
 
 class AssetRefs(HTMLParser):
@@ -484,9 +361,9 @@ def test_cold_alert_on_the_card_and_i_am_on_it_acknowledges(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    players: Players,  # noqa: F811
+    players: Players,
     phone: Callable[..., Phone],
 ) -> None:
     settings = settings_for(tmp_path, broker, base_topic, receivers())
@@ -580,9 +457,9 @@ def test_snooze_then_warming_clears_the_row_and_the_list_keeps_it(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    players: Players,  # noqa: F811
+    players: Players,
     phone: Callable[..., Phone],
 ) -> None:
     settings = settings_for(tmp_path, broker, base_topic, receivers())
@@ -638,13 +515,14 @@ def _has_open(hub: RunningHub, condition: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_failing_pushes_show_a_banner_and_alerts_still_show(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    players: Players,  # noqa: F811
+    players: Players,
     phone: Callable[..., Phone],
 ) -> None:
     long_room = "a" * 63  # the longest room name the contract allows

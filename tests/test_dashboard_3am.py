@@ -13,41 +13,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from nursery.config import Settings
-from tests.conftest import TEST_CAREGIVER, TEST_PASSWORD, Mosquitto, RunningHub, wait_until
-from tests.test_alerting import (  # noqa: F401 - players is a fixture
-    TracePlayer,
-    open_alert,
-    players,
-    settings_for,
-)
-from tests.test_dashboard import (  # noqa: F401 - phone, monitor, mqtt_client are fixtures
-    PHONE,
-    Monitor,
-    Phone,
-    assert_only_the_hub,
-    monitor,
-    mqtt_client,
-    phone,
-    rooms_json,
-)
-from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
+from tests.support import TEST_CAREGIVER, TEST_PASSWORD, Mosquitto, StartHub, wait_until
+from tests.support.alerting import open_alert, settings_for
+from tests.support.browser import PHONE, Phone, assert_only_the_hub, rooms_json
+from tests.support.push import Receiver
+from tests.support.rooms import Monitor, TracePlayer
 
-StartHub = Callable[..., RunningHub]
 Players = Callable[[Settings], TracePlayer]
 
 
+@pytest.mark.slow
 def test_three_am_sign_in_live_reading_fahrenheit_acknowledge_and_lock_out(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    players: Players,  # noqa: F811
-    monitor: Callable[[str], Monitor],  # noqa: F811
-    phone: Callable[..., Phone],  # noqa: F811
+    players: Players,
+    monitor: Callable[[str], Monitor],
+    phone: Callable[..., Phone],
     browser: Browser,
 ) -> None:
     receiver = receivers()
@@ -148,14 +136,15 @@ def test_three_am_sign_in_live_reading_fahrenheit_acknowledge_and_lock_out(
         other.close()
 
 
+@pytest.mark.slow
 def test_one_cold_night_is_one_box_one_tap_one_value_and_one_story(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    monitor: Callable[[str], Monitor],  # noqa: F811
-    phone: Callable[..., Phone],  # noqa: F811
+    monitor: Callable[[str], Monitor],
+    phone: Callable[..., Phone],
 ) -> None:
     """Issue #16 at 3 a.m. on a 390 × 844 phone: a room that falls fast and then gets cold
     has two open alerts, but one box, one "I'm on it" that answers both, the big number
@@ -172,7 +161,12 @@ def test_one_cold_night_is_one_box_one_tap_one_value_and_one_story(
 
     def drive(level: float, until: Callable[[], bool], what: str) -> None:
         """Readings at `level`, as the firmware sends them, until the hub does `what`."""
-        wait_until(lambda: nursery.reading(level, 50.0) or until(), timeout=30, what=what)
+
+        def sent_and_done() -> bool:
+            nursery.reading(level, 50.0)
+            return until()
+
+        wait_until(sent_and_done, timeout=30, what=what)
 
     def open_alerts() -> list[dict[str, Any]]:
         return [a for a in hub.get("/api/alerts").json() if a["state"] != "resolved"]
@@ -266,7 +260,7 @@ def test_one_cold_night_is_one_box_one_tap_one_value_and_one_story(
         lambda: (
             next(a for a in open_alerts() if a["condition"] == "cold")["value"] != 15.4
             and rooms_json(hub)[0]["latest"]["temperature_c"] == 15.4
-        ),  # type: ignore[index]
+        ),
         what="the hub's filtered value to lag the newest reading",
     )
     expect(card.locator(".temp-value")).to_have_text("15.4")
@@ -283,10 +277,10 @@ def test_a_stuck_sensor_says_its_readings_have_not_changed(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    monitor: Callable[[str], Monitor],  # noqa: F811
-    phone: Callable[..., Phone],  # noqa: F811
+    monitor: Callable[[str], Monitor],
+    phone: Callable[..., Phone],
 ) -> None:
     """Issue #16: a sensor whose readings froze says so on the page, as the push does,
     instead of a share of failed reads it does not have."""
@@ -302,8 +296,12 @@ def test_a_stuck_sensor_says_its_readings_have_not_changed(
         alerts = hub.get("/api/alerts").json()
         return any(a["condition"] == "sensor_suspect" and a["state"] != "resolved" for a in alerts)
 
+    def sent_and_stuck() -> bool:
+        nursery.reading(18.2, 47.0)
+        return stuck()
+
     # The same reading, again and again, as a frozen sensor sends it.
-    wait_until(lambda: nursery.reading(18.2, 47.0) or stuck(), timeout=30, what="a stuck sensor")
+    wait_until(sent_and_stuck, timeout=30, what="a stuck sensor")
     tab = phone()
     tab.open(hub)
     card = tab.card("nursery")

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until
+from tests.support import free_port, wait_until, without_settings
 
 
 def _listening(port: int) -> bool:
@@ -31,10 +31,13 @@ def _listening(port: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "broker", [pytest.param("mosquitto", marks=pytest.mark.broker), "embedded"]
+)
 def test_demo_shows_live_readings_and_stops_cleanly(tmp_path: Path, broker: str) -> None:
     http_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env["PYTHONUNBUFFERED"] = "1"
     # A setting left in the shell, in any case (settings are read in any case), must not
     # reach the demo's own processes: here it would point them at a dead broker.
@@ -142,7 +145,7 @@ def demo(tmp_path: Path) -> Iterator[Callable[..., RunningDemo]]:
     started: list[RunningDemo] = []
 
     def start(*args: str) -> RunningDemo:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        env = without_settings()
         env["PYTHONUNBUFFERED"] = "1"
         proc = subprocess.Popen(
             [sys.executable, "-m", "nursery", "demo", "--broker", "mosquitto", *args],
@@ -196,6 +199,8 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.slow
+@pytest.mark.broker
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("how", ["SIGHUP", "SIGTERM", "SIGKILL"])
 def test_the_demos_parts_end_with_it(demo: Callable[..., RunningDemo], how: str) -> None:
@@ -224,6 +229,7 @@ def test_the_demos_parts_end_with_it(demo: Callable[..., RunningDemo], how: str)
         assert "Traceback" not in running.output()
 
 
+@pytest.mark.broker
 def test_a_busy_http_port_stops_the_demo_with_one_line(demo: Callable[..., RunningDemo]) -> None:
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
@@ -240,6 +246,7 @@ def test_a_busy_http_port_stops_the_demo_with_one_line(demo: Callable[..., Runni
     ]
 
 
+@pytest.mark.broker
 def test_a_port_in_time_wait_is_used_as_asked(demo: Callable[..., RunningDemo]) -> None:
     """A demo just stopped leaves its port in TIME_WAIT for a minute; the next demo with
     the same --http-port gets that port, as uvicorn (SO_REUSEADDR) can listen on it."""

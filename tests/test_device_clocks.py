@@ -137,6 +137,7 @@ def test_two_readings_a_second_with_one_stamp_page(stamps: Stamps) -> None:
     assert delay <= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behind_before, behind_after", [(HOURS_3, 0.0), (0.0, HOURS_3)])
 @pytest.mark.parametrize("interval_s", [10.0, 2.0])
 def test_a_clock_step_during_the_cold_does_not_delay_the_page(
@@ -183,6 +184,7 @@ def test_a_cold_room_pages_within_cold_for_s_and_two_readings_whatever_the_clock
     assert took <= QUICK.cold_for_s + 2 * publisher.interval_s + 2 * publisher.jitter_s
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(
     clocks,
@@ -199,6 +201,7 @@ def test_a_comfortable_room_never_pages_whatever_the_clock(
         assert set(found) <= {Condition.CLOCK_SKEW}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     st.sampled_from([0.5, 1.0, 2.0, 10.0]),

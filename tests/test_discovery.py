@@ -36,8 +36,10 @@ from hub.conditions import Condition
 from hub.discovery import Discovery
 from mqttlink.rules_settings import RulesSettings
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-from tests.test_alerting import FAST_RULES, TracePlayer, open_alert
+from tests.support import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support.alerting import FAST_RULES, open_alert
+from tests.support.homeassistant import render
+from tests.support.rooms import TracePlayer
 
 # --- Home Assistant's discovery rules, as data -------------------------------------------
 # From home-assistant.io integrations/mqtt (discovery topic, device-based discovery payload,
@@ -693,16 +695,6 @@ def test_the_rules_catch_a_bad_topic_and_a_platform_key_per_entity() -> None:
 
 
 # --- the templates, rendered against the payloads they read ----------------------------------
-
-
-def render(template: str, payload: bytes) -> str:
-    """As Home Assistant renders an MQTT template: `value` and `value_json`, result as text."""
-    jinja2 = pytest.importorskip("jinja2")
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    text = payload.decode()
-    return str(env.from_string(template).render(value=text, value_json=json.loads(text)))
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,6 @@ a real Mosquitto between them, readings read back over HTTP."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,33 +17,11 @@ from contract.messages import ReadingMessage
 from firmware.runner import run as run_firmware
 from firmware.sensors import SensorReading
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
-from tests.test_alerting import titles
-from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
-
-
-class Process:
-    """A `nursery` subcommand run the way a user runs it, with its output kept."""
-
-    def __init__(self, tmp_path: Path, name: str, env: dict[str, str]) -> None:
-        self.log = tmp_path / f"{name}.log"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
-        full_env.update(env)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nursery", name],
-            env=full_env,
-            cwd=tmp_path,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(15)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+from tests.support import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
+from tests.support.alerting import titles
+from tests.support.env import mqtt_env
+from tests.support.processes import NurseryProcess
+from tests.support.push import Receiver
 
 
 @pytest.fixture
@@ -59,7 +33,7 @@ def wire(broker: Mosquitto, base_topic: str) -> Iterator[list[ReadingMessage]]:
 
     def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         with lock:
-            seen.append(ReadingMessage.decode(message.payload))
+            seen.append(ReadingMessage.decode(bytes(message.payload)))
 
     client.on_message = on_message
     client.connect("127.0.0.1", broker.port)
@@ -70,16 +44,15 @@ def wire(broker: Mosquitto, base_topic: str) -> Iterator[list[ReadingMessage]]:
     client.loop_stop()
 
 
+@pytest.mark.slow
 def test_simulated_firmware_to_hub_to_http(
     tmp_path: Path, broker: Mosquitto, base_topic: str, wire: list[ReadingMessage]
 ) -> None:
     http_port = free_port()
     common = {
-        "NURSERY_MQTT__HOST": "127.0.0.1",
-        "NURSERY_MQTT__PORT": str(broker.port),
-        "NURSERY_MQTT__BASE_TOPIC": base_topic,
+        **mqtt_env(broker.port, base_topic),
     }
-    hub = Process(
+    hub = NurseryProcess(
         tmp_path,
         "hub",
         {
@@ -106,7 +79,7 @@ def test_simulated_firmware_to_hub_to_http(
             timeout=30,
             what="the hub to serve and connect",
         )
-        firmware = Process(
+        firmware = NurseryProcess(
             tmp_path,
             "firmware",
             {
@@ -135,7 +108,7 @@ def test_simulated_firmware_to_hub_to_http(
 
         def stored() -> list[dict[str, object]]:
             response = get("/api/rooms/kids-room/readings?max_points=10000")
-            return response.json()["points"] if response else []  # type: ignore[no-any-return]
+            return response.json()["points"] if response else []
 
         wait_until(lambda: len(stored()) == len(sent), what="every reading stored")
         points = stored()
@@ -210,7 +183,7 @@ class Wire:
         self.client.loop_start()
 
     def _on_message(self, c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        reading = ReadingMessage.decode(message.payload)
+        reading = ReadingMessage.decode(bytes(message.payload))
         with self._lock:
             self.seen.append((datetime.now(UTC), reading))
 
@@ -226,12 +199,13 @@ class Wire:
         self.client.loop_stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ntp_answers", [False, True], ids=["3h-behind", "ntp-steps-mid-cold"])
 def test_a_pi_three_hours_behind_pages_a_cold_room_on_time(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: Callable[[Settings], RunningHub],
     ntp_answers: bool,
 ) -> None:

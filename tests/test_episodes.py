@@ -11,13 +11,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 
 from contract.episode_events import EpisodeEventMessage
-from contract.messages import ReadingMessage
 from hub.comfort import ComfortBand
 from hub.conditions import Condition, Incident
 from hub.episodes.doctor_card import CardPolicy, doctor_card, emergency_text
@@ -30,8 +30,9 @@ from hub.episodes.report_render import episodes_csv, readings_csv, render_html
 from hub.episodes.snapshot import Point, room_snapshot
 from hub.episodes.storage import UNDO_WINDOW, EpisodeStore, NotFound
 from hub.episodes.validation import EpisodeInvalid, check_details, check_timing
-from hub.store.database import Received, Store
+from hub.store.database import Store
 from nursery.config import Settings
+from tests.support.episodes import add_readings
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -230,7 +231,7 @@ EMERGENCY = (
     ],
 )
 def test_each_sign_in_one_episode_grades_the_card(
-    details: dict[str, object], seconds: float, sign: str, urgency: str
+    details: dict[str, Any], seconds: float, sign: str, urgency: str
 ) -> None:
     card = doctor_card([episode(4, NOW - timedelta(hours=1), seconds, **details)], NOW, POLICY)
     assert card.show and card.urgency == urgency
@@ -375,24 +376,12 @@ def test_patterns_per_local_day_week_time_of_day_and_band() -> None:
 
 @pytest.fixture
 def hub_db(tmp_path: Path) -> Iterator[tuple[Store, EpisodeStore, Settings]]:
-    settings = Settings(hub={"db": tmp_path / "hub.db"})  # type: ignore[arg-type]
+    settings = Settings(hub={"db": tmp_path / "hub.db"})
     store = Store(settings.hub.db)
     episodes = EpisodeStore(settings.hub.db)
     yield store, episodes, settings
     episodes.close()
     store.close()
-
-
-def add_readings(
-    store: Store, room: str, start: datetime, temps: list[float], step_s: float = 60
-) -> None:
-    boot = str(uuid.uuid4())
-    store.add_readings(
-        Received(
-            ReadingMessage(room, boot, i, start + timedelta(seconds=i * step_s), t, 45.0), start
-        )
-        for i, t in enumerate(temps)
-    )
 
 
 def test_the_episode_tables_are_private_and_live_in_the_hub_database(tmp_path: Path) -> None:

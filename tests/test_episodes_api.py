@@ -6,11 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import re
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,14 +18,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from pypdf import PdfReader
 
-from contract.messages import ReadingMessage
-from contract.topics import reading_topic
 from hub.episodes.doctor_card import emergency_text
-from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
+from tests.support.episodes import ROOM, cooled_hub, iso, log_past
 
-StartHub = Callable[[Settings], RunningHub]
-ROOM = "nursery"
 NOTE = "private-note-7f3a"  # must never show up in a log line or on MQTT
 
 
@@ -42,52 +35,14 @@ def publisher(broker: Mosquitto) -> Iterator[mqtt.Client]:
     client.loop_stop()
 
 
-def hour_of_readings(
-    end: datetime, temp: Callable[[int], float], room: str = ROOM
-) -> list[ReadingMessage]:
-    """A reading a minute for the hour before `end` (index 0 is an hour before)."""
-    boot = str(uuid.uuid4())
-    return [
-        ReadingMessage(room, boot, i, end - timedelta(minutes=60 - i), temp(i), 40.0 + i / 10)
-        for i in range(61)
-    ]
-
-
-def publish_until_stored(
-    client: mqtt.Client, base: str, hub: RunningHub, readings: list[ReadingMessage]
-) -> None:
-    """Publish, and again while the hub has not stored them all: a QoS 1 message sent before
-    the hub's subscription is in place is dropped by the broker; a repeat is stored once."""
-
-    sent_at = -math.inf
-
-    def stored() -> bool:
-        nonlocal sent_at
-        if hub.get("/healthz").json()["messages"]["stored"] >= len(readings):
-            return True
-        if time.monotonic() - sent_at > 1.0:  # give the hub a second before repeating
-            for message in readings:
-                topic = reading_topic(base, message.room)
-                client.publish(topic, message.encode(), qos=1).wait_for_publish(5)
-            sent_at = time.monotonic()
-        return False
-
-    wait_until(stored, timeout=20, what="the hour of readings stored")
-
-
 @pytest.fixture
 def hub(
     tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
 ) -> RunningHub:
     """A hub whose nursery cooled from 18 °C to 15 °C over the last hour."""
-    running = start_hub(hub_settings(tmp_path, broker.port, base_topic))
-    readings = hour_of_readings(datetime.now(UTC), lambda i: 18.0 - i / 20)
-    publish_until_stored(publisher, base_topic, running, readings)
-    return running
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return cooled_hub(
+        start_hub(hub_settings(tmp_path, broker.port, base_topic)), publisher, base_topic
+    )
 
 
 def problem(response: httpx.Response, status: int = 422) -> dict[str, str]:
@@ -95,12 +50,6 @@ def problem(response: httpx.Response, status: int = 422) -> dict[str, str]:
     follows body/query/path in `loc` (a list item adds its index after it)."""
     assert response.status_code == status, response.text
     return {str(item["loc"][1]): str(item["type"]) for item in response.json()["detail"]}
-
-
-def log_past(hub: RunningHub, **body: Any) -> httpx.Response:
-    start = datetime.now(UTC) - timedelta(minutes=10)
-    payload = {"room": ROOM, "started_at": iso(start), "duration_s": 20, **body}
-    return hub.post("/api/episodes", json=payload)
 
 
 # --- access -------------------------------------------------------------------------------

@@ -20,21 +20,20 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from contract.episode_events import EpisodeEventMessage
 from contract.topics import episode_topic
 from hub.episodes.doctor_card import emergency_text
-from nursery.config import Settings
-from tests.conftest import (
+from tests.support import (
     TEST_CAREGIVER,
     TEST_PASSWORD,
     Mosquitto,
     RunningHub,
+    StartHub,
     hub_settings,
     login,
 )
-from tests.test_episodes_api import hour_of_readings, publish_until_stored
+from tests.support.episodes import hour_of_readings, publish_until_stored
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 ROOM = "nursery"
 EMERGENCY = emergency_text("112")
-StartHub = Callable[[Settings], RunningHub]
 
 expect.set_options(timeout=15_000)
 
@@ -91,6 +90,7 @@ def tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
         item.context.close()
 
 
+@pytest.mark.slow
 def test_episode_now_stop_form_card_report_and_csv(
     hub: RunningHub, tab: Callable[..., Tab], tmp_path: Path
 ) -> None:
@@ -237,6 +237,7 @@ def test_without_a_session_the_page_sends_the_parent_to_sign_in(
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
+@pytest.mark.slow
 def test_the_pi_button_starts_the_stopwatch_on_the_phone(
     hub: RunningHub, tab: Callable[..., Tab], publisher: mqtt.Client, base_topic: str
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.episode_events import EpisodeEventMessage, EpisodeStoredMessage
 from contract.topics import episode_stored_topic, episode_topic
-from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
 
-StartHub = Callable[[Settings], RunningHub]
 ROOM = "nursery"
 
 
@@ -39,7 +37,9 @@ class FakePi:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.receipts.append((EpisodeStoredMessage.decode(message.payload), message.retain))
+            self.receipts.append(
+                (EpisodeStoredMessage.decode(bytes(message.payload)), message.retain)
+            )
 
     def press(
         self, action: str, ts: datetime, event_id: str | None = None, room: str = ROOM

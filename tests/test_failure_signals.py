@@ -32,17 +32,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.topics import hub_availability_topic
 from hub.store.database import StoreError
 from nursery.config import Settings
-from tests.conftest import (
-    Mosquitto,
-    RunningHub,
-    api_token,
-    free_port,
-    hub_settings,
-    wait_until,
-)
-from tests.test_faults import Process
-from tests.test_heartbeat import Received, Receiver
-from tests.test_notify import Receiver as PushReceiver
+from tests.support import Mosquitto, RunningHub, api_token, free_port, hub_settings, wait_until
+from tests.support.env import mqtt_env
+from tests.support.pings import Received, Receiver
+from tests.support.processes import NurseryProcess
+from tests.support.push import Receiver as PushReceiver
 
 PERIOD_S = 0.5  # notify.heartbeat_every_s
 STALE_S = 3.0  # rules.stale_after_s
@@ -62,9 +56,7 @@ def hub_env(
 ) -> dict[str, str]:
     """`nursery hub` on the broker, pinging the Healthchecks stand-in every PERIOD_S."""
     return {
-        "NURSERY_MQTT__HOST": "127.0.0.1",
-        "NURSERY_MQTT__PORT": str(broker.port),
-        "NURSERY_MQTT__BASE_TOPIC": base,
+        **mqtt_env(broker.port, base),
         "NURSERY_MQTT__KEEPALIVE_S": str(KEEPALIVE_S),
         "NURSERY_HUB__DB": str(workdir / "hub.db"),
         "NURSERY_HUB__HTTP_PORT": str(free_port()),
@@ -76,16 +68,14 @@ def hub_env(
     }
 
 
-def start_firmware(workdir: Path, broker: Mosquitto, base: str, **extra: str) -> Process:
+def start_firmware(workdir: Path, broker: Mosquitto, base: str, **extra: str) -> NurseryProcess:
     """`nursery firmware` with the simulated sensor (a steady 19.5 °C), a reading every
     0.2 s."""
-    return Process(
+    return NurseryProcess(
         workdir,
         "firmware",
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base,
+            **mqtt_env(broker.port, base),
             "NURSERY_MQTT__KEEPALIVE_S": str(KEEPALIVE_S),
             "NURSERY_FIRMWARE__ROOM": ROOM,
             "NURSERY_FIRMWARE__SENSOR": "simulated",
@@ -114,10 +104,10 @@ def phones() -> Iterator[PushReceiver]:
 
 
 @pytest.fixture
-def processes() -> Iterator[list[Process]]:
+def processes() -> Iterator[list[NurseryProcess]]:
     """Every process a test starts, killed after it (a clean stop is not what is measured
     here, and a firmware stopped with its broker gone would wait for it)."""
-    started: list[Process] = []
+    started: list[NurseryProcess] = []
     yield started
     for process in started:
         if process.alive:
@@ -128,7 +118,7 @@ def healthy(pings: Receiver) -> list[Received]:
     return [r for r in pings.to(CHECK) if r.body.startswith(b"Watching")]
 
 
-def wait_healthy(pings: Receiver, *processes: Process) -> None:
+def wait_healthy(pings: Receiver, *processes: NurseryProcess) -> None:
     """Until the hub reports every part well: the baseline before a failure."""
 
     def up() -> bool:
@@ -205,6 +195,7 @@ class Availability:
 # --- the failures -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "bound_s"),
     [
@@ -220,13 +211,13 @@ def test_a_dead_hub_stops_the_pings_and_turns_home_assistants_hub_connection_off
     broker: Mosquitto,
     base_topic: str,
     pings: Receiver,
-    processes: list[Process],
+    processes: list[NurseryProcess],
     how: str,
     bound_s: float,
 ) -> None:
     seen = Availability(broker, base_topic)
     try:
-        hub = Process(tmp_path, "hub", hub_env(tmp_path, broker, base_topic, pings))
+        hub = NurseryProcess(tmp_path, "hub", hub_env(tmp_path, broker, base_topic, pings))
         processes.append(hub)
         processes.append(start_firmware(tmp_path, broker, base_topic))
         wait_healthy(pings, *processes)
@@ -248,6 +239,7 @@ def test_a_dead_hub_stops_the_pings_and_turns_home_assistants_hub_connection_off
     assert all(r.at <= killed_at + 0.1 for r in pings.requests), "no ping after the kill"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "bound_s"),
     [
@@ -259,12 +251,13 @@ def test_a_dead_hub_stops_the_pings_and_turns_home_assistants_hub_connection_off
         ("SIGSTOP", 2.25 * KEEPALIVE_S + PERIOD_S),
     ],
 )
+@pytest.mark.broker
 def test_a_broker_gone_makes_the_next_ping_a_failure(
     tmp_path: Path,
     base_topic: str,
     pings: Receiver,
     phones: PushReceiver,
-    processes: list[Process],
+    processes: list[NurseryProcess],
     how: str,
     bound_s: float,
 ) -> None:
@@ -274,7 +267,7 @@ def test_a_broker_gone_makes_the_next_ping_a_failure(
         env = hub_env(
             tmp_path, broker, base_topic, pings, NURSERY_NOTIFY__URLS=json.dumps([phones.url()])
         )
-        processes.append(Process(tmp_path, "hub", env))
+        processes.append(NurseryProcess(tmp_path, "hub", env))
         processes.append(start_firmware(tmp_path, broker, base_topic))
         wait_healthy(pings, *processes)
 
@@ -303,12 +296,12 @@ def test_kill_9_of_the_firmware_pushes_monitor_offline_and_fails_the_heartbeat(
     base_topic: str,
     pings: Receiver,
     phones: PushReceiver,
-    processes: list[Process],
+    processes: list[NurseryProcess],
 ) -> None:
     env = hub_env(
         tmp_path, broker, base_topic, pings, NURSERY_NOTIFY__URLS=json.dumps([phones.url()])
     )
-    processes.append(Process(tmp_path, "hub", env))
+    processes.append(NurseryProcess(tmp_path, "hub", env))
     firmware = start_firmware(tmp_path, broker, base_topic)
     processes.append(firmware)
     wait_healthy(pings, *processes)
@@ -324,20 +317,21 @@ def test_kill_9_of_the_firmware_pushes_monitor_offline_and_fails_the_heartbeat(
     report("firmware kill -9", "heartbeat failure", failure.at - killed_at, PERIOD_S)
 
 
+@pytest.mark.slow
 def test_a_firmware_gone_silent_pushes_no_data_and_fails_the_heartbeat(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
     pings: Receiver,
     phones: PushReceiver,
-    processes: list[Process],
+    processes: list[NurseryProcess],
 ) -> None:
     """SIGSTOP: a hung Pi. Its connection stays open, so no last will for 1.5 keep-alives
     (60 s here, past the test): only the silence can tell."""
     env = hub_env(
         tmp_path, broker, base_topic, pings, NURSERY_NOTIFY__URLS=json.dumps([phones.url()])
     )
-    processes.append(Process(tmp_path, "hub", env))
+    processes.append(NurseryProcess(tmp_path, "hub", env))
     firmware = start_firmware(tmp_path, broker, base_topic, NURSERY_MQTT__KEEPALIVE_S="60")
     processes.append(firmware)
     wait_healthy(pings, *processes)
@@ -389,7 +383,7 @@ def test_a_read_only_database_fails_the_heartbeat(
     broker: Mosquitto,
     base_topic: str,
     pings: Receiver,
-    processes: list[Process],
+    processes: list[NurseryProcess],
     start_hub: Callable[[Settings], RunningHub],
     freezer: Freezer,
 ) -> None:
@@ -425,7 +419,7 @@ def test_pushes_failing_for_a_cold_room_fail_the_heartbeat(
     broker: Mosquitto,
     base_topic: str,
     pings: Receiver,
-    processes: list[Process],
+    processes: list[NurseryProcess],
 ) -> None:
     """The phones' push service is down (nothing listens on its port) when the room turns
     cold: the alert's push fails, and the next ping says so."""
@@ -442,7 +436,7 @@ def test_pushes_failing_for_a_cold_room_fail_the_heartbeat(
         NURSERY_RULES__WARM_ABOVE_C="21",
         NURSERY_RULES__COLD_FOR_S="0",
     )
-    hub = Process(tmp_path, "hub", env)
+    hub = NurseryProcess(tmp_path, "hub", env)
     processes.append(hub)
     processes.append(start_firmware(tmp_path, broker, base_topic))
     url = f"http://127.0.0.1:{env['NURSERY_HUB__HTTP_PORT']}/healthz"

@@ -13,10 +13,8 @@ import logging
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,80 +33,14 @@ from firmware.outbox import Outbox, open_outbox
 from firmware.parts import keeper as outbox_keeper
 from mqttlink.settings import MqttSettings
 from nursery.config import Settings
-from tests.conftest import Mosquitto, free_port, wait_until
+from tests.support import Mosquitto, free_port, wait_until
+from tests.support.env import mqtt_env
+from tests.support.processes import NurseryProcess
+
+# Every test runs a broker, and the fault scenes take tens of seconds each.
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 ROOM = "nursery"
-
-
-class PersistentMosquitto(Mosquitto):
-    """A Mosquitto that saves its sessions and retained messages every second, so a
-    kill -9 loses at most a second of them (the outbox must cover that second)."""
-
-    def start(self) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 100000\n" + ("user root\n" if os.geteuid() == 0 else "")
-            # Run as root, Mosquitto switches to the `mosquitto` user, which cannot write
-            # the test's directory: stay root (the line means nothing to anyone else).
-        )
-        self.proc = subprocess.Popen(
-            [exe, "-c", str(conf)], stdout=self.log.open("ab"), stderr=subprocess.STDOUT
-        )
-        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
-
-class Process:
-    """`nursery firmware` or `nursery hub`, run as a user runs it, output kept."""
-
-    def __init__(self, workdir: Path, name: str, env: dict[str, str]) -> None:
-        self.workdir, self.name, self.env = workdir, name, env
-        self.log = workdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
-        env.update(self.env)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nursery", self.name],
-                env=env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(20)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 class Rig:
@@ -119,31 +51,26 @@ class Rig:
         self.outbox = workdir / "fw" / "outbox.db"
         self.hub_db = workdir / "hub.db"
         self.http_port = free_port()
-        mqtt_env = {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base,
-            "NURSERY_MQTT__KEEPALIVE_S": "5",
-        }
+        on_broker = {**mqtt_env(broker.port, base), "NURSERY_MQTT__KEEPALIVE_S": "5"}
         self.hub_env = {
-            **mqtt_env,
+            **on_broker,
             "NURSERY_HUB__DB": str(self.hub_db),
             "NURSERY_HUB__HTTP_PORT": str(self.http_port),
             "NURSERY_HUB__CLIENT_ID": f"hub-{base}"[:23],
         }
         self.firmware_env = {
-            **mqtt_env,
+            **on_broker,
             "NURSERY_FIRMWARE__ROOM": ROOM,
             "NURSERY_FIRMWARE__SENSOR": "simulated",
             "NURSERY_FIRMWARE__OUTBOX": str(self.outbox),
             "NURSERY_FIRMWARE__HEALTH_EVERY_S": "0.5",
             **{f"NURSERY_FIRMWARE__{key.upper()}": value for key, value in firmware.items()},
         }
-        self.hub: Process | None = None
-        self.firmware: Process | None = None
+        self.hub: NurseryProcess | None = None
+        self.firmware: NurseryProcess | None = None
 
-    def start_hub(self) -> Process:
-        self.hub = Process(self.workdir, "hub", self.hub_env)
+    def start_hub(self) -> NurseryProcess:
+        self.hub = NurseryProcess(self.workdir, "hub", self.hub_env)
         return self.hub
 
     def wait_for_hub(self) -> None:
@@ -159,9 +86,9 @@ class Rig:
 
         wait_until(connected, timeout=30, what="the hub to connect to the broker")
 
-    def start_firmware(self) -> Process:
+    def start_firmware(self) -> NurseryProcess:
         if self.firmware is None:
-            self.firmware = Process(self.workdir, "firmware", self.firmware_env)
+            self.firmware = NurseryProcess(self.workdir, "firmware", self.firmware_env)
         else:
             self.firmware.start()
         return self.firmware
@@ -246,7 +173,7 @@ def test_a_broker_outage_of_thousands_of_readings_loses_nothing(
     """The broker stops (cleanly, persistence on, as docs/outbox.md asks of an install)
     while the firmware takes 3000 readings, then comes back."""
     rate = 1000
-    broker = PersistentMosquitto(rig_dir)
+    broker = Mosquitto(rig_dir, persistent=True)
     broker.start()
     rig = Rig(rig_dir, broker, base_topic, interval_s="0.004", drain_per_s=str(rate))
     try:
@@ -298,7 +225,7 @@ def test_a_broker_outage_of_thousands_of_readings_loses_nothing(
 def test_kill_9_of_firmware_broker_and_hub_loses_and_duplicates_nothing(
     rig_dir: Path, base_topic: str
 ) -> None:
-    broker = PersistentMosquitto(rig_dir)
+    broker = Mosquitto(rig_dir, persistent=True)
     broker.start()
     rng = random.Random(6)  # the issue's number: the same "random" points every run
     rig = Rig(rig_dir, broker, base_topic, interval_s="0.02", drain_per_s="500")
@@ -314,8 +241,12 @@ def test_kill_9_of_firmware_broker_and_hub_loses_and_duplicates_nothing(
                 # A random point: after 10-60 more readings taken (0.2-1.2 s).
                 since = sum(rig.taken().values())
                 more = rng.randint(10, 60)
+
+                def taken_enough(target: int = since + more) -> bool:
+                    return sum(rig.taken().values()) >= target
+
                 wait_until(
-                    lambda since=since, more=more: sum(rig.taken().values()) >= since + more,
+                    taken_enough,
                     timeout=30,
                     what=f"{more} more readings before killing the {victim}",
                 )
@@ -404,7 +335,7 @@ def test_a_read_only_outbox_still_lets_live_readings_through(
             return HealthMessage.decode(found[0].encode()) if found else None
 
         reported = wait_until(
-            lambda: (h := health()) is not None and h.outbox_error and h,
+            lambda: h if (h := health()) is not None and h.outbox_error else None,
             timeout=30,
             what="the health message to report the outbox error",
         )
@@ -442,9 +373,9 @@ class Subscriber:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
             if msg.topic == self._reading_topic:
-                self.readings.append(ReadingMessage.decode(msg.payload))
+                self.readings.append(ReadingMessage.decode(bytes(msg.payload)))
             else:
-                self.healths.append(HealthMessage.decode(msg.payload))
+                self.healths.append(HealthMessage.decode(bytes(msg.payload)))
 
     def close(self) -> None:
         self.client.disconnect()

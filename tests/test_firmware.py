@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -42,8 +41,8 @@ from firmware.sensors import SensorReadError, SensorReading, SensorUnavailable
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import MqttSettings, SettingsError
 from nursery.config import Settings, load_settings
-from tests.conftest import Mosquitto, wait_until
-from tests.test_episode_button import pi, play_hub
+from tests.support import Mosquitto, wait_until, without_settings
+from tests.support.pi import pi, play_hub
 
 ROOM = "nursery"
 T = TypeVar("T")
@@ -371,7 +370,7 @@ def test_unreachable_broker_is_reported_once(
 def test_a_crashed_firmware_shows_offline_through_its_last_will(
     broker: Mosquitto, base_topic: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         NURSERY_MQTT__PORT=str(broker.port),
         NURSERY_MQTT__BASE_TOPIC=base_topic,
@@ -474,6 +473,7 @@ def blinks_every(pin: MockPin, seconds: float, count: int = 4) -> bool:
     return len(recent) == count and all(abs(t - seconds) < 0.12 for t, _ in recent)
 
 
+@pytest.mark.slow
 def test_the_status_led_is_steady_while_the_hub_answers_and_blinks_slowly_without_it(
     own_broker: Mosquitto, base_topic: str, tmp_path: Path
 ) -> None:
@@ -488,6 +488,7 @@ def test_the_status_led_is_steady_while_the_hub_answers_and_blinks_slowly_withou
         wait_until(lambda: blinks_every(node.led, SLOW_BLINK.on_s), what="a slow blink")
 
 
+@pytest.mark.slow
 def test_a_hub_that_stops_answering_blinks_the_led_after_hub_lost_after_s_until_it_answers(
     broker: Mosquitto, base_topic: str, tmp_path: Path
 ) -> None:
@@ -514,6 +515,7 @@ def test_a_hub_that_stops_answering_blinks_the_led_after_hub_lost_after_s_until_
         assert steady_on(node.led, sub), "steady again with the hub's next answer"
 
 
+@pytest.mark.slow
 def test_a_failing_sensor_blinks_the_led_fast_and_is_power_cycled_once(
     broker: Mosquitto, base_topic: str, tmp_path: Path
 ) -> None:
@@ -586,6 +588,7 @@ def test_the_cold_led_follows_the_hubs_alert_state(
         wait_until(lambda: not cold_led.state, what="the cold LED off again")
 
 
+@pytest.mark.slow
 def test_a_cold_room_the_hub_cannot_hear_of_chirps_the_buzzer_and_lights_the_cold_led(
     own_broker: Mosquitto, base_topic: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -671,6 +674,7 @@ def test_a_part_whose_pin_is_taken_is_left_out_and_the_rest_works(
     assert "running without the buzzer" in caplog.text
 
 
+@pytest.mark.slow
 def test_check_lists_the_pins_and_lights_the_leds(tmp_path: Path) -> None:
     settings = Settings(
         firmware=FirmwareSettings(
@@ -693,7 +697,7 @@ def test_check_lists_the_pins_and_lights_the_leds(tmp_path: Path) -> None:
 
 
 def test_check_reports_the_pins_on_the_command_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         NURSERY_FIRMWARE__SENSOR="simulated",
         NURSERY_FIRMWARE__BUZZER_PIN="22",

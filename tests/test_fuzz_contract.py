@@ -145,12 +145,14 @@ def test_raw_bytes(payload: bytes) -> None:
     decode_all(payload)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(json_values)
 def test_json_of_any_shape(value: object) -> None:
     decode_all(json.dumps(value).encode())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(VALID))
 @FUZZ
 @given(data=st.data())

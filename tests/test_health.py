@@ -11,7 +11,7 @@ import httpx
 
 from hub.messages import Message
 from nursery.config import Settings
-from tests.conftest import (
+from tests.support import (
     TEST_CAREGIVER,
     TEST_PASSWORD,
     Mosquitto,

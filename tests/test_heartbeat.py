@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,15 +16,10 @@ from hub.heartbeat import Heartbeat, Parts, Ping, Verdict, convention, judge, pi
 from hub.store.database import LatestReading
 from hub.store.rooms import RoomSummary
 from nursery.config import Settings
-from tests.conftest import (
-    Mosquitto,
-    RunningHub,
-    SteadyRoom,
-    free_port,
-    hub_settings,
-    wait_until,
-)
-from tests.test_end_to_end import Process
+from tests.support import Mosquitto, RunningHub, SteadyRoom, free_port, hub_settings, wait_until
+from tests.support.env import mqtt_env
+from tests.support.pings import Receiver
+from tests.support.processes import NurseryProcess
 
 PERIOD_S = 0.5
 STALE_S = 2.0
@@ -166,75 +158,12 @@ def test_a_verdict_that_cannot_be_made_is_sent_as_a_failure() -> None:
         heartbeat.stop()
     assert sent[0].url.endswith("/start")
     assert b"RuntimeError" in (sent[-1].body or b"")
-    assert heartbeat.state().last_verdict is not None
-    assert not heartbeat.state().last_verdict.healthy
+    verdict = heartbeat.state().last_verdict
+    assert verdict is not None
+    assert not verdict.healthy
 
 
 # --- a real hub, a real broker and a local receiver -----------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    at: float  # time.monotonic()
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: bytes
-
-
-class Receiver:
-    """An HTTP server on loopback that answers every request `200 OK`, as Healthchecks
-    does, and keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                parts = urlsplit(self.path)
-                with receiver.arrived:
-                    receiver.requests.append(
-                        Received(
-                            time.monotonic(),
-                            self.command,
-                            parts.path,
-                            parse_qs(parts.query),
-                            self.rfile.read(length),
-                        )
-                    )
-                    receiver.arrived.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"OK")
-
-            do_GET = do_POST = _record
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def to(self, path: str) -> list[Received]:
-        with self.arrived:
-            return [r for r in self.requests if r.path == path]
-
-    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float) -> None:
-        with self.arrived:
-            assert self.arrived.wait_for(predicate, timeout), f"timed out waiting for {what}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -318,13 +247,11 @@ def test_pings_arrive_on_time_and_a_silent_room_turns_them_into_failures(
 def test_kill_9_of_the_hub_stops_the_pings(
     tmp_path: Path, broker: Mosquitto, base_topic: str, receiver: Receiver
 ) -> None:
-    hub = Process(
+    hub = NurseryProcess(
         tmp_path,
         "hub",
         {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
             "NURSERY_HUB__HTTP_PORT": str(free_port()),
             "NURSERY_HUB__CLIENT_ID": f"hb-{base_topic}"[:23],

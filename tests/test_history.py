@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from hub.conditions import Condition, Incident
 from hub.store.database import HOUR_MS, Received, Store, to_ms
 from hub.store.history import day_bounds, history, window
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-from tests.test_dashboard import Phone, phone  # noqa: F401 - a fixture
+from tests.support import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support.browser import Phone
 
 T0 = datetime(2026, 11, 20, 21, 40, tzinfo=UTC)
 
@@ -247,7 +247,7 @@ def test_year_days_are_local_days_summed_from_hours_across_a_clock_change(
         chart = history(store, "nursery", "1y", now, london)
 
     assert chart.source == "daily" and chart.bucket_s == 86400
-    days: dict[object, list[Received]] = {}
+    days: dict[date, list[Received]] = {}
     for item in readings:
         days.setdefault(item.reading.ts.astimezone(london).date(), []).append(item)
     assert [p.ts.astimezone(london).date() for p in chart.points] == sorted(days)
@@ -431,7 +431,7 @@ def test_late_reading_over_mqtt_lands_in_its_own_hour(
     def hour_count(at: datetime) -> int:
         body = seeded.hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()
         counts = {datetime.fromisoformat(p["ts"]): p["count"] for p in body["points"]}
-        return counts.get(whole_hour(at), 0)
+        return int(counts.get(whole_hour(at), 0))
 
     late_ts = datetime.now(UTC) - timedelta(hours=50)
     before = hour_count(late_ts)
@@ -493,7 +493,7 @@ def test_bad_range_or_time_zone_is_a_422_naming_the_field(seeded: Seeded) -> Non
 
 def test_dashboard_switches_to_week_and_year_drawn_from_rollups(
     seeded: Seeded,
-    phone: Callable[..., Phone],  # noqa: F811
+    phone: Callable[..., Phone],
 ) -> None:
     hub = seeded.hub
     week = hub.get(f"/api/rooms/{ROOM}/history", range="7d").json()

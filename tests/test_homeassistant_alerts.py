@@ -25,12 +25,12 @@ from contract.messages import HealthMessage, ReadingMessage, new_boot_id
 from contract.topics import alert_topic, room_state_topic
 from hub.discovery import Discovery
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, wait_until
-from tests.test_alerting import TracePlayer, settings_for
-from tests.test_discovery import render
-from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
+from tests.support import Mosquitto, RunningHub, StartHub, wait_until
+from tests.support.alerting import settings_for
+from tests.support.homeassistant import render
+from tests.support.push import Receiver
+from tests.support.rooms import TracePlayer
 
-StartHub = Callable[[Settings], RunningHub]
 ROOM = "nursery"
 
 
@@ -166,7 +166,7 @@ def test_a_snoozed_cold_alert_never_hides_the_offline_alert_nor_takes_its_acknow
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
     home_assistants: Callable[[Mosquitto, Settings], HomeAssistant],
 ) -> None:
@@ -249,11 +249,12 @@ def test_a_snoozed_cold_alert_never_hides_the_offline_alert_nor_takes_its_acknow
         room.stop()  # again after step 3: it is idempotent
 
 
+@pytest.mark.slow
 def test_last_heard_alone_is_sent_at_most_every_five_minutes_and_exactly_when_it_matters(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
     home_assistants: Callable[[Mosquitto, Settings], HomeAssistant],
 ) -> None:
@@ -292,7 +293,7 @@ def test_readings_waiting_to_send_reads_0_when_only_the_reading_just_sent_is_unc
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
     home_assistants: Callable[[Mosquitto, Settings], HomeAssistant],
 ) -> None:

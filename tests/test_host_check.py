@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,9 +16,9 @@ from playwright.sync_api import Browser, sync_playwright
 from hub.web.host_check import HostCheck, host_name, own_names
 from mqttlink.settings import SettingsError
 from nursery.config import Settings, load_settings
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, Mosquitto, RunningHub, hub_settings
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
-StartHub = Callable[[Settings], RunningHub]
 STRANGER = "rebind.attacker.example"
 OURS = "nursery.example"  # as set in hub.allowed_hosts
 PUBLIC = "nursery-hub.example"  # the host of notify.public_url
@@ -141,12 +141,12 @@ def test_host_name(header: str, name: str) -> None:
 
 def test_own_names_default_to_the_machine_and_public_url() -> None:
     settings = Settings(
-        hub={"http_host": "0.0.0.0"},  # type: ignore[arg-type]
-        notify={"public_url": "http://Nursery-Pi.lan:8000/"},  # type: ignore[arg-type]
+        hub={"http_host": "0.0.0.0"},
+        notify={"public_url": "http://Nursery-Pi.lan:8000/"},
     )
     names = own_names(settings, hostname="nurserypi")
-    assert names == {"localhost", "nurserypi", "nurserypi.local", "nursery-pi.lan"}
+    assert names == frozenset({"localhost", "nurserypi", "nurserypi.local", "nursery-pi.lan"})
     check = HostCheck(lambda scope, receive, send: None, names)  # type: ignore[arg-type,return-value]
     assert check.allowed("nurserypi.local:8000") and check.allowed("[fe80::2]:8000")
     assert not check.allowed("nurserypi.local.attacker.example")
-    assert own_names(Settings(hub={"allowed_hosts": ["*"]})) is None  # type: ignore[arg-type]
+    assert own_names(Settings(hub={"allowed_hosts": ["*"]})) is None

@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.topics import hub_availability_topic
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
+from tests.support import Mosquitto, RunningHub, hub_settings, wait_until
 
 
 def retained(port: int, topic: str) -> bytes:

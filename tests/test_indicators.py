@@ -36,7 +36,7 @@ from firmware.indicators import (
 )
 from firmware.runner import open_indicators
 from firmware.sensor_health import PowerCyclePolicy
-from tests.conftest import wait_until
+from tests.support import wait_until
 
 # Blink threads run on real time; allow for a busy CI machine, still far apart from the
 # difference between a fast (0.15 s) and a slow (1 s) blink.
@@ -127,6 +127,7 @@ def test_ok_is_steady_on(led: LED) -> None:
     assert light.state == "ok"
 
 
+@pytest.mark.slow
 def test_unreachable_blinks_slowly(led: LED) -> None:
     light = StatusLight(led)
     pin = pin_of(led)
@@ -769,6 +770,7 @@ def test_a_pi_just_started_gives_its_first_connection_time_before_it_judges_alon
 # --- the status LED confirms a press -------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["start", "stop", "now"])
 def test_a_press_is_confirmed_then_the_light_shows_its_state_again(led: LED, action: str) -> None:
     light = StatusLight(led)
@@ -795,6 +797,7 @@ def test_the_flashes_differ_by_action() -> None:
     assert all(not confirm_flashes(a)[0][0] and not confirm_flashes(a)[-1][0] for a in lit)
 
 
+@pytest.mark.slow
 def test_a_state_change_during_a_confirmation_shows_when_it_ends(led: LED) -> None:
     light = StatusLight(led)
     light.show("ok")
@@ -867,6 +870,7 @@ def gpio_numbers(factory: MockFactory) -> set[int]:
     return {int(info.name.removeprefix("GPIO")) for info in factory.pins}
 
 
+@pytest.mark.slow
 def test_the_led_shows_the_hub_lost_only_after_hub_lost_after_s_and_steady_on_its_answer(
     factory: MockFactory,
 ) -> None:
@@ -891,7 +895,8 @@ def test_the_led_shows_the_hub_lost_only_after_hub_lost_after_s_and_steady_on_it
         show(2.0 + firmware.hub_lost_after_s - 0.1)
         assert pin.state and fitted.status is not None and fitted.status.state == "ok"
         show(2.0 + firmware.hub_lost_after_s)
-        assert fitted.status.state == "unreachable"
+        after = fitted.status  # show() changed it: read it anew
+        assert after is not None and after.state == "unreachable"
         wait_until(lambda: not pin.state, timeout=5, what="the slow blink")
         contact.answered(40.0)  # the hub's next receipt
         show(40.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.messages import ReadingMessage
 from contract.topics import reading_topic, status_topic
 from hub.ingest.receipts import ReceiptSchedule
-from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-
-StartHub = Callable[[Settings], RunningHub]
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
 
 
 @pytest.fixture
@@ -106,6 +103,7 @@ def test_readings_sent_while_the_hub_is_down_arrive_after_restart(
     )
 
 
+@pytest.mark.slow
 def test_a_reading_is_acknowledged_only_after_commit(
     tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
 ) -> None:

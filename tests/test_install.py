@@ -9,185 +9,41 @@ from __future__ import annotations
 
 import configparser
 import os
-import pwd
-import queue
 import re
 import shlex
 import shutil
-import signal
 import stat
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import ROOT, Mosquitto, free_port, wait_until
-
-SCRIPT = ROOT / "scripts" / "install-pi"
-ETC = "etc/nursery-monitor"
-
-
-def install(root: Path, args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installer with `args` (split like a shell would), writing under `root`."""
-    return subprocess.run(
-        ["bash", str(SCRIPT), *shlex.split(args), "--output", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def installed(root: Path, args: str) -> str:
-    result = install(root, args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-def read_env(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key: value for key, value in pairs if not key.startswith("#")}
-
-
-def login(root: Path, service: str) -> tuple[str, str]:
-    env = read_env(root / ETC / f"{service}.env")
-    return env["NURSERY_MQTT__USERNAME"], env["NURSERY_MQTT__PASSWORD"]
+from tests.support import ROOT, free_port
+from tests.support.installer import (
+    ETC,
+    SCRIPT,
+    Hub,
+    InstalledBroker,
+    Session,
+    debian_mosquitto_conf,
+    install,
+    installed,
+    installed_pi,
+    login,
+    read_env,
+)
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def debian_mosquitto_conf(root: Path) -> None:
-    """What Debian's mosquitto package ships as mosquitto.conf, pointed into `root`.
-
-    It already sets persistence_location, which is why the generated file must not.
-    `user` keeps a broker started as root from dropping to `mosquitto`, which could not
-    read the test's temporary directory.
-    """
-    conf = root / "etc/mosquitto/mosquitto.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(
-        "persistence true\n"
-        f"persistence_location {root}/var/lib/mosquitto/\n"
-        f"include_dir {root}/etc/mosquitto/conf.d\n"
-        f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
-    )
-
-
-class InstalledBroker(Mosquitto):
-    """A real mosquitto on the configuration the installer wrote under `root`."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        super().__init__(root, port)
-        self.root = root
-
-    def start(self) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
-        self.proc = subprocess.Popen(
-            [exe, "-c", str(self.root / "etc/mosquitto/mosquitto.conf")],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(self._accepting, timeout=10, what=f"mosquitto on port {self.port}")
-
-    def reload(self) -> None:
-        """SIGHUP, as `systemctl reload mosquitto` sends: re-read logins and ACL."""
-        assert self.proc is not None
-        mark = self.log.stat().st_size
-        self.proc.send_signal(signal.SIGHUP)
-        wait_until(
-            lambda: "Reloading config" in self.log.read_bytes()[mark:].decode(errors="replace"),
-            timeout=5,
-            what="mosquitto to reload its configuration",
-        )
-
-
-class Session:
-    """One MQTT 3.1.1 client that records its CONNACK, SUBACKs and messages."""
-
-    def __init__(
-        self,
-        port: int,
-        username: str | None = None,
-        password: str | None = None,
-        client_id: str = "",
-    ):
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
-        )
-        self.client.reconnect_delay_set(60, 60)  # a kicked-off session stays off: it shows
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
-        self.connack: queue.Queue[mqtt.ReasonCode] = queue.Queue()
-        self.subacks: queue.Queue[int] = queue.Queue()
-        self.disconnects: queue.Queue[mqtt.ReasonCode] = queue.Queue()
-        self.client.on_connect = lambda c, u, f, reason, p: self.connack.put(reason)
-        self.client.on_disconnect = lambda c, u, f, reason, p: self.disconnects.put(reason)
-        self.client.on_subscribe = lambda c, u, mid, reasons, p: self.subacks.put(mid)
-        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.reason = self.connack.get(timeout=5)
-
-    @property
-    def accepted(self) -> bool:
-        return not self.reason.is_failure
-
-    def subscribe(self, topic: str) -> None:
-        _, mid = self.client.subscribe(topic, qos=1)
-        assert self.subacks.get(timeout=5) == mid
-
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        """QoS 1 and wait for the PUBACK (Mosquitto acks a denied publish too)."""
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-    def next(self) -> tuple[str, bytes, bool]:
-        return self.messages.get(timeout=5)
-
-    def topics(self, count: int) -> list[str]:
-        """The topics of the next `count` messages, fewer if they stop coming."""
-        topics: list[str] = []
-        try:
-            while len(topics) < count:
-                topics.append(self.messages.get(timeout=2)[0])
-        except queue.Empty:
-            pass
-        return topics
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@dataclass
-class Hub:
-    root: Path
-    port: int
-    output: str
-    broker: InstalledBroker
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """`--role both` on one Pi, with its broker running on the generated configuration."""
-    root = tmp_path_factory.mktemp("pi")
-    port = free_port()
-    debian_mosquitto_conf(root)
-    output = installed(
-        root, f"--role both --room nursery --mqtt-port {port} --mqtt-listen 127.0.0.1"
-    )
-    broker = InstalledBroker(root, port)
-    broker.start()
-    yield Hub(root, port, output, broker)
-    broker.stop()
+    with installed_pi(tmp_path_factory.mktemp("pi")) as pi:
+        yield pi
 
 
 def test_help() -> None:
@@ -211,6 +67,7 @@ def test_help() -> None:
         assert option in result.stdout
 
 
+@pytest.mark.broker
 def test_one_login_per_device_and_hub_never_printed(hub: Hub) -> None:
     users = [line.split(":")[0] for line in (hub.root / "etc/mosquitto/nursery.passwd").open()]
     assert sorted(users) == ["firmware-nursery", "hub"]
@@ -229,6 +86,7 @@ def test_one_login_per_device_and_hub_never_printed(hub: Hub) -> None:
     assert mode(hub.root / "etc/mosquitto/nursery.passwd") == 0o600
 
 
+@pytest.mark.broker
 def test_broker_refuses_anonymous_and_wrong_passwords(hub: Hub) -> None:
     anonymous = Session(hub.port)
     wrong = Session(hub.port, "hub", "not-the-password")
@@ -242,6 +100,7 @@ def test_broker_refuses_anonymous_and_wrong_passwords(hub: Hub) -> None:
             session.close()
 
 
+@pytest.mark.broker
 def test_each_login_only_its_own_topics(hub: Hub) -> None:
     hub_session = Session(hub.port, *login(hub.root, "hub"))
     device = Session(hub.port, *login(hub.root, "firmware"))
@@ -268,6 +127,7 @@ def test_each_login_only_its_own_topics(hub: Hub) -> None:
         device.close()
 
 
+@pytest.mark.broker
 def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None:
     from contract import topics
     from contract.topics import hub_availability_topic, room_state_topic
@@ -306,6 +166,7 @@ def test_acl_lets_each_login_use_the_topics_the_code_publishes(hub: Hub) -> None
         device.close()
 
 
+@pytest.mark.broker
 def test_a_pi_cannot_answer_alerts_or_speak_for_the_hub(hub: Hub) -> None:
     """A room's Pi (or whoever has its password) may not acknowledge or snooze its room's
     alert, nor forge the alert state, the room state or the hub's receipts."""
@@ -340,6 +201,7 @@ def test_a_pi_cannot_answer_alerts_or_speak_for_the_hub(hub: Hub) -> None:
         device.close()
 
 
+@pytest.mark.broker
 def test_nobody_can_take_the_hubs_session_by_its_client_id(hub: Hub) -> None:
     """The hub's session (and the readings queued in it) is tied to the hub's login: a
     client that connects with the hub's client id neither kicks the hub off nor gets its
@@ -362,6 +224,7 @@ def test_nobody_can_take_the_hubs_session_by_its_client_id(hub: Hub) -> None:
             session.close()
 
 
+@pytest.mark.broker
 def test_broker_config_persists_and_queues(hub: Hub) -> None:
     conf = (hub.root / "etc/mosquitto/conf.d/nursery.conf").read_text()
     lines = {line.strip() for line in conf.splitlines()}
@@ -380,6 +243,7 @@ def test_broker_config_persists_and_queues(hub: Hub) -> None:
     assert not any(line.startswith("persistence_location") for line in lines)
 
 
+@pytest.mark.broker
 def test_retained_state_survives_a_broker_restart(tmp_path: Path) -> None:
     port = free_port()
     debian_mosquitto_conf(tmp_path)
@@ -415,6 +279,7 @@ def unit(root: Path, name: str) -> configparser.ConfigParser:
     return parser
 
 
+@pytest.mark.broker
 def test_units_restart_and_watch_the_hub(hub: Hub) -> None:
     venv = f"{hub.root}/opt/nursery-monitor/venv/bin/nursery"
     config = f"{hub.root}/{ETC}/nursery.toml"
@@ -446,6 +311,7 @@ def test_units_restart_and_watch_the_hub(hub: Hub) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd is not installed")
+@pytest.mark.broker
 def test_systemd_analyze_verify_accepts_the_units(hub: Hub) -> None:
     stub = hub.root / "opt/nursery-monitor/venv/bin/nursery"  # verify wants ExecStart to exist
     stub.parent.mkdir(parents=True, exist_ok=True)
@@ -470,6 +336,7 @@ def test_systemd_analyze_verify_accepts_the_units(hub: Hub) -> None:
     assert result.returncode == 0 and not complaints, result.stdout + result.stderr
 
 
+@pytest.mark.broker
 def test_nursery_toml_loads_for_each_service(hub: Hub, clean_env: pytest.MonkeyPatch) -> None:
     from nursery.config import load_settings
 
@@ -491,6 +358,7 @@ def test_nursery_toml_loads_for_each_service(hub: Hub, clean_env: pytest.MonkeyP
         assert settings.hub.http_host == "0.0.0.0"
 
 
+@pytest.mark.broker
 def test_the_commented_pins_load_once_uncommented(
     hub: Hub, clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -538,6 +406,7 @@ def test_running_again_keeps_options_passwords_and_your_settings(tmp_path: Path)
     )
 
 
+@pytest.mark.broker
 def test_a_second_room_gets_its_own_login(hub: Hub, tmp_path: Path) -> None:
     output = installed(hub.root, "add-device bedroom")
     secret = hub.root / ETC / "devices/bedroom.password"
@@ -578,6 +447,7 @@ def test_a_second_room_gets_its_own_login(hub: Hub, tmp_path: Path) -> None:
     assert not refused.accepted
 
 
+@pytest.mark.slow
 def test_a_kept_nursery_toml_must_agree_with_the_options(tmp_path: Path) -> None:
     installed(tmp_path, "--role both --room kids")
     result = install(tmp_path, "--room attic --sensor dht11")
@@ -603,6 +473,15 @@ def test_refuses_what_cannot_work(tmp_path: Path) -> None:
         assert message in result.stderr, (args, result.stderr)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck is not installed")
+def test_shellcheck() -> None:
+    result = subprocess.run(
+        ["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout
+
+
 def pip_install(output: str) -> tuple[list[str], list[str]]:
     """The venv and `pip install` commands the installer would run (it prints them with
     --output)."""
@@ -611,6 +490,12 @@ def pip_install(output: str) -> tuple[list[str], list[str]]:
     )
     venv, pip = line.split("skipped: ", 1)[1].split("; ")
     return shlex.split(venv), shlex.split(pip)
+
+
+def test_an_install_from_pypi_uses_the_checkouts_constraints(tmp_path: Path) -> None:
+    _, args = pip_install(installed(tmp_path, "--role hub"))
+    assert args[-1] == "nursery-monitor[hub]"
+    assert args[args.index("--constraint") + 1] == str(ROOT / "constraints.txt")
 
 
 @pytest.mark.parametrize(
@@ -639,17 +524,3 @@ def test_each_role_installs_its_extras_pinned_by_the_constraints(
     target = str(tmp_path / "pi/opt/nursery-monitor/venv")
     assert venv[1:] == ["-m", "venv", "--without-pip", target]
     assert args[:4] == [venv[0], "-m", "pip", "--python"] and args[4] == f"{target}/bin/python"
-
-
-def test_an_install_from_pypi_uses_the_checkouts_constraints(tmp_path: Path) -> None:
-    _, args = pip_install(installed(tmp_path, "--role hub"))
-    assert args[-1] == "nursery-monitor[hub]"
-    assert args[args.index("--constraint") + 1] == str(ROOT / "constraints.txt")
-
-
-@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck is not installed")
-def test_shellcheck() -> None:
-    result = subprocess.run(
-        ["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stdout

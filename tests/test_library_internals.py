@@ -27,7 +27,7 @@ from uvicorn.server import ServerState
 from hub.service import _DatedState, _Server, server_config
 from hub.web.http_guard import GuardedH11Protocol
 from mqttlink.client import QuietClient
-from tests.conftest import ROOT, Mosquitto, free_port, wait_until
+from tests.support import ROOT, Mosquitto, free_port, wait_until
 
 
 def pinned(name: str) -> str:

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,7 +29,7 @@ from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.push import DeliveryError, Push
 from hub.private_logs import keep_secrets_out_of_logs, printable
 from nursery.config import Settings
-from tests.conftest import (
+from tests.support import (
     TEST_CAREGIVER,
     TEST_PASSWORD,
     Mosquitto,
@@ -43,8 +39,9 @@ from tests.conftest import (
     hub_settings,
     wait_until,
 )
-from tests.secure_broker import BASE, CertificateAuthority, SecureMosquitto
-from tests.test_notify import Receiver
+from tests.support.processes import NurseryProcess
+from tests.support.push import Receiver
+from tests.support.secure_broker import BASE, CertificateAuthority, SecureMosquitto
 
 COLD_ROOM = "bedroom"
 USERS = {
@@ -186,6 +183,7 @@ def settings_as(
     return hub_settings(tmp_path, secure.port, BASE, mqtt=secure.mqtt_settings(user), **sections)
 
 
+@pytest.mark.slow
 def test_no_secret_in_the_logs_of_an_in_process_run(
     tmp_path: Path,
     secure: SecureMosquitto,
@@ -226,29 +224,7 @@ def test_no_secret_in_the_logs_of_an_in_process_run(
     assert secrets.found_in("\n".join(lines)) == []
 
 
-class Process:
-    """A `nursery` subcommand at --log-level debug, its output in a file."""
-
-    def __init__(self, tmp_path: Path, command: str, env: dict[str, str]) -> None:
-        self.log = tmp_path / f"{command}.log"
-        full = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
-        full.update(env)
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nursery", command, "--log-level", "debug"],
-                env=full,
-                cwd=tmp_path,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(20) == 0, self.log.read_text()[-3000:]
-        return self.log.read_text(errors="replace")
-
-
+@pytest.mark.slow
 def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
     tmp_path: Path, secure: SecureMosquitto, receiver: Receiver
 ) -> None:
@@ -257,7 +233,7 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
     url = f"http://127.0.0.1:{port}"
     db = tmp_path / "hub.db"
     token = api_token(db)
-    hub = Process(
+    hub = NurseryProcess(
         tmp_path,
         "hub",
         {
@@ -271,8 +247,10 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
             "NURSERY_NOTIFY__URLS": json.dumps([secrets.push_url(receiver)]),
             "NURSERY_NOTIFY__PUBLIC_URL": url,
         },
+        "--log-level",
+        "debug",
     )
-    firmware: Process | None = None
+    firmware: NurseryProcess | None = None
     cold: ColdRoom | None = None
     try:
 
@@ -285,7 +263,7 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
                 return False
 
         wait_until(serving, timeout=30, what="the hub to serve and connect over TLS")
-        firmware = Process(
+        firmware = NurseryProcess(
             tmp_path,
             "firmware",
             {
@@ -295,6 +273,8 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
                 "NURSERY_FIRMWARE__INTERVAL_S": "0.2",
                 "NURSERY_FIRMWARE__OUTBOX": str(tmp_path / "fw-outbox.db"),
             },
+            "--log-level",
+            "debug",
         )
         cold = ColdRoom(
             settings_as(tmp_path / "pi", secure, "firmware-bedroom", firmware={"room": COLD_ROOM})
@@ -305,8 +285,8 @@ def test_no_secret_in_the_logs_of_hub_and_firmware_processes(
     finally:
         if cold is not None:
             cold.close()
-        firmware_log = firmware.stop() if firmware is not None else ""
-        hub_log = hub.stop()
+        firmware_log = firmware.finish() if firmware is not None else ""
+        hub_log = hub.finish()
     assert "connected to MQTT broker" in firmware_log
     assert "push" in hub_log and "delivered" in hub_log
     for name, text in (("hub", hub_log), ("firmware", firmware_log)):

@@ -4,7 +4,6 @@ arrive in between, counts every rejection on /healthz, and keeps its log short."
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.messages import ReadingMessage, new_boot_id
-from tests.conftest import Mosquitto, api_token, free_port, wait_until
+from tests.support import Mosquitto, api_token, free_port, wait_until, without_settings
 
 MALFORMED = 100_000
 VALID_EVERY = 500  # one valid reading after this many malformed messages
@@ -61,7 +60,7 @@ class Hub:
         self.db = tmp_path / "hub.db"
         self.token = api_token(self.db)
         self.url = f"http://127.0.0.1:{free_port()}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        env = without_settings()
         env.update(
             NURSERY_MQTT__HOST="127.0.0.1",
             NURSERY_MQTT__PORT=str(broker.port),
@@ -117,6 +116,7 @@ def hub(tmp_path: Path, own_broker: Mosquitto, base_topic: str) -> Iterator[Hub]
         assert running.stop() == 0, running.log.read_text()[-3000:]
 
 
+@pytest.mark.slow
 def test_the_hub_survives_100000_malformed_messages_and_keeps_storing(
     hub: Hub, own_broker: Mosquitto, base_topic: str
 ) -> None:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, SteadyRoom, hub_settings, wait_until
+from tests.support import Mosquitto, RunningHub, SteadyRoom, hub_settings, wait_until
 
 COLD_C = 14.5
 
@@ -59,6 +60,7 @@ def test_metrics_show_the_room_and_its_open_alert_to_a_token_only(
     assert "episode" not in hub.get("/metrics").text.lower()
 
 
+@pytest.mark.slow
 def test_a_hub_nobody_scrapes_never_loads_prometheus_client(tmp_path: Path) -> None:
     code = (
         "import sys\n"

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from contract.messages import ReadingMessage
 from hub.conditions import Condition, Incident
 from hub.config import AlertsSettings, NotifySettings
@@ -136,6 +138,7 @@ def same_but_sooner(row: tuple[object, ...], every: tuple[object, ...]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_ticking_only_when_due_changes_nothing_but_the_number_of_ticks(tmp_path: Path) -> None:
     every, every_ticks = play(tmp_path / "every.db", every_second=True)
     when_due, due_ticks = play(tmp_path / "due.db", every_second=False)

@@ -8,10 +8,11 @@ import time
 import uuid
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mqttlink.client import MAX_WAKE_S, QuietClient, wake_every_s
-from tests.conftest import Mosquitto, wait_until
+from tests.support import Mosquitto, wait_until
 
 
 def _client(broker: Mosquitto, keepalive: int) -> tuple[QuietClient, list[object]]:
@@ -31,6 +32,7 @@ def test_wakes_at_a_quarter_of_the_keepalive() -> None:
     assert wake_every_s(3600) == MAX_WAKE_S
 
 
+@pytest.mark.slow
 def test_an_idle_connection_stays_up(broker: Mosquitto) -> None:
     """The broker drops a client silent for 1.5 × keepalive: the pings must still go out
     on time although the thread no longer wakes every second. (Mosquitto 2.0 looks every

@@ -31,8 +31,8 @@ from hub.store.database import Received, Store, from_ms
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import SettingsError
 from nursery.config import Settings, load_settings
-from tests.conftest import TEST_PASSWORD, Mosquitto, RunningHub, hub_settings, wait_until
-from tests.test_notify import Receiver, receivers  # noqa: F401 - a fixture
+from tests.support import TEST_PASSWORD, Mosquitto, RunningHub, StartHub, hub_settings, wait_until
+from tests.support.push import Receiver
 
 TZ = timezone(timedelta(hours=1))  # the pure tests' local time
 ROOM = "nursery"
@@ -273,9 +273,9 @@ def test_each_push_is_queued_once_a_day_across_restarts_and_skipped_when_too_lat
 ) -> None:
     db = tmp_path / "hub.db"
     settings = Settings(
-        hub={"db": db},  # type: ignore[arg-type]
-        alerts={"checkin_at": "19:30", "summary_at": "07:00"},  # type: ignore[arg-type]
-        notify={"urls": ["json://127.0.0.1:9/a"], "caregivers": [["json://127.0.0.1:9/b"]]},  # type: ignore[arg-type]
+        hub={"db": db},
+        alerts={"checkin_at": "19:30", "summary_at": "07:00"},
+        notify={"urls": ["json://127.0.0.1:9/a"], "caregivers": [["json://127.0.0.1:9/b"]]},
     )
     evening = local(EVENING, 19, 30, tz=None)
     now = [evening + timedelta(minutes=1)]
@@ -310,9 +310,6 @@ def test_each_push_is_queued_once_a_day_across_restarts_and_skipped_when_too_lat
 # --- the whole hub ----------------------------------------------------------------------------
 
 
-StartHub = Callable[[Settings], RunningHub]
-
-
 @pytest.fixture
 def hub_at(
     start_hub: StartHub, monkeypatch: pytest.MonkeyPatch
@@ -329,12 +326,13 @@ def hub_at(
     return start
 
 
+@pytest.mark.slow
 def test_the_hub_sends_one_checkin_to_each_caregiver_and_never_the_episode_log(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
     hub_at: Callable[[Settings, Callable[[], datetime]], RunningHub],
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
 ) -> None:
     receiver = receivers()
     # The hub's clock reads 10 s before 19:30 today, and runs on at the real pace.
@@ -383,12 +381,13 @@ def test_the_hub_sends_one_checkin_to_each_caregiver_and_never_the_episode_log(
     assert len(receiver.answered) == 2
 
 
+@pytest.mark.slow
 def test_the_hub_sends_last_nights_summary_with_who_answered(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
     hub_at: Callable[[Settings, Callable[[], datetime]], RunningHub],
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
 ) -> None:
     receiver = receivers()
     today = datetime.now().astimezone().date()

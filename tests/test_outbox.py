@@ -11,7 +11,7 @@ import stat
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,10 +24,7 @@ from contract.messages import HealthMessage, ReadingMessage, StoredMessage, new_
 from contract.topics import health_topic, reading_topic, stored_topic
 from firmware.outbox import EVENTS_CAP, Outbox, OutboxError, cap_readings, open_outbox
 from hub.store.database import Received, Store
-from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-
-StartHub = Callable[[Settings], RunningHub]
+from tests.support import Mosquitto, StartHub, hub_settings, wait_until
 
 ROOM = "nursery"
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -259,6 +256,7 @@ def test_a_read_only_file_is_refused_with_its_name(tmp_path: Path) -> None:
         Outbox(path, cap=10)
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_write_and_leaves_no_seq_without_its_row(tmp_path: Path) -> None:
     boot = new_boot_id()
     path = tmp_path / "outbox.db"
@@ -475,6 +473,7 @@ def test_events_of_a_renamed_room_keep_their_room(outbox: Outbox) -> None:
     assert outbox.due_events(now=0.0, resend_s=30)[0].room == "old-room"
 
 
+@pytest.mark.slow
 def test_a_chattering_button_cannot_fill_the_card(outbox: Outbox) -> None:
     presses = [event(at=T0 + timedelta(seconds=n)) for n in range(EVENTS_CAP + 5)]
     for press in presses:

@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import ROOT, Mosquitto
+from tests.support import ROOT, Mosquitto
 
 PROJECT = "nursery-monitor"
 FIRMWARE_EXTRAS = ("firmware", "pi")

@@ -21,7 +21,7 @@ from hub.episodes.report_pdf import render_pdf
 from hub.episodes.storage import EpisodeStore
 from hub.store.database import Store
 from nursery.config import Settings
-from tests.test_episodes import add_readings
+from tests.support.episodes import add_readings
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -29,7 +29,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[tuple[EpisodeLog, Store]]:
-    settings = Settings(hub={"db": tmp_path / "hub.db"})  # type: ignore[arg-type]
+    settings = Settings(hub={"db": tmp_path / "hub.db"})
     store = Store(settings.hub.db)
     episodes = EpisodeStore(settings.hub.db)
     yield EpisodeLog(settings, store, episodes, NOW), store
@@ -52,6 +52,7 @@ def _pdf_text(log: EpisodeLog, store: Store, notes: list[str]) -> str:
     return "\n".join(page.extract_text() for page in pdf.pages)
 
 
+@pytest.mark.slow
 def test_the_longest_notes_read_back_whole_and_in_order(
     log: tuple[EpisodeLog, Store],
 ) -> None:

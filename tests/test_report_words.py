@@ -8,6 +8,8 @@ import html
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -15,10 +17,22 @@ from pypdf import PdfReader
 
 from contract.messages import HealthMessage, new_boot_id
 from contract.topics import health_topic
-from tests.conftest import RunningHub, wait_until
-from tests.test_episodes_api import ROOM, iso, log_past
-from tests.test_episodes_api import hub as hub
-from tests.test_episodes_api import publisher as publisher
+from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
+from tests.support.episodes import ROOM, cooled_hub, iso, log_past
+
+
+@pytest.fixture
+def hub(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
+) -> RunningHub:
+    """A hub whose nursery cooled from 18 °C to 15 °C over the last hour."""
+    hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
+    return cooled_hub(hub, mqtt_client, base_topic)
+
 
 FIELD_NAMES = re.compile(r"(started_at|ended_at|duration_s|fever_c|^jerks must)")
 
@@ -68,11 +82,11 @@ def test_the_report_and_its_pdf_speak_fahrenheit_once_chosen(hub: RunningHub) ->
 
 def test_the_report_states_the_accuracy_of_the_rooms_sensor_model(
     hub: RunningHub,
-    publisher: mqtt.Client,
+    mqtt_client: mqtt.Client,
     base_topic: str,
 ) -> None:
     assert log_past(hub).status_code == 201
-    announce_sensor(publisher, base_topic, hub, "dht11")
+    announce_sensor(mqtt_client, base_topic, hub, "dht11")
     page, pdf = report_texts(hub)
     assert "Room values come from the monitor's sensor (about ±2 °C)." in page
     assert "±0.5" not in page
@@ -81,11 +95,11 @@ def test_the_report_states_the_accuracy_of_the_rooms_sensor_model(
 
 def test_a_simulated_sensor_states_no_accuracy(
     hub: RunningHub,
-    publisher: mqtt.Client,
+    mqtt_client: mqtt.Client,
     base_topic: str,
 ) -> None:
     assert log_past(hub).status_code == 201
-    announce_sensor(publisher, base_topic, hub, "simulated")
+    announce_sensor(mqtt_client, base_topic, hub, "simulated")
     page, _ = report_texts(hub)
     assert "Room values come from the monitor's sensor. " in page
     assert "±" not in page.split("Room values come from")[1][:40]
@@ -95,7 +109,7 @@ def test_a_simulated_sensor_states_no_accuracy(
 def test_episode_refusals_are_plain_words_in_the_chosen_unit(hub: RunningHub, unit: str) -> None:
     assert hub.request("PATCH", "/api/settings", json={"unit": unit}).is_success
     future = iso(datetime.now(UTC) + timedelta(hours=2))
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"started_at": future}, "started_at", "That time has not come yet"),
         ({"duration_s": 0}, "duration_s", "How long it lasted must be more than 0"),
         ({"ended_at": future}, "duration_s", "Give the end time or how long it lasted, not both"),

@@ -24,8 +24,8 @@ from hub.app import create_app
 from hub.service import HttpLimits, server_config
 from hub.web.body_limit import DEFAULT_MAX_BODY_BYTES
 from nursery.config import Settings
-from tests.conftest import Mosquitto, free_port, hub_settings, wait_until
-from tests.test_service import _serving_hub
+from tests.support import Mosquitto, free_port, hub_settings, wait_until
+from tests.support.hub import serving_hub
 
 CAP = 64 * 1024
 SIGN_IN_CAP = MAX_FORM_BYTES
@@ -246,7 +246,7 @@ def short_hub(settings: Settings) -> Iterator[int]:
         yield settings.hub.http_port
 
 
-def _closed_after(sock: socket.socket, trickle: Callable[[], None] | None = None) -> float:
+def _closed_after(sock: socket.socket, trickle: Callable[[], object] | None = None) -> float:
     """Seconds until the hub closes `sock` (fails after 15 s), calling `trickle` every
     0.2 s meanwhile."""
     began = time.monotonic()
@@ -267,12 +267,14 @@ def _closed_after(sock: socket.socket, trickle: Callable[[], None] | None = None
     raise AssertionError("the hub held the connection for 15 s")
 
 
+@pytest.mark.slow
 def test_a_connection_that_never_sends_a_request_is_closed(short_hub: int) -> None:
     with socket.create_connection(("127.0.0.1", short_hub)) as sock:
         held = _closed_after(sock)
     assert SHORT.keep_alive_s - 0.5 < held < SHORT.keep_alive_s + 2
 
 
+@pytest.mark.slow
 def test_a_header_sent_a_byte_at_a_time_is_cut_off(short_hub: int) -> None:
     """Slowloris: every byte would reset an idle timer; the head has a deadline instead."""
     header = iter(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 1000)
@@ -281,6 +283,7 @@ def test_a_header_sent_a_byte_at_a_time_is_cut_off(short_hub: int) -> None:
     assert held < SHORT.header_timeout_s + 1.5
 
 
+@pytest.mark.slow
 def test_a_body_sent_a_byte_at_a_time_is_cut_off(short_hub: int) -> None:
     port = short_hub
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -327,7 +330,7 @@ def test_three_50_mb_bodies_leave_the_hubs_memory_as_it_was(
 ) -> None:
     """The issue's probe, against `nursery hub` with its default settings: three clients
     at once, each sending 50 MB to an endpoint that needs no login."""
-    hub, port = _serving_hub(tmp_path, broker, base_topic)
+    hub, port = serving_hub(tmp_path, broker, base_topic)
     try:
         before = _rss_kib(hub.proc.pid)
         results: list[tuple[int, bytes]] = []

@@ -745,6 +745,7 @@ def run(script: list[Op]) -> Iterator[Step]:
         before = after
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(scripts)
 def test_step_never_raises_and_the_state_stays_small(script: list[Op]) -> None:
@@ -756,6 +757,7 @@ def test_step_never_raises_and_the_state_stays_small(script: list[Op]) -> None:
         assert not {Condition.HOT, Condition.WARM} <= set(s.after)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(scripts)
 def test_no_condition_clears_on_a_tick(script: list[Op]) -> None:
@@ -764,12 +766,14 @@ def test_no_condition_clears_on_a_tick(script: list[Op]) -> None:
             assert set(s.before) <= set(s.after)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(scripts.map(lambda ops: [op._replace(temperature=max(op.temperature, 16.0)) for op in ops]))
 def test_cold_never_appears_when_no_reading_was_below_the_threshold(script: list[Op]) -> None:
     assert all(COLD not in s.after for s in run(script))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(scripts)
 def test_cold_opens_only_on_a_live_reading_after_cold_for_s(script: list[Op]) -> None:
@@ -786,6 +790,7 @@ def test_cold_opens_only_on_a_live_reading_after_cold_for_s(script: list[Op]) ->
             assert lasted >= FAST.cold_for_s
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(
     st.floats(-86400, 86400),

@@ -18,7 +18,7 @@ from contract.messages import ReadingMessage, new_boot_id
 from contract.topics import reading_topic
 from hub.web.security_headers import content_security_policy, inline_script_hashes, security_headers
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, login, wait_until
+from tests.support import Mosquitto, RunningHub, hub_settings, login, wait_until
 
 ROOM = "nursery"
 
@@ -134,6 +134,7 @@ def tab(browser: Browser) -> Iterator[Tab]:
     opened.context.close()
 
 
+@pytest.mark.slow
 def test_the_pages_run_under_the_policy_without_a_single_violation(
     hub: RunningHub, tab: Tab
 ) -> None:

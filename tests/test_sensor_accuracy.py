@@ -10,11 +10,10 @@ from pathlib import Path
 
 from contract.messages import HealthMessage, new_boot_id
 from nursery.config import Settings
-from tests.conftest import Mosquitto, RunningHub, wait_until
-from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture
-from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
-
-StartHub = Callable[[Settings], RunningHub]
+from tests.support import Mosquitto, StartHub, wait_until
+from tests.support.alerting import settings_for
+from tests.support.push import Receiver
+from tests.support.rooms import TracePlayer
 
 
 def health(room: str, sensor: str | None) -> HealthMessage:
@@ -45,9 +44,9 @@ def test_a_dht11_room_is_paged_with_the_dht11_accuracy(
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
     start_hub: StartHub,
-    players: Callable[[Settings], TracePlayer],  # noqa: F811
+    players: Callable[[Settings], TracePlayer],
 ) -> None:
     receiver = receivers()
     settings = settings_for(tmp_path, broker, base_topic, receiver)

@@ -17,8 +17,8 @@ import httpx
 import uvicorn
 
 from hub.service import IDLE_TICK_S, _DatedState, _Server
-from tests.conftest import Mosquitto, free_port, wait_until
-from tests.test_end_to_end import Process
+from tests.support import Mosquitto, free_port, wait_until
+from tests.support.hub import answers, serving_hub
 
 
 async def _app(scope: dict[str, object], receive: object, send: object) -> None:
@@ -66,7 +66,7 @@ def test_the_hub_keeps_an_idle_connection_longer_than_client_pools_do(
 ) -> None:
     """A client's pool reuses a connection idle for up to its expiry (httpx 5 s, aiohttp
     15 s); the hub must not be closing it then, or a POST on it fails."""
-    hub, port = _serving_hub(tmp_path, broker, base_topic)
+    hub, port = serving_hub(tmp_path, broker, base_topic)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("GET", "/healthz")
@@ -82,46 +82,13 @@ def test_the_hub_keeps_an_idle_connection_longer_than_client_pools_do(
         assert hub.stop() == 0, hub.output()
 
 
-def _serving_hub(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, env: dict[str, str] | None = None
-) -> tuple[Process, int]:
-    """The real `nursery hub` in its own process, once it answers HTTP; and its port."""
-    port = free_port()
-    hub = Process(
-        tmp_path,
-        "hub",
-        {
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
-            "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
-            "NURSERY_HUB__HTTP_PORT": str(port),
-            "NURSERY_HUB__CLIENT_ID": f"svc-{base_topic}"[:23],
-            **(env or {}),
-        },
-    )
-    try:
-        wait_until(lambda: _answers(port), timeout=30, what="the hub to serve")
-    except AssertionError as exc:
-        hub.stop()
-        raise AssertionError(f"{exc}\n{hub.output()}") from None
-    return hub, port
-
-
-def _answers(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_the_hub_answers_a_websocket_upgrade_as_plain_http(
     tmp_path: Path, broker: Mosquitto, base_topic: str
 ) -> None:
     """The hub serves no WebSocket, whatever library is installed (the test extras bring
     one): an upgrade request gets the route's ordinary answer, never a handshake, and
     leaves no line in the log."""
-    hub, port = _serving_hub(tmp_path, broker, base_topic)
+    hub, port = serving_hub(tmp_path, broker, base_topic)
     try:
         response = httpx.get(
             f"http://127.0.0.1:{port}/healthz",
@@ -146,7 +113,7 @@ def test_requests_that_are_not_http_cannot_flood_the_log(
 ) -> None:
     """Anyone on the network can send bytes that are not HTTP (a port scan, TLS to a plain
     port): the hub says so once a minute, not once a connection."""
-    hub, port = _serving_hub(tmp_path, broker, base_topic)
+    hub, port = serving_hub(tmp_path, broker, base_topic)
     try:
         for _ in range(30):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -155,7 +122,7 @@ def test_requests_that_are_not_http_cannot_flood_the_log(
                     while sock.recv(4096):
                         pass
         # The hub still answers, and the first of them is in the log.
-        assert _answers(port)
+        assert answers(port)
         wait_until(lambda: "Invalid HTTP request" in hub.output(), timeout=10, what="the line")
     finally:
         assert hub.stop() == 0, hub.output()
@@ -168,7 +135,7 @@ def test_the_hub_never_loads_pydantic_v1(
     """FastAPI imports pydantic.v1 only to refuse v1 models, and the hub has none: 1.6 MiB
     of a Pi Zero 2 W's memory. Python's import trace of a serving hub, its API schema built,
     names every module the hub loaded."""
-    hub, port = _serving_hub(tmp_path, broker, base_topic, {"PYTHONPROFILEIMPORTTIME": "1"})
+    hub, port = serving_hub(tmp_path, broker, base_topic, {"PYTHONPROFILEIMPORTTIME": "1"})
     try:
         schema = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
         assert schema.status_code == 200

@@ -19,27 +19,21 @@ from playwright.sync_api import Locator, Page, expect
 from hub.api.pages import episodes_page, render, render_page
 from hub.preferences import Preferences
 from mqttlink.rules_settings import RulesSettings
-from tests.conftest import (
+from tests.support import (
     TEST_CAREGIVER,
     TEST_PASSWORD,
     Mosquitto,
     RunningHub,
+    StartHub,
     api_token,
     hub_settings,
     wait_until,
 )
-from tests.test_dashboard import (  # noqa: F401 - phone, monitor, mqtt_client are fixtures
-    STATIC,
-    Monitor,
-    Phone,
-    assert_only_the_hub,
-    monitor,
-    mqtt_client,
-    phone,
-)
-from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
+from tests.support.browser import STATIC, Phone, assert_only_the_hub
+from tests.support.push import Receiver
+from tests.support.rooms import Monitor
 
-StartHub = Callable[..., RunningHub]
+TEMPLATES = STATIC.parent / "templates"
 
 
 @pytest.fixture
@@ -74,7 +68,7 @@ def api_threshold(hub: RunningHub, key: str) -> dict[str, object]:
 
 def test_the_guidance_thresholds_and_unit_change_from_the_phone(
     hub: RunningHub,
-    phone: Callable[..., Phone],  # noqa: F811
+    phone: Callable[..., Phone],
 ) -> None:
     api_token(hub.settings.hub.db, "Alex")  # a second caregiver, paged on escalation
     tab = phone()
@@ -156,8 +150,8 @@ def test_the_guidance_thresholds_and_unit_change_from_the_phone(
 
 def test_a_channel_is_added_tested_and_removed_with_errors_by_the_url(
     hub: RunningHub,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    phone: Callable[..., Phone],  # noqa: F811
+    receivers: Callable[..., Receiver],
+    phone: Callable[..., Phone],
 ) -> None:
     receiver = receivers()
     tab = phone("dark")
@@ -222,8 +216,8 @@ def test_a_channel_is_added_tested_and_removed_with_errors_by_the_url(
 
 def test_the_episode_log_shows_and_takes_fahrenheit(
     hub: RunningHub,
-    monitor: Callable[[str], Monitor],  # noqa: F811
-    phone: Callable[..., Phone],  # noqa: F811
+    monitor: Callable[[str], Monitor],
+    phone: Callable[..., Phone],
 ) -> None:
     nursery = monitor("nursery")
     nursery.reading(19.4, 50.0, ts=datetime.now(UTC) - timedelta(seconds=60))
@@ -267,7 +261,7 @@ def test_the_episode_log_shows_and_takes_fahrenheit(
 
 def test_settings_need_a_caregiver(
     hub: RunningHub,
-    phone: Callable[..., Phone],  # noqa: F811
+    phone: Callable[..., Phone],
 ) -> None:
     """The page is a shell; its data needs a session or a token, and a visitor without
     one is sent to sign in and brought back."""

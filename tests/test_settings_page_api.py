@@ -13,11 +13,10 @@ from hub.accounts import Accounts
 from hub.preferences import PreferenceError, Preferences
 from mqttlink.rules_settings import RulesSettings
 from nursery.config import Settings
-from tests.conftest import ROOT, Mosquitto, RunningHub, api_token, hub_settings, wait_until
-from tests.test_alerting import TracePlayer, players, settings_for  # noqa: F401 - a fixture
-from tests.test_notify import Receiver, receivers  # noqa: F401 - receivers is a fixture
-
-StartHub = Callable[..., RunningHub]
+from tests.support import ROOT, Mosquitto, RunningHub, StartHub, api_token, hub_settings, wait_until
+from tests.support.alerting import settings_for
+from tests.support.push import Receiver
+from tests.support.rooms import TracePlayer
 
 
 @pytest.fixture
@@ -161,7 +160,7 @@ def test_refusals_speak_fahrenheit_once_it_is_chosen(hub: RunningHub) -> None:
 
 def test_each_caregiver_adds_tests_and_removes_their_own_channels(
     hub: RunningHub,
-    receivers: Callable[..., Receiver],  # noqa: F811
+    receivers: Callable[..., Receiver],
 ) -> None:
     receiver = receivers()
     mine = hub.post(
@@ -245,8 +244,8 @@ def test_pushes_follow_the_dashboard_unit_and_escalate_to_the_second_caregivers_
     broker: Mosquitto,
     base_topic: str,
     start_hub: StartHub,
-    receivers: Callable[..., Receiver],  # noqa: F811
-    players: Callable[[Settings], TracePlayer],  # noqa: F811
+    receivers: Callable[..., Receiver],
+    players: Callable[[Settings], TracePlayer],
 ) -> None:
     family, sam_phone, alex_phone = receivers(), receivers(), receivers()
     settings = settings_for(tmp_path, broker, base_topic, family, alerts={"escalate_after_s": 1.5})

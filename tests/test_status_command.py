@@ -4,7 +4,6 @@ exit 1 with the part named. And `/healthz`, `/livez` as probes read them."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,19 +12,20 @@ from pathlib import Path
 import httpx
 
 from nursery.config import Settings
-from tests.conftest import (
+from tests.support import (
     Mosquitto,
     RunningHub,
     SteadyRoom,
     free_port,
     hub_settings,
     wait_until,
+    without_settings,
 )
 
 
 def status(settings: Settings) -> subprocess.CompletedProcess[str]:
     """`nursery status` in its own process, configured by environment as a service is."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         {
             "NURSERY_MQTT__HOST": settings.mqtt.host,

@@ -5,7 +5,6 @@ $NOTIFY_SOCKET is a unix datagram socket the test binds, as systemd's own is."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -15,8 +14,11 @@ import time
 from pathlib import Path
 from typing import IO
 
+import pytest
+
 from mqttlink.systemd import LoopWatchdog
-from tests.conftest import Mosquitto, free_port, wait_until
+from tests.support import Mosquitto, free_port, wait_until, without_settings
+from tests.support.env import mqtt_env
 
 
 def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
@@ -33,14 +35,12 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
             got.append(listener.recv(256).decode())
         return got
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         {
             "NOTIFY_SOCKET": address,
             "WATCHDOG_USEC": "1000000",
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_HUB__DB": str(tmp_path / "hub.db"),
             "NURSERY_HUB__HTTP_PORT": str(free_port()),
             "NURSERY_HUB__CLIENT_ID": f"sd-{base_topic}"[:23],
@@ -63,6 +63,7 @@ def test_hub_notifies_ready_pings_the_watchdog_and_says_stopping(
     listener.close()
 
 
+@pytest.mark.slow
 def test_a_stalled_hub_stops_pinging_so_systemd_restarts_it(tmp_path: Path) -> None:
     from mqttlink.systemd import Watchdog
 
@@ -156,13 +157,11 @@ class Lines:
 def start_firmware(
     tmp_path: Path, broker: Mosquitto, base_topic: str, notify: NotifySocket, **extra: str
 ) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(
         {
             "NOTIFY_SOCKET": notify.address,
-            "NURSERY_MQTT__HOST": "127.0.0.1",
-            "NURSERY_MQTT__PORT": str(broker.port),
-            "NURSERY_MQTT__BASE_TOPIC": base_topic,
+            **mqtt_env(broker.port, base_topic),
             "NURSERY_FIRMWARE__SENSOR": "simulated",
             "NURSERY_FIRMWARE__INTERVAL_S": "0.2",
             "NURSERY_FIRMWARE__OUTBOX": str(tmp_path / "outbox.db"),
@@ -195,6 +194,7 @@ def test_the_firmware_says_ready_after_its_first_read_and_pings_while_its_loop_t
     assert notify.messages()[-1] == "STOPPING=1"
 
 
+@pytest.mark.slow
 def test_a_firmware_whose_sensor_read_hangs_stops_pinging_so_systemd_restarts_it(
     tmp_path: Path, broker: Mosquitto, base_topic: str
 ) -> None:

@@ -4,7 +4,6 @@ household that turns on `mqtt.tls` gets, and what a stranger on the network does
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 from contract.messages import ReadingMessage, new_boot_id
 from contract.topics import episode_stored_topic, reading_topic
@@ -24,32 +24,19 @@ from firmware.publisher import Publisher
 from mqttlink.settings import MqttSettings, SettingsError
 from mqttlink.tls import secure_client
 from nursery.config import Settings, load_settings
-from tests.conftest import Mosquitto, RunningHub, hub_settings, wait_until
-from tests.secure_broker import BASE, CertificateAuthority, SecureMosquitto
-from tests.test_install import Hub as InstalledPi
-from tests.test_install import Session
-from tests.test_install import hub as installed_pi  # noqa: F401 - a fixture
-from tests.test_install import login as installed_login
-
-USERS = {
-    "hub": "hub-8c1f2e0d9a",
-    "hub-probe": "hub-probe-5e02b7c4",
-    "firmware-nursery": "fw-nursery-41d7c0b2",
-    "firmware-bedroom": "fw-bedroom-93ae6f11",
-}
+from tests.support import Mosquitto, RunningHub, hub_settings, wait_until, without_settings
+from tests.support.installer import Hub as InstalledPi
+from tests.support.installer import Session
+from tests.support.installer import installed_pi as installed_hub
+from tests.support.installer import login as installed_login
+from tests.support.secure_broker import BASE, USERS, CertificateAuthority, SecureMosquitto
 
 
-@pytest.fixture
-def ca(tmp_path: Path) -> CertificateAuthority:
-    return CertificateAuthority(tmp_path, "home")
-
-
-@pytest.fixture
-def secure(tmp_path: Path, ca: CertificateAuthority) -> Iterator[SecureMosquitto]:
-    broker = SecureMosquitto(tmp_path, ca, USERS)
-    broker.start()
-    yield broker
-    broker.stop()
+@pytest.fixture(scope="module")
+def installed_pi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstalledPi]:
+    """`--role both` on one Pi, with its broker running on the generated configuration."""
+    with installed_hub(tmp_path_factory.mktemp("pi")) as pi:
+        yield pi
 
 
 def settings_as(
@@ -68,8 +55,8 @@ class Device:
     """A bare paho client that logs in as a device would, through secure_client."""
 
     def __init__(self, settings: MqttSettings) -> None:
-        self.connack: queue.Queue[mqtt.ReasonCode] = queue.Queue()
-        self.subacks: queue.Queue[list[mqtt.ReasonCode]] = queue.Queue()
+        self.connack: queue.Queue[ReasonCode] = queue.Queue()
+        self.subacks: queue.Queue[list[ReasonCode]] = queue.Queue()
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         secure_client(self.client, settings)
@@ -111,7 +98,7 @@ def test_firmware_reaches_the_hub_over_tls_with_its_own_login(
     password the broker has for it; readings arrive and are stored."""
     hub = start_hub(settings_as(tmp_path, secure, "hub"))
     log = tmp_path / "firmware.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+    env = without_settings()
     env.update(secure.env("firmware-nursery"))
     env.update(
         NURSERY_FIRMWARE__ROOM="nursery",
@@ -171,11 +158,12 @@ def test_a_broker_that_cannot_be_trusted_is_refused_with_one_clear_line(
     caplog.set_level(logging.INFO)
     # A broker whose certificate, from the right CA, names only another host.
     named = SecureMosquitto(tmp_path / "named", secure.ca, USERS, names=("nursery-hub.example",))
-    overrides: dict[str, object] = {
+    choices: dict[str, dict[str, object]] = {
         "wrong CA": {"ca_file": CertificateAuthority(tmp_path, "stranger").cert},
         "wrong name": {"port": named.port},
         "plain-text port": {"port": broker.port},
-    }[case]
+    }
+    overrides = choices[case]
     if case == "wrong name":
         named.start()
     settings = settings_as(tmp_path, secure, "firmware-nursery", **overrides)
@@ -306,7 +294,7 @@ def test_a_client_certificate_is_used_where_the_broker_asks_for_one(
 
 
 def test_the_installers_acl_lets_the_hub_answer_the_episode_button(
-    installed_pi: InstalledPi,  # noqa: F811 - the fixture imported above
+    installed_pi: InstalledPi,
 ) -> None:
     """The hub confirms each episode-button event on <room>/episode/stored; if the ACL
     dropped it, the Pi would re-send the event for ever."""
@@ -386,4 +374,4 @@ def test_a_login_without_a_real_password_is_refused(
 
 def test_the_demo_and_anonymous_brokers_need_no_password(clean_env: pytest.MonkeyPatch) -> None:
     assert Settings().mqtt.password is None
-    assert Settings(mqtt={"username": "hub", "password": "a-long-random-one"}).mqtt.username  # type: ignore[arg-type]
+    assert Settings(mqtt={"username": "hub", "password": "a-long-random-one"}).mqtt.username

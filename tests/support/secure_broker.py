@@ -1,6 +1,5 @@
-"""A Mosquitto set up as a careful household would: a TLS listener with a certificate from
-a CA made for the test, a password per client (mosquitto_passwd), and an ACL per client
-in the installer's shape. Used by the TLS and the private-logs tests."""
+"""A Mosquitto set up as a careful household would: TLS from a CA made for the test, and a
+password and an ACL per client in the installer's shape."""
 
 from __future__ import annotations
 
@@ -8,23 +7,29 @@ import datetime as dt
 import ipaddress
 import os
 import pwd
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.conftest import Mosquitto, free_port, wait_until
+from tests.support.mosquitto import Mosquitto
+from tests.support.ports import free_port
 
 BASE = "nursery"
 HUB_USER = "hub"
 # What a room's Pi publishes, as scripts/install-pi's ACL allows it.
 DEVICE_WRITES = ("reading", "status", "fault", "health", "episode")
+# The household's logins: the hub, a probe that speaks as the hub, and two rooms' Pis.
+USERS = {
+    "hub": "hub-8c1f2e0d9a",
+    "hub-probe": "hub-probe-5e02b7c4",
+    "firmware-nursery": "fw-nursery-41d7c0b2",
+    "firmware-bedroom": "fw-bedroom-93ae6f11",
+}
 
 
 @dataclass(frozen=True)
@@ -159,10 +164,7 @@ class SecureMosquitto(Mosquitto):
         self.server = ca.issue(f"broker-{self.port}", names=names)
         self.client_cert_port = free_port()
 
-    def start(self) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does)")
+    def prepare(self) -> None:
         passwd = self.workdir / "passwd"
         passwd.write_text("")
         passwd.chmod(0o600)
@@ -174,6 +176,8 @@ class SecureMosquitto(Mosquitto):
                 line for user in self.users for line in (f"user {user}", *acl_rules(user), "")
             )
         )
+
+    def config(self) -> str:
         # Per listener, as in the installer's file (before any listener line it would open
         # a default one on 1883).
         tls = (
@@ -183,14 +187,13 @@ class SecureMosquitto(Mosquitto):
             f"keyfile {self.server.key}\n"
             "tls_version tlsv1.2\n"
         )
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
+        return (
             # Started as root, Mosquitto would drop to its own user, who cannot read tmp_path.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             "per_listener_settings false\n"
             "allow_anonymous false\n"
-            f"password_file {passwd}\n"
-            f"acl_file {acl}\n"
+            f"password_file {self.workdir / 'passwd'}\n"
+            f"acl_file {self.workdir / 'acl'}\n"
             "persistence false\n"
             "max_queued_messages 100000\n"
             f"listener {self.port} 127.0.0.1\n"
@@ -199,10 +202,6 @@ class SecureMosquitto(Mosquitto):
             f"{tls}"
             "require_certificate true\n"
         )
-        self.proc = subprocess.Popen(
-            [exe, "-c", str(conf)], stdout=self.log.open("ab"), stderr=subprocess.STDOUT
-        )
-        wait_until(self._accepting, timeout=10, what=f"mosquitto (TLS) on port {self.port}")
 
     def mqtt_settings(self, user: str | None, **overrides: object) -> dict[str, object]:
         """The [mqtt] section a client of this broker needs, as `user`."""
