@@ -2,7 +2,7 @@
 """A longer, coverage-guided fuzzing run of the MQTT wire contract under atheris.
 
 Every decoder the hub and the firmware run on what arrives over MQTT gets the same input
-(tests/test_fuzz_contract.py's `decode_all`); anything but `ContractError` escaping is a
+(tests/contract/test_fuzz_contract.py's `decode_all`); anything but `ContractError` escaping is a
 crash, and atheris writes the input that caused it to `crash-<hash>` in the working
 directory. Not run in CI (the hypothesis tests are); run it locally after changing
 contract/:
@@ -33,7 +33,7 @@ with atheris.instrument_imports():
     import contract.episode_events
     import contract.messages
     import contract.topics  # noqa: F401
-    from tests.test_fuzz_contract import VALID, decode_all
+    from tests.contract.test_fuzz_contract import VALID, decode_all
 
 
 def seed(corpus: Path) -> None:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import apprise
 
 # Schemes whose plugin module is named otherwise (the rest are named as the scheme, or as
-# the scheme without the "s" of its secure form). tests/test_apprise_plugins.py checks
+# the scheme without the "s" of its secure form). tests/hub/notify/test_apprise_plugins.py checks
 # every entry against Apprise's own table.
 _MODULES = {
     "apprise": "apprise_api",

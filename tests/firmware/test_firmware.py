@@ -398,7 +398,7 @@ def test_a_crashed_firmware_shows_offline_through_its_last_will(
 
 # --- the Pi's own parts: LEDs, buzzer, power switch, sensor health ------------------
 # Pins on gpiozero's MockFactory; a scripted DHT at the hardware edge; a play hub that
-# answers the way the hub does (tests/test_episode_button.py).
+# answers the way the hub does (tests/firmware/test_episode_button.py).
 
 LED_PIN, COLD_LED_PIN, BUZZER_PIN, POWER_PIN = 17, 23, 22, 24
 

@@ -349,8 +349,8 @@ def test_api_docs_work_offline(hub: RunningHub, phone: Callable[..., Phone]) -> 
 # --- the hub's alerts on the page -----------------------------------------------------
 #
 # A cold incident end to end: a TracePlayer publishing as the firmware does, the hub with
-# the shortened durations of tests/test_alerting.py (FAST_RULES: cold after 0.3 s, no cool
-# band, no fast drop), and a local push receiver.
+# the shortened durations of tests/hub/monitor/test_alerting.py (FAST_RULES: cold after
+# 0.3 s, no cool band, no fast drop), and a local push receiver.
 
 Players = Callable[[Settings], TracePlayer]
 # Each part keeps its words together (no-break spaces); lines break only between parts.

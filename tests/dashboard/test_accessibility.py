@@ -21,8 +21,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 
 from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, login
 from tests.support.episodes import hour_of_readings, publish_until_stored
+from tests.support.paths import ROOT
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 ROOM = "nursery"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -7,12 +7,13 @@ import importlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.support.paths import ROOT
+
+BENCH = ROOT / "bench"
 
 # A benchmark's table as the benchmarks print it: header, dashes, rows to a blank line.
 PRINTED = """nursery-monitor: footprint benchmark

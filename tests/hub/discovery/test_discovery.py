@@ -39,6 +39,7 @@ from nursery.config import Settings
 from tests.support import Mosquitto, RunningHub, hub_settings, wait_until
 from tests.support.alerting import FAST_RULES, open_alert
 from tests.support.homeassistant import render
+from tests.support.paths import ROOT
 from tests.support.rooms import TracePlayer
 
 # --- Home Assistant's discovery rules, as data -------------------------------------------
@@ -1293,7 +1294,7 @@ def test_room_state_round_trips_and_refuses_off_contract_payloads() -> None:
 
 # --- the docs stay in step ---------------------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = ROOT / "docs"
 
 
 def test_the_guide_lists_every_entity_by_its_entity_id() -> None:

@@ -39,7 +39,7 @@ def test_three_am_sign_in_live_reading_fahrenheit_acknowledge_and_lock_out(
     browser: Browser,
 ) -> None:
     receiver = receivers()
-    # Cold after 0.3 s below 16 °C (tests/test_alerting.py); a room is not called silent
+    # Cold after 0.3 s below 16 °C (tests/hub/monitor/test_alerting.py); a room is not called silent
     # while the parent is busy on the settings page.
     settings = settings_for(tmp_path, broker, base_topic, receiver, rules={"stale_after_s": 300})
     hub = start_hub(settings)

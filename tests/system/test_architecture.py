@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("contract", "mqttlink", "firmware", "hub", "dashboard", "nursery")
 # Which of our packages each may import (docs/architecture.md, "Packages").
 ALLOWED: dict[str, set[str]] = {

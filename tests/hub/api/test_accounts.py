@@ -22,8 +22,9 @@ from tests.support.cli import (
     nursery,
     old_database,
 )
+from tests.support.paths import ROOT
 
-DATA = Path(__file__).parent / "data"
+DATA = ROOT / "tests" / "data"
 PHONE = "192.168.1.20"
 GUEST = "192.168.1.66"
 

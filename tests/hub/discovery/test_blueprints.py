@@ -18,8 +18,9 @@ import yaml
 
 from hub.discovery import ALERT_STATES, Discovery
 from nursery.config import Settings
+from tests.support.paths import ROOT
 
-FOLDER = Path(__file__).resolve().parent.parent / "blueprints" / "automation" / "nursery_monitor"
+FOLDER = ROOT / "blueprints" / "automation" / "nursery_monitor"
 ALERT = FOLDER / "alert_to_phone.yaml"
 HUB_OFFLINE = FOLDER / "hub_offline_to_phone.yaml"
 

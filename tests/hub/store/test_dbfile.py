@@ -2,7 +2,7 @@
 preferences, push outbox, episode log). Opening one must not take the locks of another:
 closing any descriptor of a file drops every POSIX lock the process holds on it, and a
 store without its lock has its WAL deleted under it by the next process that closes
-(the test's own reads in tests/test_faults.py; a backup or `nursery adduser` for real).
+(the test's own reads in tests/firmware/test_faults.py; a backup or `nursery adduser` for real).
 """
 
 from __future__ import annotations
