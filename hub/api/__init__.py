@@ -1,0 +1,1 @@
+"""The HTTP API and the pages: one router per resource, thin over the hub's domain."""

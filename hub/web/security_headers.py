@@ -1,15 +1,4 @@
-"""Security headers on every response the hub sends.
-
-Our pages load only their own files and run no inline script, so the Content-Security-
-Policy allows `'self'` and nothing else: an injected `<script>` or `onclick=` does not
-run. No page may be framed (clickjacking an "I'm on it" button), no referrer leaves the
-hub for another site (push links carry signed tokens), no MIME sniffing, no camera or
-microphone, and Strict-Transport-Security only when the hub is reached over https
-(behind a TLS proxy), since a browser would otherwise refuse the plain-http hub for a year.
-
-/docs (Swagger UI) needs one inline script to start: its CSP names that exact script by
-its SHA-256 hash, computed from the page itself.
-"""
+"""Security headers on every response the hub sends."""
 
 from __future__ import annotations
 

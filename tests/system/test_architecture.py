@@ -156,3 +156,14 @@ def test_no_file_is_too_long_to_read(paths: list[Path], limit: int) -> None:
         if (count := len(path.read_text(encoding="utf-8").splitlines())) > limit
     }
     assert long == {}, f"over {limit} lines: split along a seam (docs/architecture.md)"
+
+
+def test_every_module_opens_with_one_or_two_lines_on_why_it_exists() -> None:
+    """Longer design notes belong in docs/design-notes.md, where they are read as a whole."""
+    wordy = {
+        name: 0 if doc is None else len(doc.splitlines())
+        for name, path in modules()
+        if (doc := ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))) is None
+        or len(doc.splitlines()) > 2
+    }
+    assert wordy == {}
