@@ -167,3 +167,15 @@ def test_every_module_opens_with_one_or_two_lines_on_why_it_exists() -> None:
         or len(doc.splitlines()) > 2
     }
     assert wordy == {}
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in tests/support, so each test module can move or go alone."""
+    borrowed = sorted(
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in (ROOT / "tests").rglob("*.py")
+        if "support" not in path.parts
+        for target in imports(path)
+        if target.startswith("tests.") and target.rpartition(".")[2].startswith("test_")
+    )
+    assert borrowed == []
