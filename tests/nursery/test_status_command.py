@@ -78,8 +78,14 @@ def test_all_well_is_exit_0_and_a_silent_room_is_exit_1_naming_it(
     assert well.stdout.rstrip().endswith("all parts ok")
 
     room.paused.set()
+    # The silence alarm can open a moment before the last reading is stale_after_s old;
+    # wait for the line a person would read once both are true.
     silent = wait_until(
-        lambda: (result := status(settings)).returncode == 1 and result,
+        lambda: (
+            (result := status(settings)).returncode == 1
+            and "NO FRESH READING" in line(result.stdout, "room nursery")
+            and result
+        ),
         timeout=20,
         what="status to notice the silent room",
     )
