@@ -44,7 +44,7 @@ function celsius(value) {
 }
 
 function humanize(message) {
-  // The hub names thresholds in this page's words already (hub/messages.py).
+  // The hub names thresholds in this page's words already (hub/messages/).
   const text = String(message || "invalid value").replace(/^Value error, /, "");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -46,7 +46,7 @@ async def _episode_log_failed(request: Request, exc: EpisodeStoreError) -> Respo
 
 
 async def _episode_invalid(request: Request, exc: EpisodeInvalid) -> Response:
-    """A 422 naming each field, in plain words (hub/messages.py) and the household's
+    """A 422 naming each field, in plain words (hub/messages/) and the household's
     unit."""
     context: HubContext = request.app.state.hub
     unit = context.unit()

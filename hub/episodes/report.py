@@ -20,7 +20,7 @@ from hub.store.database import Store
 # How far before and after an episode "the room around it" reaches.
 AROUND: Final = timedelta(hours=1)
 
-# The pushes' and the dashboard's names for the alerts: one source, hub/messages.py.
+# The pushes' and the dashboard's names for the alerts: one source, hub/messages/.
 CONDITION_WORDS: Final[dict[Condition, str]] = CONDITION_LABELS
 
 

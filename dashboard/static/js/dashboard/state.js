@@ -32,7 +32,7 @@ export const page = {
   rooms: new Map(), // room name -> view
   timer: null,
   polling: false,
-  // The hub's alert labels (hub/messages.py, from GET /api/settings), the same as its pushes.
+  // The hub's alert labels (hub/messages/, from GET /api/settings), the same as its pushes.
   alertLabels: {},
   alerts: [], // GET /api/alerts: open ones and those of the last 24 h, newest first
   alertsLoaded: false,
