@@ -41,7 +41,7 @@ from _common import (
     LOOPBACK,
     BenchError,
     HubProcess,
-    Mosquitto,
+    InstalledMosquitto,
     PushReceiver,
     machine,
     wait_until,
@@ -74,11 +74,12 @@ import sys
 from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-host, port, keepalive, client_id, ready, *topics = sys.argv[1:]
+host, port, keepalive, client_id, user, password, ready, *topics = sys.argv[1:]
 client = mqtt.Client(
     CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
     clean_session=False,
 )
+client.username_pw_set(user, password)
 client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
 client.on_subscribe = lambda *a: Path(ready).touch()
 client.connect(host, int(port), keepalive=int(keepalive))
@@ -114,37 +115,39 @@ def cpu_seconds(pid: int) -> float:
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
-    """CPU time of each live thread of a process, by thread id, in 10 ms ticks (Linux
-    keeps another process's thread clocks to itself): enough to say where it goes."""
+    """CPU time of each live thread of a process, by thread id, to the nanosecond: the
+    first field of /proc/PID/task/TID/schedstat (the time it ran; Linux keeps another
+    process's thread clocks to itself, and /proc/…/stat counts 10 ms ticks, which read 0
+    for a thread that wakes for a few hundred µs at a time)."""
     times: dict[int, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        times[int(task.name)] = (int(fields[11]) + int(fields[12])) / 100
+            ran_ns = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile, or no schedstats in this kernel
+        times[int(task.name)] = ran_ns / 1e9
     return times
 
 
 # --- the processes under test --------------------------------------------------------
 
 
-class InstalledMosquitto(Mosquitto):
-    """Mosquitto with what scripts/install-pi writes for queues and latency (no
-    persistence or passwords: they change neither figure)."""
-
-    def config(self) -> str:
-        return super().config() + "max_inflight_messages 100\nset_tcp_nodelay true\n"
-
-
 class NurseryHub(HubProcess):
-    """`python -m nursery hub`: the command a Pi runs, not a stand-in for it, with the
-    malloc setting scripts/install-pi's unit gives it (MALLOC_ARENA_MAX=2)."""
+    """`python -m nursery hub --config` the installer's nursery.toml: the command a Pi
+    runs, not a stand-in for it, with the malloc setting scripts/install-pi's unit gives
+    it (MALLOC_ARENA_MAX=2). NURSERY_* variables (the bench's ports, database, rules)
+    override the file, as the unit's hub.env does for the login."""
+
+    def __init__(
+        self, workdir: Path, name: str, settings: dict[str, dict[str, object]], config: Path
+    ) -> None:
+        super().__init__(workdir, name, settings)
+        self.config = config
 
     def start(self) -> None:
         with self.log.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "nursery", "hub"],
+                [sys.executable, "-m", "nursery", "hub", "--config", str(self.config)],
                 cwd=self.workdir,
                 env={**self._env(), "MALLOC_ARENA_MAX": "2"},
                 stdout=log,
@@ -170,17 +173,18 @@ class NurseryHub(HubProcess):
 class BareSubscriber:
     """A paho client in its own process, subscribed to the hub's topics, doing nothing."""
 
-    def __init__(self, workdir: Path, port: int, topics: list[str]) -> None:
+    def __init__(self, workdir: Path, port: int, topics: list[str], login: tuple[str, str]) -> None:
         self.workdir = workdir
         self.port = port
         self.topics = topics
+        self.login = login  # Home Assistant's: it may read every room, as the hub does
         self.ready = workdir / "bare-subscribed"
         self.log = workdir / "bare.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         argv = [sys.executable, "-c", _BARE_MAIN, LOOPBACK, str(self.port), str(KEEPALIVE_S)]
-        argv += [f"bench-bare-{uuid.uuid4().hex[:6]}", str(self.ready), *self.topics]
+        argv += [f"bench-bare-{uuid.uuid4().hex[:6]}", *self.login, str(self.ready), *self.topics]
         with self.log.open("ab") as log:
             self._proc = subprocess.Popen(
                 argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
@@ -213,22 +217,30 @@ class BareSubscriber:
 
 
 class Sensors:
-    """The four rooms' sensors, publishing the firmware's wire format at QoS 1."""
+    """The four rooms' Pis, each with its own login (the broker's ACL lets a Pi publish
+    only for its own room), publishing the firmware's wire format at QoS 1."""
 
-    def __init__(self, port: int, base: str) -> None:
-        self.base = base
-        self.rooms = [(room, new_boot_id(), reading_topic(base, room)) for room in ROOMS]
+    def __init__(self, broker: InstalledMosquitto) -> None:
+        self.rooms = [
+            (room, new_boot_id(), reading_topic(broker.base_topic, room)) for room in ROOMS
+        ]
         self.seq = [0] * len(ROOMS)
         self.published = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
+        self.clients = [self._connect(broker, room) for room in ROOMS]
+
+    @staticmethod
+    def _connect(broker: InstalledMosquitto, room: str) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        client.username_pw_set(*broker.login(room))
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
         connected = threading.Event()
-        self.client.on_connect = lambda *a: connected.set()
-        self.client.connect(LOOPBACK, port)
-        self.client.loop_start()
+        client.on_connect = lambda c, u, f, reason, p: reason.is_failure or connected.set()
+        client.connect(LOOPBACK, broker.port)
+        client.loop_start()
         if not connected.wait(10):
-            raise BenchError("the sensors' MQTT client did not connect")
+            raise BenchError(f"the sensor of {room} could not log in to the broker")
+        return client
 
     def publish(self, index: int, *, swing: bool = True) -> None:
         """The next reading of room `index`: comfortable and slowly wandering, except the
@@ -241,13 +253,14 @@ class Sensors:
             temperature = COLD_C
         humidity = 48.0 + (seq // 11) % 5
         payload = ReadingMessage(room, boot, seq, datetime.now(UTC), temperature, humidity)
-        self.client.publish(topic, payload.encode(), qos=1)
+        self.clients[index].publish(topic, payload.encode(), qos=1)
         self.seq[index] = seq + 1
         self.published += 1
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for client in self.clients:
+            client.disconnect()
+            client.loop_stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,10 +601,10 @@ def render(
         f"{windows.paced.hub_cpu_s * 1000:,.1f} ms, bare paho "
         f"{windows.still.bare_cpu_s * 1000:,.1f} / {windows.paced.bare_cpu_s * 1000:,.1f} ms",
         *(
-            f"the hub's CPU by thread, {name} (10 ms ticks): main (uvicorn's event loop) "
-            f"{w.main_cpu_s * 1000:,.0f} ms, {len(w.other_cpu_s)} others "
-            f"{sum(w.other_cpu_s) * 1000:,.0f} ms (busiest "
-            f"{', '.join(f'{v * 1000:,.0f}' for v in w.other_cpu_s[:3])} ms)"
+            f"the hub's CPU by thread, {name}: main (uvicorn's event loop) "
+            f"{w.main_cpu_s * 1000:,.1f} ms, {len(w.other_cpu_s)} others "
+            f"{sum(w.other_cpu_s) * 1000:,.1f} ms (busiest "
+            f"{', '.join(f'{v * 1000:,.1f}' for v in w.other_cpu_s[:3])} ms)"
             for name, w in (("still", windows.still), ("paced", windows.paced))
         ),
         f"hub: `python -m nursery hub` (notify.urls → a local receiver, rules.cold_for_s 0); "
@@ -661,27 +674,28 @@ def main(argv: list[str] | None = None) -> int:
             ExitStack() as stack,
         ):
             workdir = Path(tmp)
-            broker = InstalledMosquitto(workdir)
+            broker = InstalledMosquitto(workdir, base, ROOMS)
             broker.start()
             stack.callback(broker.stop)
             receiver = PushReceiver()
             stack.callback(receiver.stop)
             settings: dict[str, dict[str, Any]] = {
-                "mqtt": {"host": LOOPBACK, "port": broker.port, "base_topic": base},
-                "hub": {"client_id": f"bench-{base}"},
+                "mqtt": dict(zip(("username", "password"), broker.login("hub"), strict=True)),
                 # Only cold pages, on the first cold filtered value: one per swing.
                 "rules": {"cold_for_s": 0, "drop_c": 15.0, "cool_below_c": 16.0},
                 "alerts": {"max_per_hour": 100_000},
                 "notify": {"urls": [receiver.url()]},
             }
             print("starting the hub and the bare subscriber…", file=sys.stderr)
-            hub = NurseryHub(workdir, "hub", settings)
+            hub = NurseryHub(workdir, "hub", settings, broker.settings_file)
             stack.callback(hub.stop)
             hub.start()
-            bare = BareSubscriber(workdir, broker.port, subscriptions(base))
+            bare = BareSubscriber(
+                workdir, broker.port, subscriptions(base), broker.login("homeassistant")
+            )
             stack.callback(bare.stop)
             bare.start()
-            sensors = Sensors(broker.port, base)
+            sensors = Sensors(broker)
             stack.callback(sensors.close)
             # Healthz says connected before the hub's SUBACK: wait for a stored reading.
             wait_until(
