@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter, itemgetter
 from statistics import median
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final
 
 from hub.ingest.device_clock import BootMark, DeviceClock, is_live, mark_boot, track_clock
 from hub.monitor.conditions import Condition, Finding
+from hub.monitor.frozen import replace
 
 if TYPE_CHECKING:
     from mqttlink.rules_settings import RulesSettings
