@@ -495,6 +495,50 @@ class HubProcess:
         self._proc = None
 
 
+class InstalledHub(HubProcess):
+    """`python -m nursery hub --config` the nursery.toml an InstalledMosquitto's install-pi
+    wrote, with the unit's login (hub.env) and malloc setting (MALLOC_ARENA_MAX=2): the
+    command a Pi runs, alert monitor and HTTP server on. `settings` (NURSERY_* variables)
+    override the file for the bench's ports, database, rules and push channels."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        settings: dict[str, dict[str, object]],
+        broker: InstalledMosquitto,
+    ) -> None:
+        user, password = broker.login("hub")
+        mqtt = {**settings.get("mqtt", {}), "username": user, "password": password}
+        super().__init__(workdir, name, {**settings, "mqtt": mqtt})
+        self.config = broker.settings_file
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "nursery", "hub", "--config", str(self.config)],
+                cwd=self.workdir,
+                env={**self._env(), "MALLOC_ARENA_MAX": "2"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._mqtt_connected, timeout=60, what="the hub up on MQTT", every=0.05)
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def stored(self) -> int:
+        return int(self.health()["messages"]["stored"])
+
+    def problems(self) -> tuple[int, int]:
+        """(errors, warnings) in the hub's log: `nursery hub` logs "time LEVEL name: …"."""
+        words = [line.split(" ", 3)[2:3] for line in self.log.read_text().splitlines()]
+        levels = [w[0] for w in words if w]
+        return sum(level in ("ERROR", "CRITICAL") for level in levels), levels.count("WARNING")
+
+
 # --- the machine ---------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 from _common import (
     LOOPBACK,
     BenchError,
-    HubProcess,
+    InstalledHub,
     InstalledMosquitto,
     PushReceiver,
     machine,
@@ -114,44 +114,6 @@ def thread_cpu_seconds(pid: int) -> dict[int, float]:
 
 
 # --- the processes under test --------------------------------------------------------
-
-
-class NurseryHub(HubProcess):
-    """`python -m nursery hub --config` the installer's nursery.toml: the command a Pi
-    runs, not a stand-in for it, with the malloc setting scripts/install-pi's unit gives
-    it (MALLOC_ARENA_MAX=2). NURSERY_* variables (the bench's ports, database, rules)
-    override the file, as the unit's hub.env does for the login."""
-
-    def __init__(
-        self, workdir: Path, name: str, settings: dict[str, dict[str, object]], config: Path
-    ) -> None:
-        super().__init__(workdir, name, settings)
-        self.config = config
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "nursery", "hub", "--config", str(self.config)],
-                cwd=self.workdir,
-                env={**self._env(), "MALLOC_ARENA_MAX": "2"},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(self._mqtt_connected, timeout=60, what="the hub up on MQTT", every=0.05)
-
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
-    def stored(self) -> int:
-        return int(self.health()["messages"]["stored"])
-
-    def problems(self) -> tuple[int, int]:
-        """(errors, warnings) in the hub's log: `nursery hub` logs "time LEVEL name: …"."""
-        words = [line.split(" ", 3)[2:3] for line in self.log.read_text().splitlines()]
-        levels = [w[0] for w in words if w]
-        return sum(level in ("ERROR", "CRITICAL") for level in levels), levels.count("WARNING")
 
 
 class BareSubscriber:
@@ -294,7 +256,7 @@ class FeedResult:
 
 def feed(
     sensors: Sensors,
-    hub: NurseryHub,
+    hub: InstalledHub,
     bare: BareSubscriber,
     receiver: PushReceiver,
     readings: int,
@@ -360,7 +322,7 @@ def feed(
     return result
 
 
-def drained(hub: NurseryHub, published: int) -> int:
+def drained(hub: InstalledHub, published: int) -> int:
     """The hub's stored count once it has all `published`, or once it stops moving for
     10 s (then the report shows what is missing)."""
     last, since = -1, time.monotonic()
@@ -406,7 +368,7 @@ class CpuWindows:
     bare: dict[str, int]
 
 
-def _measure(hub: NurseryHub, bare: BareSubscriber, window: float, sent: list[int]) -> Window:
+def _measure(hub: InstalledHub, bare: BareSubscriber, window: float, sent: list[int]) -> Window:
     counted_from = sent[0]
     threads0 = thread_cpu_seconds(hub.pid)
     hub0, bare0, t0 = cpu_seconds(hub.pid), cpu_seconds(bare.pid), time.perf_counter()
@@ -426,7 +388,7 @@ def _measure(hub: NurseryHub, bare: BareSubscriber, window: float, sent: list[in
 
 
 def cpu_windows(
-    sensors: Sensors, hub: NurseryHub, bare: BareSubscriber, window: float
+    sensors: Sensors, hub: InstalledHub, bare: BareSubscriber, window: float
 ) -> CpuWindows:
     """Wait until every push has gone out, settle, then measure two windows of `window`
     seconds: one with nothing arriving (the hub's own wake-ups alone), then one in which
@@ -668,14 +630,13 @@ def main(argv: list[str] | None = None) -> int:
             receiver = PushReceiver()
             stack.callback(receiver.stop)
             settings: dict[str, dict[str, Any]] = {
-                "mqtt": dict(zip(("username", "password"), broker.login("hub"), strict=True)),
                 # Only cold pages, on the first cold filtered value: one per swing.
                 "rules": {"cold_for_s": 0, "drop_c": 15.0, "cool_below_c": 16.0},
                 "alerts": {"max_per_hour": 100_000},
                 "notify": {"urls": [receiver.url()]},
             }
             print("starting the hub and the bare subscriber…", file=sys.stderr)
-            hub = NurseryHub(workdir, "hub", settings, broker.settings_file)
+            hub = InstalledHub(workdir, "hub", settings, broker)
             stack.callback(hub.stop)
             hub.start()
             bare = BareSubscriber(
