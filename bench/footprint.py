@@ -98,19 +98,22 @@ def cpu_seconds(pid: int) -> float:
         return ticks / 100
 
 
-def thread_cpu_seconds(pid: int) -> dict[int, float]:
-    """CPU time of each live thread of a process, by thread id, to the nanosecond: the
-    first field of /proc/PID/task/TID/schedstat (the time it ran; Linux keeps another
-    process's thread clocks to itself, and /proc/…/stat counts 10 ms ticks, which read 0
-    for a thread that wakes for a few hundred µs at a time)."""
-    times: dict[int, float] = {}
+def thread_usage(pid: int) -> dict[int, tuple[float, int]]:
+    """(CPU seconds, wake-ups) of each live thread of a process, by thread id: the first
+    field of /proc/PID/task/TID/schedstat (the time it ran, to the nanosecond: Linux keeps
+    another process's thread clocks to itself, and /proc/…/stat counts 10 ms ticks, which
+    read 0 for a thread that wakes for a few hundred µs at a time) and its
+    voluntary_ctxt_switches (each a sleep, so each a wake-up after it)."""
+    usage: dict[int, tuple[float, int]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             ran_ns = int((task / "schedstat").read_text().split()[0])
+            status = (task / "status").read_text()
+            woke = int(status.split("voluntary_ctxt_switches:", 1)[1].split()[0])
         except (OSError, ValueError, IndexError):
             continue  # the thread ended meanwhile, or no schedstats in this kernel
-        times[int(task.name)] = ran_ns / 1e9
-    return times
+        usage[int(task.name)] = (ran_ns / 1e9, woke)
+    return usage
 
 
 # --- the processes under test --------------------------------------------------------
@@ -348,8 +351,9 @@ class Window:
     hub_cpu_s: float
     bare_cpu_s: float
     readings: int  # sent by the sensors during the window
-    main_cpu_s: float  # the hub's main thread: uvicorn's event loop
-    other_cpu_s: list[float]  # each of the hub's other threads, busiest first
+    main: tuple[float, int]  # the hub's main thread (uvicorn's event loop): CPU s, wake-ups
+    others: list[tuple[float, int]]  # each of the hub's other threads, busiest first
+    bare_wakeups: int  # the bare subscriber's (one thread)
 
     @property
     def hub_pct(self) -> float:
@@ -370,20 +374,28 @@ class CpuWindows:
 
 def _measure(hub: InstalledHub, bare: BareSubscriber, window: float, sent: list[int]) -> Window:
     counted_from = sent[0]
-    threads0 = thread_cpu_seconds(hub.pid)
+    threads0, bare_threads0 = thread_usage(hub.pid), thread_usage(bare.pid)
     hub0, bare0, t0 = cpu_seconds(hub.pid), cpu_seconds(bare.pid), time.perf_counter()
     time.sleep(window)
     hub1, bare1, t1 = cpu_seconds(hub.pid), cpu_seconds(bare.pid), time.perf_counter()
-    threads1 = thread_cpu_seconds(hub.pid)
-    spent = {tid: threads1[tid] - threads0.get(tid, 0.0) for tid in threads1}
-    others = sorted((v for tid, v in spent.items() if tid != hub.pid), reverse=True)
+    threads1, bare_threads1 = thread_usage(hub.pid), thread_usage(bare.pid)
+
+    def spent(tid: int) -> tuple[float, int]:
+        (cpu1, woke1), (cpu0, woke0) = threads1[tid], threads0.get(tid, (0.0, 0))
+        return cpu1 - cpu0, woke1 - woke0
+
+    others = sorted((spent(tid) for tid in threads1 if tid != hub.pid), reverse=True)
+    bare_woke = sum(w for _, w in bare_threads1.values()) - sum(
+        w for _, w in bare_threads0.values()
+    )
     return Window(
         t1 - t0,
         hub1 - hub0,
         bare1 - bare0,
         sent[0] - counted_from,
-        spent.get(hub.pid, 0.0),
+        spent(hub.pid) if hub.pid in threads1 else (0.0, 0),
         others,
+        bare_woke,
     )
 
 
@@ -426,6 +438,10 @@ def cpu_windows(
 
 
 # --- the report ----------------------------------------------------------------------
+
+
+def _usage(usage: tuple[float, int]) -> str:
+    return f"{usage[0] * 1000:,.1f} / {usage[1]}"
 
 
 def mib(value: float) -> str:
@@ -549,10 +565,10 @@ def render(
         f"{windows.paced.hub_cpu_s * 1000:,.1f} ms, bare paho "
         f"{windows.still.bare_cpu_s * 1000:,.1f} / {windows.paced.bare_cpu_s * 1000:,.1f} ms",
         *(
-            f"the hub's CPU by thread, {name}: main (uvicorn's event loop) "
-            f"{w.main_cpu_s * 1000:,.1f} ms, {len(w.other_cpu_s)} others "
-            f"{sum(w.other_cpu_s) * 1000:,.1f} ms (busiest "
-            f"{', '.join(f'{v * 1000:,.1f}' for v in w.other_cpu_s[:3])} ms)"
+            f"the hub's CPU by thread, {name} (ms / wake-ups): main (uvicorn's event loop) "
+            f"{_usage(w.main)}; {len(w.others)} others, busiest first: "
+            f"{', '.join(_usage(u) for u in w.others[:4])}; bare paho {w.bare_wakeups} "
+            "wake-ups"
             for name, w in (("still", windows.still), ("paced", windows.paced))
         ),
         "as installed: `python -m nursery hub --config` the nursery.toml of "
