@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import pwd
 import re
 import selectors
 import shutil
@@ -134,6 +135,83 @@ class Mosquitto:
                 self._proc.kill()
                 self._proc.wait(5)
         self._proc = None
+
+
+class InstalledMosquitto(Mosquitto):
+    """Mosquitto on the files `scripts/install-pi --output DIR` writes for a hub: a password
+    per client, its ACL, `use_username_as_clientid`, persistence saved every minute, the
+    queue and latency settings; under Debian's own mosquitto.conf, pointed into DIR.
+
+    Every client then needs a login: `login("hub")`, `login("homeassistant")`, or a room's
+    (install-pi add-device ROOM). The hub's settings file is `settings_file`.
+    """
+
+    def __init__(self, workdir: Path, base_topic: str, rooms: tuple[str, ...]) -> None:
+        super().__init__(workdir)
+        self.root = workdir / "installed"
+        self.base_topic = base_topic
+        self.rooms = rooms
+        self.settings_file = self.root / "etc/nursery-monitor/nursery.toml"
+
+    def start(self) -> None:
+        self._install()
+        super().start()
+
+    def _install(self) -> None:
+        script = Path(__file__).resolve().parent.parent / "scripts/install-pi"
+        options = ["--output", str(self.root)]
+        # First Debian's file: install-pi leaves persistence_location to it when it is there.
+        debian = self.root / "etc/mosquitto/mosquitto.conf"
+        debian.parent.mkdir(parents=True, exist_ok=True)
+        debian.write_text(self.config())
+        runs = [
+            [
+                "--role",
+                "hub",
+                "--mqtt-port",
+                str(self.port),
+                "--mqtt-listen",
+                LOOPBACK,
+                "--base-topic",
+                self.base_topic,
+            ],
+            *(["add-device", room] for room in self.rooms),
+            ["add-homeassistant"],
+        ]
+        for args in runs:
+            done = subprocess.run(
+                ["bash", str(script), *args, *options],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            if done.returncode:
+                raise BenchError(f"scripts/install-pi {' '.join(args)}: {done.stderr.strip()}")
+
+    def config(self) -> str:
+        """Debian's mosquitto.conf, pointed into the install's root; it includes the
+        installer's conf.d/nursery.conf. `user` keeps a broker started as root from
+        dropping to `mosquitto`, which could not read the temporary directory."""
+        return (
+            "persistence true\n"
+            f"persistence_location {self.root}/var/lib/mosquitto/\n"
+            f"include_dir {self.root}/etc/mosquitto/conf.d\n"
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+        )
+
+    def login(self, who: str) -> tuple[str, str]:
+        """(user, password) of the hub, of Home Assistant, or of a room's Pi."""
+        etc = self.root / "etc/nursery-monitor"
+        if who == "hub":
+            env = dict(
+                line.split("=", 1)
+                for line in (etc / "hub.env").read_text().splitlines()
+                if "=" in line and not line.startswith("#")
+            )
+            return env["NURSERY_MQTT__USERNAME"], env["NURSERY_MQTT__PASSWORD"]
+        password = (etc / "devices" / f"{who}.password").read_text().strip()
+        return (who if who == "homeassistant" else f"firmware-{who}"), password
 
 
 # --- the push service ----------------------------------------------------------------
@@ -415,6 +493,50 @@ class HubProcess:
                 self._proc.kill()
                 self._proc.wait(5)
         self._proc = None
+
+
+class InstalledHub(HubProcess):
+    """`python -m nursery hub --config` the nursery.toml an InstalledMosquitto's install-pi
+    wrote, with the unit's login (hub.env) and malloc setting (MALLOC_ARENA_MAX=2): the
+    command a Pi runs, alert monitor and HTTP server on. `settings` (NURSERY_* variables)
+    override the file for the bench's ports, database, rules and push channels."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        settings: dict[str, dict[str, object]],
+        broker: InstalledMosquitto,
+    ) -> None:
+        user, password = broker.login("hub")
+        mqtt = {**settings.get("mqtt", {}), "username": user, "password": password}
+        super().__init__(workdir, name, {**settings, "mqtt": mqtt})
+        self.config = broker.settings_file
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "nursery", "hub", "--config", str(self.config)],
+                cwd=self.workdir,
+                env={**self._env(), "MALLOC_ARENA_MAX": "2"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._mqtt_connected, timeout=60, what="the hub up on MQTT", every=0.05)
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def stored(self) -> int:
+        return int(self.health()["messages"]["stored"])
+
+    def problems(self) -> tuple[int, int]:
+        """(errors, warnings) in the hub's log: `nursery hub` logs "time LEVEL name: …"."""
+        words = [line.split(" ", 3)[2:3] for line in self.log.read_text().splitlines()]
+        levels = [w[0] for w in words if w]
+        return sum(level in ("ERROR", "CRITICAL") for level in levels), levels.count("WARNING")
 
 
 # --- the machine ---------------------------------------------------------------------

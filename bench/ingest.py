@@ -33,7 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from _common import LOOPBACK, BenchError, Mosquitto, machine, wait_until, write_summary
+from _common import (
+    LOOPBACK,
+    BenchError,
+    InstalledHub,
+    InstalledMosquitto,
+    Mosquitto,
+    machine,
+    wait_until,
+    write_summary,
+)
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.messages import ReadingMessage, new_boot_id
@@ -102,8 +111,9 @@ def open_session(port: int, client_id: str, topic: str) -> None:
     client.loop_stop()
 
 
-def preload(port: int, count: int) -> tuple[str, float]:
-    """Publish `count` readings at QoS 1 and wait for every PUBACK; (boot id, seconds)."""
+def preload(port: int, count: int, login: tuple[str, str] | None = None) -> tuple[str, float]:
+    """Publish `count` readings at QoS 1 (as `login`, else anonymously) and wait for every
+    PUBACK; (boot id, seconds)."""
     boot = new_boot_id()
     t0 = datetime.now(UTC) - timedelta(days=1)
     topic = reading_topic(BASE, ROOM)
@@ -123,6 +133,8 @@ def preload(port: int, count: int) -> tuple[str, float]:
                 done.set()
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    if login is not None:
+        client.username_pw_set(*login)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.on_publish = on_publish
@@ -296,6 +308,51 @@ def drain_hub(port: int, client_id: str, count: int, db: Path) -> HubDrain:
     )
 
 
+def drain_installed_hub(workdir: Path, count: int) -> Drain:
+    """The hub as users run it draining the same backlog: the whole `nursery hub` process
+    as scripts/install-pi installs it (alert monitor, push dispatcher, HTTP server on), on
+    a broker on the installer's files (logins, ACL, persistence, max_inflight_messages
+    100), the backlog published by the room's own login while the hub is stopped.
+
+    Timed from the restarted hub's MQTT session being up (its /healthz, polled every
+    50 ms) to its count of stored readings reaching the backlog (the same polling)."""
+    workdir.mkdir()
+    broker = InstalledMosquitto(workdir, BASE, (ROOM,))
+    broker.start()
+    try:
+        settings: dict[str, dict[str, object]] = {"hub": {"db": str(workdir / "hub.db")}}
+        first = InstalledHub(workdir, "hub", settings, broker)
+        try:
+            first.start()
+            # /healthz says connected before the SUBACK: a stored reading proves the session.
+            wait_until(
+                lambda: preload(broker.port, 1, broker.login(ROOM)) and first.stored() > 0,
+                timeout=30,
+                what="the installed hub to store a first reading",
+                every=0.5,
+            )
+        finally:
+            first.stop()
+        print(f"  the hub stopped; publishing {count:,} readings…", file=sys.stderr)
+        preload(broker.port, count, broker.login(ROOM))
+        hub = InstalledHub(workdir, "hub", settings, broker)
+        try:
+            hub.start()
+            started = time.perf_counter()
+            wait_until(
+                lambda: hub.stored() >= count,
+                timeout=DRAIN_TIMEOUT_S,
+                what=f"the installed hub to store {count:,} readings",
+                every=0.05,
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            hub.stop()
+    finally:
+        broker.stop()
+    return Drain("hub as installed", count, seconds, "MQTT up to the last stored, polled")
+
+
 # --- the writers the disk figure is compared with -------------------------------------
 
 
@@ -361,6 +418,7 @@ def render(
     sub: Drain,
     paho: Drain,
     hub: HubDrain,
+    installed: Drain | None,
     per_row: Written,
     default_sqlite: Written,
     took_s: float,
@@ -397,6 +455,14 @@ def render(
         f"≥ {RATE_VS_PAHO:.1f}×",
         rate / paho.rate >= RATE_VS_PAHO,
     )
+    if installed is not None:
+        # The hub as users run it; no target: the targets are on the ingest path alone.
+        row(
+            "  whole hub as installed (monitor on)",
+            f"{installed.rate:,.0f}/s",
+            f"hub ingest alone {rate:,.0f}/s",
+            f"{installed.rate / rate:.2f}×",
+        )
     lost = plan.readings - hub.in_db
     row(
         "readings stored (in the database)",
@@ -446,6 +512,15 @@ def render(
         f"backlog: {plan.readings:,} QoS 1 readings published while all three subscribers were "
         f"offline ({plan.readings / preload_s:,.0f}/s to PUBACK); Mosquitto "
         f"max_inflight_messages {plan.broker_inflight}, max_queued_messages unlimited",
+        *(
+            [
+                f"as installed: `nursery hub --config` install-pi's nursery.toml, restarted "
+                f"onto the backlog on a broker on install-pi's files: {installed.seconds:.3f} s "
+                f"({installed.extra})"
+            ]
+            if installed is not None
+            else []
+        ),
         f"timing: mosquitto_sub {sub.seconds:.3f} s ({sub.extra}); bare paho "
         f"{paho.seconds:.3f} s ({paho.extra}); hub {hub.drain.seconds:.3f} s ({hub.drain.extra})",
         f"hub: stored {hub.stored:,}, duplicates {hub.duplicates}, rejected {hub.rejected}, "
@@ -478,6 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 10,000 readings, smaller references"
+    )
+    parser.add_argument(
+        "--no-installed",
+        action="store_true",
+        help="skip the whole hub as installed (a second broker and two hub starts)",
     )
     parser.add_argument(
         "--record", type=Path, metavar="FILE", help="append the report to FILE (RESULTS.md)"
@@ -515,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
                 hub = drain_hub(broker.port, sessions["hub"], count, workdir / "hub.db")
             finally:
                 broker.stop()
+            installed = None
+            if not args.no_installed:
+                print("draining: the whole hub as installed…", file=sys.stderr)
+                installed = drain_installed_hub(workdir / "as-installed", count)
             print("disk references: commit per row…", file=sys.stderr)
             per_row = per_row_store(workdir / "per-row.db", 2_000 if args.quick else 10_000)
             default_sqlite = per_row_default_sqlite(
@@ -524,7 +608,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ingest: cannot run: {exc}", file=sys.stderr)
         return 2
     report = render(
-        args, info, preload_s, sub, paho, hub, per_row, default_sqlite, time.monotonic() - started
+        args,
+        info,
+        preload_s,
+        sub,
+        paho,
+        hub,
+        installed,
+        per_row,
+        default_sqlite,
+        time.monotonic() - started,
     )
     print(report)
     if args.record:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from hub.conditions import Condition, Finding
 from hub.monitor.device_clock import is_live, mark_boot
 from hub.monitor.findings import findings
+from hub.monitor.frozen import replace
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
     MAX_SERIES_POINTS,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 
 from hub.monitor.device_clock import track_clock
+from hub.monitor.frozen import replace
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
     MAX_SLOTS,

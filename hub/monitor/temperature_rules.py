@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
 from statistics import median
 from types import MappingProxyType
 
 from hub.conditions import Condition
+from hub.monitor.frozen import replace
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
     MAX_SERIES_POINTS,

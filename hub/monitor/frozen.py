@@ -1,0 +1,51 @@
+"""`dataclasses.replace` for the rules' frozen, slotted state, at a third of its cost."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Per class: its fields' names, one getter of them all, and each slot's setter.
+_Plan = tuple[dict[str, int], Callable[[Any], tuple[Any, ...]], list[Callable[[Any, Any], None]]]
+_plans: dict[type, _Plan | None] = {}
+
+
+def _plan(cls: type) -> _Plan | None:
+    """How to copy instances of `cls`, or None when only dataclasses.replace may (a
+    __post_init__ to run, a field outside __init__, or no slots)."""
+    if cls in _plans:
+        return _plans[cls]
+    fields = dataclasses.fields(cls)
+    plan: _Plan | None = None
+    simple = all(f.init for f in fields) and not hasattr(cls, "__post_init__")
+    if simple and len(fields) > 1 and all(f.name in cls.__dict__ for f in fields):
+        names = [f.name for f in fields]
+        plan = (
+            {name: i for i, name in enumerate(names)},
+            attrgetter(*names),
+            [cls.__dict__[name].__set__ for name in names],
+        )
+    _plans[cls] = plan
+    return plan
+
+
+def replace(obj: T, /, **changes: Any) -> T:
+    """A copy of `obj` with `changes`, as dataclasses.replace makes it."""
+    cls = type(obj)
+    plan = _plan(cls)
+    if plan is None:
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    index, values_of, setters = plan
+    values = list(values_of(obj))
+    for name, value in changes.items():
+        if name not in index:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+        values[index[name]] = value
+    new: T = object.__new__(cls)
+    for setter, value in zip(setters, values, strict=True):
+        setter(new, value)
+    return new
