@@ -20,8 +20,8 @@ from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.ingest.receipts import Receipts
 from hub.ingest.routing import Batch, Incoming, IngestListener, Router
-from hub.ingest.wakes import OneWakeClient
 from hub.store.database import Received, Store
+from mqttlink.client import QuietClient
 from mqttlink.tls import refused_hint, secure_client, unreachable_hint
 
 log = logging.getLogger("nursery.hub.ingest")
@@ -56,8 +56,7 @@ class Ingest:
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        # paho's Client, its network thread woken by work only, once for each writer pass.
-        self._client = OneWakeClient(
+        self._client = QuietClient(  # paho's Client, its network thread woken by work only
             CallbackAPIVersion.VERSION2,
             client_id=settings.hub.client_id,
             protocol=mqtt.MQTTv311,
@@ -287,9 +286,8 @@ class Ingest:
                 # Duplicates too: a receipt says the hub is alive and where it stands.
                 self._receipts.owe(item.reading.room, now)
             break
-        with self._client.one_wake():  # the acks and the monitor's states wake paho once
-            for mid, qos in batch.acks:
-                if qos > 0:
-                    self._client.ack(mid, qos)
-            if new:
-                self._router.notify_listener(lambda listener: listener.on_readings(new))
+        for mid, qos in batch.acks:
+            if qos > 0:
+                self._client.ack(mid, qos)
+        if new:
+            self._router.notify_listener(lambda listener: listener.on_readings(new))

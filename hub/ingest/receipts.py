@@ -7,9 +7,10 @@ import math
 import time
 from typing import Final
 
+import paho.mqtt.client as mqtt
+
 from contract.messages import StoredMessage
 from contract.topics import stored_topic
-from hub.ingest.wakes import OneWakeClient
 from hub.store.database import Store
 
 log = logging.getLogger("nursery.hub.ingest")
@@ -73,7 +74,7 @@ class Receipts:
     let go of those readings (docs/outbox.md). Published retained, after the commit and
     the database's sync, never before. The writer thread's own."""
 
-    def __init__(self, store: Store, client: OneWakeClient, base: str) -> None:
+    def __init__(self, store: Store, client: mqtt.Client, base: str) -> None:
         self._store = store
         self._client = client
         self._base = base
@@ -99,10 +100,6 @@ class Receipts:
                 self._schedule.sent(room, now)
                 self._schedule.owe(room, now)
             return
-        with self._client.one_wake():  # the rooms' receipts wake paho's thread once
-            self._publish(rooms, now)
-
-    def _publish(self, rooms: list[str], now: float) -> None:
         for room in rooms:
             try:
                 marks = self._store.receipt(room)

@@ -24,7 +24,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from hub.ingest.wakes import WAKE_BYTE, OneWakeClient
 from hub.service import _DatedState, _Server, server_config
 from hub.web.http_guard import GuardedH11Protocol
 from mqttlink.client import QuietClient
@@ -102,33 +101,6 @@ def test_loop_start_runs_quiet_clients_thread_and_loop_stop_ends_it(broker: Mosq
         client.loop_stop()
     assert client._thread is None, revisit(
         "paho-mqtt", "Client._thread, which QuietClient clears as paho does, is gone"
-    )
-
-
-def test_one_wake_client_queues_packets_as_paho_does() -> None:
-    """OneWakeClient._packet_queue (hub/ingest/wakes.py) queues paho's packet dict itself and
-    leaves the wake, paho's one byte on its socket pair, for the end of the block."""
-    source = textwrap.dedent(inspect.getsource(mqtt.Client._packet_queue))
-    node = ast.parse(source).body[0]
-    assert isinstance(node, ast.FunctionDef)
-    packets = [
-        stmt.value
-        for stmt in ast.walk(node)
-        if isinstance(stmt, ast.AnnAssign | ast.Assign) and isinstance(stmt.value, ast.Dict)
-    ]
-    keys = {str(k.value) for d in packets for k in d.keys if isinstance(k, ast.Constant)}
-    assert keys == {"command", "mid", "qos", "pos", "to_process", "packet", "info"}, revisit(
-        "paho-mqtt", f"Client._packet_queue's packet now has the keys {sorted(keys)}"
-    )
-    assert "self._out_packet.append(mpkt)" in source, revisit(
-        "paho-mqtt", "Client._packet_queue no longer appends to _out_packet"
-    )
-    assert "self._sockpairW.send(sockpair_data)" in source, revisit(
-        "paho-mqtt", "Client._packet_queue no longer wakes its thread through _sockpairW"
-    )
-    assert mqtt.sockpair_data == WAKE_BYTE, revisit("paho-mqtt", "the wake byte changed")
-    assert parameters(OneWakeClient._packet_queue) == parameters(mqtt.Client._packet_queue), (
-        revisit("paho-mqtt", "Client._packet_queue's parameters changed")
     )
 
 
