@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from contract.errors import NurseryError
 from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout
 from hub.login_lockout import Throttle as Throttle  # where the routes' deps import it from
+from hub.passwords import hasher, verify
 from hub.store.dbfile import connect_private, write_transaction
 from mqttlink.well_known_passwords import is_well_known
 
@@ -161,7 +159,6 @@ class Accounts:
         max_failures: int = 5,
         lockout_s: float = 900,
     ) -> None:
-        self._hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
         self._clock = clock
         self._session_ttl = timedelta(seconds=session_ttl_s)
         self._lockout = LoginLockout(LockPolicy(max_failures, timedelta(seconds=lockout_s)))
@@ -211,7 +208,7 @@ class Accounts:
     def add(self, name: str, password: str) -> Caregiver:
         """A new caregiver; AccountError when the name is taken or either field is bad."""
         name, password = check_name(name), check_password(password)
-        hashed = self._hasher.hash(password)
+        hashed = hasher().hash(password)
         try:
             with self._tx() as db:
                 cursor = db.execute(
@@ -226,7 +223,7 @@ class Accounts:
         """Change a password and lift every lock on the name. Every session and API token
         of that caregiver ends: whoever knew the old password may have made one."""
         caregiver = self._require(name)
-        hashed = self._hasher.hash(check_password(password))
+        hashed = hasher().hash(check_password(password))
         with self._tx() as db:
             db.execute(
                 "UPDATE caregivers SET password_hash = ? WHERE id = ?", (hashed, caregiver.id)
@@ -253,7 +250,7 @@ class Accounts:
         """
         now = self._clock()
         if self._dummy_hash is None:  # made on the first try, whatever the name
-            self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+            self._dummy_hash = hasher().hash(secrets.token_urlsafe(16))
         with self._lock:
             until = self._lockout.locked_until(self._db, name, address, now)
             row = self._db.execute(
@@ -269,7 +266,7 @@ class Accounts:
                 raise LockedOut(until)
             raise LoginFailed
         caregiver = Caregiver(int(row[0]), str(row[1]))
-        rehash = self._hasher.check_needs_rehash(hashed)
+        rehash = hasher().check_needs_rehash(hashed)
         with self._tx() as db:
             self._lockout.succeeded(db, name, address)
             db.execute(
@@ -278,15 +275,12 @@ class Accounts:
             if rehash:
                 db.execute(
                     "UPDATE caregivers SET password_hash = ? WHERE id = ?",
-                    (self._hasher.hash(password), caregiver.id),
+                    (hasher().hash(password), caregiver.id),
                 )
         return caregiver
 
     def _verify(self, hashed: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(hashed, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+        return verify(hashed, password)
 
     # --- sessions ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -27,10 +27,11 @@ from hub.episodes.changes import edited_details, edited_timing, new_timing
 from hub.episodes.log import EpisodeLog, day_bounds
 from hub.episodes.model import NewEpisode
 from hub.episodes.period import Period, PeriodInvalid, asked_period
-from hub.episodes.report import Report, build_report, iter_readings
-from hub.episodes.report_render import episodes_csv, readings_csv, render_html
 from hub.episodes.storage import EpisodeStore
 from hub.messages import Unit
+
+if TYPE_CHECKING:  # the report's modules (and Jinja2) load at the first report asked for
+    from hub.episodes.report import Report
 
 # Every route needs a signed-in caregiver or an API token: this is health data. Routes parse,
 # call hub/episodes/log.py, and hub/api/errors.py turns its exceptions into answers.
@@ -143,6 +144,8 @@ def _download(body: bytes | Iterator[str], media_type: str, filename: str) -> Re
 
 
 def _report(log: EpisodeLog, ctx: HubContext, period: Period) -> Report:
+    from hub.episodes.report import build_report
+
     return build_report(
         log,
         ctx.store,
@@ -168,6 +171,8 @@ def report_page(
 ) -> HTMLResponse:
     """The pediatrician report as one printable page (a browser without a session is sent
     to sign in first)."""
+    from hub.episodes.report_render import render_html
+
     page = render_html(
         _report(log, ctx, period),
         period.query(),
@@ -190,6 +195,8 @@ def report_pdf(
 @router.get("/report/episodes.csv", response_class=StreamingResponse)
 def report_episodes_csv(caregiver: CaregiverDep, log: LogDep, period: PeriodDep) -> Response:
     """The period's episodes, one row each, with their room snapshot."""
+    from hub.episodes.report_render import episodes_csv
+
     chosen = log.started_on(period.first, period.last, period.zone, period.room)
     lines = list(episodes_csv(chosen, period.zone))  # before the request's connection closes
     name = f"episodes-{period.first}-{period.last}.csv"
@@ -199,6 +206,9 @@ def report_episodes_csv(caregiver: CaregiverDep, log: LogDep, period: PeriodDep)
 @router.get("/report/readings.csv", response_class=StreamingResponse)
 def report_readings_csv(caregiver: CaregiverDep, ctx: ContextDep, period: PeriodDep) -> Response:
     """Every reading of the period, streamed (a year of them never sits in memory)."""
+    from hub.episodes.report import iter_readings
+    from hub.episodes.report_render import readings_csv
+
     start, end = day_bounds(period.first, period.last, period.zone)
     rows = iter_readings(Path(ctx.settings.hub.db), start, end, period.room)
     name = f"readings-{period.first}-{period.last}.csv"
