@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import signal
 import sys
@@ -17,6 +18,18 @@ from nursery.config import Settings, load_settings
 EXIT_BAD_SETTINGS = 2
 # Our packages: a ModuleNotFoundError that names one is a bug, not a missing extra.
 _OURS = frozenset({"contract", "mqttlink", "firmware", "hub", "dashboard", "nursery"})
+# What the `hub` extra installs, by import name: every command but `firmware` may need it,
+# some only after a prompt (adduser hashes the password it asked for), so it is checked first.
+_HUB_EXTRA = (
+    "fastapi",
+    "uvicorn",
+    "apprise",
+    "argon2",
+    "fpdf",
+    "prometheus_client",
+    "jinja2",
+    "httpx",
+)
 
 _DESCRIPTION = """\
 Nursery monitor: a Raspberry Pi reads a DHT22/DHT11 sensor and publishes over MQTT; the
@@ -226,6 +239,8 @@ def run_firmware(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "firmware":
+            _require_hub_extra()
         return _run(args)
     except ModuleNotFoundError as exc:
         # The hub's commands import its web stack only here, so that a firmware-only Pi
@@ -240,6 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _require_hub_extra() -> None:
+    """ModuleNotFoundError for the first module of the `hub` extra that is not installed."""
+    for name in _HUB_EXTRA:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
 def _run(args: argparse.Namespace) -> int:
