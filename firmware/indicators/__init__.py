@@ -11,7 +11,6 @@ from firmware.indicators.button import (
 )
 from firmware.indicators.buzzer import DEFAULT_CHIRP, DEFAULT_WARN_INTERVAL_S, Chirp, LocalWarning
 from firmware.indicators.cold import (
-    COLD_CLEAR_MARGIN_C,
     DEFAULT_COLD_C,
     DEFAULT_COLD_HOLD_S,
     LocalColdJudge,
@@ -33,7 +32,6 @@ from firmware.indicators.status_light import (
 )
 
 __all__ = [
-    "COLD_CLEAR_MARGIN_C",
     "CONFIRM_FLASHES",
     "DEFAULT_CHIRP",
     "DEFAULT_COLD_C",

@@ -6,9 +6,10 @@ import statistics
 from collections import deque
 from typing import Final
 
+from mqttlink.rules_settings import COLD_CLEAR_MARGIN_C
+
 DEFAULT_COLD_C: Final = 16.0
 DEFAULT_COLD_HOLD_S: Final = 300.0
-COLD_CLEAR_MARGIN_C: Final = 0.5  # as the hub's rules: clears at threshold + 0.5 °C
 
 
 class LocalColdJudge:
