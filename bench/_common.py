@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from nursery.config import is_setting_variable
+from nursery.config import env_name, is_setting_variable
 
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
@@ -414,7 +414,7 @@ class HubProcess:
         for section, values in sections.items():
             for key, value in values.items():
                 text = json.dumps(value) if isinstance(value, list | dict) else str(value)
-                env[f"NURSERY_{section.upper()}__{key.upper()}"] = text
+                env[env_name(section, key)] = text
         return env
 
     def start(self) -> None:

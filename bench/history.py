@@ -48,6 +48,7 @@ from _common import (
 from contract.messages import ReadingMessage, new_boot_id
 from hub.store.database import SCHEMA_VERSION, Bucket, Received, Store
 from hub.store.history import DAY_S, History, history, window
+from nursery.config import is_setting_variable
 
 T = TypeVar("T")
 ROOM = "nursery"
@@ -255,7 +256,7 @@ class ReadOnlyHub:
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.log = workdir / "hub.log"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NURSERY_")}
+        self.env = {k: v for k, v in os.environ.items() if not is_setting_variable(k)}
         self.env["NURSERY_HUB__DB"] = str(db)
         self.workdir = workdir
         self.end = end
