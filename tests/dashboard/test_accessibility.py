@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, login
@@ -92,18 +91,12 @@ def phone(browser: Browser) -> Iterator[Callable[[Scheme], Phone]]:
 
 
 @pytest.fixture
-def publisher(broker: Mosquitto) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
-
-@pytest.fixture
 def busy_hub(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> RunningHub:
     """A hub with as much on its pages as a hard night gives: a nursery that cooled from
     18 °C to 15 °C over the last hour (a cold alert), and episodes with warning signs (the
@@ -111,7 +104,7 @@ def busy_hub(
     running = start_hub(hub_settings(tmp_path, broker.port, base_topic))
     now = datetime.now(UTC)
     publish_until_stored(
-        publisher, base_topic, running, hour_of_readings(now, lambda i: 18.0 - i / 20)
+        mqtt_client, base_topic, running, hour_of_readings(now, lambda i: 18.0 - i / 20)
     )
     for minutes, details in (
         (50, {"limbs": ["left_leg"], "alert": True, "state": "asleep"}),

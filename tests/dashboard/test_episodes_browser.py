@@ -14,7 +14,6 @@ from typing import Literal
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from contract.episode_events import EpisodeEventMessage
@@ -29,7 +28,7 @@ from tests.support import (
     hub_settings,
     login,
 )
-from tests.support.episodes import hour_of_readings, publish_until_stored
+from tests.support.episodes import cooled_hub
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 ROOM = "nursery"
@@ -39,24 +38,17 @@ expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
-def publisher(broker: Mosquitto) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
-
-@pytest.fixture
 def hub(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> RunningHub:
     """A hub whose nursery cooled from 18 °C to 15 °C over the last hour."""
-    running = start_hub(hub_settings(tmp_path, broker.port, base_topic))
-    readings = hour_of_readings(datetime.now(UTC), lambda i: 18.0 - i / 20)
-    publish_until_stored(publisher, base_topic, running, readings)
-    return running
+    return cooled_hub(
+        start_hub(hub_settings(tmp_path, broker.port, base_topic)), mqtt_client, base_topic
+    )
 
 
 class Tab:
@@ -239,12 +231,12 @@ def test_without_a_session_the_page_sends_the_parent_to_sign_in(
 
 @pytest.mark.slow
 def test_the_pi_button_starts_the_stopwatch_on_the_phone(
-    hub: RunningHub, tab: Callable[..., Tab], publisher: mqtt.Client, base_topic: str
+    hub: RunningHub, tab: Callable[..., Tab], mqtt_client: mqtt.Client, base_topic: str
 ) -> None:
     page = tab().open(hub)
     expect(page.locator("#watch")).to_be_hidden()
     event = EpisodeEventMessage(ROOM, str(uuid.uuid4()), "start", datetime.now(UTC))
-    publisher.publish(episode_topic(base_topic, ROOM), event.encode(), qos=1).wait_for_publish(5)
+    mqtt_client.publish(episode_topic(base_topic, ROOM), event.encode(), qos=1).wait_for_publish(5)
     expect(page.locator("#watch")).to_be_visible()
     page.get_by_role("button", name="Stop").tap()
     expect(page.locator("#form-title")).to_have_text("What did you see?")

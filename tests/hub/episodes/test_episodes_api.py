@@ -7,7 +7,6 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,22 +25,16 @@ NOTE = "private-note-7f3a"  # must never show up in a log line or on MQTT
 
 
 @pytest.fixture
-def publisher(broker: Mosquitto) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
-
-@pytest.fixture
 def hub(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> RunningHub:
     """A hub whose nursery cooled from 18 °C to 15 °C over the last hour."""
     return cooled_hub(
-        start_hub(hub_settings(tmp_path, broker.port, base_topic)), publisher, base_topic
+        start_hub(hub_settings(tmp_path, broker.port, base_topic)), mqtt_client, base_topic
     )
 
 

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.messages import ReadingMessage
 from contract.topics import reading_topic, status_topic
 from hub.ingest.receipts import ReceiptSchedule
 from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
-
-
-@pytest.fixture
-def publisher(broker: Mosquitto) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
 
 
 def reading(seq: int, boot: str, temp: float = 19.4, room: str = "nursery") -> ReadingMessage:
@@ -43,7 +31,11 @@ def counts(hub: RunningHub) -> dict[str, int]:
 
 
 def test_garbage_is_counted_and_ingest_goes_on(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> None:
     hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
     boot = str(uuid.uuid4())
@@ -58,10 +50,10 @@ def test_garbage_is_counted_and_ingest_goes_on(
         reading(0, boot, room="elsewhere").encode(),  # room differs from the topic
     ]
     for payload in garbage:
-        publisher.publish(f"{base_topic}/x/reading", payload, qos=1).wait_for_publish(5)
-    publisher.publish(f"{base_topic}/x/status", b"maybe", qos=1).wait_for_publish(5)
-    publisher.publish(f"{base_topic}/X Y/reading", b"{}", qos=0).wait_for_publish(5)
-    send(publisher, base_topic, reading(0, boot))
+        mqtt_client.publish(f"{base_topic}/x/reading", payload, qos=1).wait_for_publish(5)
+    mqtt_client.publish(f"{base_topic}/x/status", b"maybe", qos=1).wait_for_publish(5)
+    mqtt_client.publish(f"{base_topic}/X Y/reading", b"{}", qos=0).wait_for_publish(5)
+    send(mqtt_client, base_topic, reading(0, boot))
     wait_until(lambda: counts(hub)["rejected"] == len(garbage) + 2, what="rejections counted")
     wait_until(lambda: counts(hub)["stored"] == 1, what="the valid reading stored")
     assert hub.get("/healthz").status_code == 200
@@ -71,14 +63,18 @@ def test_garbage_is_counted_and_ingest_goes_on(
 
 
 def test_a_redelivered_reading_is_stored_once(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> None:
     hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
     boot = str(uuid.uuid4())
     first = reading(7, boot)
     for _ in range(3):
-        send(publisher, base_topic, first)
-    send(publisher, base_topic, reading(8, boot))
+        send(mqtt_client, base_topic, first)
+    send(mqtt_client, base_topic, reading(8, boot))
     wait_until(lambda: counts(hub)["duplicates"] == 2, what="duplicates counted")
     assert counts(hub)["stored"] == 2
     points = hub.get("/api/rooms/nursery/readings").json()["points"]
@@ -86,16 +82,20 @@ def test_a_redelivered_reading_is_stored_once(
 
 
 def test_readings_sent_while_the_hub_is_down_arrive_after_restart(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> None:
     settings = hub_settings(tmp_path, broker.port, base_topic)
     hub = start_hub(settings)
     boot = str(uuid.uuid4())
-    send(publisher, base_topic, reading(0, boot))
+    send(mqtt_client, base_topic, reading(0, boot))
     wait_until(lambda: counts(hub)["stored"] == 1, what="the first reading")
     hub.stop()
     for seq in range(1, 51):
-        send(publisher, base_topic, reading(seq, boot))
+        send(mqtt_client, base_topic, reading(seq, boot))
     hub = start_hub(settings)  # same client id: the broker kept the session
     wait_until(
         lambda: len(hub.get("/api/rooms/nursery/readings").json()["points"]) == 51,
@@ -105,19 +105,23 @@ def test_readings_sent_while_the_hub_is_down_arrive_after_restart(
 
 @pytest.mark.slow
 def test_a_reading_is_acknowledged_only_after_commit(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> None:
     """While the database refuses writes nothing is acked; after a restart it all arrives."""
     settings = hub_settings(tmp_path, broker.port, base_topic)
     hub = start_hub(settings)
     boot = str(uuid.uuid4())
-    send(publisher, base_topic, reading(0, boot))
+    send(mqtt_client, base_topic, reading(0, boot))
     wait_until(lambda: counts(hub)["stored"] == 1, what="the first reading")
 
     blocker = sqlite3.connect(settings.hub.db, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # the hub's writes now fail with "database is locked"
     try:
-        send(publisher, base_topic, reading(1, boot))
+        send(mqtt_client, base_topic, reading(1, boot))
         wait_until(lambda: counts(hub)["store_errors"] >= 1, timeout=30, what="a failed commit")
         hub.stop()
     finally:
@@ -134,24 +138,32 @@ def test_a_reading_is_acknowledged_only_after_commit(
 
 
 def test_status_online_offline_is_shown(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> None:
     hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
     topic = status_topic(base_topic, "nursery")
-    publisher.publish(topic, b"online", qos=1, retain=True).wait_for_publish(5)
+    mqtt_client.publish(topic, b"online", qos=1, retain=True).wait_for_publish(5)
     wait_until(lambda: hub.get("/api/rooms").json(), what="the room to appear")
     assert hub.get("/api/rooms").json()[0]["status"] == "online"
     assert hub.get("/api/rooms").json()[0]["stale"] is True  # online but no reading yet
-    publisher.publish(topic, b"offline", qos=1, retain=True).wait_for_publish(5)
+    mqtt_client.publish(topic, b"offline", qos=1, retain=True).wait_for_publish(5)
     wait_until(lambda: hub.get("/api/rooms").json()[0]["status"] == "offline", what="offline")
-    publisher.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    mqtt_client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
 
 
 def test_readings_api_validates_its_query(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, publisher: mqtt.Client, start_hub: StartHub
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    start_hub: StartHub,
 ) -> None:
     hub = start_hub(hub_settings(tmp_path, broker.port, base_topic))
-    send(publisher, base_topic, reading(0, str(uuid.uuid4())))
+    send(mqtt_client, base_topic, reading(0, str(uuid.uuid4())))
     wait_until(lambda: counts(hub)["stored"] == 1, what="a reading")
     assert hub.get("/api/rooms/attic/readings").status_code == 404
     bad = hub.get("/api/rooms/nursery/readings", since="yesterday")
