@@ -20,6 +20,9 @@ TICK_S = 1.0  # the pace while a room is silent (its silence grows by the second
 # The longest the ticker sleeps: a heartbeat for the systemd watchdog, and a bound on
 # how late a deadline is seen after the wall clock jumps (NTP on a Pi without a clock).
 MAX_SLEEP_S = 30.0
+# A heartbeat with nothing due only looks at the deadlines again; the rooms are judged
+# anyway at least this often, in case a deadline was missed (`due` should name them all).
+FULL_TICK_S = 300.0
 _PAST_DUE = timedelta(milliseconds=10)  # the rules see silence strictly after stale_after_s
 SILENCE = (Condition.NO_DATA, Condition.OFFLINE)
 
@@ -74,7 +77,8 @@ class Ticker:
         self._stop = threading.Event()
         self._nudge = threading.Event()  # an input brought the next tick closer, or stop
         self.planned_at: datetime | None = None  # when the ticker means to tick next
-        self.last_tick = time.monotonic()
+        self.last_tick = time.monotonic()  # the last tick or heartbeat: the loop is alive
+        self._last_full = self.last_tick
         self._thread = threading.Thread(target=self._loop, name="monitor-tick", daemon=True)
 
     def start(self) -> None:
@@ -104,6 +108,7 @@ class Ticker:
                 self._nudge.clear()
                 now = self._clock()
                 wait_s = (self._due(now) - now).total_seconds()
+                heartbeat = wait_s >= MAX_SLEEP_S  # nothing due sooner than the heartbeat
                 if wait_s <= 0 and ticked:
                     wait_s = TICK_S  # still due after a tick: never spin, keep the old pace
                 wait_s = min(wait_s, MAX_SLEEP_S)
@@ -111,9 +116,21 @@ class Ticker:
             if wait_s > 0 and self._nudge.wait(wait_s):
                 ticked = False
                 continue  # stopping, or an input moved a deadline closer: plan again
+            if heartbeat and self._nothing_due():
+                self.last_tick = time.monotonic()
+                continue
             try:
                 self._tick()
-                self.last_tick = time.monotonic()
+                self.last_tick = self._last_full = time.monotonic()
             except Exception:  # the watch must go on; the next tick tries again
                 log.exception("monitor tick failed")
             ticked = True
+
+    def _nothing_due(self) -> bool:
+        """After a heartbeat's sleep, still nothing due (looked at again: the wall clock
+        may have jumped): tick no room, though all are judged every FULL_TICK_S."""
+        if time.monotonic() - self._last_full >= FULL_TICK_S:
+            return False
+        with self._lock:
+            now = self._clock()
+            return self._due(now) > now

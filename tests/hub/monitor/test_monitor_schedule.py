@@ -2,12 +2,15 @@
 
 The same night, played twice on a clock the test moves one second at a time: once
 ticking every second, as the ticker used to, and once ticking only when the monitor says
-something is due. Same pushes at the same times, same incidents, far fewer ticks.
+something is due (a heartbeat with nothing due ticks no room). Same pushes at the same
+times, same incidents, far fewer ticks.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,9 +21,10 @@ import pytest
 from contract.messages import ReadingMessage
 from hub.conditions import Condition, Incident
 from hub.config import AlertsSettings, NotifySettings
+from hub.monitor import schedule
 from hub.monitor.alerts import next_due, quiet_hours_end
 from hub.monitor.rules import Policy, RoomRules, silence_due_at
-from hub.monitor.schedule import MAX_SLEEP_S, TICK_S
+from hub.monitor.schedule import FULL_TICK_S, MAX_SLEEP_S, TICK_S, Ticker
 from hub.monitor.watch import Monitor
 from hub.notify.outbox import PushOutbox
 from hub.store.database import Received, Store
@@ -88,20 +92,31 @@ def play(db: Path, *, every_second: bool) -> tuple[list[tuple[object, ...]], int
             inputs.append((T0 + timedelta(seconds=second + 0.5), temperature))
     inputs.sort(key=lambda item: item[0])
 
-    def planned(ticked: bool) -> datetime:  # hub.monitor.watch.Monitor._tick_loop's arithmetic
+    heartbeat = [False]
+
+    def planned(ticked: bool) -> datetime:  # hub.monitor.schedule.Ticker._loop's arithmetic
         wait_s = (monitor._next_due(now[0]) - now[0]).total_seconds()
+        heartbeat[0] = wait_s >= MAX_SLEEP_S
         if wait_s <= 0 and ticked:
             wait_s = TICK_S
         return now[0] + timedelta(seconds=min(wait_s, MAX_SLEEP_S))
 
     next_tick = T0 + timedelta(seconds=1) if every_second else planned(True)
+    last_full = T0
     for at, value in [*inputs, (T0 + timedelta(seconds=NIGHT_S), "end")]:
         # An input before a tick of the same instant: a reading received in the very
         # instant the ticker ticks would not be news to the rules (Monitor._confirmed).
         while next_tick < at:
             now[0] = next_tick
-            monitor.tick()
-            ticks += 1
+            nothing_due = (
+                heartbeat[0]
+                and monitor._next_due(now[0]) > now[0]
+                and (now[0] - last_full).total_seconds() < FULL_TICK_S
+            )  # hub.monitor.schedule.Ticker._nothing_due
+            if every_second or not nothing_due:
+                monitor.tick()
+                ticks += 1
+                last_full = now[0]
             next_tick = now[0] + timedelta(seconds=1) if every_second else planned(True)
         now[0] = at
         if value == "ack":
@@ -192,3 +207,35 @@ def test_a_quiet_monitor_sleeps_the_longest_and_wakes_for_stop(tmp_path: Path) -
         assert not monitor._ticker.is_alive()
         outbox.close()
         store.close()
+
+
+def test_a_heartbeat_with_nothing_due_ticks_no_room_but_keeps_the_watchdog_fed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twice a minute the ticker wakes for the watchdog: with no deadline near, it only
+    looks at the deadlines again, and the rooms are still judged every FULL_TICK_S."""
+    monkeypatch.setattr(schedule, "MAX_SLEEP_S", 0.02)
+    monkeypatch.setattr(schedule, "FULL_TICK_S", 3600.0)
+    ticks: list[float] = []
+    far = timedelta(hours=1)
+    ticker = Ticker(
+        threading.RLock(),
+        lambda: datetime.now(UTC),
+        lambda now: now + far,
+        lambda: ticks.append(time.monotonic()),
+    )
+    started = ticker.last_tick
+    ticker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while ticker.last_tick - started < 0.2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ticker.last_tick - started >= 0.2, "no heartbeat"
+        assert ticker.watching(1.0)
+        assert ticks == []
+        monkeypatch.setattr(schedule, "FULL_TICK_S", 0.1)
+        while not ticks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ticks, "the rooms were never judged again"
+    finally:
+        ticker.stop()
