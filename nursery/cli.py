@@ -211,11 +211,9 @@ def _days(text: str) -> int:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from nursery.log_format import log_handler
+
+    logging.basicConfig(level=level.upper(), handlers=[log_handler(sys.stderr)])
 
 
 def _settings(config: Path | None) -> Settings:
