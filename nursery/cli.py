@@ -326,6 +326,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def check_sensor(settings: Settings) -> int:
     """`nursery firmware --check`: the pins, a few reads, each printed (firmware/check.py)."""
+    from firmware.gpio_workdir import use_private_gpio_workdir
+
+    use_private_gpio_workdir()  # from any directory, as the service does in its own
     from firmware.check import check_wiring
 
     return check_wiring(settings, _stop_on_signals())
