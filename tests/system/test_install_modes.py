@@ -3,6 +3,7 @@ lines, its closing summary, and the command add-device prints for the next Pi.""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -17,7 +18,9 @@ from tests.support.installer import (
     SCRIPT,
     Hub,
     Session,
+    can_fake_a_chroot,
     install,
+    install_offline,
     installed,
     installed_pi,
     login,
@@ -135,3 +138,61 @@ def test_help_lists_no_start() -> None:
     )
     assert "--no-start" in result.stdout
     assert "PyPI" not in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(can_fake_a_chroot()), reason=can_fake_a_chroot() or "ok")
+def test_in_a_chroot_it_installs_everything_and_enables_without_starting(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """Not --output: the whole install (pip into a venv from the checkout the script is
+    in, Mosquitto's files, the units, systemctl) where systemd is not running, as in an
+    SD card image being built. The services are enabled, none is said to run, and the
+    program installed works."""
+    checkout = tmp_path / "clone"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / os.fsdecode(name)
+        if source.is_file():
+            (checkout / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, checkout / os.fsdecode(name))
+    work = tmp_path / "pi"
+    result = install_offline(work, checkout, "--role hub --mqtt-port 18830")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+
+    enabled = output.split("=== enabled", 1)[1]
+    assert (
+        "multi-user.target.wants/nursery-hub.service -> /etc/systemd/system/nursery-hub.service"
+        in enabled
+    )
+    assert "multi-user.target.wants/mosquitto.service -> " in enabled
+    summary = output.split("done.", 1)[1]
+    assert "enabled, not started (systemd is not running here" in summary
+    assert claims_running(output) == []
+    # pip said what it installed, and took it from the clone, not from an index.
+    assert "Successfully installed" in output
+    direct_url = next(
+        (work / "opt/venv/lib").glob(
+            "python3*/site-packages/nursery_monitor-*.dist-info/direct_url.json"
+        )
+    )
+    assert f"file://{checkout}" in direct_url.read_text()
+
+    # The program works: the first caregiver, made as the summary says.
+    clean_env.setenv("NURSERY_CONFIG", str(work / "etc/nursery.toml"))
+    adduser = subprocess.run(
+        [str(work / "opt/venv/bin/nursery"), "adduser", "sam"],
+        input="a long password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert adduser.returncode == 0, adduser.stderr
+    assert (work / "data/nursery.db").is_file()
