@@ -89,4 +89,9 @@ def describe(choice: ConfigChoice, environ: Mapping[str, str] | None = None) -> 
     where = choice.path if choice.path.is_absolute() else Path.cwd() / choice.path
     if choice.required and not _exists(choice.path):
         return f"Settings: {choice.source} names {where}, which does not exist."
+    if not os.access(choice.path, os.R_OK):
+        return (
+            f"Settings: {where} (from {choice.source}) is there, but this user may not read "
+            f"it; run as its owner (sudo -u nursery nursery …)."
+        )
     return f"Settings: read from {where} (from {choice.source})."

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,9 @@ from mqttlink.settings import SettingsError
 from nursery import config_file
 from nursery.config import load_settings
 from nursery.config_file import find_config
+from tests.support import ROOT
 from tests.support.cli import nursery
+from tests.support.env import settings_env
 
 
 def write(path: Path, port: int) -> Path:
@@ -117,3 +124,45 @@ def test_nursery_config_is_not_refused_as_an_unknown_setting(tmp_path: Path) -> 
     )
     assert "unknown setting" not in result.stderr
     assert result.returncode == 0, result.stderr
+
+
+def test_a_file_this_user_may_not_read_is_named_not_skipped() -> None:
+    """An installed hub's nursery.toml is 0600, its user's: help says so, and a command
+    names the file and who may read it instead of running on the defaults."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # root reads anything: try it as nobody
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop to nobody")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    home = Path(tempfile.mkdtemp(prefix="nursery-config-"))  # /tmp: anyone may reach it
+    try:
+        home.chmod(0o755)
+        config = home / "nursery-monitor/nursery.toml"
+        config.parent.mkdir(mode=0o755)
+        config.write_text("[hub]\n")
+        config.chmod(0o600)
+        env = settings_env(XDG_CONFIG_HOME=str(home), PYTHONPATH=str(ROOT))
+        code = "import sys\nfrom nursery.cli import main\nsys.exit(main(sys.argv[1:]))"
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*prefix, sys.executable, "-c", code, *args],
+                cwd="/",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+        help_text = " ".join(run("--help").stdout.split())
+        assert (
+            f"{config} (from your config directory) is there, but this user may not read it"
+            in help_text
+        )
+        listing = run("token", "--list")
+        assert listing.returncode == 2
+        assert f"{config}: cannot read: Permission denied; run the command as" in listing.stderr
+    finally:
+        shutil.rmtree(home)
