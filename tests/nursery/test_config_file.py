@@ -85,6 +85,7 @@ def test_a_named_file_that_is_missing_is_an_error_not_the_defaults(
         load_settings()
 
 
+@pytest.mark.slow
 def test_admin_command_finds_the_users_file_and_help_names_it(tmp_path: Path) -> None:
     """`nursery adduser` with no --config writes into the hub.db the user's nursery.toml
     names, and `nursery --help` says that file is the one read."""
@@ -126,6 +127,7 @@ def test_nursery_config_is_not_refused_as_an_unknown_setting(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_a_file_this_user_may_not_read_is_named_not_skipped() -> None:
     """An installed hub's nursery.toml is 0600, its user's: help says so, and a command
     names the file and who may read it instead of running on the defaults."""
