@@ -101,6 +101,9 @@ def server_config(
         host=host,
         port=port,
         log_level="warning",
+        # uvicorn's lines go through the process's handler (nursery/log_format.py): one
+        # format, and in the journal a real priority instead of all at "info".
+        log_config=None,
         access_log=False,
         lifespan="on",
         # The hub serves no WebSocket. With "auto", uvicorn would load whichever WebSocket

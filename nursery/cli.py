@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,8 @@ from types import FrameType
 
 from mqttlink.settings import SettingsError
 from nursery.config import Settings, load_settings
+from nursery.config_file import describe as describe_config
+from nursery.config_file import find_config
 
 EXIT_BAD_SETTINGS = 2
 # Our packages: a ModuleNotFoundError that names one is a bug, not a missing extra.
@@ -33,8 +36,9 @@ _HUB_EXTRA = (
 
 _DESCRIPTION = """\
 Nursery monitor: a Raspberry Pi reads a DHT22/DHT11 sensor and publishes over MQTT; the
-hub stores the readings and serves a dashboard. Settings come from --config (or
-./nursery.toml) and NURSERY_<SECTION>__<KEY> environment variables; see the README.
+hub stores the readings and serves a dashboard. Settings come from a nursery.toml (--config,
+else NURSERY_CONFIG, else the first of ./nursery.toml, ~/.config/nursery-monitor/ and
+/etc/nursery-monitor/) and NURSERY_<SECTION>__<KEY> environment variables; see the README.
 """
 
 
@@ -43,7 +47,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--config",
         type=Path,
         metavar="PATH",
-        help="TOML settings file (default: ./nursery.toml when present)",
+        help="TOML settings file (default: NURSERY_CONFIG, else the first found of "
+        "./nursery.toml, ~/.config/nursery-monitor/nursery.toml and "
+        "/etc/nursery-monitor/nursery.toml)",
     )
     parser.add_argument(
         "--log-level",
@@ -54,7 +60,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nursery", description=_DESCRIPTION)
+    # Raw: a path in the last line must stay whole, never broken at its hyphens.
+    settings_line = textwrap.fill(
+        describe_config(find_config()), width=88, break_long_words=False, break_on_hyphens=False
+    )
+    parser = argparse.ArgumentParser(
+        prog="nursery",
+        description=_DESCRIPTION,
+        epilog=settings_line,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -196,11 +211,9 @@ def _days(text: str) -> int:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from nursery.log_format import log_handler
+
+    logging.basicConfig(level=level.upper(), handlers=[log_handler(sys.stderr)])
 
 
 def _settings(config: Path | None) -> Settings:
@@ -313,6 +326,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def check_sensor(settings: Settings) -> int:
     """`nursery firmware --check`: the pins, a few reads, each printed (firmware/check.py)."""
+    from firmware.gpio_workdir import use_private_gpio_workdir
+
+    use_private_gpio_workdir()  # from any directory, as the service does in its own
     from firmware.check import check_wiring
 
     return check_wiring(settings, _stop_on_signals())

@@ -25,9 +25,9 @@ from hub.config import (
 )
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import MqttSettings, Section, SettingsError
+from nursery.config_file import CONFIG_VARIABLE, find_config
 
 ENV_PREFIX = "NURSERY_"
-DEFAULT_CONFIG_FILE = Path("nursery.toml")
 
 
 class Settings(HubConfig, FirmwareConfig):
@@ -128,8 +128,8 @@ def _env_settings(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for name in sorted(environ):
-        if not is_setting_variable(name):
-            continue
+        if not is_setting_variable(name) or name == CONFIG_VARIABLE:
+            continue  # NURSERY_CONFIG names the file (nursery/config_file.py), not a setting
         folded = name.lower()
         if folded not in known:
             problems.append(f"{name}: unknown setting")
@@ -158,19 +158,38 @@ def _merged(base: Any, over: Any) -> Any:
     return over
 
 
+def _owner(path: Path) -> str:
+    try:
+        return path.owner()
+    except (OSError, KeyError):
+        return "nursery"
+
+
 def load_settings(config: Path | None = None) -> Settings:
     """Build the settings, or raise SettingsError with one line per bad key.
 
-    `config` is the `--config` path; without it `./nursery.toml` is read when present.
+    `config` is the `--config` path; without it the file comes from NURSERY_CONFIG or the
+    search in nursery/config_file.py, and without any file the defaults apply.
     Environment variables are read from os.environ, here and nowhere else.
     """
-    path = config if config is not None else DEFAULT_CONFIG_FILE
+    choice = find_config(config)
+    path = choice.path
     values: dict[str, Any] = {}
-    if config is not None and not path.is_file():
-        raise SettingsError(f"--config {path}: no such file")
-    if path.is_file():
+    if path is not None:
+        if choice.required and not path.is_file():
+            name = (
+                f"{CONFIG_VARIABLE}={path}"
+                if choice.source == CONFIG_VARIABLE
+                else f"--config {path}"
+            )
+            raise SettingsError(f"{name}: no such file")
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except PermissionError as exc:
+            raise SettingsError(
+                f"{path}: cannot read: {exc.strerror}; run the command as the user the file "
+                f"belongs to (sudo -u {_owner(path)} nursery …) or point --config elsewhere"
+            ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"{path}: cannot read: {exc}") from exc
         except tomllib.TOMLDecodeError as exc:

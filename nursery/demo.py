@@ -119,6 +119,10 @@ class Demo:
     def __init__(self, options: DemoOptions) -> None:
         self.options = options
         self.workdir = Path(tempfile.mkdtemp(prefix="nursery-demo-"))
+        # The parts read this file, not the one the search would find (the user's, /etc's
+        # on a hub): the demo's settings are its own, all in the environment.
+        self.config = self.workdir / "nursery.toml"
+        self.config.write_text("# nursery demo: every setting is in the environment\n")
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stop_requested = threading.Event()
 
@@ -209,6 +213,8 @@ class Demo:
             "-m",
             "nursery",
             name,
+            "--config",
+            str(self.config),
             "--log-level",
             self.options.log_level,
         ]

@@ -42,6 +42,13 @@ def test_demo_shows_live_readings_and_stops_cleanly(tmp_path: Path, broker: str)
     # A setting left in the shell, in any case (settings are read in any case), must not
     # reach the demo's own processes: here it would point them at a dead broker.
     env["nursery_mqtt__port"] = "1"
+    # Nor may a settings file of the user's, which the search would find, nor one named:
+    # this one would stop the demo's hub with a bad setting.
+    theirs = tmp_path / "xdg/nursery-monitor/nursery.toml"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("[hub]\nhttp_prot = 80\n")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    env["NURSERY_CONFIG"] = str(theirs)
     started = time.monotonic()
     demo = subprocess.Popen(
         [

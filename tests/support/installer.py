@@ -6,6 +6,7 @@ import os
 import pwd
 import queue
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,3 +161,68 @@ def installed_pi(root: Path) -> Iterator[Hub]:
         yield Hub(root, port, output, broker)
     finally:
         broker.stop()
+
+
+# What a chroot or an image build looks like to the installer, made with a private mount
+# namespace on this machine: every system path it writes is a fresh tmpfs (the rc?.d
+# links a copy), and systemd's runtime directory is hidden, so nothing says systemd runs.
+# Its own paths go under WORK by option; --user nobody, so no user is added to this host.
+NAMESPACE_SCRIPT = r"""
+set -euo pipefail
+work=$1
+shift
+for dir in /etc/systemd/system /etc/mosquitto /var/lib/mosquitto /usr/local/bin /run/systemd; do
+  mkdir -p "$dir"
+  mount -t tmpfs tmpfs "$dir"
+done
+for dir in /etc/rc?.d; do
+  mkdir -p "$work/rc/$dir"
+  cp -a "$dir/." "$work/rc/$dir/"
+  mount --bind "$work/rc/$dir" "$dir"
+done
+"$@" --prefix "$work/opt" --etc "$work/etc" --data "$work/data" --user nobody
+echo "=== enabled"
+find /etc/systemd/system -type l -printf '%p -> %l\n'
+"""
+
+
+def can_fake_a_chroot() -> str:
+    """Why this machine cannot run `install_offline`, or '' when it can."""
+    if os.geteuid() != 0:
+        return "needs root, for a private mount namespace"
+    if not shutil.which("unshare") or not shutil.which("systemctl"):
+        return "needs unshare (util-linux) and systemctl (systemd)"
+    installed = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}\n", "python3-venv", "python3-pip", "mosquitto"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if installed.stdout.count("ok installed") != 3:
+        return "needs python3-venv, python3-pip and mosquitto installed (no apt in a test)"
+    return ""
+
+
+def install_offline(work: Path, checkout: Path, args: str) -> subprocess.CompletedProcess[str]:
+    """The installer of `checkout` for real (apt, pip into a venv, systemctl) as in a
+    chroot with no running systemd; its paths under `work`."""
+    return subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            NAMESPACE_SCRIPT,
+            "namespace",
+            str(work),
+            "bash",
+            str(checkout / "scripts/install-pi"),
+            *shlex.split(args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

@@ -492,10 +492,29 @@ def pip_install(output: str) -> tuple[list[str], list[str]]:
     return shlex.split(venv), shlex.split(pip)
 
 
-def test_an_install_from_pypi_uses_the_checkouts_constraints(tmp_path: Path) -> None:
+def test_without_from_it_installs_the_checkout_it_is_in_never_the_index(tmp_path: Path) -> None:
+    """`nursery-monitor` on the package index is not this project's name: whoever holds it
+    would have their code run as root. The default is the clone the script lives in."""
     _, args = pip_install(installed(tmp_path, "--role hub"))
-    assert args[-1] == "nursery-monitor[hub]"
+    assert args[-1] == f"{ROOT}[hub]"
     assert args[args.index("--constraint") + 1] == str(ROOT / "constraints.txt")
+    assert not any(arg.startswith("nursery-monitor") for arg in args)
+
+
+def test_a_copy_of_the_script_outside_a_checkout_refuses(tmp_path: Path) -> None:
+    copy = tmp_path / "elsewhere/scripts/install-pi"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(SCRIPT, copy)
+    result = subprocess.run(
+        ["bash", str(copy), "--role", "hub", "--output", str(tmp_path / "pi")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "is not a nursery-monitor checkout" in result.stderr
+    assert "--from PATH" in result.stderr
 
 
 @pytest.mark.parametrize(
