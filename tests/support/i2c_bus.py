@@ -81,12 +81,40 @@ def _words(*words: int) -> bytes:
 
 
 @dataclass
-class SHT4xChip(Chip):
-    """Sensirion SHT4x: a one-byte command (0xFD measure at high precision, 0x94 soft
-    reset), then six bytes: temperature ticks, CRC, humidity ticks, CRC."""
+class SensirionChip(Chip):
+    """What the SHT4x and SHT3x share: a command starts a measurement, and the next read
+    returns six bytes: temperature ticks, CRC, humidity ticks, CRC (T = −45 + 175 · ticks
+    / 65535; %RH = −offset + span · ticks / 65535). A read with nothing measured is not
+    acknowledged."""
 
+    RH_OFFSET = 0.0
+    RH_SPAN = 100.0
     _pending: bytes = b""
     _last: bytes = b""
+
+    def _measure(self) -> bytes:
+        if self.frozen and self._last:
+            return self._last
+        self.measurements += 1
+        t = _ticks(self.air.temperature_c, 45.0, 175.0)
+        rh = _ticks(self.air.humidity_pct, self.RH_OFFSET, self.RH_SPAN)
+        self._last = _words(t, rh)
+        return self._last
+
+    def read(self, length: int) -> bytes:
+        if not self._pending:
+            raise nack()
+        data, self._pending = self._pending[:length], b""
+        return self._garbled(data)
+
+
+@dataclass
+class SHT4xChip(SensirionChip):
+    """Sensirion SHT4x datasheet: one-byte commands (0xFD measure at high precision, 0x94
+    soft reset, 0x89 serial number); %RH = −6 + 125 · ticks / 65535."""
+
+    RH_OFFSET = 6.0
+    RH_SPAN = 125.0
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -100,30 +128,12 @@ class SHT4xChip(Chip):
         elif command == 0x89:
             self._pending = _words(0x1234, 0x5678)
 
-    def _measure(self) -> bytes:
-        if self.frozen and self._last:
-            return self._last
-        self.measurements += 1
-        t = _ticks(self.air.temperature_c, 45.0, 175.0)
-        rh = _ticks(self.air.humidity_pct, 6.0, 125.0)
-        self._last = _words(t, rh)
-        return self._last
-
-    def read(self, length: int) -> bytes:
-        if not self._pending:
-            raise nack()  # no measurement ready: the SHT4x does not acknowledge a read
-        data, self._pending = self._pending[:length], b""
-        return self._garbled(data)
-
 
 @dataclass
-class SHT3xChip(Chip):
-    """Sensirion SHT3x-DIS: two-byte commands (0x2400 single shot, high repeatability,
-    no clock stretching; 0x30A2 soft reset; 0x3093 break), then six bytes as the SHT4x's
-    but humidity = 100 · ticks / 65535."""
-
-    _pending: bytes = b""
-    _last: bytes = b""
+class SHT3xChip(SensirionChip):
+    """Sensirion SHT3x-DIS datasheet: two-byte commands (0x2400 single shot, high
+    repeatability, no clock stretching; 0x30A2 soft reset; 0x3093 break);
+    %RH = 100 · ticks / 65535."""
 
     def write(self, data: bytes) -> None:
         if len(data) < 2:
@@ -134,21 +144,6 @@ class SHT3xChip(Chip):
             self._pending = b""
         elif command in (0x2400, 0x240B, 0x2416, 0x2C06, 0x2C0D, 0x2C10):
             self._pending = self._measure()
-
-    def _measure(self) -> bytes:
-        if self.frozen and self._last:
-            return self._last
-        self.measurements += 1
-        t = _ticks(self.air.temperature_c, 45.0, 175.0)
-        rh = _ticks(self.air.humidity_pct, 0.0, 100.0)
-        self._last = _words(t, rh)
-        return self._last
-
-    def read(self, length: int) -> bytes:
-        if not self._pending:
-            raise nack()
-        data, self._pending = self._pending[:length], b""
-        return self._garbled(data)
 
 
 # Trimming values of the kind Bosch's BME280 datasheet uses in its examples.
