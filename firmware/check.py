@@ -9,7 +9,8 @@ from typing import Any, Final, TextIO
 
 from firmware.config import FirmwareConfig, FirmwareSettings
 from firmware.indicators import POWER_SETTLE_S, ButtonEvent, IndicatorError, Indicators
-from firmware.sensors import SensorReader, SensorUnavailable, open_sensor
+from firmware.sensors import I2C_PARTS, I2CSensor, SensorReader, SensorUnavailable, open_sensor
+from firmware.sensors.i2c import WIRING, address_text, presence
 
 CHECK_READINGS: Final = 5
 PIN_NAMES: Final = {
@@ -26,9 +27,21 @@ def describe_pins(firmware: FirmwareSettings) -> list[str]:
     """A line per pin setting: the part, its BCM GPIO (`off` when not fitted), the key."""
     lines = ["pins (BCM numbers):"]
     for key, pin in firmware.pins().items():
+        if key == "pin" and firmware.sensor in I2C_PARTS:
+            lines.append(f"  {'I²C SDA, SCL':<15} {'GPIO2,3':<7} header pins 3 and 5")
+            continue
         where = "off" if pin is None else f"GPIO{pin}"
         lines.append(f"  {PIN_NAMES[key]:<15} {where:<7} firmware.{key}")
     return lines
+
+
+def sensor_place(firmware: FirmwareSettings) -> str:
+    """Where the sensor is: `GPIO4`, `I²C address 0x44`, or `simulated`."""
+    if firmware.sensor == "simulated":
+        return "simulated"
+    if firmware.sensor in I2C_PARTS and firmware.i2c_address is not None:
+        return f"I²C address {address_text(firmware.i2c_address)}"
+    return f"GPIO{firmware.pin}"
 
 
 def check_wiring(
@@ -43,7 +56,7 @@ def check_wiring(
     out = out or sys.stdout
     err = err or sys.stderr
     firmware = settings.firmware
-    where = "simulated" if firmware.sensor == "simulated" else f"GPIO{firmware.pin}"
+    where = sensor_place(firmware)
     print(f"checking the {firmware.sensor} sensor ({where}), {CHECK_READINGS} readings…", file=out)
     for line in describe_pins(firmware):
         print(line, file=out)
@@ -111,6 +124,9 @@ def _read(settings: FirmwareConfig, stop: threading.Event, out: TextIO, err: Tex
         print(f"nursery: {exc}", file=err)
         return 1
     good = 0
+    if isinstance(sensor, I2CSensor):
+        for line in presence(sensor):
+            print(line, file=out)
     try:
         reader = SensorReader(sensor, firmware.read_retries, sensor.min_read_spacing_s, stop)
         for number in range(1, CHECK_READINGS + 1):
@@ -133,7 +149,9 @@ def _read(settings: FirmwareConfig, stop: threading.Event, out: TextIO, err: Tex
         sensor.close()
     if good == 0:
         hint = (
-            "check the data pin, the 3.3 V and ground wires, and the 10 kΩ pull-up "
+            f"check the wires ({WIRING}; see hardware/README.md)"
+            if firmware.sensor in I2C_PARTS
+            else "check the data pin, the 3.3 V and ground wires, and the 10 kΩ pull-up "
             "(see hardware/README.md)"
         )
         if firmware.power_pin is not None:

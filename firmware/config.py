@@ -14,10 +14,17 @@ from pydantic import (
 from pydantic import field_validator as _field_validator
 
 from contract.topics import ContractError, check_name
+from firmware.sensors.i2c import I2C_GPIOS, I2C_MIN_READ_SPACING_S, I2C_PARTS, address_text
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import MqttSettings, Section
 
 DHT_MIN_INTERVAL_S = 2.0
+# The shortest interval each real sensor can be read at (a simulated one: any).
+MIN_INTERVAL_S = {
+    "dht22": DHT_MIN_INTERVAL_S,
+    "dht11": DHT_MIN_INTERVAL_S,
+    **dict.fromkeys(I2C_PARTS, I2C_MIN_READ_SPACING_S),
+}
 # The firmware's GPIO settings, in declaration order: no two may name the same pin.
 PIN_KEYS = ("pin", "led_pin", "button_pin", "buzzer_pin", "power_pin", "cold_led_pin")
 PIN_OFF = frozenset({"off", "none", ""})
@@ -25,10 +32,18 @@ PIN_OFF = frozenset({"off", "none", ""})
 
 class FirmwareSettings(Section):
     room: str = Field("nursery", description="Room name used in topics (a-z, 0-9, `-`, `_`).")
-    sensor: Literal["dht22", "dht11", "simulated"] = Field(
-        "dht22", description="Sensor type: `dht22`, `dht11`, or `simulated` for a demo or test."
+    sensor: Literal["dht22", "dht11", "sht4x", "sht3x", "bme280", "simulated"] = Field(
+        "dht22",
+        description="Sensor type: `dht22`, `dht11` (a DHT on `pin`), `sht4x`, `sht3x`, "
+        "`bme280` (on I²C, at `i2c_address`), or `simulated` for a demo or test.",
     )
     pin: int = Field(4, ge=0, le=27, description="BCM GPIO number of the DHT data pin.")
+    i2c_address: int | None = Field(
+        None,
+        validate_default=True,
+        description="I²C address of an `sht4x`, `sht3x` or `bme280` sensor, hex (`0x44`) or "
+        "decimal; default the part's own: 0x44 for an SHT4x or SHT3x, 0x77 for a BME280.",
+    )
     scenario: Literal["steady", "cold-night", "flaky", "hang"] = Field(
         "steady",
         description="What the simulated sensor plays: `steady`, `cold-night`, `flaky` or "
@@ -37,11 +52,15 @@ class FirmwareSettings(Section):
     interval_s: float = Field(
         10.0,
         gt=0,
-        description="Seconds between readings; at least 2 for a DHT, any positive value "
-        "when simulated.",
+        description="Seconds between readings; at least 2 for a DHT, 1 for an I²C sensor, "
+        "any positive value when simulated.",
     )
     read_retries: int = Field(
-        3, ge=0, le=10, description="Extra attempts when a DHT read fails, 2 s apart."
+        3,
+        ge=0,
+        le=10,
+        description="Extra attempts when a sensor read fails, 2 s apart for a DHT, 1 s for an "
+        "I²C sensor.",
     )
     use_pulseio: bool = Field(
         True,
@@ -97,8 +116,8 @@ class FirmwareSettings(Section):
         None,
         ge=0,
         le=27,
-        description="BCM GPIO number that powers the DHT, so a hung sensor can be switched off "
-        "and on again; unset when it runs from 3V3.",
+        description="BCM GPIO number that powers the sensor, so a hung sensor can be switched "
+        "off and on again; unset when it runs from 3V3.",
     )
     cold_led_pin: int | None = Field(
         None,
@@ -149,14 +168,46 @@ class FirmwareSettings(Section):
         except ContractError as exc:
             raise ValueError(str(exc)) from exc
 
+    @_field_validator("i2c_address", mode="before")
+    @classmethod
+    def _hex(cls, value: object) -> object:
+        """TOML writes `0x44` as a number; an environment variable or a quoted value is text."""
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                return int(text, 0)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an I²C address (write it like 0x44)") from None
+        return value
+
+    @_field_validator("i2c_address")
+    @classmethod
+    def _i2c_address(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """The part's own address when unset; one the part cannot take is refused."""
+        part = I2C_PARTS.get(info.data.get("sensor", "dht22"))
+        if part is None:
+            return value
+        if value is None:
+            return part.default_address
+        if value not in part.addresses:
+            can = " or ".join(address_text(a) for a in part.addresses)
+            raise ValueError(
+                f"the {part.name} answers at {can}, never at {address_text(value)}"
+                if 0 <= value <= 0x7F
+                else f"{value} is not a 7-bit I²C address; the {part.name} answers at {can}"
+            )
+        return value
+
     @_field_validator("interval_s")
     @classmethod
     def _dht_interval(cls, value: float, info: ValidationInfo) -> float:
         sensor = info.data.get("sensor", "dht22")
-        if sensor != "simulated" and value < DHT_MIN_INTERVAL_S:
+        least = MIN_INTERVAL_S.get(sensor, 0.0)
+        if value < least:
             raise ValueError(
-                f"must be at least {DHT_MIN_INTERVAL_S:g} for a {sensor} sensor "
-                "(it cannot be read faster)"
+                f"must be at least {least:g} for a {sensor} sensor (it cannot be read faster)"
             )
         return value
 
@@ -176,9 +227,16 @@ class FirmwareSettings(Section):
         """Two parts on one GPIO would fight over it: name the pin already taken."""
         if value is None:
             return None
+        sensor = info.data.get("sensor", "dht22")
+        if sensor in I2C_PARTS and value in I2C_GPIOS:
+            raise ValueError(
+                f"GPIO{value} is the I²C bus's {I2C_GPIOS[value]}, which the {sensor} uses"
+            )
         for key in PIN_KEYS:
             if key == info.field_name:
                 break
+            if key == "pin" and sensor in I2C_PARTS:
+                continue  # no DHT data pin: the sensor is on I²C
             if info.data.get(key) == value:
                 raise ValueError(f"GPIO{value} is already firmware.{key}")
         if info.field_name == "cold_led_pin" and info.data.get("led_pin") is None:
@@ -186,8 +244,12 @@ class FirmwareSettings(Section):
         return value
 
     def pins(self) -> dict[str, int | None]:
-        """Every pin setting, the DHT's first: what `nursery firmware --check` reports."""
-        return {key: getattr(self, key) for key in PIN_KEYS}
+        """Every pin setting, the DHT's first (None with an I²C sensor, which has no data
+        pin): what `nursery firmware --check` reports."""
+        pins = {key: getattr(self, key) for key in PIN_KEYS}
+        if self.sensor in I2C_PARTS:
+            pins["pin"] = None
+        return pins
 
 
 class FirmwareConfig(BaseModel):

@@ -20,8 +20,10 @@ ERROR_KINDS: Final[tuple[ErrorKind, ...]] = (
     "other",
 )
 
-# The texts adafruit_dht 4.0 and Blinka's pulseio raise (all plain RuntimeError), and our
-# own DHTSensor's range check; matched case-insensitively anywhere in the message.
+# The texts adafruit_dht 4.0 and Blinka's pulseio raise (all plain RuntimeError), our
+# I2CSensor's (around the I²C drivers' "Invalid CRC calculated" / "CRC mismatch" and
+# busio's OSError on a NACK) and the sensors' range check; matched case-insensitively
+# anywhere in the message, first match wins.
 _KIND_MARKERS: Final[tuple[tuple[str, ErrorKind], ...]] = (
     ("checksum did not validate", "checksum"),
     ("a full buffer was not returned", "timeout"),
@@ -30,6 +32,8 @@ _KIND_MARKERS: Final[tuple[tuple[str, ErrorKind], ...]] = (
     ("dht sensor not found", "not_found"),
     ("unplausible data", "implausible"),
     ("impossible value", "implausible"),
+    ("crc", "checksum"),
+    ("did not answer", "not_found"),
 )
 
 DEFAULT_WINDOW_S: Final = 1800.0

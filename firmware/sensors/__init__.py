@@ -6,6 +6,7 @@ from firmware.sensors.base import (
     SensorReadError,
     SensorReading,
     SensorUnavailable,
+    check_plausible,
 )
 from firmware.sensors.dht import (
     DHT_MIN_READ_SPACING_S,
@@ -16,6 +17,7 @@ from firmware.sensors.dht import (
     DriverFactory,
     adafruit_driver,
 )
+from firmware.sensors.i2c import I2C_KINDS, I2C_PARTS, I2CSensor, presence
 from firmware.sensors.reader import SensorReader
 from firmware.sensors.registry import open_sensor
 from firmware.sensors.simulated import (
@@ -42,11 +44,14 @@ __all__ = [
     "FLAKY_SPIKE_READ",
     "FLAKY_STUCK_READS",
     "HANG_AFTER_S",
+    "I2C_KINDS",
+    "I2C_PARTS",
     "PI_EXTRA_HINT",
     "DHTDriver",
     "DHTKind",
     "DHTSensor",
     "DriverFactory",
+    "I2CSensor",
     "Scenario",
     "Sensor",
     "SensorError",
@@ -56,6 +61,8 @@ __all__ = [
     "SensorUnavailable",
     "SimulatedSensor",
     "adafruit_driver",
+    "check_plausible",
     "cold_night_temperature",
     "open_sensor",
+    "presence",
 ]

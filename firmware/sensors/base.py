@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from contract.errors import NurseryError
+from contract.topics import HUMIDITY_RANGE_PCT, TEMPERATURE_RANGE_C
 
 
 class SensorError(NurseryError, RuntimeError):
@@ -26,6 +27,19 @@ class SensorReading:
 
     temperature_c: float
     humidity_pct: float
+
+
+def check_plausible(reading: SensorReading) -> SensorReading:
+    """The reading, or SensorReadError when it lies outside what the wire contract accepts
+    (NaN included): a garbled read, whichever part made it."""
+    if not (
+        TEMPERATURE_RANGE_C[0] <= reading.temperature_c <= TEMPERATURE_RANGE_C[1]
+        and HUMIDITY_RANGE_PCT[0] <= reading.humidity_pct <= HUMIDITY_RANGE_PCT[1]
+    ):
+        raise SensorReadError(
+            f"impossible value {reading.temperature_c} °C, {reading.humidity_pct} %RH"
+        )
+    return reading
 
 
 class Sensor(Protocol):

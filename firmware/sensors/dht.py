@@ -12,8 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Final, Literal, Protocol, get_args
 
-from contract.topics import HUMIDITY_RANGE_PCT, TEMPERATURE_RANGE_C
-from firmware.sensors.base import SensorReadError, SensorReading, SensorUnavailable
+from firmware.sensors.base import (
+    SensorReadError,
+    SensorReading,
+    SensorUnavailable,
+    check_plausible,
+)
 
 log = logging.getLogger("nursery.firmware")
 
@@ -149,16 +153,7 @@ class DHTSensor:
             self._last_read_end = self._clock()
         if temperature is None or humidity is None:
             raise SensorReadError("the DHT driver returned no value")
-        reading = SensorReading(float(temperature), float(humidity))
-        if not (
-            TEMPERATURE_RANGE_C[0] <= reading.temperature_c <= TEMPERATURE_RANGE_C[1]
-            and HUMIDITY_RANGE_PCT[0] <= reading.humidity_pct <= HUMIDITY_RANGE_PCT[1]
-        ):
-            # Outside what the part can measure (NaN included): a garbled read.
-            raise SensorReadError(
-                f"impossible value {reading.temperature_c} °C, {reading.humidity_pct} %RH"
-            )
-        return reading
+        return check_plausible(SensorReading(float(temperature), float(humidity)))
 
     def close(self) -> None:
         """Stop the driver's pulseio helper process; only the first call does anything."""

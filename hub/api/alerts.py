@@ -73,8 +73,15 @@ def _words(ctx: ContextDep, incident: Incident) -> tuple[str, str]:
     rules = household.rules if household else ctx.settings.rules
     unit = household.unit if household else "C"
     health = ctx.store.health(incident.room)  # the room's sensor model, as the push uses
-    accuracy = messages.accuracy_c(health.sensor if health is not None else None)
-    return messages.guidance(incident.finding(), rules, ctx.clock(), unit, accuracy_c=accuracy)
+    sensor = health.sensor if health is not None else None
+    return messages.guidance(
+        incident.finding(),
+        rules,
+        ctx.clock(),
+        unit,
+        accuracy_c=messages.accuracy_c(sensor),
+        accuracy_pct=messages.accuracy_pct(sensor),
+    )
 
 
 @router.get("", response_model=list[AlertOut])

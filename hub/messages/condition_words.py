@@ -158,12 +158,12 @@ def _temperature_words(
 
 
 def _humidity_words(
-    finding: Finding, rules: RulesSettings, now: datetime, accuracy_c: float | None
+    finding: Finding, rules: RulesSettings, now: datetime, accuracy_pct: float | None
 ) -> Words:
     value, lasted = finding.value, _lasted(finding, now)
-    # Every listed model is ±5 %RH at worst; an unknown sensor gets no claim.
-    known = accuracy_c is not None
-    accuracy = f"Humidity accuracy about ±{HUMIDITY_ACCURACY_PCT:g} %." if known else ""
+    # The room's own sensor's; an unknown sensor gets no claim.
+    known = accuracy_pct is not None
+    accuracy = f"Humidity accuracy about ±{accuracy_pct:g} %." if known else ""
     if value is None:
         band = f"{rules.humidity_low_pct:g}–{rules.humidity_high_pct:g} %"
         return Words(
@@ -271,13 +271,20 @@ def _skew_words(finding: Finding, rules: RulesSettings, now: datetime) -> Words:
 
 
 def words_for(
-    finding: Finding, rules: RulesSettings, now: datetime, unit: Unit, accuracy_c: float | None
+    finding: Finding,
+    rules: RulesSettings,
+    now: datetime,
+    unit: Unit,
+    accuracy_c: float | None,
+    accuracy_pct: float | None = HUMIDITY_ACCURACY_PCT,
 ) -> Words:
+    """`accuracy_c` and `accuracy_pct` are the room's sensor's (None: unknown, no claim)."""
     condition = finding.condition
     if condition in COLDER or condition in WARMER:
         return _temperature_words(finding, rules, now, unit, accuracy_c)
     if condition == Condition.HUMIDITY:
-        return _humidity_words(finding, rules, now, accuracy_c)
+        known = accuracy_c is not None
+        return _humidity_words(finding, rules, now, accuracy_pct if known else None)
     if condition in (Condition.NO_DATA, Condition.OFFLINE):
         return _silence_words(finding, rules, now)
     if condition == Condition.SENSOR_SUSPECT:
@@ -292,8 +299,9 @@ def guidance(
     unit: Unit = "C",
     *,
     accuracy_c: float | None = SENSOR_ACCURACY_C,
+    accuracy_pct: float | None = HUMIDITY_ACCURACY_PCT,
 ) -> tuple[str, str]:
     """The advice and the accuracy sentence ("" when none) the push gives for this
     finding, for the dashboard's alert row: the same words on the phone and on the page."""
-    words = words_for(finding, rules, now, unit, accuracy_c)
+    words = words_for(finding, rules, now, unit, accuracy_c, accuracy_pct)
     return words.advice, words.accuracy

@@ -16,14 +16,20 @@ class Accuracy:
     humidity_pct: float
 
 
-# By the model the firmware names in its health message (firmware.sensor). Datasheets:
-# DHT22/AM2302 ±0.5 °C and ±2–5 %RH; DHT11 ±2 °C and ±5 %RH. A simulated sensor, or a
-# model not listed, gets no accuracy sentence rather than a borrowed one; firmware too old
-# to name its model is taken as firmware.sensor's default, the DHT22.
+# By the model the firmware names in its health message (firmware.sensor). Datasheets
+# (hardware/README.md cites them): DHT22/AM2302 ±0.5 °C and ±2–5 %RH; DHT11 ±2 °C and
+# ±5 %RH; SHT4x ±0.2 °C and ±1.8 %RH (SHT40/SHT41; an SHT45 does better); SHT3x ±0.3 °C
+# and ±3 %RH (the SHT30, the family's least accurate: the firmware cannot tell them apart);
+# BME280 ±1 °C and ±3 %RH. A simulated sensor, or a model not listed, gets no accuracy
+# sentence rather than a borrowed one; firmware too old to name its model is taken as
+# firmware.sensor's default, the DHT22.
 SENSOR_ACCURACY: dict[str, Accuracy] = {
     "dht22": Accuracy(0.5, 5.0),
     "am2302": Accuracy(0.5, 5.0),
     "dht11": Accuracy(2.0, 5.0),
+    "sht4x": Accuracy(0.2, 1.8),
+    "sht3x": Accuracy(0.3, 3.0),
+    "bme280": Accuracy(1.0, 3.0),
 }
 DEFAULT_SENSOR = "dht22"
 SENSOR_ACCURACY_C = SENSOR_ACCURACY[DEFAULT_SENSOR].temperature_c
@@ -40,6 +46,12 @@ def accuracy_c(model: str | None) -> float | None:
     """The temperature accuracy (°C) of a sensor model, for the messages' `accuracy_c`."""
     accuracy = sensor_accuracy(model)
     return accuracy.temperature_c if accuracy else None
+
+
+def accuracy_pct(model: str | None) -> float | None:
+    """The humidity accuracy (%RH) of a sensor model, for the messages' `accuracy_pct`."""
+    accuracy = sensor_accuracy(model)
+    return accuracy.humidity_pct if accuracy else None
 
 
 # --- formatting ----------------------------------------------------------------------

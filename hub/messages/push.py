@@ -9,7 +9,14 @@ from typing import Literal, get_args
 
 from hub.conditions import Condition, Finding, Severity
 from hub.messages.condition_words import COLDER, Words, words_for
-from hub.messages.formatting import SENSOR_ACCURACY_C, Unit, room_words, span_text, temp_text
+from hub.messages.formatting import (
+    HUMIDITY_ACCURACY_PCT,
+    SENSOR_ACCURACY_C,
+    Unit,
+    room_words,
+    span_text,
+    temp_text,
+)
 from mqttlink.rules_settings import RulesSettings
 
 Priority = Literal["low", "default", "high", "urgent"]
@@ -95,9 +102,10 @@ def first_page(
     unit: Unit = "C",
     *,
     accuracy_c: float | None = SENSOR_ACCURACY_C,
+    accuracy_pct: float | None = HUMIDITY_ACCURACY_PCT,
 ) -> Message:
     """The first push of an incident."""
-    words = words_for(finding, rules, now, unit, accuracy_c)
+    words = words_for(finding, rules, now, unit, accuracy_c, accuracy_pct)
     return _page(finding, words.state + words.reading, words)
 
 
@@ -108,9 +116,10 @@ def repeat(
     unit: Unit = "C",
     *,
     accuracy_c: float | None = SENSOR_ACCURACY_C,
+    accuracy_pct: float | None = HUMIDITY_ACCURACY_PCT,
 ) -> Message:
     """The same incident again: nobody has answered it yet."""
-    words = words_for(finding, rules, now, unit, accuracy_c)
+    words = words_for(finding, rules, now, unit, accuracy_c, accuracy_pct)
     return _page(finding, words.still + words.reading, words, NO_ANSWER_YET)
 
 
@@ -122,11 +131,12 @@ def worse(
     *,
     previous: float | None = None,
     accuracy_c: float | None = SENSOR_ACCURACY_C,
+    accuracy_pct: float | None = HUMIDITY_ACCURACY_PCT,
 ) -> Message:
     """Paged again after someone answered ("I'm on it" or a snooze): the room moved further
     out. `previous` is the temperature (°C) when it was answered, shown next to today's.
     """
-    words = words_for(finding, rules, now, unit, accuracy_c)
+    words = words_for(finding, rules, now, unit, accuracy_c, accuracy_pct)
     condition = finding.condition
     if condition in COLDER:
         change = "colder"
@@ -154,9 +164,10 @@ def escalation(
     *,
     unacknowledged_for: timedelta | None = None,
     accuracy_c: float | None = SENSOR_ACCURACY_C,
+    accuracy_pct: float | None = HUMIDITY_ACCURACY_PCT,
 ) -> Message:
     """To the next caregiver: nobody has answered the alert."""
-    words = words_for(finding, rules, now, unit, accuracy_c)
+    words = words_for(finding, rules, now, unit, accuracy_c, accuracy_pct)
     if unacknowledged_for is not None:
         waited = span_text(unacknowledged_for.total_seconds())
         lead = f"Nobody has tapped “{ACK_LABEL}” for {waited}."

@@ -55,13 +55,24 @@ def compose(
     room's sensor model (its accuracy goes into the text), `temperature_c` the room's now."""
     finding = incident.finding()
     accuracy = messages.accuracy_c(sensor)
+    humidity = messages.accuracy_pct(sensor)
     if push.kind == "first":
-        message = messages.first_page(finding, rules, now, unit, accuracy_c=accuracy)
+        message = messages.first_page(
+            finding, rules, now, unit, accuracy_c=accuracy, accuracy_pct=humidity
+        )
     elif push.kind == "repeat":
-        message = messages.repeat(finding, rules, now, unit, accuracy_c=accuracy)
+        message = messages.repeat(
+            finding, rules, now, unit, accuracy_c=accuracy, accuracy_pct=humidity
+        )
     elif push.kind == "worse":
         message = messages.worse(
-            finding, rules, now, unit, previous=push.previous, accuracy_c=accuracy
+            finding,
+            rules,
+            now,
+            unit,
+            previous=push.previous,
+            accuracy_c=accuracy,
+            accuracy_pct=humidity,
         )
     elif push.kind == "escalation":
         message = messages.escalation(
@@ -71,6 +82,7 @@ def compose(
             unit,
             unacknowledged_for=now - (incident.notified_at or now),
             accuracy_c=accuracy,
+            accuracy_pct=humidity,
         )
     else:
         message = messages.resolved(

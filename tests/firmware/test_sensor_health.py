@@ -49,6 +49,20 @@ class FakeClock:
         ("DHT sensor not found, check wiring (simulated)", "not_found"),
         ("Received unplausible data. Try again.", "implausible"),
         ("impossible value 200.0 °C, 50.0 %RH", "implausible"),
+        # I2CSensor's, around busio's NACK and the I²C drivers' CRC checks
+        (
+            "the SHT4x at I²C address 0x44 did not answer ([Errno 121] Remote I/O error)",
+            "not_found",
+        ),
+        (
+            "the SHT3x at I²C address 0x44 did not answer ([Errno 110] Connection timed out)",
+            "timeout",
+        ),
+        (
+            "the SHT4x at I²C address 0x44 sent a garbled reading (Invalid CRC calculated)",
+            "checksum",
+        ),
+        ("the SHT3x at I²C address 0x45 sent a garbled reading (CRC mismatch)", "checksum"),
         ("the DHT driver returned no value", "other"),
         ("", "other"),
     ],

@@ -241,7 +241,7 @@ def test_every_setting_is_in_the_readme_table() -> None:
     readme = (ROOT / "README.md").read_text()
     rows = {
         match.group(1)
-        for match in re.finditer(r"^\|\s*`(NURSERY_[A-Z_]+)`\s*\|", readme, re.MULTILINE)
+        for match in re.finditer(r"^\|\s*`(NURSERY_[A-Z0-9_]+)`\s*\|", readme, re.MULTILINE)
     }
     expected = {env_name(section, key) for section, key, _ in all_keys()}
     assert expected - rows == set(), "settings missing from the README's table"

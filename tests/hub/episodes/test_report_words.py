@@ -80,17 +80,20 @@ def test_the_report_and_its_pdf_speak_fahrenheit_once_chosen(hub: RunningHub) ->
     assert "°F/h" in page
 
 
+@pytest.mark.parametrize(("model", "accuracy"), [("dht11", "2 °C"), ("sht4x", "0.2 °C")])
 def test_the_report_states_the_accuracy_of_the_rooms_sensor_model(
+    model: str,
+    accuracy: str,
     hub: RunningHub,
     mqtt_client: mqtt.Client,
     base_topic: str,
 ) -> None:
     assert log_past(hub).status_code == 201
-    announce_sensor(mqtt_client, base_topic, hub, "dht11")
+    announce_sensor(mqtt_client, base_topic, hub, model)
     page, pdf = report_texts(hub)
-    assert "Room values come from the monitor's sensor (about ±2 °C)." in page
+    assert f"Room values come from the monitor's sensor (about ±{accuracy})." in page
     assert "±0.5" not in page
-    assert "+/-2 °C" in pdf or "±2 °C" in pdf
+    assert f"+/-{accuracy}" in pdf or f"±{accuracy}" in pdf
 
 
 def test_a_simulated_sensor_states_no_accuracy(

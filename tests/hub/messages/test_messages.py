@@ -350,7 +350,7 @@ def test_accuracy_follows_the_sensor_model() -> None:
     assert messages.accuracy_c("dht22") == 0.5
     assert messages.accuracy_c("DHT11") == 2.0
     assert messages.accuracy_c("simulated") is None
-    assert messages.accuracy_c("bme280") is None
+    assert messages.accuracy_c("bmp180") is None
     assert messages.accuracy_c(None) == 0.5
     f = finding(Condition.COLD)
     dht11 = messages.first_page(f, RULES, NOW, "F", accuracy_c=messages.accuracy_c("dht11"))
@@ -359,6 +359,29 @@ def test_accuracy_follows_the_sensor_model() -> None:
     assert "accuracy" not in unknown.body.lower()
     humidity = messages.first_page(finding(Condition.HUMIDITY), RULES, NOW, accuracy_c=None)
     assert "accuracy" not in humidity.body.lower()
+
+
+@pytest.mark.parametrize(
+    ("model", "temperature", "humidity"),
+    [
+        ("sht4x", "±0.2 °C", "±1.8 %"),
+        ("sht3x", "±0.3 °C", "±3 %"),
+        ("bme280", "±1 °C", "±3 %"),
+        ("dht22", "±0.5 °C", "±5 %"),
+    ],
+)
+def test_an_i2c_room_is_told_its_own_sensors_accuracy(
+    model: str, temperature: str, humidity: str
+) -> None:
+    """Each part's datasheet accuracy (hardware/README.md), for temperature and humidity."""
+    c, pct = messages.accuracy_c(model), messages.accuracy_pct(model)
+    cold = messages.first_page(finding(Condition.COLD), RULES, NOW, accuracy_c=c, accuracy_pct=pct)
+    assert cold.body.endswith(f"Sensor accuracy {temperature}.")
+    wet = finding(Condition.HUMIDITY)
+    damp = messages.first_page(wet, RULES, NOW, accuracy_c=c, accuracy_pct=pct)
+    assert f"Humidity accuracy about {humidity}." in damp.body
+    advice = messages.guidance(wet, RULES, NOW, accuracy_c=c, accuracy_pct=pct)
+    assert advice[1] == f"Humidity accuracy about {humidity}."
 
 
 def test_one_label_per_condition_for_pushes_dashboard_and_report() -> None:

@@ -1,12 +1,14 @@
 """The accuracy a push states comes from the sensor model the firmware names in its health
-message: a DHT11 room is told ±2 °C, not the DHT22's ±0.5 °C. Through Mosquitto and a real
-hub, with the firmware's own Publisher."""
+message: a DHT11 room is told ±2 °C, an SHT4x room ±0.2 °C, not the DHT22's ±0.5 °C.
+Through Mosquitto and a real hub, with the firmware's own Publisher."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from contract.messages import HealthMessage, new_boot_id
 from nursery.config import Settings
@@ -40,7 +42,10 @@ def test_the_sensor_model_round_trips_and_older_firmware_still_decodes() -> None
     assert HealthMessage.decode(older).sensor is None
 
 
-def test_a_dht11_room_is_paged_with_the_dht11_accuracy(
+@pytest.mark.parametrize(("model", "accuracy"), [("dht11", "±2 °C"), ("sht4x", "±0.2 °C")])
+def test_a_room_is_paged_with_its_own_sensors_accuracy(
+    model: str,
+    accuracy: str,
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
@@ -52,7 +57,7 @@ def test_a_dht11_room_is_paged_with_the_dht11_accuracy(
     settings = settings_for(tmp_path, broker, base_topic, receiver)
     hub = start_hub(settings)
     room = players(settings)
-    assert room.publisher.publish_health(health(settings.firmware.room, "dht11"))
+    assert room.publisher.publish_health(health(settings.firmware.room, model))
     wait_until(
         lambda: hub.get("/healthz").json()["messages"]["healths"] >= 1,
         what="the hub to take the health message",
@@ -61,8 +66,8 @@ def test_a_dht11_room_is_paged_with_the_dht11_accuracy(
     wait_until(lambda: [t for t in receiver.titles() if "cold" in t], what="the cold page")
     body = str(receiver.answered[0].json()["message"])
     assert "below 16 °C" in body
-    assert "Sensor accuracy ±2 °C." in body
+    assert f"Sensor accuracy {accuracy}." in body
     assert "±0.5 °C" not in body
     # The dashboard's alert row says what the push said.
     alert = next(a for a in hub.get("/api/alerts").json() if a["condition"] == "cold")
-    assert alert["accuracy"] == "Sensor accuracy ±2 °C."
+    assert alert["accuracy"] == f"Sensor accuracy {accuracy}."
