@@ -54,6 +54,7 @@ def backup(
             keep=keep,
             passphrase=_passphrase(passphrase_file),
             progress=_progress,
+            create=to is None,
         )
     except (BackupError, SealError) as exc:
         print(f"nursery backup: {exc}", file=sys.stderr)

@@ -29,8 +29,9 @@ PLAIN_SUFFIX: Final = ".tar"
 SEALED_SUFFIX: Final = ".tar.enc"
 # Pages copied per step of SQLite's backup API (4 KiB each): a step is a few milliseconds.
 STEP_PAGES: Final = 256
-_STAMP: Final = "%Y%m%dT%H%M%SZ"
-_NAME_RE: Final = re.compile(r"nursery-backup-(?P<host>.+)-(?P<stamp>\d{8}T\d{6}Z)\.tar(\.enc)?")
+_NAME_RE: Final = re.compile(
+    r"nursery-backup-(?P<host>.+)-(?P<stamp>\d{8}T\d{6}\.\d{3}Z)\.tar(\.enc)?"
+)
 
 Progress = Callable[[str], None]
 
@@ -101,7 +102,8 @@ def host_label() -> str:
 
 def backup_name(host: str, created: datetime, sealed: bool) -> str:
     suffix = SEALED_SUFFIX if sealed else PLAIN_SUFFIX
-    return f"nursery-backup-{host}-{created.strftime(_STAMP)}{suffix}"
+    stamp = f"{created:%Y%m%dT%H%M%S}.{created.microsecond // 1000:03d}Z"
+    return f"nursery-backup-{host}-{stamp}{suffix}"
 
 
 def default_backup_dir(db: Path) -> Path:
@@ -241,22 +243,30 @@ def make_backup(
     keep: int | None = None,
     passphrase: bytes | None = None,
     progress: Progress | None = None,
+    create: bool = True,
 ) -> BackupResult:
-    """Back up the database at `db_path` into `directory` (made 0700 when new) as one file,
-    then keep only the newest `keep` of this hub's backups there. Raises BackupError."""
+    """Back up the database at `db_path` into `directory` as one file, then keep only the
+    newest `keep` of this hub's backups there. `create`: make `directory` (0700) when
+    missing; else a missing one is an error (a USB stick or share that is not mounted must
+    not fill the SD card instead). Raises BackupError."""
     from hub.store.sealed import SealingWriter
 
     if not db_path.is_file():
         raise BackupError(f"no hub database at {db_path}")
+    if not create and not directory.is_dir():
+        raise BackupError(
+            f"{directory} does not exist: is the USB stick or network share mounted? "
+            "(create the folder on it first)"
+        )
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"cannot create {directory}: {exc.strerror}") from None
-    created = datetime.now(UTC).replace(microsecond=0)
+    created = datetime.now(UTC)
     host = host_label()
     final = directory / backup_name(host, created, sealed=passphrase is not None)
     if final.exists():
-        raise BackupError(f"{final} exists already: one backup per second at most")
+        raise BackupError(f"{final} exists already: one backup per millisecond at most")
     copy = directory / f".{final.name}.db.partial"
     partial = directory / f".{final.name}.partial"
     try:

@@ -165,7 +165,15 @@ def test_restore_refuses_to_replace_the_database_of_a_running_hub(
     hub = start_hub(settings)
     steady_rooms(settings)
     wait_until(lambda: stored(db) > 5, what="readings stored")
-    made = nursery(tmp_path, "backup", "--to", str(tmp_path / "usb"), **env(db))
+    usb = tmp_path / "usb"
+    unmounted = nursery(tmp_path, "backup", "--to", str(usb), **env(db))
+    assert unmounted.returncode == 1
+    assert unmounted.stderr.splitlines() == [
+        f"nursery backup: {usb} does not exist: is the USB stick or network share mounted? "
+        "(create the folder on it first)"
+    ]
+    usb.mkdir()
+    made = nursery(tmp_path, "backup", "--to", str(usb), **env(db))
     assert made.returncode == 0, made.stderr
     backup = next((tmp_path / "usb").iterdir())
 
