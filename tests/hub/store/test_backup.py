@@ -200,3 +200,51 @@ def test_something_that_is_not_a_backup_gets_one_line(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="not a nursery backup"):
         restore(tmp_path / "random.bin", tmp_path / "hub.db")
     assert not (tmp_path / "hub.db").exists()
+
+
+WRITER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("PRAGMA synchronous=NORMAL")
+db.execute("CREATE TABLE IF NOT EXISTS load (x BLOB)")
+db.execute("BEGIN")
+db.executemany("INSERT INTO load VALUES (?)", [(bytes(400),)] * 120000)
+db.execute("COMMIT")
+print("ready", flush=True)
+n = 0
+while True:
+    db.execute("INSERT INTO load VALUES (?)", (n.to_bytes(8, "big"),))
+    n += 1
+    time.sleep(0.005)  # a busy hub: a commit every few milliseconds
+"""
+
+
+@pytest.mark.slow
+def test_a_backup_finishes_while_another_process_commits_without_pause(tmp_path: Path) -> None:
+    """SQLite's backup API starts over whenever another connection commits; the backup
+    pins one snapshot, so a hub committing all the time cannot keep it from finishing."""
+    import subprocess
+    import sys
+    import threading
+
+    from tests.support import wait_until
+
+    db = filled(tmp_path / "hub.db", readings=10)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+        done: list[object] = []
+        thread = threading.Thread(
+            target=lambda: done.append(make_backup(db, tmp_path / "out")), daemon=True
+        )
+        thread.start()
+        wait_until(lambda: done, timeout=30, what="the backup to finish under constant commits")
+    finally:
+        writer.kill()
+        writer.wait()
+    with tarfile.open(next((tmp_path / "out").iterdir())) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert manifest["tables"]["load"] >= 120000
