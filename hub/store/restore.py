@@ -141,6 +141,10 @@ def _set_aside(db_path: Path, stamp: str) -> Path | None:
     if not db_path.exists():
         return None
     aside = db_path.with_name(f"{db_path.name}.before-restore-{stamp}")
+    number = 1
+    while any(Path(f"{aside}{suffix}").exists() for suffix in ("", "-wal", "-shm", "-journal")):
+        number += 1  # a second restore within the second: never over the first one's file
+        aside = db_path.with_name(f"{db_path.name}.before-restore-{stamp}-{number}")
     for suffix in ("", "-wal", "-shm", "-journal"):
         side = Path(f"{db_path}{suffix}")
         if side.exists():

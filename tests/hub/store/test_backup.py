@@ -248,3 +248,19 @@ def test_a_backup_finishes_while_another_process_commits_without_pause(tmp_path:
     with tarfile.open(next((tmp_path / "out").iterdir())) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
     assert manifest["tables"]["load"] >= 120000
+
+
+def test_a_damaged_database_is_replaced_and_kept_and_two_restores_keep_both(
+    tmp_path: Path,
+) -> None:
+    """The card spoiled the file (the reason to restore): it is kept aside as it was."""
+    source = filled(tmp_path / "source.db")
+    result = make_backup(source, tmp_path / "out")
+    current = tmp_path / "hub.db"
+    current.write_bytes(b"not a database any more" * 500)
+    first = restore(result.path, current)
+    second = restore(result.path, current)
+    assert first.kept_aside is not None and second.kept_aside is not None
+    assert first.kept_aside != second.kept_aside
+    assert first.kept_aside.read_bytes() == b"not a database any more" * 500
+    assert rows(second.kept_aside) == rows(source) == rows(current)
