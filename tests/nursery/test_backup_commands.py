@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from contract.messages import ReadingMessage, new_boot_id
 from hub.store.database import Received, Store
 from nursery.config import Settings
@@ -97,6 +99,7 @@ def assert_one_moment_of(copy: Rows, source: Rows) -> None:
     assert [row[:2] for row in copy["rooms"]] == [row[:2] for row in source["rooms"]]
 
 
+@pytest.mark.slow
 def test_a_backup_under_load_restores_on_a_fresh_machine_as_of_its_moment(
     tmp_path: Path,
     broker: Mosquitto,
@@ -158,6 +161,7 @@ def test_a_backup_under_load_restores_on_a_fresh_machine_as_of_its_moment(
     assert restored["caregivers"] and restored["api_tokens"] and restored["episodes"]
 
 
+@pytest.mark.slow
 def test_restore_refuses_to_replace_the_database_of_a_running_hub(
     tmp_path: Path,
     broker: Mosquitto,

@@ -59,6 +59,7 @@ def test_nightly_backups_are_on_by_default_into_the_hubs_own_disk(tmp_path: Path
     assert timer["Install"]["WantedBy"] == "timers.target"
 
 
+@pytest.mark.slow
 def test_a_usb_stick_or_nas_is_off_until_asked_and_remembered(tmp_path: Path) -> None:
     output = installed(tmp_path, "--role hub --backup-to /mnt/nursery-usb --backup-keep 30")
     assert "skipped: systemctl disable --now nursery-backup.timer" in output
@@ -130,6 +131,7 @@ def test_systemd_analyze_verify_accepts_the_backup_units(tmp_path: Path) -> None
     assert result.returncode == 0 and not complaints, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_services_command_backs_up_the_hubs_database(tmp_path: Path) -> None:
     installed(tmp_path, "--role hub --backup-keep 2")
     toml = (tmp_path / ETC / "nursery.toml").read_text()

@@ -81,6 +81,7 @@ def test_a_backup_is_one_private_file_whose_manifest_matches_its_database(tmp_pa
     assert rows(tmp_path / "copy.db") == rows(db)
 
 
+@pytest.mark.slow
 def test_an_encrypted_backup_restores_only_with_its_passphrase(tmp_path: Path) -> None:
     db = filled(tmp_path / "hub.db", readings=3000)  # several encrypted chunks
     result = make_backup(db, tmp_path / "out", passphrase=PASSPHRASE)
