@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from mqttlink.settings import SettingsError
+from nursery.backup_args import add_backup_commands
 from nursery.config import Settings, load_settings
 
 EXIT_BAD_SETTINGS = 2
@@ -180,48 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help=f"a new token stops working after DAYS days (1-{MAX_TOKEN_DAYS}; default: never)",
     )
-    _add_backup_commands(commands)
+    add_backup_commands(commands, _add_common)
     return parser
-
-
-def _add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`nursery backup` and `nursery restore` (nursery/backup_commands.py, docs/install.md)."""
-    backup = commands.add_parser(
-        "backup",
-        help="copy the hub's database (history, diary, accounts, settings) into one file",
-        description="Copy everything the hub keeps into one 0600 file with a manifest, while "
-        "the hub runs (ingest goes on). Run it as the hub's user.",
-    )
-    _add_common(backup)
-    backup.add_argument(
-        "--to", type=Path, metavar="DIR", help="where to write it (default: backups/ beside hub.db)"
-    )
-    backup.add_argument(
-        "--keep", type=_keep, metavar="N", help="then keep only this hub's newest N backups in DIR"
-    )
-    backup.add_argument(
-        "--passphrase-file",
-        type=Path,
-        metavar="FILE",
-        help="encrypt with the passphrase in FILE (for a USB stick or a NAS)",
-    )
-    restore = commands.add_parser(
-        "restore",
-        help="put a backup in place of the hub's database (stop the hub first)",
-        description="Check FILE (checksums, SQLite's integrity check, its database version) "
-        "and put it in place of hub.db; the file it replaces is kept beside it.",
-    )
-    _add_common(restore)
-    restore.add_argument("file", type=Path, metavar="FILE", help="a file `nursery backup` wrote")
-    restore.add_argument(
-        "--passphrase-file", type=Path, metavar="FILE", help="the passphrase it was encrypted with"
-    )
-
-
-def _keep(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError("must be a whole number, 1 or more")
-    return int(text)
 
 
 MAX_TOKEN_DAYS = 3650

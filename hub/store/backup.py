@@ -127,6 +127,14 @@ def private_file(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
+def _owned_like(path: Path, db_path: Path) -> None:
+    """Run as root (sudo), give what we made to the database's owner, the hub's user, so
+    its nightly backups can rotate them and its restore can read them."""
+    if os.geteuid() == 0:
+        owner = db_path.stat()
+        os.chown(path, owner.st_uid, owner.st_gid)
+
+
 def table_counts(db: sqlite3.Connection) -> dict[str, int]:
     names = [
         str(row[0])
@@ -259,7 +267,9 @@ def make_backup(
             "(create the folder on it first)"
         )
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not directory.is_dir():
+            directory.mkdir(mode=0o700, parents=True)
+            _owned_like(directory, db_path)
     except OSError as exc:
         raise BackupError(f"cannot create {directory}: {exc.strerror}") from None
     created = datetime.now(UTC)
@@ -283,6 +293,7 @@ def make_backup(
                 sealed = SealingWriter(out, passphrase)
                 write_archive(cast(IO[bytes], sealed), manifest, copy, created.timestamp())
                 sealed.close()
+        _owned_like(partial, db_path)
         partial.rename(final)
     except OSError as exc:
         raise BackupError(f"cannot write the backup in {directory}: {exc}") from None
