@@ -148,7 +148,7 @@ def test_a_backup_under_load_restores_on_a_fresh_machine_as_of_its_moment(
     hub.stop()
     source = every_row(db)
 
-    fresh = tmp_path / "new-card" / "var" / "hub.db"
+    fresh = tmp_path / "new-card" / "hub.db"
     done = nursery(tmp_path, "restore", str(backup), **env(fresh))
     assert done.returncode == 0, done.stderr
     restored = every_row(fresh)
@@ -159,6 +159,12 @@ def test_a_backup_under_load_restores_on_a_fresh_machine_as_of_its_moment(
     assert_one_moment_of(restored, source)
     # The caregiver who signs in, their token and the diary came along.
     assert restored["caregivers"] and restored["api_tokens"] and restored["episodes"]
+
+    # The new card's hub starts on it: the same caregiver signs in, every room and the
+    # diary are there.
+    new_hub = start_hub(hub_settings(fresh.parent, broker.port, base_topic))
+    assert sorted(room["room"] for room in new_hub.get("/api/rooms").json()) == sorted(ROOMS)
+    assert len(new_hub.get("/api/episodes").json()) == 1
 
 
 @pytest.mark.slow
@@ -202,3 +208,42 @@ def test_restore_refuses_to_replace_the_database_of_a_running_hub(
     done = nursery(tmp_path, "restore", str(backup), **env(db))
     assert done.returncode == 0, done.stderr
     assert "the database it replaced is kept as" in done.stdout
+
+
+@pytest.mark.slow
+def test_an_encrypted_backup_asks_for_its_passphrase_and_a_wrong_one_gets_one_line(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "pi" / "hub.db"
+    db.parent.mkdir()
+    prefilled(db)
+    key = tmp_path / "backup.passphrase"
+    key.write_text("a long family passphrase\n")
+    (tmp_path / "nas").mkdir()
+    made = nursery(
+        tmp_path, "backup", "--to", "nas", "--passphrase-file", str(key), "--keep", "1", **env(db)
+    )
+    assert made.returncode == 0, made.stderr
+    assert "encrypted, mode 0600" in made.stdout
+    (backup,) = (tmp_path / "nas").iterdir()
+    assert backup.name.endswith(".tar.enc")
+
+    fresh = tmp_path / "new-card" / "hub.db"
+    asked = nursery(tmp_path, "restore", str(backup), **env(fresh))
+    assert asked.returncode == 1
+    assert asked.stderr.splitlines() == [
+        f"nursery restore: {backup} is encrypted: give its --passphrase-file"
+    ]
+    wrong = tmp_path / "wrong"
+    wrong.write_text("another passphrase\n")
+    refused = nursery(
+        tmp_path, "restore", str(backup), "--passphrase-file", str(wrong), **env(fresh)
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "nursery restore: wrong passphrase (or the encrypted file was changed)"
+    ]
+    assert not fresh.exists()
+    done = nursery(tmp_path, "restore", str(backup), "--passphrase-file", str(key), **env(fresh))
+    assert done.returncode == 0, done.stderr
+    assert every_row(fresh) == every_row(db)
