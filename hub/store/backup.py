@@ -300,5 +300,8 @@ def make_backup(
     finally:
         copy.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
-    removed = rotate(directory, host, keep) if keep is not None else ()
+    try:
+        removed = rotate(directory, host, keep) if keep is not None else ()
+    except OSError as exc:
+        raise BackupError(f"wrote {final}, but cannot remove older backups: {exc}") from None
     return BackupResult(final, final.stat().st_size, manifest, removed)
