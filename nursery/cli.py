@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from mqttlink.settings import SettingsError
+from nursery.backup_args import add_backup_commands
 from nursery.config import Settings, load_settings
 from nursery.config_file import describe as describe_config
 from nursery.config_file import find_config
@@ -32,6 +33,7 @@ _HUB_EXTRA = (
     "prometheus_client",
     "jinja2",
     "httpx",
+    "cryptography",
 )
 
 _DESCRIPTION = """\
@@ -194,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help=f"a new token stops working after DAYS days (1-{MAX_TOKEN_DAYS}; default: never)",
     )
+    add_backup_commands(commands, _add_common)
     return parser
 
 
@@ -302,6 +305,10 @@ def _run(args: argparse.Namespace) -> int:
         from nursery.status_command import show_status
 
         return show_status(settings)
+    if args.command in ("backup", "restore"):
+        from nursery.backup_commands import run_backup_command
+
+        return run_backup_command(settings, args)
     if args.command in ("adduser", "token"):
         from nursery import account_commands
 
