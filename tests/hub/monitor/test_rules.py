@@ -735,7 +735,11 @@ def run(script: list[Op]) -> Iterator[Step]:
         now = t + timedelta(seconds=max(op.delay_s, 1.0))
         event: ReadingSeen | FaultSeen | StatusSeen | None = None
         if op.kind == "reading":
-            event = ReadingSeen(t, t + timedelta(seconds=op.delay_s), op.temperature, op.humidity)
+            # The hub judges a reading as it arrives (received_at is now); a clock ahead
+            # (delay_s < 1) stamps it later than t, never receives it in the past.
+            event = ReadingSeen(
+                now - timedelta(seconds=op.delay_s), now, op.temperature, op.humidity
+            )
         elif op.kind == "fault":
             event = FaultSeen(t, 1)
         elif op.kind in ("offline", "online"):
