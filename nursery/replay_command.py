@@ -95,7 +95,6 @@ def _changed(settings: Settings, preset: str | None, sets: list[str]) -> Setting
 
 def _run_one(settings: Settings, rules: RulesSettings, args: argparse.Namespace) -> Replay:
     options = SourceOptions(args.room, args.temperature_entity, args.humidity_entity)
-    total = args.file.stat().st_size if args.file.is_file() else None
     bar = Progress(f"replaying {args.file.name}", None, show=wanted(args.progress))
     replay = Replay(rules, settings.alerts)
     try:
@@ -106,7 +105,6 @@ def _run_one(settings: Settings, rules: RulesSettings, args: argparse.Namespace)
         replay.finish()
     finally:
         bar.close()
-    del total
     return replay
 
 
