@@ -135,6 +135,11 @@ class Monitor:
             due = min(due, room_at)
         return due
 
+    def next_due(self) -> datetime:
+        """When the ticker next wakes for time alone (for a test that drives the clock)."""
+        with self._lock:
+            return self._next_due(self._clock())
+
     def _reschedule(self, rooms: Iterable[str] | None = None) -> None:
         """After an input (under the lock): wake the ticker if a deadline came closer.
         Given the rooms the input touched, only theirs are looked at: the others' deadlines
