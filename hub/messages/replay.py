@@ -126,3 +126,17 @@ def compare_lines(
         f"{left.minutes_cold:>12g}{right.minutes_cold:>12g}"
     )
     return lines
+
+
+def _pushes(count: int) -> str:
+    return f"{count} push" if count == 1 else f"{count} pushes"
+
+
+def preview_sentence(days: int, changed: int, now: int) -> str:
+    """The settings page's answer before a threshold is saved."""
+    if changed == now:
+        return f"With these settings, the last {days} days would have sent the same {_pushes(now)}."
+    return (
+        f"With these settings, the last {days} days would have sent {_pushes(changed)} "
+        f"instead of {now}."
+    )

@@ -43,3 +43,23 @@ def replay_file(path: Path, settings: Settings | None = None) -> Replay:
         replay.reading(room, reading)
     replay.finish()
     return replay
+
+
+def store_trace(db: Path, path: Path, ending: datetime, room: str = "nursery") -> int:
+    """The trace's readings stored in the hub database `db` as ingest stores them, moved
+    in time so its last reading arrived at `ending`; how many."""
+    from contract.messages import ReadingMessage, new_boot_id
+    from hub.store.database import Received, Store
+
+    rows = [r for _, r in read_readings(path, SourceOptions(room))]
+    shift = ending - rows[-1].received_at
+    boot = new_boot_id()
+    with Store(db) as store:
+        store.add_readings(
+            Received(
+                ReadingMessage(room, boot, seq, r.ts + shift, r.temperature_c, r.humidity_pct),
+                r.received_at + shift,
+            )
+            for seq, r in enumerate(rows)
+        )
+    return len(rows)
