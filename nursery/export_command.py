@@ -15,14 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from hub.messages.export import HEALTH_WARNING
 from hub.store.export import ALERT_FIELDS, READING_FIELDS, ExportFilter, HistoryReader, Row
 from nursery.config import Settings
 from nursery.progress import Progress, wanted
-
-HEALTH_WARNING = (
-    "nursery export: this file holds the episode log, which is health data: keep it "
-    "private (it is made readable by you only) and delete copies you no longer need"
-)
 
 
 def moment(text: str) -> datetime:
@@ -98,7 +94,7 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
         bar = Progress("exporting readings", total, show=wanted(args.progress))
         episodes = list(reader.episodes(where)) if args.episodes else []
         if args.episodes:
-            print(HEALTH_WARNING, file=sys.stderr)
+            print(f"nursery export: {HEALTH_WARNING}", file=sys.stderr)
 
         def records() -> Iterator[tuple[str, Row]]:
             yield from (("reading", r) for r in reader.readings(where, bar.update))

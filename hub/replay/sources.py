@@ -123,8 +123,8 @@ def _home_assistant(
         series.setdefault(entity, []).append((_time(row.get("last_changed"), where), value))
     temperature = _entity(series, options.temperature_entity, "temp", path)
     humidity = _entity(series, options.humidity_entity, "humid", path)
-    changes = sorted(series[temperature])
-    humid = sorted(series[humidity])
+    changes = sorted(series[temperature], key=lambda change: change[0])  # stable on ties
+    humid = sorted(series[humidity], key=lambda change: change[0])
     step = timedelta(seconds=options.ha_interval_s)
     h_index, h_value = 0, None
     end = max(changes[-1][0], humid[-1][0]) if humid else changes[-1][0]

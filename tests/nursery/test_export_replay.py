@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from contract.messages import ReadingMessage, new_boot_id
@@ -106,3 +106,88 @@ def test_replay_names_a_bad_setting_and_a_bad_line(tmp_path: Path) -> None:
     bad_key = nursery(tmp_path, "replay", str(trace), "--set", "rules.cold_below=17")
     assert bad_key.returncode == 2
     assert "rules.cold_below=17" in bad_key.stderr
+
+
+def _episode(db: Path) -> None:
+    from hub.episodes.model import Details, NewEpisode, Timing
+    from hub.episodes.storage import EpisodeStore
+
+    started = datetime.fromisoformat("2026-01-10T02:10:00+00:00")
+    timing = Timing("nursery", started, started.replace(minute=11))
+    episodes = EpisodeStore(db)
+    try:
+        new = NewEpisode(timing, Details(limbs=("arms",), notes="after the feed"))
+        episodes.add(new, None, lambda others: timing, started)
+    finally:
+        episodes.close()
+
+
+def test_episodes_go_out_only_when_asked(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    _recorded_hub(db)
+    _episode(db)
+    plain = nursery(tmp_path, "export", NURSERY_HUB__DB=str(db))
+    assert plain.returncode == 0, plain.stderr
+    assert '"record": "episode"' not in plain.stdout and "after the feed" not in plain.stdout
+    asked = nursery(tmp_path, "export", "--episodes", NURSERY_HUB__DB=str(db))
+    episodes = [json.loads(x) for x in asked.stdout.splitlines() if '"episode"' in x]
+    assert [(e["room"], e["started_at"], e["notes"]) for e in episodes] == [
+        ("nursery", "2026-01-10T02:10:00Z", "after the feed")
+    ]
+    assert "health data" in asked.stderr
+
+
+def test_export_keeps_to_a_room_and_a_window(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    _recorded_hub(db)
+    done = nursery(
+        tmp_path, "export", "--room", "nursery", "--since", "2026-01-10T01:00:00+00:00",
+        "--until", "2026-01-10T02:00:00+00:00", NURSERY_HUB__DB=str(db),
+    )  # fmt: skip
+    readings = [json.loads(x) for x in done.stdout.splitlines()]
+    assert len([r for r in readings if r["record"] == "reading"]) == 120
+    assert readings[0]["ts"] == "2026-01-10T01:00:00Z"
+    none = nursery(tmp_path, "export", "--room", "attic", NURSERY_HUB__DB=str(db))
+    assert none.stdout == ""
+    missing = nursery(tmp_path, "export", NURSERY_HUB__DB=str(tmp_path / "absent.db"))
+    assert missing.returncode == 1 and "no hub database" in missing.stderr
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_home_assistant_history_replays_with_its_gaps(tmp_path: Path) -> None:
+    """Home Assistant records changes only: a held value counts until the next change, and
+    `unavailable` is silence, which pages as it would have live."""
+    rows = ["entity_id,state,last_changed"]
+    at = datetime.fromisoformat("2026-01-10T00:00:00+00:00")
+
+    def row(entity: str, minute: float, state: str) -> None:
+        stamp = (at + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z")
+        rows.append(f"sensor.nursery_{entity},{state},{stamp}")
+
+    for step in range(0, 160, 3):  # a real sensor wavers by a tenth now and then
+        level = 18.2 if step < 30 else 15.4 if step < 70 else 18.4
+        if not 70 <= step < 110:
+            row("temperature", step, f"{level + (step % 2) / 10:.1f}")
+            row("humidity", step + 1, f"{51 + step % 2}")
+    row("temperature", 70, "unavailable")
+    row("humidity", 70, "unavailable")
+    trace = tmp_path / "history.csv"
+    trace.write_text("\n".join(rows) + "\n")
+    done = nursery(tmp_path, "replay", str(trace), "--json")
+    assert done.returncode == 0, done.stderr
+    alerts = json.loads(done.stdout)["alerts"]
+    opened = {a["condition"]: (a["opened"][11:16], (a["resolved"] or "")[11:16]) for a in alerts}
+    assert opened["cold"][0] == "00:36"  # the median of three, then 5 min below 16 °C
+    # The last values before `unavailable` counted until 01:09, 5 min without one; readings
+    # again once both sensors have a value (humidity at 01:52).
+    assert opened["no_data"] == ("01:14", "01:52")
+    assert "sensor_suspect" not in opened
+
+
+def test_the_progress_bar_shows_only_when_asked_or_on_a_terminal(tmp_path: Path) -> None:
+    trace = str(REPLAY_DATA / "three-nights.csv")
+    quiet = nursery(tmp_path, "replay", trace)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    shown = nursery(tmp_path, "replay", trace, "--progress")
+    assert "replaying three-nights.csv [" in shown.stderr
+    assert "4,096/4,233" in shown.stderr
