@@ -42,7 +42,9 @@ def add_parser(commands: Any, add_common: Callable[[argparse.ArgumentParser], No
         "`nursery replay` reads it back.",
     )
     add_common(export)
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument(
+        "--format", choices=["jsonl", "csv"], default="jsonl", help="default: jsonl (JSON Lines)"
+    )
     export.add_argument("--room", metavar="ROOM", help="only this room (default: all)")
     export.add_argument("--since", type=moment, metavar="TIME", help="from this date or time")
     export.add_argument("--until", type=moment, metavar="TIME", help="before this date or time")

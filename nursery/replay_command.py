@@ -33,7 +33,9 @@ def add_parser(commands: Any, add_common: Callable[[argparse.ArgumentParser], No
         "changed by --preset and --set; --compare shows the current ones beside the changed.",
     )
     add_common(replay)
-    replay.add_argument("file", type=Path, metavar="FILE")
+    replay.add_argument(
+        "file", type=Path, metavar="FILE", help="the readings (the format is told from line 1)"
+    )
     replay.add_argument("--preset", choices=["uk", "who", "us"], help="another guidance preset")
     replay.add_argument(
         "--set",
@@ -48,9 +50,21 @@ def add_parser(commands: Any, add_common: Callable[[argparse.ArgumentParser], No
         help="replay twice: the current settings beside the ones --preset/--set give",
     )
     replay.add_argument("--json", action="store_true", help="print one JSON document")
-    replay.add_argument("--room", default="nursery", help="room name for files that have none")
-    replay.add_argument("--temperature-entity", metavar="ENTITY", help="Home Assistant file")
-    replay.add_argument("--humidity-entity", metavar="ENTITY", help="Home Assistant file")
+    replay.add_argument(
+        "--room", default="nursery", help="room name for files without one (default: nursery)"
+    )
+    replay.add_argument(
+        "--temperature-entity",
+        metavar="ENTITY",
+        help="in a Home Assistant file, the temperature's entity id (default: the one "
+        "whose id contains 'temp')",
+    )
+    replay.add_argument(
+        "--humidity-entity",
+        metavar="ENTITY",
+        help="in a Home Assistant file, the humidity's entity id (default: the one whose "
+        "id contains 'humid')",
+    )
     replay.add_argument(
         "--progress", action="store_true", help="show progress on stderr even when not a terminal"
     )
