@@ -97,7 +97,7 @@ class Replay:
                 f"readings out of order: one arrived at {at.isoformat()} after one at "
                 f"{self.last_at.isoformat()}"
             )
-        self._advance(at)
+        self._advance(at, inclusive=False)  # one due now is decided with the reading
         state = self._rooms.get(room)
         if state is None:
             state = self._rooms[room] = _Room(RoomRules.empty(room, at))
@@ -116,16 +116,23 @@ class Replay:
         by then are sent; an alert still open stays open."""
         end = until or self.last_at
         if end is not None:
-            self._advance(end)
+            self._advance(end, inclusive=True)
             self.last_at = max(self.last_at or end, end)
         return self.alerts
 
     # --- the monitor's steps --------------------------------------------------------
 
-    def _advance(self, until: datetime) -> None:
-        """Tick each room at every moment time alone changes it, up to `until`."""
+    def _advance(self, until: datetime, *, inclusive: bool) -> None:
+        """Tick each room at every moment time alone changes it, up to `until`. A reading
+        arriving at the very moment a repeat falls due is judged first, and the repeat
+        goes out with its value, as the hub's ticker (which sleeps until strictly after
+        the last input) leaves it to the reading's own decision."""
         while True:
-            due = [(s.due, name) for name, s in self._rooms.items() if s.due and s.due <= until]
+            due = [
+                (s.due, name)
+                for name, s in self._rooms.items()
+                if s.due and (s.due <= until if inclusive else s.due < until)
+            ]
             if not due:
                 return
             at, name = min(due)

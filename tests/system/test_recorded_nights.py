@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from hub.store.database import Received
 from tests.support.cli import nursery
 from tests.support.hub import RunningHub, hub_settings
 from tests.support.mosquitto import Mosquitto
+from tests.support.push import Receiver
 from tests.support.replay import REPLAY_DATA
 from tests.support.wait import wait_until
 
@@ -88,13 +90,35 @@ def _iso_z(text: str | None) -> str | None:
 
 
 @pytest.mark.slow
+def _queued_pushes(db: Path) -> list[tuple[str, str, str]]:
+    """Every push the hub queued for its one channel: (time, title, body)."""
+    connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT created_at_ms, title, body FROM pushes ORDER BY id")
+        return sorted((_iso_z(_ms(ms)) or "", title, body) for ms, title, body in rows)
+    finally:
+        connection.close()
+
+
+def _ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
 def test_replay_of_the_hubs_export_reproduces_the_alerts_it_raised(
-    tmp_path: Path, broker: Mosquitto, base_topic: str, mqtt_client: mqtt.Client, clean_env: Any
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    clean_env: Any,
+    receivers: Callable[..., Receiver],
 ) -> None:
     rows = list(csv.DictReader((REPLAY_DATA / "three-nights.csv").open()))
     times = [datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) for r in rows]
     clock = HeldClock(times[0] - timedelta(seconds=1))
-    settings = hub_settings(tmp_path, broker.port, base_topic)
+    receiver = receivers()  # a phone's push service: the hub queues every push for it
+    settings = hub_settings(
+        tmp_path, broker.port, base_topic, notify={"urls": [receiver.url("family")]}
+    )
     hub = RunningHub(settings, clock=clock)
     try:
         wait_until(hub.mqtt_connected, timeout=15, what="the hub on the broker")
@@ -142,4 +166,12 @@ def test_replay_of_the_hubs_export_reproduces_the_alerts_it_raised(
         (room, cond, _iso_z(o), _iso_z(r), held, rep, _iso_z(e))
         for room, cond, o, r, held, rep, e in _alert_keys(raised)
     ]
-    assert _replayed_keys(json.loads(replayed.stdout)) == hub_keys
+    document = json.loads(replayed.stdout)
+    assert _replayed_keys(document) == hub_keys
+    # And every push, word for word, at the moment the hub queued it.
+    pushes = sorted(
+        (_iso_z(p["at"]) or "", p["title"], p["body"])
+        for alert in document["alerts"]
+        for p in alert["pushes"]
+    )
+    assert pushes == _queued_pushes(settings.hub.db)
