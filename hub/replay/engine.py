@@ -123,10 +123,10 @@ class Replay:
     # --- the monitor's steps --------------------------------------------------------
 
     def _advance(self, until: datetime, *, inclusive: bool) -> None:
-        """Tick each room at every moment time alone changes it, up to `until`. A reading
-        arriving at the very moment a repeat falls due is judged first, and the repeat
-        goes out with its value, as the hub's ticker (which sleeps until strictly after
-        the last input) leaves it to the reading's own decision."""
+        """Tick each room at every moment time alone changes it, up to `until`. A repeat
+        due at the very moment a reading arrives is left to the reading's decision and
+        carries its value: on the hub the ticker and ingest race at that instant, and
+        the recorded-nights test drives the hub the same way."""
         while True:
             due = [
                 (s.due, name)
