@@ -3,6 +3,7 @@ each caregiver's own push channels with a "send test" button."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ from mqttlink.rules_settings import PRESETS, RulesSettings
 HOT_C = float(RulesSettings.model_fields["hot_above_c"].default)
 
 router = APIRouter(tags=["settings"], dependencies=[Depends(require_caregiver)])
+_ONE_PREVIEW = threading.Lock()
 
 
 class ThresholdOut(BaseModel):
@@ -188,7 +190,8 @@ def preview_settings(
     _, changed = preferences.proposed({k: v for k, v in sent.items() if k in EDITABLE})
     household = preferences.household()
     rules = (household.rules, changed)
-    now, after = what_if(ctx.store, ctx.settings.alerts, rules, ctx.clock(), household.unit)
+    with _ONE_PREVIEW:  # a week of readings takes a Pi seconds: never two at once
+        now, after = what_if(ctx.store, ctx.settings.alerts, rules, ctx.clock(), household.unit)
     return PreviewOut(
         days=PREVIEW_DAYS,
         pushes_now=now.pushes,

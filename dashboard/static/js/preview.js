@@ -6,7 +6,7 @@ import { request } from "./api.js";
 import { el } from "./dom.js";
 
 const WAIT_MS = 500; // after the last keystroke
-const PREVIEW_TIMEOUT_MS = 30000; // a week of readings takes the hub a moment
+const PREVIEW_TIMEOUT_MS = 120000; // a week of readings takes a Pi a while
 
 const timers = new WeakMap();
 const asked = new WeakMap(); // the node -> the body it last asked about
@@ -45,11 +45,14 @@ export function previewSoon(node, body) {
     node,
     setTimeout(async () => {
       asked.set(node, body);
+      node.replaceChildren(el("span", "st-preview-wait", "Working out what the last 7 days would have sent…"));
+      node.hidden = false;
       let res;
       try {
         res = await request("POST", "/api/settings/preview", body, PREVIEW_TIMEOUT_MS);
       } catch (e) {
-        return; // offline or slow: the preview is a help, saving still works
+        if (asked.get(node) === body) node.hidden = true; // a help only: saving still works
+        return;
       }
       if (asked.get(node) !== body) return;
       if (res.ok) show(node, res.data);
