@@ -210,6 +210,18 @@ class Preferences:
     def update(self, changes: Mapping[str, Any]) -> Household:
         """Apply the dashboard's changes; a None threshold goes back to the preset (or
         the configuration). A new preset clears the thresholds chosen for the old one."""
+        chosen, _ = self.proposed(changes)  # refuse before saving
+        with self._tx() as db:
+            db.execute("DELETE FROM preferences")
+            db.executemany(
+                "INSERT INTO preferences (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in chosen.items()],
+            )
+        return self._changed()
+
+    def proposed(self, changes: Mapping[str, Any]) -> tuple[dict[str, Any], RulesSettings]:
+        """What `update` would save, and the rules it would put in force, saving nothing
+        (the settings page's preview); PreferenceError naming the field as `update`."""
         unknown = [k for k in changes if k not in EDITABLE]
         if unknown:
             raise PreferenceError(unknown[0], f"{unknown[0]} cannot be changed here")
@@ -236,14 +248,7 @@ class Preferences:
             else:
                 chosen[key] = round(float(value), 2)
         unit: Unit = "F" if chosen.get("unit") == "F" else "C"
-        effective_rules(self._base, chosen, tuple(changes), unit)  # refuse before saving
-        with self._tx() as db:
-            db.execute("DELETE FROM preferences")
-            db.executemany(
-                "INSERT INTO preferences (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in chosen.items()],
-            )
-        return self._changed()
+        return chosen, effective_rules(self._base, chosen, tuple(changes), unit)
 
     # --- channels ---------------------------------------------------------------------
 

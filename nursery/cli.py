@@ -197,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a new token stops working after DAYS days (1-{MAX_TOKEN_DAYS}; default: never)",
     )
     add_backup_commands(commands, _add_common)
+
+    from nursery import export_command, replay_command
+
+    export_command.add_parser(commands, _add_common)
+    replay_command.add_parser(commands, _add_common)
     return parser
 
 
@@ -301,6 +306,11 @@ def _run(args: argparse.Namespace) -> int:
         return serve(settings)
     if args.command == "notify-test":
         return notify_test(settings)
+    if args.command in ("export", "replay"):
+        from nursery import export_command, replay_command
+
+        run = export_command.run_export if args.command == "export" else replay_command.run_replay
+        return run(settings, args)
     if args.command == "status":
         from nursery.status_command import show_status
 

@@ -6,6 +6,7 @@
 import { account, request } from "./js/api.js";
 import { byId as $, el } from "./js/dom.js";
 import { fmtTemp, setUnit, unit, unitLabel } from "./js/format.js";
+import { previewSoon } from "./js/preview.js";
 
 const TEST_TIMEOUT_MS = 30000; // a push service may take a while to answer
 const CONFIRM_MS = 4000; // "Remove" waits this long for the second tap
@@ -153,6 +154,7 @@ function buildThresholds() {
       input,
       unit: q(".st-th-unit"),
       source: q(".st-th-source"),
+      preview: q(".st-th-preview"),
       error: q(".st-error"),
       save: q(".st-th-save"),
       reset: q(".st-th-reset"),
@@ -168,10 +170,14 @@ function buildThresholds() {
   }
 }
 
-// Save shows once the value differs from the one in force (Enter or Go saves too).
+// Save shows once the value differs from the one in force (Enter or Go saves too), and
+// with it what the last days would have paged with the typed value.
 function syncRow(spec, row) {
   const current = state.settings.thresholds[spec.key];
   row.save.hidden = row.input.value === limit(current.value_c);
+  const value = Number(row.input.value.trim());
+  const typed = !row.save.hidden && row.input.value.trim() !== "" && Number.isFinite(value);
+  previewSoon(row.preview, typed ? { [spec.key]: celsius(value) } : null);
 }
 
 function renderChoices() {

@@ -3,6 +3,8 @@ each caregiver's own push channels with a "send test" button."""
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
@@ -19,15 +21,18 @@ from hub.api.deps import (
     unprocessable,
 )
 from hub.messages import test_message
+from hub.messages.replay import preview_sentence
 from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.push import DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, Preferences
+from hub.replay.preview import PREVIEW_DAYS, Outcome, what_if
 from mqttlink.rules_settings import PRESETS, RulesSettings
 
 # The same hot threshold under every preset: the configuration's default.
 HOT_C = float(RulesSettings.model_fields["hot_above_c"].default)
 
 router = APIRouter(tags=["settings"], dependencies=[Depends(require_caregiver)])
+_ONE_PREVIEW = threading.Lock()
 
 
 class ThresholdOut(BaseModel):
@@ -61,6 +66,30 @@ class SettingsIn(BaseModel):
     cool_below_c: float | None = Field(None, description="Cool advisory below this, °C.")
     warm_above_c: float | None = Field(None, description="Warm advisory above this, °C.")
     hot_above_c: float | None = Field(None, description="Hot alert above this, °C.")
+
+
+class PreviewPush(BaseModel):
+    kind: Literal["first", "repeat", "worse", "escalation", "resolved"]
+    at: datetime
+    title: str = Field(description="The push's title, as the phone would have shown it.")
+
+
+class PreviewAlert(BaseModel):
+    room: str
+    condition: str
+    label: str = Field(description="The condition in the pushes' words (`Room is cold`).")
+    opened: datetime
+    resolved: datetime | None
+    pushes: list[PreviewPush]
+
+
+class PreviewOut(BaseModel):
+    days: int = Field(description="How far back the stored readings were replayed.")
+    pushes_now: int = Field(description="Pushes the thresholds in force would have sent.")
+    pushes_changed: int = Field(description="Pushes the changed thresholds would have sent.")
+    summary: str = Field(description="The sentence the settings page shows.")
+    alerts_now: list[PreviewAlert]
+    alerts_changed: list[PreviewAlert]
 
 
 class ChannelOut(BaseModel):
@@ -134,6 +163,43 @@ def change_settings(
             raise unprocessable("body", key, f"{key} is required", "missing")
     preferences.update({k: v for k, v in sent.items() if k in EDITABLE})
     return _settings_out(preferences)
+
+
+def _preview_alerts(outcome: Outcome) -> list[PreviewAlert]:
+    return [
+        PreviewAlert(
+            room=a.room,
+            condition=a.condition.value,
+            label=messages.label(a.condition),
+            opened=a.opened_at,
+            resolved=a.resolved_at,
+            pushes=[PreviewPush(kind=p.kind, at=p.at, title=p.title) for p in a.pushes],
+        )
+        for a in outcome.alerts
+    ]
+
+
+@router.post("/api/settings/preview", response_model=PreviewOut)
+def preview_settings(
+    ctx: ContextDep, preferences: PreferencesDep, changes: Annotated[SettingsIn, Body()]
+) -> PreviewOut:
+    """Before saving: what the last days would have paged with these changes (the same
+    body as PATCH /api/settings), beside what the settings in force would have; saves
+    nothing. The stored readings go through the hub's own rules (docs/export.md)."""
+    sent = changes.model_dump(exclude_unset=True)
+    _, changed = preferences.proposed({k: v for k, v in sent.items() if k in EDITABLE})
+    household = preferences.household()
+    rules = (household.rules, changed)
+    with _ONE_PREVIEW:  # a week of readings takes a Pi seconds: never two at once
+        now, after = what_if(ctx.store, ctx.settings.alerts, rules, ctx.clock(), household.unit)
+    return PreviewOut(
+        days=PREVIEW_DAYS,
+        pushes_now=now.pushes,
+        pushes_changed=after.pushes,
+        summary=preview_sentence(PREVIEW_DAYS, after.pushes, now.pushes),
+        alerts_now=_preview_alerts(now),
+        alerts_changed=_preview_alerts(after),
+    )
 
 
 @router.get("/api/caregivers", response_model=list[CaregiverOut])

@@ -36,11 +36,13 @@ def room_due(
     incidents: Iterable[Incident],
     silent: bool,
     held_back: datetime | None,
+    horizon_s: float = MAX_SLEEP_S,
 ) -> datetime:
     """The next moment time alone may change this room: going stale, a repeat, an
     escalation, a snooze or quiet hours ending, a backlog count to publish (`held_back`);
-    every second while it is `silent`. At the latest MAX_SLEEP_S from now."""
-    due = now + timedelta(seconds=MAX_SLEEP_S)
+    every second while it is `silent`. At the latest `horizon_s` from now (the replay
+    looks further ahead than the ticker sleeps)."""
+    due = now + timedelta(seconds=horizon_s)
     if held_back is not None:
         due = min(due, held_back)
     if silent:

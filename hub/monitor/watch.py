@@ -17,6 +17,7 @@ from hub.conditions import Condition, Finding, Incident
 from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.monitor.alerts import AlertError, acknowledge, answer_all, plan, snooze
+from hub.monitor.confirm import confirmed
 from hub.monitor.paging import Pager, link_signer
 from hub.monitor.publishing import Publish, StatePublisher, alert_state
 from hub.monitor.restore import rebuilt_rules
@@ -75,7 +76,7 @@ class Monitor:
         self._findings: dict[str, dict[Condition, Finding]] = {}
         self._open: dict[str, dict[Condition, Incident]] = {}
         self._last_reading: dict[str, datetime] = {}
-        self._active_at: dict[tuple[str, Condition], datetime] = {}
+        self._active_at: dict[str, dict[Condition, datetime]] = {}
         self._ticker = Ticker(self._lock, clock, self._next_due, self.tick)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -133,6 +134,11 @@ class Monitor:
             )
             due = min(due, room_at)
         return due
+
+    def next_due(self) -> datetime:
+        """When the ticker next wakes for time alone (for a test that drives the clock)."""
+        with self._lock:
+            return self._next_due(self._clock())
 
     def _reschedule(self, rooms: Iterable[str] | None = None) -> None:
         """After an input (under the lock): wake the ticker if a deadline came closer.
@@ -247,20 +253,15 @@ class Monitor:
         self._findings[room] = findings
 
     def _confirmed(self, room: str, now: datetime) -> dict[Condition, Finding]:
-        """The rules' findings, plus every open incident no reading has spoken on since it
-        was last seen active: only fresh readings may end an alert, never silence and never
-        a restart that forgot why it was open."""
-        findings = dict(self._findings.get(room, {}))
-        last_reading = self._last_reading.get(room)
-        for condition, incident in self._open.get(room, {}).items():
-            key = (room, condition)
-            if condition in findings:
-                self._active_at[key] = now
-                continue
-            active_at = self._active_at.setdefault(key, now)
-            if last_reading is None or last_reading <= active_at:
-                findings[condition] = incident.finding()
-        return findings
+        """The rules' findings, plus the open incidents no fresh reading has ended
+        (hub.monitor.confirm: the replay decides the same way)."""
+        return confirmed(
+            self._findings.get(room, {}),
+            self._open.get(room, {}),
+            self._last_reading.get(room),
+            self._active_at.setdefault(room, {}),
+            now,
+        )
 
     def _apply(self, room: str, now: datetime) -> None:
         open_now = self._open.get(room, {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,13 @@ class RunningHub:
     API token of theirs, as an automation would.
     """
 
-    def __init__(self, settings: Settings, *, with_caregiver: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        with_caregiver: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         import threading
 
         import uvicorn
@@ -69,7 +76,7 @@ class RunningHub:
         # Without one, the hub starts as on first run: no caregiver, a one-time code.
         self.token = api_token(settings.hub.db) if with_caregiver else ""
         self.headers = {"Authorization": f"Bearer {self.token}"} if with_caregiver else {}
-        self.app = create_app(settings)
+        self.app = create_app(settings, clock=clock) if clock else create_app(settings)
         config = server_config(self.app, settings.hub.http_host, self.port)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

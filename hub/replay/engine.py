@@ -1,0 +1,199 @@
+"""The replay: the live monitor's rules, confirmation and alert lifecycle, fed the recorded
+readings with the hub's times they arrived at, ticked where the hub's ticker would tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
+from typing import Final
+
+from hub.conditions import SEVERITY, Condition, Finding, Incident, Severity
+from hub.config import AlertsSettings
+from hub.monitor.alerts import PushKind, PushRequest, plan
+from hub.monitor.confirm import confirmed
+from hub.monitor.paging import compose
+from hub.monitor.rules import Policy, ReadingSeen, RoomRules, step
+from hub.monitor.schedule import room_due
+from hub.preferences import Unit
+from mqttlink.rules_settings import RulesSettings
+
+# How far ahead the replay looks for the next moment time alone changes a room: further
+# than any repeat, escalation or quiet hours; the hub's ticker wakes more often, for the
+# watchdog and the silence count on MQTT, which change no alert.
+_HORIZON_S: Final = 400 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class SentPush:
+    """One push the alert lifecycle asked for, with the words the phone would have shown."""
+
+    kind: PushKind
+    at: datetime
+    audience: str
+    title: str
+    body: str
+
+
+@dataclass(slots=True)
+class ReplayedAlert:
+    """One alert from opening to resolving (None: still open when the recording ends)."""
+
+    number: int
+    room: str
+    condition: Condition
+    opened_at: datetime
+    since: datetime
+    resolved_at: datetime | None = None
+    held: bool = False  # opened in quiet hours and never told (an advisory)
+    worst: float | None = None
+    pushes: list[SentPush] = field(default_factory=list)
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.condition]
+
+
+@dataclass(slots=True)
+class _Room:
+    rules: RoomRules
+    findings: dict[Condition, Finding] = field(default_factory=dict)
+    open: dict[Condition, Incident] = field(default_factory=dict)
+    last_reading: datetime | None = None
+    active_at: dict[Condition, datetime] = field(default_factory=dict)
+    due: datetime | None = None
+
+
+class Replay:
+    """Feed readings in the order they arrived (`reading`), then `finish`; `alerts` holds
+    every alert the live hub would have raised, in the order they opened."""
+
+    def __init__(
+        self,
+        rules: RulesSettings,
+        alerts: AlertsSettings,
+        *,
+        unit: Unit = "C",
+        sensor: str | None = None,
+        local_tz: tzinfo | None = None,
+    ) -> None:
+        self.rules = rules
+        self.alerts_settings = alerts
+        self.policy = Policy.from_settings(rules)
+        self._unit: Unit = unit
+        self._sensor = sensor
+        self._tz = local_tz
+        self._rooms: dict[str, _Room] = {}
+        self._by_number: dict[int, ReplayedAlert] = {}
+        self.alerts: list[ReplayedAlert] = []
+        self.readings = 0
+        self.first_at: datetime | None = None
+        self.last_at: datetime | None = None
+
+    def reading(self, room: str, event: ReadingSeen) -> None:
+        """One reading, as ingest hands it to the monitor: stepped at its arrival time."""
+        at = event.received_at
+        if self.last_at is not None and at < self.last_at:
+            raise ValueError(
+                f"readings out of order: one arrived at {at.isoformat()} after one at "
+                f"{self.last_at.isoformat()}"
+            )
+        self._advance(at, inclusive=False)  # one due now is decided with the reading
+        state = self._rooms.get(room)
+        if state is None:
+            state = self._rooms[room] = _Room(RoomRules.empty(room, at))
+        state.rules, state.findings = step(state.rules, event, self.policy, at)
+        state.last_reading = at
+        self.readings += 1
+        self.first_at = self.first_at or at
+        self.last_at = at
+        if state.findings.keys() != state.open.keys() or state.due is None or state.due <= at:
+            self._apply(room, state, at)
+        # Else the lifecycle has nothing to decide: the same alerts are open, no repeat is
+        # due, and the values it would copy are read afresh when a push is next composed.
+
+    def finish(self, until: datetime | None = None) -> list[ReplayedAlert]:
+        """Run time on to `until` (default: the last reading): repeats and escalations due
+        by then are sent; an alert still open stays open."""
+        end = until or self.last_at
+        if end is not None:
+            self._advance(end, inclusive=True)
+            self.last_at = max(self.last_at or end, end)
+        return self.alerts
+
+    # --- the monitor's steps --------------------------------------------------------
+
+    def _advance(self, until: datetime, *, inclusive: bool) -> None:
+        """Tick each room at every moment time alone changes it, up to `until`. A repeat
+        due at the very moment a reading arrives is left to the reading's decision and
+        carries its value: on the hub the ticker and ingest race at that instant, and
+        the recorded-nights test drives the hub the same way."""
+        while True:
+            due = [
+                (s.due, name)
+                for name, s in self._rooms.items()
+                if s.due and (s.due <= until if inclusive else s.due < until)
+            ]
+            if not due:
+                return
+            at, name = min(due)
+            state = self._rooms[name]
+            state.rules, state.findings = step(state.rules, None, self.policy, at)
+            self._apply(name, state, at)
+
+    def _apply(self, room: str, state: _Room, now: datetime) -> None:
+        local = now.astimezone(self._tz)
+        found = confirmed(state.findings, state.open, state.last_reading, state.active_at, now)
+        decided = plan(room, state.open, found, self.alerts_settings, now, local)
+        saved: dict[Condition, Incident] = {}
+        for incident in decided.changed:
+            incident = self._record(incident)
+            saved[incident.condition] = incident
+            if incident.resolved_at is None:
+                state.open[incident.condition] = incident
+            else:
+                state.open.pop(incident.condition, None)
+        for push in decided.pushes:
+            self._send(push, saved.get(push.incident.condition, push.incident), state, now)
+        state.due = room_due(
+            now,
+            state.rules,
+            self.policy,
+            self.alerts_settings,
+            incidents=state.open.values(),
+            silent=False,
+            held_back=None,
+            horizon_s=_HORIZON_S,
+        )
+
+    def _record(self, incident: Incident) -> Incident:
+        if incident.id is None:
+            incident = replace(incident, id=len(self.alerts) + 1)
+            alert = ReplayedAlert(
+                incident.id or 0,
+                incident.room,
+                incident.condition,
+                incident.opened_at,
+                incident.since,
+            )
+            self.alerts.append(alert)
+            self._by_number[alert.number] = alert
+        alert = self._by_number[incident.id or 0]
+        alert.held = incident.held and incident.notified_at is None
+        alert.worst = incident.worst
+        alert.resolved_at = incident.resolved_at
+        return incident
+
+    def _send(self, push: PushRequest, incident: Incident, state: _Room, now: datetime) -> None:
+        message, _ = compose(
+            push,
+            incident,
+            now,
+            self.rules,
+            self._unit,
+            sensor=self._sensor,
+            temperature_c=state.rules.filtered_temperature,
+            signer=None,
+        )
+        self._by_number[incident.id or 0].pushes.append(
+            SentPush(push.kind, now, push.audience, message.title, message.body)
+        )
