@@ -155,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(status)
 
+    rooms = commands.add_parser(
+        "rooms", help="add a room fed by a Zigbee2MQTT, ESPHome, Shelly or Tasmota sensor"
+    )
+    rooms_add = rooms.add_subparsers(dest="rooms_command", required=True).add_parser(
+        "add",
+        help="list the sensors seen on the broker, pick one, print its hub.sources lines",
+        description="Listen to the broker for Zigbee2MQTT, ESPHome, Shelly and Tasmota "
+        "temperature sensors, list them, and print the hub.sources lines for the one you "
+        "pick (docs/sources.md); your configuration file is not changed.",
+    )
+    _add_common(rooms_add)
+    rooms_add.add_argument(
+        "--listen-s", type=float, default=5.0, help="seconds to listen (default: 5)"
+    )
+
     token = commands.add_parser(
         "token",
         help="make, list or revoke API tokens, for Home Assistant or scripts",
@@ -289,6 +304,10 @@ def _run(args: argparse.Namespace) -> int:
         from nursery.status_command import show_status
 
         return show_status(settings)
+    if args.command == "rooms":
+        from nursery.rooms_commands import add_room
+
+        return add_room(settings, args.listen_s)
     if args.command in ("adduser", "token"):
         from nursery import account_commands
 
