@@ -75,3 +75,27 @@ def test_a_bad_entry_is_one_line_naming_the_key(
     with pytest.raises(SettingsError) as raised:
         load_settings()
     assert str(raised.value) == line
+
+
+def test_a_sleepy_rooms_own_limit_holds_wherever_freshness_is_judged(tmp_path: Path) -> None:
+    """`nursery status` (and the dashboard's rooms) judge a Shelly room heard 10 min ago
+    by its own 25 min limit, not the Pi's 5 min: no false "no fresh reading"."""
+    from datetime import UTC, datetime, timedelta
+
+    from contract.messages import ReadingMessage
+    from hub.store.database import Received, Store
+    from nursery.config import Settings
+    from nursery.status_command import check_database
+
+    source = {"room": "bedroom", "kind": "shelly", "device": "shellyhtg3-1"}
+    settings = Settings(hub={"db": tmp_path / "hub.db", "sources": [source]})
+    now = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    heard = now - timedelta(minutes=10)
+    boot = settings.hub.sources[0].boot_id
+    with Store(settings.hub.db) as store:
+        for room in ("bedroom", "nursery"):  # a Pi's nursery, a Shelly's bedroom
+            store.add_readings([Received(ReadingMessage(room, boot, 1, heard, 19.0, 50.0), heard)])
+            store.set_status(room, "online", heard)
+    lines = {line.part: line for line in check_database(settings, now)}
+    assert lines["room bedroom"].ok, lines["room bedroom"].text
+    assert "NO FRESH READING" in lines["room nursery"].text
