@@ -60,6 +60,11 @@ def test_a_zigbee2mqtt_sensor_feeds_a_room_once_per_message_and_its_availability
     publish(mqtt_client, f"{state}/availability", "online", retain=True)  # before Z2M 2.0
     wait_until(lambda: room(hub, "nursery")["status"] == "online", what="the room online")  # type: ignore[index]
     assert len(readings(hub, "nursery")) == 2
+    # A payload Zigbee2MQTT would never send is counted and logged; the hub goes on.
+    publish(mqtt_client, state, b'{"temperature": "cold"}')
+    wait_until(lambda: hub.get("/healthz").json()["messages"]["rejected"] == 1, what="rejected")
+    publish(mqtt_client, state, {**message, "temperature": 19.9})
+    wait_until(lambda: len(readings(hub, "nursery")) == 3, what="readings after the bad one")
 
 
 def test_esphome_retained_states_are_not_fresh_readings_until_the_node_speaks(
