@@ -149,6 +149,9 @@ class Router:
                 self.discovery.ensure(source.room)
             return
         room, kind = self._parse_topic(item.topic)
+        if room in self.sources.rooms and kind != "command":
+            # Two sensors in one room's rules would judge neither: the setting decides.
+            raise ContractError(f"room {room!r} is fed by hub.sources, not by a Pi")
         self._dispatch(room, kind, item, batch)
         if kind != "command" and self.discovery is not None:
             # Only after the message passed the contract: garbage creates no device.

@@ -5,10 +5,13 @@ parent looks (the history API, the rooms, the alerts and the pushes)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from contract.messages import ReadingMessage, new_boot_id
+from contract.topics import reading_topic
 from tests.support import Mosquitto, StartHub, wait_until
 from tests.support.alerting import settings_for
 from tests.support.push import Receiver
@@ -139,8 +142,6 @@ def test_a_sleepy_shelly_is_given_its_own_silence_limit_and_the_push_says_how_of
 
 
 def _seconds(text: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -209,3 +210,23 @@ def test_a_low_battery_is_a_calm_advisory_before_it_becomes_silence(
         lambda: all(a["state"] == "resolved" for a in alerts(hub, "low_battery")),
         what="the advisory resolved by new batteries and a fresh reading",
     )
+
+
+def test_a_pi_publishing_for_a_source_room_is_refused_not_mixed_in(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    receivers: Callable[..., Receiver],
+    start_hub: StartHub,
+) -> None:
+    z2m = f"{base_topic}-z2m"
+    source = {"room": "nursery", "kind": "zigbee2mqtt", "device": "th", "base_topic": z2m}
+    settings = settings_for(tmp_path, broker, base_topic, receivers(), hub={"sources": [source]})
+    hub = start_hub(settings)
+    pi = ReadingMessage("nursery", new_boot_id(), 0, datetime.now(UTC), 25.0, 40.0)
+    publish(mqtt_client, reading_topic(base_topic, "nursery"), pi.encode())
+    publish(mqtt_client, f"{z2m}/th", {"temperature": 18.5, "humidity": 50})
+    wait_until(lambda: readings(hub, "nursery"), what="the Zigbee reading")
+    assert [p["temperature_c"] for p in readings(hub, "nursery")] == [18.5]
+    assert hub.get("/healthz").json()["messages"]["rejected"] == 1
