@@ -4,9 +4,11 @@ parent looks (the history API, the rooms, the alerts and the pushes)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
@@ -14,6 +16,7 @@ from contract.messages import ReadingMessage, new_boot_id
 from contract.topics import reading_topic
 from tests.support import Mosquitto, StartHub, wait_until
 from tests.support.alerting import settings_for
+from tests.support.homeassistant import render
 from tests.support.push import Receiver
 from tests.support.sources import alerts, publish, readings, room, shelly_status
 
@@ -230,3 +233,39 @@ def test_a_pi_publishing_for_a_source_room_is_refused_not_mixed_in(
     wait_until(lambda: readings(hub, "nursery"), what="the Zigbee reading")
     assert [p["temperature_c"] for p in readings(hub, "nursery")] == [18.5]
     assert hub.get("/healthz").json()["messages"]["rejected"] == 1
+
+
+def test_home_assistant_reads_a_source_rooms_temperature_from_the_hubs_room_state(
+    tmp_path: Path,
+    broker: Mosquitto,
+    base_topic: str,
+    mqtt_client: mqtt.Client,
+    receivers: Callable[..., Receiver],
+    start_hub: StartHub,
+) -> None:
+    z2m = f"{base_topic}-z2m"
+    source = {"room": "nursery", "kind": "zigbee2mqtt", "device": "th", "base_topic": z2m}
+    settings = settings_for(tmp_path, broker, base_topic, receivers(), hub={"sources": [source]})
+    retained: dict[str, bytes] = {}
+    mqtt_client.on_message = lambda c, u, m: retained.__setitem__(m.topic, bytes(m.payload))
+    mqtt_client.subscribe([("homeassistant/device/+/config", 1), (f"{base_topic}/+/state", 1)])
+    start_hub(settings)
+    publish(mqtt_client, f"{z2m}/th", {"temperature": 18.5, "humidity": 50})
+
+    def temperature_entity() -> dict[str, Any] | None:
+        for payload in list(retained.values()):
+            config = json.loads(payload) if payload.startswith(b"{") else {}
+            if config.get("dev", {}).get("mdl") == "Room temperature monitor (Zigbee2MQTT: th)":
+                return config["cmps"]  # type: ignore[no-any-return]
+        return None
+
+    parts = wait_until(temperature_entity, what="the room's discovery config")
+    assert "humidity" not in parts  # Zigbee2MQTT's own entity has it
+    entity = parts["temperature"]
+    assert entity["expire_after"] == 3900
+    state = entity["state_topic"]
+    shown = wait_until(
+        lambda: state in retained and render(entity["value_template"], retained[state]) == "18.5",
+        what="Home Assistant's temperature for the room",
+    )
+    assert shown
