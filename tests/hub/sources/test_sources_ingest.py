@@ -255,7 +255,8 @@ def test_home_assistant_reads_a_source_rooms_temperature_from_the_hubs_room_stat
     def temperature_entity() -> dict[str, Any] | None:
         for payload in list(retained.values()):
             config = json.loads(payload) if payload.startswith(b"{") else {}
-            if config.get("dev", {}).get("mdl") == "Room temperature monitor (Zigbee2MQTT: th)":
+            ours = config.get("cmps", {}).get("alert", {}).get("state_topic", "")
+            if ours.startswith(f"{base_topic}/") and "Zigbee2MQTT: th" in config["dev"]["mdl"]:
                 return config["cmps"]  # type: ignore[no-any-return]
         return None
 
