@@ -26,7 +26,9 @@ def parse(source: SourceSettings, topic: str, payload: bytes) -> Update | None:
         text = plain_text(payload)
         if text not in ("true", "false"):
             raise SourceError(f"online must be true or false, got {payload[:40]!r}")
-        return Update(online=text == "true")
+        # A sleeping H&T is "false" between its wake-ups: an urgent "offline" every ten
+        # minutes would teach a parent to ignore pages. Its silence limit catches a dead one.
+        return Update(online=True) if text == "true" else Update()
     if topic != f"{source.prefix}/events/rpc":
         return None
     data = json_object(payload)

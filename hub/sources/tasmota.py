@@ -22,6 +22,8 @@ def subscriptions(source: SourceSettings) -> list[str]:
 def parse(source: SourceSettings, topic: str, payload: bytes) -> Update | None:
     if topic == f"{source.prefix}/LWT":
         text = plain_text(payload).lower()
+        if text == "deepsleep":
+            return Update()  # asleep on purpose (DeepSleepTime): its silence limit watches
         if text not in ("online", "offline"):
             raise SourceError(f"LWT must be Online or Offline, got {payload[:40]!r}")
         return Update(online=text == "online")

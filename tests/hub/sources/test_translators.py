@@ -95,7 +95,9 @@ def test_shelly_notifications_with_their_own_time_and_battery() -> None:
     )
     event = {"method": "NotifyEvent", "params": {"ts": 1, "events": []}}
     assert parse(s, "shellyhtg3-1/events/rpc", json.dumps(event).encode()) is None
-    assert parse(s, "shellyhtg3-1/online", b"false") == Update(online=False)
+    assert parse(s, "shellyhtg3-1/online", b"true") == Update(online=True)
+    # A sleeping H&T says false between wake-ups: not an urgent "offline".
+    assert parse(s, "shellyhtg3-1/online", b"false") == Update()
 
 
 def test_tasmota_sensor_objects_units_and_lwt() -> None:
@@ -116,6 +118,7 @@ def test_tasmota_sensor_objects_units_and_lwt() -> None:
     picked = source("tasmota", "th1", temperature_sensor="DS18B20", humidity_sensor="AM2301")
     assert parse(picked, "tele/th1/SENSOR", json.dumps(two).encode()) == Update(21.0, 45.0)
     assert parse(t, "tele/th1/LWT", b"Offline") == Update(online=False)
+    assert parse(t, "tele/th1/LWT", b"DeepSleep") == Update()  # Tasmota's deep sleep
     with pytest.raises(SourceError):
         parse(t, "tele/th1/SENSOR", b'{"AM2301": {"Temperature": 20}, "TempUnit": "K"}')
 
