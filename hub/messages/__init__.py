@@ -69,7 +69,7 @@ from hub.messages.push import (
     worse,
 )
 from hub.messages.settings import threshold_number, threshold_order, threshold_range
-from hub.messages.sources import reporting, source_accuracy, source_name
+from hub.messages.sources import reporting, silence_hint, source_accuracy, source_name
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words
@@ -125,6 +125,7 @@ __all__ = [
     "sensor_accuracy",
     "sensor_note",
     "sent_late",
+    "silence_hint",
     "source_accuracy",
     "source_name",
     "temperature",

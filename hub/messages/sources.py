@@ -36,6 +36,14 @@ def reporting(source: SourceSettings) -> str:
     )
 
 
+def silence_hint(source: SourceSettings) -> str:
+    """For a no-data or offline push: where this room's readings come from, and what to check."""
+    return (
+        f"{reporting(source)} The readings come from {source_name(source)}: check its battery "
+        f"or power, and that {SYSTEM_NAMES[source.kind]} and the MQTT broker are running."
+    )
+
+
 def source_accuracy(source: SourceSettings, unit: Unit = "C") -> str:
     if source.accuracy_c is None:
         return "Accuracy as its maker states it."

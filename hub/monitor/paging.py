@@ -82,7 +82,7 @@ def compose(
         )
     silent = finding.condition in (Condition.NO_DATA, Condition.OFFLINE)
     if source is not None and silent and push.kind != "resolved":
-        message = replace(message, body=f"{message.body} {messages.reporting(source)}")
+        message = replace(message, body=f"{message.body} {messages.silence_hint(source)}")
     actions: tuple[Action, ...] = ()
     if signer and incident.id is not None and push.kind != "resolved":
         actions = (

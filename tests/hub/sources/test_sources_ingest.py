@@ -141,6 +141,7 @@ def test_a_sleepy_shelly_is_given_its_own_silence_limit_and_the_push_says_how_of
     wait_until(lambda: receiver.answered, what="the no-data push")
     body = str(receiver.answered[0].json()["message"])
     assert "wakes and reports about every 10 minutes" in body
+    assert f"The readings come from Shelly: {device}: check its battery" in body
     assert "±0.5" not in body, "a Pi's accuracy claimed for someone else's sensor"
 
 
