@@ -30,6 +30,7 @@ from hub.notify.outbox import PushOutbox
 from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
+from hub.sources.settings import stale_after_s as source_stale_after_s
 from hub.store.database import Store, StoreError
 from hub.web.body_limit import BodyLimit
 from hub.web.host_check import HostCheck, own_names
@@ -154,7 +155,11 @@ def create_app(
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
             if settings.notify.heartbeat_urls:
-                stale_after_s = settings.rules.stale_after_s
+                sources, default_s = settings.hub.sources, settings.rules.stale_after_s
+
+                def stale_after_s(room: str) -> float:  # a sleepy source's own limit
+                    return source_stale_after_s(sources, room, default_s)
+
                 context.heartbeat = Heartbeat(
                     settings.notify.heartbeat_urls,
                     settings.notify.heartbeat_every_s,

@@ -19,6 +19,7 @@ class Condition(StrEnum):
     OFFLINE = "offline"
     SENSOR_SUSPECT = "sensor_suspect"
     CLOCK_SKEW = "clock_skew"
+    LOW_BATTERY = "low_battery"  # a battery sensor of another system (hub.sources)
 
 
 class Severity(IntEnum):
@@ -40,6 +41,7 @@ SEVERITY: dict[Condition, Severity] = {
     Condition.WARM: Severity.ADVISORY,
     Condition.HUMIDITY: Severity.ADVISORY,
     Condition.CLOCK_SKEW: Severity.ADVISORY,
+    Condition.LOW_BATTERY: Severity.ADVISORY,
 }
 
 
@@ -49,9 +51,10 @@ class Finding:
 
     `value` is the filtered temperature (°C) for temperature conditions, the humidity (%RH)
     for HUMIDITY, the seconds without data for NO_DATA/OFFLINE, the error ratio for
-    SENSOR_SUSPECT, the skew in seconds for CLOCK_SKEW. `worst` is the most extreme value
-    since the condition became active (coldest for COLD/COOL/FAST_DROP, warmest for
-    WARM/HOT, furthest from the band for HUMIDITY), which the lifecycle uses to re-arm.
+    SENSOR_SUSPECT, the skew in seconds for CLOCK_SKEW, the battery (%) for LOW_BATTERY.
+    `worst` is the most extreme value since the condition became active (coldest for
+    COLD/COOL/FAST_DROP, warmest for WARM/HOT, furthest from the band for HUMIDITY), which
+    the lifecycle uses to re-arm.
     """
 
     room: str

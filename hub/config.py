@@ -15,6 +15,7 @@ from pydantic import (
 from pydantic import field_validator as _field_validator
 
 from contract.topics import ContractError, check_base_topic
+from hub.sources.settings import SourceSettings, check_sources
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import MqttSettings, Section
 
@@ -83,6 +84,17 @@ class HubSettings(Section):
         "the machine's host name and `<hostname>.local`, notify.public_url's host, any IP "
         "address); other names get 400, against DNS rebinding. `*` for any. JSON list in env.",
     )
+    sources: list[SourceSettings] = Field(
+        [],
+        description="Rooms fed by another system's sensor over MQTT: each `{room, kind, "
+        "device}`, kind `zigbee2mqtt`, `esphome`, `shelly` or `tasmota` (docs/sources.md). "
+        "JSON list in env.",
+    )
+
+    @_field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[SourceSettings]) -> list[SourceSettings]:
+        return check_sources(value)
 
     @_field_validator("allowed_hosts")
     @classmethod

@@ -79,7 +79,7 @@ def read_parts(
     monitor: Monitor,
     store: Store,
     dispatcher: Dispatcher,
-    stale_after_s: float,
+    stale_after_s: float | Callable[[str], float],
     now: datetime,
 ) -> Parts:
     """The running hub's parts, as the verdict needs them."""

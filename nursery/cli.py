@@ -172,6 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(status)
 
+    rooms = commands.add_parser(
+        "rooms", help="add a room fed by a Zigbee2MQTT, ESPHome, Shelly or Tasmota sensor"
+    )
+    rooms_add = rooms.add_subparsers(dest="rooms_command", required=True).add_parser(
+        "add",
+        help="list the sensors seen on the broker, pick one, print its hub.sources lines",
+        description="Listen to the broker for Zigbee2MQTT, ESPHome, Shelly and Tasmota "
+        "temperature sensors, list them, and print the hub.sources lines for the one you "
+        "pick (docs/sources.md); your configuration file is not changed.",
+    )
+    _add_common(rooms_add)
+    rooms_add.add_argument(
+        "--listen-s", type=float, default=5.0, help="seconds to listen (default: 5)"
+    )
+
     token = commands.add_parser(
         "token",
         help="make, list or revoke API tokens, for Home Assistant or scripts",
@@ -305,6 +320,8 @@ def _run(args: argparse.Namespace) -> int:
 
         return serve(settings)
     if args.command == "notify-test":
+        from nursery.notify_test_command import notify_test
+
         return notify_test(settings)
     if args.command in ("export", "replay"):
         from nursery import export_command, replay_command
@@ -319,6 +336,10 @@ def _run(args: argparse.Namespace) -> int:
         from nursery.backup_commands import run_backup_command
 
         return run_backup_command(settings, args)
+    if args.command == "rooms":
+        from nursery.rooms_commands import add_room
+
+        return add_room(settings, args.listen_s)
     if args.command in ("adduser", "token"):
         from nursery import account_commands
 
@@ -349,37 +370,6 @@ def check_sensor(settings: Settings) -> int:
     from firmware.check import check_wiring
 
     return check_wiring(settings, _stop_on_signals())
-
-
-def notify_test(settings: Settings) -> int:
-    from hub.messages import test_message
-    from hub.notify.apprise_sender import ApprisePushSender
-    from hub.notify.push import DeliveryError, Push
-    from hub.notify.redaction import redact_url
-
-    notify = settings.notify
-    urls = list(
-        dict.fromkeys([*notify.urls, *(url for group in notify.caregivers for url in group)])
-    )
-    if not urls:
-        print(
-            "nursery: no channels to test: set notify.urls (NURSERY_NOTIFY__URLS) "
-            "or notify.caregivers",
-            file=sys.stderr,
-        )
-        return 1
-    sender = ApprisePushSender(timeout_s=notify.timeout_s)
-    failed = 0
-    for number, url in enumerate(urls, start=1):
-        try:
-            sender.send(Push(id=number, url=url, message=test_message()))
-        except DeliveryError as exc:
-            failed += 1
-            print(f"failed  {exc}")
-        else:
-            print(f"sent    {redact_url(url)}")
-    print(f"{len(urls) - failed} of {len(urls)} channels reached")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -78,7 +78,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = message.removeprefix("Value error, ")
     if len(loc) >= 2 and loc[0] in SECTIONS:
         key = f"{loc[0]}.{loc[1]}"
-        where = f"{key} ({env_name(loc[0], loc[1])})"
+        # A list of tables (hub.sources) names the entry, counted from 1, and its key.
+        inner = "".join(f"[{int(p) + 1}]" if p.isdigit() else f".{p}" for p in loc[2:])
+        where = f"{key}{inner} ({env_name(loc[0], loc[1])})"
     elif len(loc) == 1 and loc[0] in SECTIONS:
         key, _, rest = message.partition(": ")
         if rest and key in SECTIONS[loc[0]].model_fields:
@@ -93,7 +95,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     if error.get("type") == "missing":
         return f"{where}: required"
     given = error.get("input")
-    shown = "" if isinstance(given, dict) or given is None else f" (got {str(given)[:60]!r})"
+    shown = "" if isinstance(given, dict | list) or given is None else f" (got {str(given)[:60]!r})"
     if "password" in where:
         shown = ""
     return f"{where}: {message}{shown}"

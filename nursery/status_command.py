@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.messages import label
 from hub.notify.push_channels import ChannelReport, channel_reports
+from hub.sources.settings import stale_after_s
 from hub.store.database import Store, StoreError
 from hub.store.dbfile import connect_read_only
 from hub.store.rooms import RoomSummary, room_summaries
@@ -151,7 +152,8 @@ def check_database(settings: Settings, now: datetime) -> list[Line]:
     except StoreError as exc:
         return [Line("database", False, str(exc))]
     try:
-        rooms = room_summaries(store, now, settings.rules.stale_after_s)
+        sources, default_s = settings.hub.sources, settings.rules.stale_after_s
+        rooms = room_summaries(store, now, lambda room: stale_after_s(sources, room, default_s))
         open_alerts: dict[str, list[str]] = {}
         for incident in store.open_incidents():
             answered = "answered" if incident.acked_at else "unanswered"

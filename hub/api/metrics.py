@@ -12,6 +12,7 @@ from fastapi import APIRouter, Response
 
 from hub.api.deps import CaregiverDep, ContextDep, HubContext
 from hub.conditions import Severity
+from hub.sources.settings import stale_after_s
 from hub.store.rooms import RoomSummary, room_summaries
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ class Figures:
 
 def read_figures(ctx: HubContext) -> Figures:
     now = ctx.clock()
-    rooms = room_summaries(ctx.store, now, ctx.settings.rules.stale_after_s)
+    sources, default = ctx.settings.hub.sources, ctx.settings.rules.stale_after_s
+    rooms = room_summaries(ctx.store, now, lambda room: stale_after_s(sources, room, default))
     since = {
         room.room: (now - room.latest.received_at).total_seconds() if room.latest else math.inf
         for room in rooms

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from hub.api.deps import ContextDep, require_caregiver, unprocessable
+from hub import messages
+from hub.api.deps import ContextDep, HubContext, require_caregiver, unprocessable
 from hub.api.schemas import (
     AlertPeriodOut,
     FaultOut,
@@ -21,6 +22,7 @@ from hub.api.schemas import (
     SeriesOut,
     StatOut,
 )
+from hub.sources.settings import source_for, stale_after_s
 from hub.store.history import history, time_zone
 from hub.store.rooms import RoomSummary, room_summaries
 
@@ -29,7 +31,8 @@ router = APIRouter(prefix="/api/rooms", tags=["rooms"], dependencies=[Depends(re
 DEFAULT_SPAN = timedelta(hours=24)
 
 
-def _room_out(summary: RoomSummary) -> RoomOut:
+def _room_out(summary: RoomSummary, ctx: HubContext) -> RoomOut:
+    source = source_for(ctx.settings.hub.sources, summary.room)
     return RoomOut(
         room=summary.room,
         status=summary.status,
@@ -40,6 +43,12 @@ def _room_out(summary: RoomSummary) -> RoomOut:
         stale=summary.stale,
         latest=LatestOut(**asdict(summary.latest)) if summary.latest else None,
         fault=FaultOut(**asdict(summary.fault)) if summary.fault else None,
+        stale_after_s=stale_after_s(
+            ctx.settings.hub.sources, summary.room, ctx.settings.rules.stale_after_s
+        ),
+        source=messages.source_name(source) if source else None,
+        reporting=messages.reporting(source) if source else None,
+        accuracy=messages.source_accuracy(source) if source else None,
     )
 
 
@@ -47,9 +56,12 @@ def _room_out(summary: RoomSummary) -> RoomOut:
 def list_rooms(ctx: ContextDep) -> list[RoomOut]:
     """Every room the hub has heard of, with its latest reading and whether it is stale."""
     now = ctx.clock()
+    sources, default = ctx.settings.hub.sources, ctx.settings.rules.stale_after_s
     return [
-        _room_out(summary)
-        for summary in room_summaries(ctx.store, now, ctx.settings.rules.stale_after_s)
+        _room_out(summary, ctx)
+        for summary in room_summaries(
+            ctx.store, now, lambda room: stale_after_s(sources, room, default)
+        )
     ]
 
 

@@ -107,11 +107,19 @@ class RoomOut(BaseModel):
     last_seen: datetime | None = Field(description="When the hub last heard from the room.")
     seconds_since_seen: float | None
     stale: bool = Field(
-        description="True when no valid reading arrived within rules.stale_after_s: "
+        description="True when no valid reading arrived within stale_after_s: "
         "the room temperature is unknown."
     )
     latest: LatestOut | None
     fault: FaultOut | None = Field(description="A sensor fault newer than the latest reading.")
+    stale_after_s: float = Field(
+        description="The room's silence limit: rules.stale_after_s, or its source's (hub.sources)."
+    )
+    source: str | None = Field(
+        None, description="The other system's device feeding the room; null for a Pi room."
+    )
+    reporting: str | None = Field(None, description="How often that device reports.")
+    accuracy: str | None = Field(None, description="That device's accuracy, as configured.")
 
 
 class SeriesOut(BaseModel):

@@ -20,6 +20,8 @@ from contract.topics import (
 from hub.comfort import COMFORT_BANDS
 from hub.config import HubConfig
 from hub.messages import _room as room_words
+from hub.messages.sources import source_name
+from hub.sources.settings import source_for
 
 Config = dict[str, Any]
 
@@ -65,6 +67,7 @@ class Entities:
         self._per_entity = ha.per_entity
         # Home Assistant shows a reading as unavailable once the hub would say "no data".
         self._expire_after = max(1, math.ceil(settings.rules.stale_after_s))
+        self._sources = settings.hub.sources
         self._sw_version = sw_version or package_version()
         self._url = _http_url(settings.notify.public_url)
 
@@ -162,7 +165,7 @@ class Entities:
             "ids": [self.device_id(room)],
             "name": name,
             "mf": MANUFACTURER,
-            "mdl": "Room temperature and humidity monitor",
+            "mdl": self._model(room),
             "sw": self._sw_version,
             "sa": name,
             "via_device": self.hub_device_id,
@@ -170,6 +173,12 @@ class Entities:
         if self._url:
             device["cu"] = self._url
         return device
+
+    def _model(self, room: str) -> str:
+        source = source_for(self._sources, room)
+        if source is None:
+            return "Room temperature and humidity monitor"
+        return f"Room temperature monitor ({source_name(source)})"
 
     def _hub_components(self) -> dict[str, Config]:
         # No availability of its own: it *is* the hub's availability, off when the hub is gone.
@@ -186,6 +195,24 @@ class Entities:
         }
 
     def _room_components(self, room: str) -> dict[str, Config]:
+        """A Pi room's entities; a room fed by another system (hub.sources) has no reading
+        topic of ours: its temperature comes from the hub's room state, and its humidity
+        from that system's own entities in Home Assistant."""
+        components = self._pi_components(room)
+        source = source_for(self._sources, room)
+        if source is None:
+            return components
+        components.pop("humidity")
+        components["temperature"] = {
+            **{k: v for k, v in components["temperature"].items() if "availab" not in k},
+            "state_topic": self.state_topic(room),
+            "value_template": "{{ value_json.temperature_c }}",
+            "expire_after": max(1, math.ceil(source.stale_s)),
+            "availability": [{"topic": self.hub_availability}],
+        }
+        return components
+
+    def _pi_components(self, room: str) -> dict[str, Config]:
         """What a room shows. Readings come straight from the firmware and need both it and
         the hub; what the hub derives (alert, problem, last heard) needs only the hub, so a
         monitor that went quiet shows as a problem rather than as unavailable."""

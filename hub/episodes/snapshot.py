@@ -11,6 +11,7 @@ from typing import Final
 from hub.conditions import Condition
 from hub.config import HubConfig
 from hub.episodes.model import Snapshot
+from hub.sources.settings import stale_after_s
 from hub.store.database import Store
 
 SNAPSHOT_WINDOW: Final = timedelta(hours=1)
@@ -100,6 +101,6 @@ def read_snapshot(settings: HubConfig, store: Store, room: str, onset: datetime)
         onset,
         points,
         cold_below_c=rules.effective("cold_below_c"),
-        stale_after_s=rules.stale_after_s,
+        stale_after_s=stale_after_s(settings.hub.sources, room, rules.stale_after_s),
         cold_alert_open=cold_open,
     )

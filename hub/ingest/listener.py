@@ -157,7 +157,10 @@ class Ingest:
         topics = subscriptions(self._base)
         if self.discovery is not None:
             topics += self.discovery.subscriptions()
-        client.subscribe([(topic, 1) for topic in topics])
+        # Other systems' devices at QoS 0: what they said while the hub was down would
+        # come late and look fresh (docs/sources.md).
+        sources = [(topic, 0) for topic in self._router.sources.subscriptions()]
+        client.subscribe([(topic, 1) for topic in topics] + sources)
         # QoS 0: only to notice someone else's "offline" (it needs no ack of ours).
         client.subscribe(self._availability, qos=0)
         client.publish(self._availability, b"online", qos=1, retain=True)
@@ -203,7 +206,14 @@ class Ingest:
                 self._keep_available(client, bytes(message.payload))
             return
         self._queue.put(
-            Incoming(message.topic, bytes(message.payload), message.mid, message.qos, self._clock())
+            Incoming(
+                message.topic,
+                bytes(message.payload),
+                message.mid,
+                message.qos,
+                self._clock(),
+                bool(message.retain),
+            )
         )
 
     def _keep_available(self, client: mqtt.Client, payload: bytes) -> None:
@@ -284,7 +294,9 @@ class Ingest:
             now = time.monotonic()
             for item in batch.readings:
                 # Duplicates too: a receipt says the hub is alive and where it stands.
-                self._receipts.owe(item.reading.room, now)
+                # Another system's device reads no receipt.
+                if item.reading.room not in self._router.sources.rooms:
+                    self._receipts.owe(item.reading.room, now)
             break
         for mid, qos in batch.acks:
             if qos > 0:

@@ -27,7 +27,9 @@ from hub.discovery import Discovery
 from hub.episodes.log import EpisodeLog
 from hub.episodes.storage import EpisodeStore
 from hub.ingest.receipts import Receipts
+from hub.ingest.sources import SourceFeed
 from hub.private_logs import printable
+from hub.sources.settings import SourceSettings
 from hub.store.database import Received, Store
 
 log = logging.getLogger("nursery.hub.ingest")
@@ -49,6 +51,7 @@ class IngestListener(Protocol):
     def on_fault(self, fault: FaultMessage, at: datetime) -> None: ...
     def on_health(self, health: HealthMessage) -> None: ...
     def on_command(self, room: str, action: Literal["ack", "snooze"], minutes: int) -> None: ...
+    def on_battery(self, room: str, percent: float, at: datetime) -> None: ...
     def republish(self) -> None: ...
 
 
@@ -65,6 +68,7 @@ class IngestCounters:
     commands: int = 0
     episode_events: int = 0  # episode-button presses (counts only: health data stays out)
     store_errors: int = 0
+    source_skipped: int = 0  # other systems' retained or repeated states, not stored
     last_rejection: str | None = None
 
 
@@ -76,6 +80,7 @@ class Incoming(NamedTuple):
     mid: int
     qos: int
     received_at: datetime
+    retained: bool = False
 
 
 @dataclass
@@ -107,6 +112,7 @@ class Router:
         self._topics: dict[str, tuple[str, TopicKind]] = {}
         self._episodes: EpisodeStore | None = None  # opened on the first button press
         self._rejection_window = (-math.inf, 0, 0)  # start, logged, not logged
+        self.sources = SourceFeed(settings.hub.sources)
 
     def close(self) -> None:
         if self._episodes is not None:
@@ -136,7 +142,16 @@ class Router:
         if self.discovery is not None and self.discovery.handles(item.topic):
             self.discovery.on_homeassistant_status(item.payload)
             return
+        source = self.sources.owner(item.topic)
+        if source is not None:
+            self._from_source(source, item, batch)
+            if self.discovery is not None:
+                self.discovery.ensure(source.room)
+            return
         room, kind = self._parse_topic(item.topic)
+        if room in self.sources.rooms and kind != "command":
+            # Two sensors in one room's rules would judge neither: the setting decides.
+            raise ContractError(f"room {room!r} is fed by hub.sources, not by a Pi")
         self._dispatch(room, kind, item, batch)
         if kind != "command" and self.discovery is not None:
             # Only after the message passed the contract: garbage creates no device.
@@ -186,6 +201,29 @@ class Router:
                 printable(fault.error),
                 fault.consecutive_failures,
             )
+
+    def _from_source(self, source: SourceSettings, item: Incoming, batch: Batch) -> None:
+        """Another system's message: its reading joins the batch like a Pi's; its
+        availability is the room's status; its battery goes to the monitor."""
+        room, at = source.room, item.received_at
+        outcome = self.sources.judge(source, item.topic, item.payload, item.retained, at)
+        if outcome.reading is not None:
+            batch.readings.append(Received(outcome.reading, at))
+        if outcome.online is not None:
+            status: Status = "online" if outcome.online else "offline"
+            self._store.set_status(room, status, at)
+            self.counters.statuses += 1
+            self.notify_listener(lambda listener: listener.on_status(room, status, at))
+        if outcome.fault is not None:
+            fault = outcome.fault
+            self._store.add_fault(fault, at)
+            self.counters.faults += 1
+            self.notify_listener(lambda listener: listener.on_fault(fault, at))
+        if outcome.battery_pct is not None:
+            percent = outcome.battery_pct
+            self.notify_listener(lambda listener: listener.on_battery(room, percent, at))
+        if outcome.skipped is not None:
+            self.counters.source_skipped += 1
 
     def _episode_event(self, room: str, item: Incoming) -> None:
         """The Pi's episode button: apply the event once (a redelivery changes nothing),

@@ -70,6 +70,7 @@ from hub.messages.push import (
     worse,
 )
 from hub.messages.settings import threshold_number, threshold_order, threshold_range
+from hub.messages.sources import reporting, silence_hint, source_accuracy, source_name
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words
@@ -120,11 +121,15 @@ __all__ = [
     "monitor_check_failed",
     "monitor_problems",
     "repeat",
+    "reporting",
     "resolved",
     "room_words",
     "sensor_accuracy",
     "sensor_note",
     "sent_late",
+    "silence_hint",
+    "source_accuracy",
+    "source_name",
     "temperature",
     "temperature_range",
     "temperature_rate",

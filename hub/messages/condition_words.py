@@ -40,6 +40,7 @@ CONDITION_LABELS: dict[Condition, str] = {
     Condition.OFFLINE: "Monitor offline",
     Condition.SENSOR_SUSPECT: "Sensor readings look unreliable",
     Condition.CLOCK_SKEW: "Monitor clock is off",
+    Condition.LOW_BATTERY: "Sensor battery low",
 }
 HUMIDITY_LOW_LABEL = "Humidity is low"
 HUMIDITY_HIGH_LABEL = "Humidity is high"
@@ -270,6 +271,20 @@ def _skew_words(finding: Finding, rules: RulesSettings, now: datetime) -> Words:
     )
 
 
+def battery_words(finding: Finding, now: datetime) -> Words:
+    """Before a flat battery becomes silence: calm, with time to act."""
+    level = f" is at {finding.value:.0f} %" if finding.value is not None else " is low"
+    limit = f" (the limit is {finding.threshold:.0f} %)" if finding.threshold is not None else ""
+    return Words(
+        state=_state(Condition.LOW_BATTERY),
+        short="sensor battery low",
+        still="sensor battery still low",
+        facts=f"The room sensor's battery{level}{limit}, for {_lasted(finding, now)}.",
+        advice="Nothing urgent. Please change or charge it in the next few days: when it "
+        "runs out the readings stop, and the monitor will tell you it hears nothing.",
+    )
+
+
 def words_for(
     finding: Finding,
     rules: RulesSettings,
@@ -289,6 +304,8 @@ def words_for(
         return _silence_words(finding, rules, now)
     if condition == Condition.SENSOR_SUSPECT:
         return _suspect_words(finding, rules, now)
+    if condition == Condition.LOW_BATTERY:
+        return battery_words(finding, now)
     return _skew_words(finding, rules, now)
 
 

@@ -46,6 +46,7 @@ _TAGS: dict[Condition, tuple[str, ...]] = {
     Condition.OFFLINE: ("electric_plug",),
     Condition.SENSOR_SUSPECT: ("wrench",),
     Condition.CLOCK_SKEW: ("clock3",),
+    Condition.LOW_BATTERY: ("battery",),
 }
 _RESOLVED_TAGS = ("white_check_mark",)
 
@@ -187,6 +188,7 @@ _RESOLVED_TITLES: dict[Condition, str] = {
     Condition.OFFLINE: "monitor back online",
     Condition.SENSOR_SUSPECT: "sensor readings look normal",
     Condition.CLOCK_SKEW: "monitor clock back in step",
+    Condition.LOW_BATTERY: "sensor battery fine again",
 }
 
 

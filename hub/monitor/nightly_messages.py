@@ -25,6 +25,7 @@ _ALERT_NAMES: dict[Condition, str] = {
     Condition.OFFLINE: "monitor offline",
     Condition.SENSOR_SUSPECT: "sensor check",
     Condition.CLOCK_SKEW: "monitor clock",
+    Condition.LOW_BATTERY: "sensor battery",
 }
 # Per room; the rest are counted, so a busy night still fits a lock screen (BODY_MAX).
 _LISTED_ALERTS = 3

@@ -18,6 +18,7 @@ from hub.monitor import nightly, nightly_messages
 from hub.notify.outbox import PushOutbox
 from hub.notify.push import Committed, NewPush
 from hub.preferences import Household
+from hub.sources.settings import stale_after_s as source_stale_s
 from hub.store.database import Store, from_ms
 from hub.store.dbfile import connect_private, write_transaction
 
@@ -182,7 +183,7 @@ class NightlyPushes:
         household = self._household()
         rules, alerts = household.rules, self._settings.alerts
         silent = {i.room for i in self._store.open_incidents() if i.condition in _SILENCE}
-        stale = timedelta(seconds=rules.stale_after_s)
+        sources = self._settings.hub.sources
         rooms: list[nightly.RoomNow] = []
         reminders: list[nightly.ColdNights] = []
         nights = [
@@ -203,7 +204,8 @@ class NightlyPushes:
             latest = room.latest
             live = (
                 latest is not None
-                and now - latest.received_at <= stale
+                and now - latest.received_at
+                <= timedelta(seconds=source_stale_s(sources, room.name, rules.stale_after_s))
                 and room.status != "offline"
                 and room.name not in silent
             )
@@ -236,7 +238,14 @@ class NightlyPushes:
             incidents = self._store.incidents_between(room.name, last.start, last.end)
             nights.append(
                 nightly.summarize(
-                    room.name, last, samples, incidents, band, household.rules.stale_after_s
+                    room.name,
+                    last,
+                    samples,
+                    incidents,
+                    band,
+                    source_stale_s(
+                        self._settings.hub.sources, room.name, household.rules.stale_after_s
+                    ),
                 )
             )
         return nightly_messages.summary(nights, household.unit)

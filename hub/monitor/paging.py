@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from hub import messages
-from hub.conditions import Incident
+from hub.conditions import Condition, Incident
 from hub.config import HubConfig, NotifySettings
 from hub.monitor.alerts import AlertError, PushRequest
 from hub.monitor.rules import RoomRules
@@ -15,6 +16,7 @@ from hub.notify.links import LinkSigner
 from hub.notify.outbox import PushOutbox
 from hub.notify.push import Action, NewPush, Push
 from hub.preferences import Unit
+from hub.sources.settings import SourceSettings, source_for
 from hub.store.database import Store
 from mqttlink.rules_settings import RulesSettings
 
@@ -50,12 +52,17 @@ def compose(
     sensor: str | None,
     temperature_c: float | None,
     signer: LinkSigner | None,
+    source: SourceSettings | None = None,
 ) -> tuple[messages.Message, tuple[Action, ...]]:
     """The text of a push and its buttons, the same for every channel. `sensor` is the
-    room's sensor model (its accuracy goes into the text), `temperature_c` the room's now."""
+    room's sensor model (its accuracy goes into the text), `temperature_c` the room's now;
+    `source` the other system's device feeding the room, if one does (hub.sources)."""
     finding = incident.finding()
-    accuracy = messages.accuracy_c(sensor)
-    humidity = messages.accuracy_pct(sensor)
+    # A room fed by another system states its own accuracy, never the Pi's sensor's.
+    if source is not None:
+        accuracy, humidity = source.accuracy_c, None
+    else:
+        accuracy, humidity = messages.accuracy_c(sensor), messages.accuracy_pct(sensor)
     if push.kind == "first":
         message = messages.first_page(
             finding, rules, now, unit, accuracy_c=accuracy, accuracy_pct=humidity
@@ -88,6 +95,9 @@ def compose(
         message = messages.resolved(
             finding, now - incident.opened_at, value=temperature_c, unit=unit
         )
+    silent = finding.condition in (Condition.NO_DATA, Condition.OFFLINE)
+    if source is not None and silent and push.kind != "resolved":
+        message = replace(message, body=f"{message.body} {messages.silence_hint(source)}")
     actions: tuple[Action, ...] = ()
     if signer and incident.id is not None and push.kind != "resolved":
         actions = (
@@ -135,6 +145,7 @@ class Pager:
                 sensor=sensors.get(incident.room),
                 temperature_c=state.filtered_temperature if state else None,
                 signer=self._signer,
+                source=source_for(settings.hub.sources, incident.room),
             )
             new += [
                 NewPush(url, message, incident.id, actions, push.bypass_rate_limit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from hub.monitor.rules import Policy, ReadingSeen, RoomRules, StatusSeen, replay, step
@@ -10,12 +10,13 @@ from hub.store.database import Store
 
 
 def rebuilt_rules(
-    store: Store, policy: Policy, now: datetime
+    store: Store, policy_for: Callable[[str], Policy], now: datetime
 ) -> Iterator[tuple[str, RoomRules, int]]:
     """Each stored room's rules, replayed from its readings of the last policy.memory_s
     (its latest one at least) and its last status; with how many readings that took."""
-    window = timedelta(seconds=policy.memory_s)
     for room in store.rooms():
+        policy = policy_for(room.name)
+        window = timedelta(seconds=policy.memory_s)
         rows = store.recent_readings(room.name, now - window)
         if not rows and room.latest is not None:
             rows = [room.latest]

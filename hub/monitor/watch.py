@@ -24,6 +24,7 @@ from hub.monitor.restore import rebuilt_rules
 from hub.monitor.room_state import RoomStates
 from hub.monitor.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
 from hub.monitor.schedule import MAX_SLEEP_S, SILENCE, TICK_S, Clock, Ticker, room_due
+from hub.monitor.source_rooms import SourceRooms
 from hub.notify.outbox import PushOutbox
 from hub.notify.push import Push
 from hub.preferences import Household, Unit
@@ -69,6 +70,7 @@ class Monitor:
         wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._pager = Pager(outbox, wake, link_signer(settings, store))
         self._policy = Policy.from_settings(settings.rules)
+        self._rooms = SourceRooms(settings.hub.sources, self._policy)  # hub.sources' rooms
         self._unit: Unit = "C"
         self._configured_caregivers = settings.notify.caregivers
         self._lock = threading.RLock()
@@ -96,6 +98,7 @@ class Monitor:
         with self._lock:
             for incident in self._store.open_incidents():
                 self._open.setdefault(incident.room, {})[incident.condition] = incident
+                self._rooms.restore(incident)
             self._rebuild()
             self.tick()
 
@@ -103,7 +106,7 @@ class Monitor:
         self._ticker.stop()
 
     def _rebuild(self) -> None:
-        for name, state, count in rebuilt_rules(self._store, self._policy, self._clock()):
+        for name, state, count in rebuilt_rules(self._store, self._rooms.policy, self._clock()):
             self._rules[name] = state
             health = self._store.health(name)
             if health is not None:
@@ -126,7 +129,7 @@ class Monitor:
             room_at = room_due(
                 now,
                 rules,
-                self._policy,
+                self._rooms.policy(room),
                 self._settings.alerts,
                 incidents=open_now.values(),
                 silent=any(c in SILENCE for c in found),
@@ -199,6 +202,14 @@ class Monitor:
             else:
                 self._reschedule([health.room])
 
+    def on_battery(self, room: str, percent: float, at: datetime) -> None:
+        """Another system's battery level: at or below its limit, an advisory."""
+        with self._lock:
+            self._rooms.battery(room, percent, at)
+            self._step(room, None, at)
+            self._apply(room, self._clock())
+            self._reschedule([room])
+
     def on_fault(self, fault: FaultMessage, at: datetime) -> None:
         with self._lock:
             self._faulted[fault.room] = True
@@ -248,9 +259,9 @@ class Monitor:
         self, room: str, event: ReadingSeen | StatusSeen | FaultSeen | None, at: datetime
     ) -> None:
         state = self._rules.get(room) or RoomRules.empty(room, at)
-        state, findings = step(state, event, self._policy, at)
+        state, findings = step(state, event, self._rooms.policy(room), at)
         self._rules[room] = state
-        self._findings[room] = findings
+        self._findings[room] = self._rooms.with_battery(room, findings)
 
     def _confirmed(self, room: str, now: datetime) -> dict[Condition, Finding]:
         """The rules' findings, plus the open incidents no fresh reading has ended
@@ -310,6 +321,7 @@ class Monitor:
                 update={"rules": household.rules, "notify": notify}
             )
             self._policy = Policy.from_settings(household.rules)
+            self._rooms.use(self._policy)
             self._unit = household.unit
             self._reschedule()
 

@@ -3,6 +3,7 @@ now. A room with no recent reading is stale, never fine."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -148,5 +149,12 @@ def summarize(state: RoomState, now: datetime, stale_after_s: float) -> RoomSumm
     )
 
 
-def room_summaries(store: RoomTable, now: datetime, stale_after_s: float) -> list[RoomSummary]:
-    return [summarize(state, now, stale_after_s) for state in store.rooms()]
+def room_summaries(
+    store: RoomTable, now: datetime, stale_after_s: float | Callable[[str], float]
+) -> list[RoomSummary]:
+    """Every room's summary; `stale_after_s` may differ by room (a sleepy sensor's)."""
+
+    def limit(room: str) -> float:
+        return stale_after_s(room) if callable(stale_after_s) else stale_after_s
+
+    return [summarize(state, now, limit(state.name)) for state in store.rooms()]

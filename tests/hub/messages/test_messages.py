@@ -27,6 +27,7 @@ VALUES: dict[Condition, tuple[float, float | None, float | None, float | None]] 
     Condition.OFFLINE: (900.0, None, None, None),
     Condition.SENSOR_SUSPECT: (0.42, 0.3, None, None),
     Condition.CLOCK_SKEW: (185.0, 60.0, None, None),
+    Condition.LOW_BATTERY: (15.0, 20.0, None, None),
 }
 
 # What the first page must say: the measured value, the threshold and for how long.
@@ -41,6 +42,7 @@ EXPECTED: dict[Condition, tuple[str, ...]] = {
     Condition.OFFLINE: ("offline for 15 min",),
     Condition.SENSOR_SUSPECT: ("42 %", "the limit is 30 %", "for 25 min"),
     Condition.CLOCK_SKEW: ("3 min ahead", "the limit is 1 min", "for 25 min"),
+    Condition.LOW_BATTERY: ("15 %", "the limit is 20 %", "for 25 min"),
 }
 
 FORBIDDEN = (

@@ -31,6 +31,7 @@ export function createView(name) {
       humidityValue: q(".humidity-value"),
       range: q(".range"),
       seen: q(".seen"),
+      source: q(".source"),
       chartSpan: q(".chart-span"),
       plotTemp: q(".plot-temp"),
       plotHumidity: q(".plot-humidity"),
@@ -183,6 +184,10 @@ export function renderRoom(view) {
   }
 
   setText(n.caption, captionText());
+
+  // A room fed by another system's sensor (hub.sources): which one, how often, how exact.
+  n.source.hidden = !room.source;
+  if (room.source) setText(n.source, `${room.source}. ${room.reporting} ${room.accuracy}`);
 
   const seen = seenAgoSeconds(view);
   setText(
