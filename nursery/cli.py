@@ -18,6 +18,7 @@ from nursery.backup_args import add_backup_commands
 from nursery.config import Settings, load_settings
 from nursery.config_file import describe as describe_config
 from nursery.config_file import find_config
+from nursery.history_args import add_export_parser, add_replay_parser
 
 EXIT_BAD_SETTINGS = 2
 # Our packages: a ModuleNotFoundError that names one is a bug, not a missing extra.
@@ -213,10 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_backup_commands(commands, _add_common)
 
-    from nursery import export_command, replay_command
-
-    export_command.add_parser(commands, _add_common)
-    replay_command.add_parser(commands, _add_common)
+    add_export_parser(commands, _add_common)
+    add_replay_parser(commands, _add_common)
     return parser
 
 

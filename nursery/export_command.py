@@ -9,54 +9,15 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from hub.messages.export import HEALTH_WARNING
 from hub.store.export import ALERT_FIELDS, READING_FIELDS, ExportFilter, HistoryReader, Row
 from nursery.config import Settings
 from nursery.progress import Progress, wanted
-
-
-def moment(text: str) -> datetime:
-    """An ISO date or date and time; without a zone, the local one."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date or time like 2026-01-31 or 2026-01-31T22:00"
-        ) from None
-    return value if value.tzinfo is not None else value.astimezone()
-
-
-def add_parser(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    export = commands.add_parser(
-        "export",
-        help="write every room's readings and alerts to a JSON Lines or CSV file",
-        description="Write the hub's history (every room's readings and alerts; the episode "
-        "log only with --episodes) as JSON Lines or CSV, to --out or stdout. Reads hub.db "
-        "read-only: safe while the hub runs. The format is in docs/export.md; "
-        "`nursery replay` reads it back.",
-    )
-    add_common(export)
-    export.add_argument(
-        "--format", choices=["jsonl", "csv"], default="jsonl", help="default: jsonl (JSON Lines)"
-    )
-    export.add_argument("--room", metavar="ROOM", help="only this room (default: all)")
-    export.add_argument("--since", type=moment, metavar="TIME", help="from this date or time")
-    export.add_argument("--until", type=moment, metavar="TIME", help="before this date or time")
-    export.add_argument(
-        "--episodes",
-        action="store_true",
-        help="include the episode log (health data: the file is made 0600, and you are warned)",
-    )
-    export.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
-    export.add_argument(
-        "--progress", action="store_true", help="show progress on stderr even when not a terminal"
-    )
 
 
 @contextmanager

@@ -7,9 +7,7 @@ import argparse
 import json
 import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from hub.messages.replay import alert_lines, compare_lines, summary_lines
 from hub.replay.engine import Replay
@@ -19,55 +17,6 @@ from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import SettingsError
 from nursery.config import Settings
 from nursery.progress import Progress, wanted
-
-
-def add_parser(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    replay = commands.add_parser(
-        "replay",
-        help="what if: run recorded readings through the alert rules, with other settings",
-        description="Run the readings in FILE (a `nursery export`, a Home Assistant history "
-        "CSV, or a CSV with ts,temperature_c,humidity_pct) through the hub's own rules and "
-        "alert lifecycle, and print each alert that would have opened, repeated, escalated "
-        "and cleared, with the pushes' words, and the pushes and cold minutes per night. "
-        "Settings: the current ones (--config, and thresholds chosen on the dashboard), "
-        "changed by --preset and --set; --compare shows the current ones beside the changed.",
-    )
-    add_common(replay)
-    replay.add_argument(
-        "file", type=Path, metavar="FILE", help="the readings (the format is told from line 1)"
-    )
-    replay.add_argument("--preset", choices=["uk", "who", "us"], help="another guidance preset")
-    replay.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="another value for a setting, e.g. rules.cold_below_c=17 (repeatable)",
-    )
-    replay.add_argument(
-        "--compare",
-        action="store_true",
-        help="replay twice: the current settings beside the ones --preset/--set give",
-    )
-    replay.add_argument("--json", action="store_true", help="print one JSON document")
-    replay.add_argument(
-        "--room", default="nursery", help="room name for files without one (default: nursery)"
-    )
-    replay.add_argument(
-        "--temperature-entity",
-        metavar="ENTITY",
-        help="in a Home Assistant file, the temperature's entity id (default: the one "
-        "whose id contains 'temp')",
-    )
-    replay.add_argument(
-        "--humidity-entity",
-        metavar="ENTITY",
-        help="in a Home Assistant file, the humidity's entity id (default: the one whose "
-        "id contains 'humid')",
-    )
-    replay.add_argument(
-        "--progress", action="store_true", help="show progress on stderr even when not a terminal"
-    )
 
 
 def _dashboard_choices(settings: Settings) -> RulesSettings:

@@ -43,9 +43,10 @@ FIRMWARE_PACKAGES = ("contract", "mqttlink", "firmware")
 OURS_ALLOWED = (*FIRMWARE_PACKAGES, "nursery")
 # Never in the firmware process: the hub's code and the hub's web stack.
 FORBIDDEN = {"hub", "dashboard", *HUB_STACK.values()}
-# Except the hub's settings sections (pydantic only): the `nursery` command checks the one
-# nursery.toml whole, so a typo in [hub] stops the firmware too, as it always did.
-HUB_SETTINGS = ("hub", "hub.config")
+# Except the hub's settings sections, hub.sources' entries among them (pydantic only): the
+# `nursery` command checks the one nursery.toml whole, so a typo in [hub] stops the
+# firmware too, as it always did.
+HUB_SETTINGS = ("hub", "hub.config", "hub.sources", "hub.sources.settings")
 
 # Run first in the child interpreter: an import of a top-level module in NOT_INSTALLED
 # fails as if it were not installed, and says so on stderr (packages that try an optional
