@@ -33,6 +33,23 @@ DEFAULT_SPAN = timedelta(hours=24)
 
 def _room_out(summary: RoomSummary, ctx: HubContext) -> RoomOut:
     source = source_for(ctx.settings.hub.sources, summary.room)
+    stale_s = stale_after_s(
+        ctx.settings.hub.sources, summary.room, ctx.settings.rules.stale_after_s
+    )
+    if source is not None:
+        described = (
+            messages.source_name(source),
+            messages.reporting(source),
+            messages.source_accuracy(source),
+        )
+    else:  # a Pi room: its own sensor, as its firmware's health message names it
+        health = ctx.store.health(summary.room)
+        model = health.sensor if health is not None else None
+        described = (
+            messages.pi_source_name(model),
+            messages.pi_reporting(stale_s),
+            messages.pi_accuracy(model),
+        )
     return RoomOut(
         room=summary.room,
         status=summary.status,
@@ -43,12 +60,10 @@ def _room_out(summary: RoomSummary, ctx: HubContext) -> RoomOut:
         stale=summary.stale,
         latest=LatestOut(**asdict(summary.latest)) if summary.latest else None,
         fault=FaultOut(**asdict(summary.fault)) if summary.fault else None,
-        stale_after_s=stale_after_s(
-            ctx.settings.hub.sources, summary.room, ctx.settings.rules.stale_after_s
-        ),
-        source=messages.source_name(source) if source else None,
-        reporting=messages.reporting(source) if source else None,
-        accuracy=messages.source_accuracy(source) if source else None,
+        stale_after_s=stale_s,
+        source=described[0],
+        reporting=described[1],
+        accuracy=described[2],
     )
 
 

@@ -116,10 +116,14 @@ class RoomOut(BaseModel):
         description="The room's silence limit: rules.stale_after_s, or its source's (hub.sources)."
     )
     source: str | None = Field(
-        None, description="The other system's device feeding the room; null for a Pi room."
+        None,
+        description="What feeds the room: `Raspberry Pi: DHT22` (its sensor model), or the "
+        "other system's device (hub.sources).",
     )
     reporting: str | None = Field(None, description="How often that device reports.")
-    accuracy: str | None = Field(None, description="That device's accuracy, as configured.")
+    accuracy: str | None = Field(
+        None, description="That device's accuracy: its datasheet's, or as configured."
+    )
 
 
 class SeriesOut(BaseModel):

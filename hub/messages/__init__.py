@@ -70,7 +70,15 @@ from hub.messages.push import (
     worse,
 )
 from hub.messages.settings import threshold_number, threshold_order, threshold_range
-from hub.messages.sources import reporting, silence_hint, source_accuracy, source_name
+from hub.messages.sources import (
+    pi_accuracy,
+    pi_reporting,
+    pi_source_name,
+    reporting,
+    silence_hint,
+    source_accuracy,
+    source_name,
+)
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words
@@ -120,6 +128,9 @@ __all__ = [
     "link_done",
     "monitor_check_failed",
     "monitor_problems",
+    "pi_accuracy",
+    "pi_reporting",
+    "pi_source_name",
     "repeat",
     "reporting",
     "resolved",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from hub.messages.formatting import Unit, delta_text, span_text
+from hub.messages.formatting import DEFAULT_SENSOR, Unit, delta_text, sensor_accuracy, span_text
 from hub.sources.settings import SourceKind, SourceSettings
 
 SYSTEM_NAMES: Final[dict[SourceKind, str]] = {
@@ -48,3 +48,39 @@ def source_accuracy(source: SourceSettings, unit: Unit = "C") -> str:
     if source.accuracy_c is None:
         return "Accuracy as its maker states it."
     return f"Accuracy about ±{delta_text(source.accuracy_c, unit)}."
+
+
+# The models a Pi room may report (firmware.sensor), as a parent sees them named.
+PI_SENSOR_NAMES: Final[dict[str, str]] = {
+    "dht22": "DHT22",
+    "am2302": "AM2302",
+    "dht11": "DHT11",
+    "sht4x": "SHT4x",
+    "sht3x": "SHT3x",
+    "bme280": "BME280",
+}
+
+
+def pi_source_name(model: str | None) -> str:
+    """`Raspberry Pi: DHT22` (an older Pi that does not say its model has the default)."""
+    key = (model or DEFAULT_SENSOR).strip().lower()
+    return f"Raspberry Pi: {PI_SENSOR_NAMES.get(key, key)}"
+
+
+def pi_reporting(stale_s: float) -> str:
+    """How often a Pi room is heard (its firmware reads every few seconds)."""
+    return (
+        f"The Pi reads the sensor every few seconds; no reading for {span_text(stale_s)} "
+        "counts as no readings."
+    )
+
+
+def pi_accuracy(model: str | None, unit: Unit = "C") -> str:
+    """The room's own sensor's accuracy, from its datasheet."""
+    accuracy = sensor_accuracy(model)
+    if accuracy is None:
+        return "Accuracy as its maker states it."
+    return (
+        f"Accuracy about ±{delta_text(accuracy.temperature_c, unit)} "
+        f"and ±{accuracy.humidity_pct:g} % humidity."
+    )

@@ -42,10 +42,14 @@ def test_the_sensor_model_round_trips_and_older_firmware_still_decodes() -> None
     assert HealthMessage.decode(older).sensor is None
 
 
-@pytest.mark.parametrize(("model", "accuracy"), [("dht11", "±2 °C"), ("sht4x", "±0.2 °C")])
+@pytest.mark.parametrize(
+    ("model", "accuracy", "shown"),
+    [("dht11", "±2 °C", "Raspberry Pi: DHT11"), ("sht4x", "±0.2 °C", "Raspberry Pi: SHT4x")],
+)
 def test_a_room_is_paged_with_its_own_sensors_accuracy(
     model: str,
     accuracy: str,
+    shown: str,
     tmp_path: Path,
     broker: Mosquitto,
     base_topic: str,
@@ -71,3 +75,7 @@ def test_a_room_is_paged_with_its_own_sensors_accuracy(
     # The dashboard's alert row says what the push said.
     alert = next(a for a in hub.get("/api/alerts").json() if a["condition"] == "cold")
     assert alert["accuracy"] == f"Sensor accuracy {accuracy}."
+    # The room card names the Pi's sensor and its own accuracy.
+    card = next(r for r in hub.get("/api/rooms").json() if r["room"] == settings.firmware.room)
+    assert card["source"] == shown
+    assert f"Accuracy about {accuracy} and" in card["accuracy"]
