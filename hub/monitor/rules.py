@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from hub.conditions import Condition, Finding
 from hub.monitor.device_clock import is_live, mark_boot
 from hub.monitor.findings import findings
-from hub.monitor.frozen import replace
+from hub.monitor.frozen import owned_copy, replace
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
     MAX_SERIES_POINTS,
@@ -80,15 +80,16 @@ def step(
 ) -> tuple[RoomRules, dict[Condition, Finding]]:
     """Apply one event (None is a tick: time passing) and return every condition active now."""
     aware(now, "now")
-    if state.watching_since is None:
-        state = replace(state, watching_since=now)
-    if isinstance(event, ReadingSeen):
-        state = _on_reading(state, event, policy)
-    elif isinstance(event, FaultSeen):
-        state = _on_fault(state, event, policy, now)
-    elif isinstance(event, StatusSeen):
-        state = _on_status(state, event)
-    state = judge_silence(state, policy, now)
+    with owned_copy(state) as state:  # the caller's state is never changed
+        if state.watching_since is None:
+            state = replace(state, watching_since=now)
+        if isinstance(event, ReadingSeen):
+            state = _on_reading(state, event, policy)
+        elif isinstance(event, FaultSeen):
+            state = _on_fault(state, event, policy, now)
+        elif isinstance(event, StatusSeen):
+            state = _on_status(state, event)
+        state = judge_silence(state, policy, now)
     return state, findings(state, policy, now)
 
 

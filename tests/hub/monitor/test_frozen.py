@@ -1,4 +1,5 @@
-"""hub.monitor.frozen.replace: the rules' fast copy makes what dataclasses.replace makes."""
+"""hub.monitor.frozen.replace: the rules' fast copy makes what dataclasses.replace makes,
+and a step's one private copy changes in place without touching what the caller holds."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.monitor.frozen import replace
+from hub.monitor.frozen import owned_copy, replace
 from hub.monitor.rule_state import Hold, Sample
-from hub.monitor.rules import Policy, RoomRules, replay
+from hub.monitor.rules import Policy, RoomRules, replay, step
 from hub.monitor.rules import ReadingSeen as Seen
 from mqttlink.rules_settings import RulesSettings
 
@@ -35,6 +36,27 @@ def test_a_class_with_post_init_is_still_validated() -> None:
     with pytest.raises(ValueError, match="max_jump_c"):
         replace(policy, max_jump_c=0.0)
     assert replace(Sample(T0, 19.0, 50.0), temperature_c=18.0).temperature_c == 18.0
+
+
+def test_a_step_leaves_the_state_it_was_given_as_it_was() -> None:
+    before = replay("nursery", [Seen(T0, T0, 19.0, 50.0, "boot", 0, True)], _policy(), T0)
+    kept = dataclasses.replace(before)
+    later = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)
+    after, _ = step(before, Seen(later, later, 18.8, 49.0, "boot", 1, True), _policy(), later)
+    assert after is not before
+    assert before == kept  # the caller's state: not one field changed
+    assert after.last_live_at == later and before.last_live_at == T0
+
+
+def test_only_the_owned_copy_changes_in_place_and_only_inside_its_block() -> None:
+    state = RoomRules.empty("nursery")
+    with owned_copy(state) as work:
+        assert work is not state
+        assert replace(work, skew_s=1.0) is work and work.skew_s == 1.0
+        other = replace(state, skew_s=2.0)
+        assert other is not state and state.skew_s == 0.0
+    frozen_again = replace(work, skew_s=3.0)
+    assert frozen_again is not work and work.skew_s == 1.0
 
 
 def _policy() -> Policy:
