@@ -69,6 +69,13 @@ from hub.messages.push import (
     worse,
 )
 from hub.messages.settings import threshold_number, threshold_order, threshold_range
+from hub.messages.storage import (
+    cannot_save,
+    change_refused,
+    save_banner,
+    saving_again,
+    still_cannot_save,
+)
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words
@@ -103,6 +110,8 @@ __all__ = [
     "Priority",
     "Unit",
     "accuracy_c",
+    "cannot_save",
+    "change_refused",
     "episode_problem",
     "escalation",
     "first_page",
@@ -120,9 +129,12 @@ __all__ = [
     "repeat",
     "resolved",
     "room_words",
+    "save_banner",
+    "saving_again",
     "sensor_accuracy",
     "sensor_note",
     "sent_late",
+    "still_cannot_save",
     "temperature",
     "temperature_range",
     "temperature_rate",
