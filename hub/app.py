@@ -142,6 +142,7 @@ def create_app(
             )
             runner.listener = monitor
             runner.watch_saving(context.save_health)
+            monitor.save_health = context.save_health
             # Straight to the push services from memory: the outbox is on the failing disk.
             save_alarm = SaveAlarm(
                 settings,

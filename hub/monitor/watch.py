@@ -27,6 +27,7 @@ from hub.notify.outbox import PushOutbox
 from hub.notify.push import Push
 from hub.preferences import Household, Unit
 from hub.store.database import Received, Store
+from hub.store.disk_health import SaveHealth
 
 log = logging.getLogger("nursery.hub.monitor")
 
@@ -76,6 +77,8 @@ class Monitor:
         self._open: dict[str, dict[Condition, Incident]] = {}
         self._last_reading: dict[str, datetime] = {}
         self._active_at: dict[tuple[str, Condition], datetime] = {}
+        self._unsaved_logged: dict[str, datetime] = {}  # rooms whose alerts the disk refused
+        self.save_health: SaveHealth | None = None  # told when the disk refuses an alert
         self._ticker = Ticker(self._lock, clock, self._next_due, self.tick)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -272,7 +275,16 @@ class Monitor:
             now,
             now.astimezone(),
         )
-        saved = {i.condition: i for i in self._save(decided.changed)} if decided.changed else {}
+        try:
+            saved = {i.condition: i for i in self._save(decided.changed)} if decided.changed else {}
+        except Exception as exc:  # a full or read-only disk: the save alarm speaks for it
+            if self.save_health is None or not self.save_health.check(exc):
+                raise
+            if self._unsaved_logged.setdefault(room, now) == now:
+                log.error("cannot save the alerts of %s (%s); they wait for the disk", room, exc)
+            self._publish_state(room, now)  # MQTT needs no disk: automations still see it
+            return
+        self._unsaved_logged.pop(room, None)
         if decided.pushes:
             self._pager.send(
                 [(p, saved.get(p.incident.condition, p.incident)) for p in decided.pushes],

@@ -60,6 +60,8 @@ class Scene:
             "NURSERY_HUB__HTTP_PORT": self.url.rsplit(":", 1)[1],
             "NURSERY_HUB__CLIENT_ID": f"hub-{base}"[:23],
             "NURSERY_NOTIFY__URLS": json.dumps([receiver.url("save")]),
+            # The rooms fall silent to the hub within the outage: their alerts want the disk.
+            "NURSERY_RULES__STALE_AFTER_S": "3",
         }
         self.firmware_env = {
             **on_broker,
