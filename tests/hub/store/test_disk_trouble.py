@@ -160,6 +160,14 @@ class Scene:
             timeout=30,
             what="the first readings stored and receipted",
         )
+        # A parent who keeps the episode log: one episode, started and stopped.
+        started = httpx.post(
+            self.url + "/api/episodes/start", json={"room": ROOM}, headers=self.headers, timeout=10
+        )
+        assert started.status_code == 201, started.text
+        episode = started.json()["id"]
+        stop = f"{self.url}/api/episodes/{episode}/stop"
+        assert httpx.post(stop, headers=self.headers, timeout=10).status_code == 200
 
     def check_cannot_save(self, problem: str) -> None:
         """Not acknowledged, told, shown, and the dashboard read-only."""
@@ -201,6 +209,11 @@ class Scene:
         # The dashboard: reads work, the page says why, a change is refused in plain words.
         rooms = httpx.get(self.url + "/api/rooms", headers=self.headers, timeout=10)
         assert rooms.status_code == 200 and rooms.json()[0]["room"] == ROOM
+        for read in ("/api/alerts", f"/api/rooms/{ROOM}/history"):
+            answer = httpx.get(self.url + read, headers=self.headers, timeout=10)
+            assert answer.status_code == 200, (read, answer.text)
+        log = httpx.get(f"{self.url}/api/episodes?room={ROOM}", headers=self.headers, timeout=10)
+        assert log.status_code == 200 and len(log.json()) == 1, log.text
         page = httpx.get(self.url + "/", headers=self.headers, timeout=10)
         assert page.status_code == 200 and 'class="save-banner"' in page.text
         change = httpx.post(
