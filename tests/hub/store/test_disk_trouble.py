@@ -304,7 +304,18 @@ def test_a_read_only_card_stops_acks_alerts_and_loses_nothing_after_a_restart(
         scene.run_until_stored()
         fail_ext4(card)
         scene.check_cannot_save("read_only")
-        # The parent restarts the hub (a card gone read-only stays so until then).
+        # A power cut: the hub starts on the read-only card, finds out and says so again.
+        scene.hub.kill()
+        scene.hub.start()
+        wait_until(
+            lambda: len(scene.pushes("The hub cannot save")) == 2,
+            timeout=60,
+            what="the hub restarted on the read-only card to push the alarm again",
+        )
+        assert scene.storage_state() == "cannot_save"
+        log = httpx.get(f"{scene.url}/api/episodes?room={ROOM}", headers=scene.headers)
+        assert log.status_code == 200 and len(log.json()) == 1, log.text
+        # The parent restarts the Pi: the check at boot repairs the card, which mounts rw.
         assert scene.hub.stop() == 0, scene.hub.output()[-3000:]
         remount_after_fsck(image, card)
         scene.hub.start()
