@@ -7,7 +7,7 @@ import errno
 from datetime import UTC, datetime, timedelta
 
 from hub.config import HubConfig
-from hub.messages import BODY_MAX
+from hub.messages import BODY_MAX, cannot_save, save_banner, saving_again, still_cannot_save
 from hub.monitor.save_alarm import SaveAlarm
 from hub.notify.testing import RecordingSender
 from hub.store.disk_health import SaveHealth
@@ -75,3 +75,13 @@ def test_a_failed_channel_is_tried_again_with_the_newest_words() -> None:
     alarm.look()
     assert [p.message.title for p in sender.sent] == ["The hub cannot save"]
     assert "read-only" in sender.sent[0].message.body
+
+
+def test_every_save_message_fits_a_lock_screen_and_says_what_to_do() -> None:
+    for problem in ("full", "read_only", "io"):
+        for message in (cannot_save(problem), still_cannot_save(problem, 7200)):
+            assert len(message.body) <= BODY_MAX and message.priority == "urgent"
+            assert "check on your baby in person" in message.body
+            assert "SD card" in message.body
+        assert "SD card" in save_banner(problem)
+    assert len(saving_again(timedelta(hours=3)).body) <= BODY_MAX
