@@ -140,3 +140,8 @@ def hub_availability_topic(base: str) -> str:
     status for a room called `hub`.
     """
     return f"{base}/hub/availability"
+
+
+def hub_storage_topic(base: str) -> str:
+    """Retained by the hub: whether it can save (`ok`) or not (`cannot_save`, and why)."""
+    return f"{base}/hub/storage"

@@ -19,6 +19,7 @@ from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout
 from hub.login_lockout import Throttle as Throttle  # where the routes' deps import it from
 from hub.passwords import hasher, verify
 from hub.store.dbfile import connect_private, write_transaction
+from hub.store.disk_health import save_problem
 from mqttlink.well_known_passwords import is_well_known
 
 Clock = Callable[[], datetime]
@@ -361,8 +362,12 @@ class Accounts:
         if row[4] is not None and int(row[4]) <= now:
             return None
         if row[5] is None or now - int(row[5]) >= LAST_USED_EVERY.total_seconds() * 1000:
-            with self._tx() as db:
-                db.execute("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?", (now, row[3]))
+            try:
+                with self._tx() as db:
+                    db.execute("UPDATE api_tokens SET last_used_ms = ? WHERE id = ?", (now, row[3]))
+            except sqlite3.Error as exc:  # a full or read-only disk must not lock anyone out
+                if save_problem(exc) is None:
+                    raise
         return Caregiver(int(row[0]), str(row[1]))
 
     def tokens(self) -> list[TokenInfo]:

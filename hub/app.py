@@ -23,6 +23,7 @@ from hub.discovery import Discovery
 from hub.heartbeat import Heartbeat, judge, read_parts
 from hub.ingest.listener import Clock, Ingest, utc_now
 from hub.monitor.nightly_push import NightlyPushes, paged_names
+from hub.monitor.save_alarm import SaveAlarm
 from hub.monitor.watch import Monitor
 from hub.notify.apprise_sender import ApprisePushSender
 from hub.notify.dispatcher import Dispatcher
@@ -32,8 +33,10 @@ from hub.preferences import Preferences
 from hub.private_logs import keep_secrets_out_of_logs
 from hub.sources.settings import stale_after_s as source_stale_after_s
 from hub.store.database import Store, StoreError
+from hub.store.disk_health import SaveHealth, probe
 from hub.web.body_limit import BodyLimit
 from hub.web.host_check import HostCheck, own_names
+from hub.web.save_guard import SaveGuard
 from hub.web.security_headers import SecurityHeaders, content_security_policy, inline_script_hashes
 from mqttlink.systemd import Watchdog
 from mqttlink.systemd import notify as notify_systemd
@@ -100,6 +103,7 @@ def create_app(
             clock=clock,
             preferences=preferences,
             used_links=UsedLinks(settings.hub.db),
+            save_health=SaveHealth(clock, settings.hub.db),
         )
         app.state.hub = context
         if settings.hub.demo_login:
@@ -115,6 +119,7 @@ def create_app(
         outbox = PushOutbox(settings.hub.db) if ingest else None
         watchdog: Watchdog | None = None
         nightly: NightlyPushes | None = None
+        save_alarm: SaveAlarm | None = None
         if outbox is not None:
             dispatcher = Dispatcher(
                 outbox,
@@ -137,6 +142,20 @@ def create_app(
                 discovery=discovery,
             )
             runner.listener = monitor
+            runner.watch_saving(context.save_health)
+            monitor.unsaved.save_health = context.save_health
+            # Straight to the push services from memory: the outbox is on the failing disk.
+            save_alarm = SaveAlarm(
+                settings,
+                context.save_health,
+                ApprisePushSender(timeout_s=settings.notify.timeout_s),
+                lambda: probe(store.probe_write, settings.hub.db),
+                clock,
+                publish=runner.publish,
+            )
+            save_alarm.use_household(preferences.household())
+            preferences.on_change(save_alarm.use_household)
+            save_alarm.start()
             monitor.use_household(preferences.household())
             preferences.on_change(monitor.use_household)
             context.ingest, context.monitor, context.dispatcher = runner, monitor, dispatcher
@@ -180,6 +199,8 @@ def create_app(
                 context.heartbeat.stop()
             if nightly is not None:
                 nightly.stop()
+            if save_alarm is not None:
+                save_alarm.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:
@@ -212,6 +233,7 @@ def create_app(
     app.include_router(episodes.router)
     pages.install(app)
     # Inside the security headers and the body cap, which wrap the whole app (_Hub).
+    app.add_middleware(SaveGuard)  # changes get 503 while the disk takes no writes
     app.add_middleware(HostCheck, names=own_names(settings))  # DNS rebinding: docs/security.md
 
     docs_page = bytes(

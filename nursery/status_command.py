@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.messages import label
+from hub.messages.storage import status_line
 from hub.notify.push_channels import ChannelReport, channel_reports
 from hub.sources.settings import stale_after_s
 from hub.store.database import Store, StoreError
@@ -95,6 +96,12 @@ def check_hub(settings: Settings, now: datetime) -> list[Line]:
     parts: dict[str, str] = health.get("parts", {})
     listed = ", ".join(f"{name} {state}" for name, state in parts.items())
     lines = [Line("hub", health.get("status") == "ok", f"{url}: {listed}")]
+    storage = health.get("storage") or {}
+    if storage.get("state") == "cannot_save":
+        since = storage.get("since")
+        when = _ago(datetime.fromisoformat(since), now) if since else "a moment ago"
+        words = status_line(str(storage.get("problem") or "io"), when)
+        lines.append(Line("storage", False, words))
     beat = health.get("heartbeat") or {}
     state = beat.get("state", "off")
     if state == "off":

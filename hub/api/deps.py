@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -20,6 +21,7 @@ from hub.notify.dispatcher import Dispatcher
 from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
 from hub.store.database import Store
+from hub.store.disk_health import SaveHealth
 
 
 @dataclass
@@ -40,6 +42,8 @@ class HubContext:
     login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))
     # The push links that already acted (a second tap says "already done").
     used_links: UsedLinks | None = None
+    # Can the hub save? Failing on a full or read-only disk: writes answer 503, a banner shows.
+    save_health: SaveHealth = field(default_factory=lambda: SaveHealth(lambda: datetime.now(UTC)))
 
     def unit(self) -> Unit:
         """°C or °F, as the caregivers chose on the settings page."""

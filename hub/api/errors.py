@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from hub.monitor.alerts import AlertError
 from hub.monitor.watch import UnknownAlert
 from hub.preferences import PreferenceError, UnknownChannel
 from hub.store.database import StoreError
+from hub.store.disk_health import save_problem
 
 log = logging.getLogger("nursery.hub")
 
@@ -36,13 +38,38 @@ async def _sign_in_first(request: Request, exc: SignInRequired) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
 
 
+def _cannot_save(request: Request, exc: Exception) -> Response | None:
+    """A 503 saying the change was not kept, when the disk refused it (full, read-only):
+    the hub's SaveHealth hears of it too, so the alarm goes out."""
+    problem = save_problem(exc) if request.method not in ("GET", "HEAD", "OPTIONS") else None
+    if problem is None:
+        return None  # a read that failed is no save refused
+    health = getattr(getattr(request.app.state, "hub", None), "save_health", None)
+    if health is not None:
+        health.check(exc)
+    log.error("cannot save on %s: %s", request.url.path, exc)
+    return _answer(503, messages.change_refused(problem))
+
+
 async def _store_failed(request: Request, exc: StoreError) -> Response:
+    if (answer := _cannot_save(request, exc)) is not None:
+        return answer
     log.error("database error on %s: %s", request.url.path, exc)
     return _answer(503, "the hub's database is unavailable")
 
 
 async def _episode_log_failed(request: Request, exc: EpisodeStoreError) -> Response:
+    if (answer := _cannot_save(request, exc)) is not None:
+        return answer
     return _answer(503, "the episode log is unavailable")
+
+
+async def _sqlite_failed(request: Request, exc: sqlite3.Error) -> Response:
+    """SQLite's own error out of a route: the disk's fault is a 503, anything else a 500."""
+    if (answer := _cannot_save(request, exc)) is not None:
+        return answer
+    log.error("database error on %s: %s", request.url.path, exc)
+    return _answer(500, "Internal Server Error")
 
 
 async def _episode_invalid(request: Request, exc: EpisodeInvalid) -> Response:
@@ -98,6 +125,7 @@ def install(app: FastAPI) -> None:
     handlers: list[tuple[type[Exception], Handler[Any]]] = [
         (SignInRequired, _sign_in_first),
         (StoreError, _store_failed),
+        (sqlite3.Error, _sqlite_failed),
         (EpisodeStoreError, _episode_log_failed),
         (EpisodeInvalid, _episode_invalid),
         (NotFound, _episode_not_found),

@@ -17,6 +17,7 @@ from hub.api.schemas import (
     HeartbeatOut,
     MqttHealth,
     PartState,
+    StorageOut,
 )
 
 router = APIRouter(tags=["health"])
@@ -54,20 +55,29 @@ def healthz(
     parts = HealthParts(
         mqtt=_state(connected),
         notifications=_state(not failing),
-        database=_state(ctx.ingest is None or ctx.ingest.database_ok),
+        database=_state(
+            (ctx.ingest is None or ctx.ingest.database_ok) and not ctx.save_health.failing
+        ),
         alerts=_state(ctx.monitor is None or ctx.monitor.watching()),
     )
     status = _state(all(part == "ok" for part in parts.model_dump().values()))
     if status == "degraded":
         response.status_code = 503
+    saving = ctx.save_health.state
+    storage = StorageOut(
+        state="ok" if saving.problem is None else "cannot_save",
+        problem=saving.problem,
+        since=saving.since,
+    )
     if caregiver is None:
-        return HealthSummary(status=status, parts=parts, heartbeat=_heartbeat(ctx))
+        return HealthSummary(status=status, parts=parts, heartbeat=_heartbeat(ctx), storage=storage)
     mqtt = ctx.settings.mqtt
     counters = ctx.ingest.counters if ctx.ingest else None
     return Health(
         status=status,
         parts=parts,
         heartbeat=_heartbeat(ctx),
+        storage=storage,
         notifications=DeliveryOut(
             pending=delivery.pending,
             failing=delivery.failing,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
     import jinja2
 
 from dashboard import STATIC_DIR, TEMPLATES_DIR
-from hub.api.deps import ContextDep, PageCaregiverDep
+from hub.api.deps import ContextDep, HubContext, PageCaregiverDep
 from hub.episodes.doctor_card import emergency_text
+from hub.messages.storage import save_banner
 
 MODULES_DIR = STATIC_DIR / "js"
 TEMPLATES = TEMPLATES_DIR
@@ -158,24 +160,38 @@ class StaticAssets(StaticFiles):
         return response
 
 
+def with_save_banner(page: str, ctx: HubContext) -> str:
+    """The page with a banner at the top of its body while the hub cannot save; the page
+    itself stays cached, the banner is added per request."""
+    problem = ctx.save_health.state.problem
+    if problem is None:
+        return page
+    head, found, rest = page.partition("<body")
+    if not found:
+        return page
+    tag, _, body = rest.partition(">")
+    banner = f'<p class="save-banner" role="alert">{html.escape(save_banner(problem))}</p>'
+    return f"{head}<body{tag}>{banner}{body}"
+
+
 def install(app: FastAPI) -> None:
     """Add the dashboard page at /, its assets under /static and /manifest.webmanifest."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard_page(caregiver: PageCaregiverDep) -> HTMLResponse:
-        return HTMLResponse(render("index.html"), headers=NO_CACHE)
+    def dashboard_page(caregiver: PageCaregiverDep, ctx: ContextDep) -> HTMLResponse:
+        return HTMLResponse(with_save_banner(render("index.html"), ctx), headers=NO_CACHE)
 
     @app.get("/episodes", response_class=HTMLResponse, include_in_schema=False)
     def episodes(caregiver: PageCaregiverDep, ctx: ContextDep) -> HTMLResponse:
         """The episode log (health data): only for a signed-in caregiver, who is sent to
         sign in first and back here after."""
         number = ctx.settings.episodes.emergency_number
-        return HTMLResponse(episodes_page(number), headers=NO_CACHE)
+        return HTMLResponse(with_save_banner(episodes_page(number), ctx), headers=NO_CACHE)
 
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
-    def settings_page(caregiver: PageCaregiverDep) -> HTMLResponse:
+    def settings_page(caregiver: PageCaregiverDep, ctx: ContextDep) -> HTMLResponse:
         """Preset, thresholds, °C/°F and your push channels, for a signed-in caregiver."""
-        return HTMLResponse(render("settings.html"), headers=NO_CACHE)
+        return HTMLResponse(with_save_banner(render("settings.html"), ctx), headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

@@ -56,6 +56,18 @@ class HeartbeatOut(BaseModel):
     last_at: datetime | None = Field(None, description="When the last round of pings went out.")
 
 
+class StorageOut(BaseModel):
+    state: Literal["ok", "cannot_save"] = Field(
+        "ok",
+        description="`cannot_save` while the disk under the database takes no writes: "
+        "readings wait on the sensors and in the broker, changes get 503.",
+    )
+    problem: Literal["full", "read_only", "io"] | None = Field(
+        None, description="`full`, `read_only` or `io` (writes fail with an I/O error)."
+    )
+    since: datetime | None = Field(None, description="When the hub first could not save.")
+
+
 class HealthSummary(BaseModel):
     """What /healthz tells anyone: no host, no error text."""
 
@@ -66,6 +78,10 @@ class HealthSummary(BaseModel):
     heartbeat: HeartbeatOut = Field(
         default_factory=lambda: HeartbeatOut(state="off"),
         description="The dead man's switch (notify.heartbeat_urls); not part of `status`.",
+    )
+    storage: StorageOut = Field(
+        default_factory=StorageOut,
+        description="Can the hub save? `cannot_save` also makes `parts.database` degraded.",
     )
 
 

@@ -13,6 +13,7 @@ from contract.topics import (
     check_name,
     command_topic,
     hub_availability_topic,
+    hub_storage_topic,
     reading_topic,
     room_state_topic,
     status_topic,
@@ -191,7 +192,20 @@ class Entities:
                 "state_topic": self.hub_availability,
                 "payload_on": "online",
                 "payload_off": "offline",
-            }
+            },
+            # On while the hub cannot save (a full or read-only SD card): docs/storage.md.
+            "storage": {
+                "p": "binary_sensor",
+                "name": "Cannot save",
+                "device_class": "problem",
+                "state_topic": hub_storage_topic(self._base),
+                "value_template": "{{ 'ON' if value_json.state == 'cannot_save' else 'OFF' }}",
+                "json_attributes_topic": hub_storage_topic(self._base),
+                "json_attributes_template": (
+                    "{{ {'problem': value_json.problem, 'since': value_json.since} | tojson }}"
+                ),
+                "availability": [{"topic": self.hub_availability}],
+            },
         }
 
     def _room_components(self, room: str) -> dict[str, Config]:

@@ -21,6 +21,7 @@ from hub.discovery import Discovery
 from hub.ingest.receipts import Receipts
 from hub.ingest.routing import Batch, Incoming, IngestListener, Router
 from hub.store.database import Received, Store
+from hub.store.disk_health import SaveHealth, SaveState
 from mqttlink.client import QuietClient
 from mqttlink.tls import refused_hint, secure_client, unreachable_hint
 
@@ -49,6 +50,8 @@ class Ingest:
         self._clock = clock
         self._base = settings.mqtt.base_topic
         self.database_ok = True  # the last commit worked (the heartbeat reports it)
+        self.save_health: SaveHealth | None = None  # told of each failed or working commit
+        self._retry = threading.Event()  # wakes a commit waiting to retry (space is back)
         self._availability = hub_availability_topic(self._base)
         self._broker = f"{settings.mqtt.host}:{settings.mqtt.port}"
         self._availability_defended = -math.inf  # monotonic time of the last re-publish
@@ -103,6 +106,17 @@ class Ingest:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def watch_saving(self, health: SaveHealth) -> None:
+        """Share the hub's SaveHealth; set before start(). A write that works elsewhere (the
+        save alarm's probe) wakes a commit waiting to retry."""
+        self.save_health = self._router.save_health = health
+
+        def on_change(state: SaveState) -> None:
+            if state.problem is None:
+                self._retry.set()
+
+        health.observe(on_change)
+
     def start(self) -> None:
         mqtt_settings = self._settings.mqtt
         log.info("connecting to MQTT broker %s:%d", mqtt_settings.host, mqtt_settings.port)
@@ -115,6 +129,7 @@ class Ingest:
     def stop(self) -> None:
         """Store and acknowledge what has arrived, then disconnect."""
         self._stopping.set()
+        self._retry.set()
         self._queue.put(None)
         if self._writer.is_alive():
             self._writer.join(timeout=10)
@@ -281,14 +296,22 @@ class Ingest:
             try:
                 new = self._store.add_readings(batch.readings)
             except Exception as exc:  # a full disk or locked file must not lose the batch
+                # Nothing of the batch is acknowledged while it waits: the broker keeps
+                # what follows, the firmware its outbox (no receipt moves either).
                 self.counters.store_errors += 1
                 self.database_ok = False
+                if self.save_health is not None:
+                    self.save_health.check(exc)
                 log.error("cannot store %d readings (%s); retrying", len(batch.readings), exc)
-                if self._stopping.wait(delay):
+                self._retry.wait(delay)
+                self._retry.clear()
+                if self._stopping.is_set():
                     return  # not acknowledged: the broker redelivers after restart
                 delay = min(delay * 2, 30)
                 continue
             self.database_ok = True
+            if self.save_health is not None:
+                self.save_health.saved()
             self.counters.stored += len(new)
             self.counters.duplicates += len(batch.readings) - len(new)
             now = time.monotonic()

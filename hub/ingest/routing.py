@@ -31,6 +31,7 @@ from hub.ingest.sources import SourceFeed
 from hub.private_logs import printable
 from hub.sources.settings import SourceSettings
 from hub.store.database import Received, Store
+from hub.store.disk_health import SaveHealth
 
 log = logging.getLogger("nursery.hub.ingest")
 
@@ -109,6 +110,7 @@ class Router:
         self.counters = IngestCounters()
         self.listener: IngestListener | None = None
         self.discovery: Discovery | None = None
+        self.save_health: SaveHealth | None = None
         self._topics: dict[str, tuple[str, TopicKind]] = {}
         self._episodes: EpisodeStore | None = None  # opened on the first button press
         self._rejection_window = (-math.inf, 0, 0)  # start, logged, not logged
@@ -125,8 +127,11 @@ class Router:
             self._route(item, batch)
         except ContractError as exc:
             self._reject(item, str(exc))
-        except Exception:  # one bad write must not stop ingest
+        except Exception as exc:  # one bad write must not stop ingest
             self.counters.store_errors += 1
+            if self.save_health is not None and self.save_health.check(exc):
+                log.error("cannot record message on %s (%s)", item.topic[:80], exc)
+                return  # the disk's fault, said once by the save alarm: no traceback
             log.exception("cannot record message on %s", item.topic[:80])
 
     def _parse_topic(self, topic: str) -> tuple[str, TopicKind]:

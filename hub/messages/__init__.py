@@ -79,6 +79,13 @@ from hub.messages.sources import (
     source_accuracy,
     source_name,
 )
+from hub.messages.storage import (
+    cannot_save,
+    change_refused,
+    save_banner,
+    saving_again,
+    still_cannot_save,
+)
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words
@@ -114,6 +121,8 @@ __all__ = [
     "Unit",
     "accuracy_c",
     "accuracy_pct",
+    "cannot_save",
+    "change_refused",
     "episode_problem",
     "escalation",
     "first_page",
@@ -135,12 +144,15 @@ __all__ = [
     "reporting",
     "resolved",
     "room_words",
+    "save_banner",
+    "saving_again",
     "sensor_accuracy",
     "sensor_note",
     "sent_late",
     "silence_hint",
     "source_accuracy",
     "source_name",
+    "still_cannot_save",
     "temperature",
     "temperature_range",
     "temperature_rate",

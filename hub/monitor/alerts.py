@@ -40,6 +40,14 @@ class Plan:
     pushes: list[PushRequest]
 
 
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alert as the dashboard lists it: the incident and its state at that moment."""
+
+    incident: Incident
+    state: str
+
+
 def in_quiet_hours(quiet_hours: str | None, local_now: datetime) -> bool:
     """`22:00-07:00` style windows in local time; a window may wrap past midnight."""
     if not quiet_hours:

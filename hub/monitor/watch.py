@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -16,7 +15,7 @@ from contract.topics import Status
 from hub.conditions import Condition, Finding, Incident
 from hub.config import HubConfig
 from hub.discovery import Discovery
-from hub.monitor.alerts import AlertError, acknowledge, answer_all, plan, snooze
+from hub.monitor.alerts import AlertError, AlertView, acknowledge, answer_all, plan, snooze
 from hub.monitor.confirm import confirmed
 from hub.monitor.paging import Pager, link_signer
 from hub.monitor.publishing import Publish, StatePublisher, alert_state
@@ -25,6 +24,7 @@ from hub.monitor.room_state import RoomStates
 from hub.monitor.rules import FaultSeen, Policy, ReadingSeen, RoomRules, StatusSeen, step
 from hub.monitor.schedule import MAX_SLEEP_S, SILENCE, TICK_S, Clock, Ticker, room_due
 from hub.monitor.source_rooms import SourceRooms
+from hub.monitor.unsaved import UnsavedAlerts
 from hub.notify.outbox import PushOutbox
 from hub.notify.push import Push
 from hub.preferences import Household, Unit
@@ -37,12 +37,6 @@ RECENT = timedelta(hours=24)
 
 class UnknownAlert(NurseryError, LookupError):
     """No alert with that id."""
-
-
-@dataclass(frozen=True, slots=True)
-class AlertView:
-    incident: Incident
-    state: str
 
 
 class Monitor:
@@ -79,6 +73,7 @@ class Monitor:
         self._open: dict[str, dict[Condition, Incident]] = {}
         self._last_reading: dict[str, datetime] = {}
         self._active_at: dict[str, dict[Condition, datetime]] = {}
+        self.unsaved = UnsavedAlerts()  # alerts a full or read-only disk refused
         self._ticker = Ticker(self._lock, clock, self._next_due, self.tick)
 
     # --- lifecycle ------------------------------------------------------------------
@@ -284,7 +279,14 @@ class Monitor:
             now,
             now.astimezone(),
         )
-        saved = {i.condition: i for i in self._save(decided.changed)} if decided.changed else {}
+        try:
+            saved = {i.condition: i for i in self._save(decided.changed)} if decided.changed else {}
+        except Exception as exc:  # a full or read-only disk: the save alarm speaks for it
+            if not self.unsaved.refused(room, exc, now):
+                raise
+            self._publish_state(room, now)  # MQTT needs no disk: automations still see it
+            return
+        self.unsaved.saved(room)
         if decided.pushes:
             self._pager.send(
                 [(p, saved.get(p.incident.condition, p.incident)) for p in decided.pushes],
@@ -389,12 +391,6 @@ class Monitor:
         return [AlertView(i, i.state(now)) for i in incidents]
 
 
-def _log_answer(incident: Incident) -> None:
-    log.info(
-        "alert %s (%s in %s) %s via %s",
-        incident.id,
-        incident.condition,
-        incident.room,
-        "snoozed" if incident.snoozed_until else "acknowledged",
-        incident.acked_via,
-    )
+def _log_answer(i: Incident) -> None:
+    answer = "snoozed" if i.snoozed_until else "acknowledged"
+    log.info("alert %s (%s in %s) %s via %s", i.id, i.condition, i.room, answer, i.acked_via)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from hub.store.dbfile import connect_private, connect_read_only
@@ -104,3 +105,13 @@ class Store(Readings, Rollups, Incidents, RoomTable):
             value = secrets.token_urlsafe(32)
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, value))
             return value
+
+    def probe_write(self) -> None:
+        """One tiny committed write, to learn whether the disk takes writes again (the
+        save alarm's probe); raises sqlite3.Error or OSError when it does not."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('save-probe', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(int(time.time())),),
+            )

@@ -30,7 +30,14 @@ def create_private(path: Path) -> None:
         pass  # perhaps open in SQLite already: do not touch its descriptors
     else:
         os.close(fd)  # a new file: no lock on it to lose
-    path.chmod(0o600)
+    _make_private(path)
+
+
+def _make_private(path: Path) -> None:
+    """chmod 0600 only when needed: on a card gone read-only a chmod fails, and reading
+    the history (the dashboard while the hub cannot save) must still work."""
+    if path.stat().st_mode & 0o777 != 0o600:
+        path.chmod(0o600)
 
 
 def connect_private(path: Path) -> sqlite3.Connection:
@@ -46,7 +53,7 @@ def connect_private(path: Path) -> sqlite3.Connection:
     for suffix in ("-wal", "-shm") if on_disk else ():
         side = Path(f"{path}{suffix}")
         if side.exists():
-            side.chmod(0o600)
+            _make_private(side)
     return db
 
 

@@ -208,4 +208,6 @@ def migrate(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
     for _number, step in MIGRATIONS:
         _transaction(db, step)
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    # Only when it changes: a current file must open without a write (a full SD card).
+    if int(db.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -52,6 +52,7 @@ def test_healthz_shows_details_only_with_a_token(
         "status": "degraded",
         "parts": parts,
         "heartbeat": {"state": "off", "last_at": None},
+        "storage": {"state": "ok", "problem": None, "since": None},
     }
     assert PUSH_HOST not in stranger.text and str(broker.port) not in stranger.text
 

@@ -518,7 +518,7 @@ def test_unique_ids_survive_a_restart_and_differ_between_rooms_and_bases() -> No
     again = everything(Discovery(make_settings(), Recorder()), ["nursery", "kids"])
     assert first == again
     ids = [c["unique_id"] for p in first.values() for c in p["cmps"].values()]
-    assert len(ids) == len(set(ids)) == 21
+    assert len(ids) == len(set(ids)) == 22
     other_base = Settings(mqtt={"base_topic": "home/upstairs"})
     other = Discovery(other_base, Recorder())
     assert other.device_id("nursery") == "nursery_monitor_home_upstairs_nursery"
