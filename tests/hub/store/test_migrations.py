@@ -160,11 +160,22 @@ def test_a_file_from_a_newer_hub_is_refused_and_left_alone(part: str, tmp_path: 
     assert version(path) == newer
 
 
-def test_nursery_hub_refuses_a_newer_database_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command", [("hub",), ("adduser", "sam"), ("token", "--list")], ids=["hub", "adduser", "token"]
+)
+def test_nursery_commands_refuse_a_newer_database_in_one_line(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
     path = tmp_path / "hub.db"
     newer = newer_file(path)
-    ran = nursery(tmp_path, "hub", NURSERY_HUB__DB=str(path), NURSERY_HUB__HTTP_PORT="9")
-    assert ran.returncode != 0
+    ran = nursery(
+        tmp_path,
+        *command,
+        input="a long enough password\n",
+        NURSERY_HUB__DB=str(path),
+        NURSERY_HUB__HTTP_PORT="9",
+    )
+    assert ran.returncode == 1
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1, ran.stderr
     assert f"schema version {newer}, newer than this nursery-monitor's {SCHEMA_VERSION}" in lines[0]
