@@ -180,3 +180,13 @@ def test_nursery_commands_refuse_a_newer_database_in_one_line(
     assert len(lines) == 1, ran.stderr
     assert f"schema version {newer}, newer than this nursery-monitor's {SCHEMA_VERSION}" in lines[0]
     assert version(path) == newer
+
+
+def test_nursery_status_names_a_newer_database_instead_of_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    newer = newer_file(path)
+    ran = nursery(tmp_path, "status", NURSERY_HUB__DB=str(path), NURSERY_HUB__HTTP_PORT="9")
+    assert ran.returncode == 1
+    (database,) = [row for row in ran.stdout.splitlines() if row.startswith("database ")]
+    assert "BAD" in database
+    assert f"schema version {newer}, newer than this nursery-monitor's {SCHEMA_VERSION}" in database
