@@ -30,6 +30,7 @@ KNOWN = {
     "alert_latency": "alert latency",
     "footprint": "footprint",
     "history": "history",
+    "sd_wear": "SD wear",
 }
 NOT_BENCHMARKS = {"report"}
 COLUMNS = ("benchmark", "what", "figure", "reference", "ratio", "target", "verdict")

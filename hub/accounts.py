@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contract.errors import NurseryError
-from hub.login_lockout import LOCKOUT_SCHEMA, LockPolicy, LoginLockout
+from hub.login_lockout import LockPolicy, LoginLockout
 from hub.login_lockout import Throttle as Throttle  # where the routes' deps import it from
 from hub.passwords import hasher, verify
 from hub.store.dbfile import connect_private, write_transaction
 from hub.store.disk_health import save_problem
+from hub.store.migrations import migrate
 from mqttlink.well_known_passwords import is_well_known
 
 Clock = Callable[[], datetime]
@@ -30,34 +31,6 @@ TOKEN_PREFIX = "nm_"  # noqa: S105  # marks our tokens, not a secret
 # A token's "last used" is written at most this often: not a write per API request.
 LAST_USED_EVERY = timedelta(minutes=1)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 '._-]{0,39}$")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS caregivers (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    password_hash TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    last_login_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id_hash TEXT PRIMARY KEY,
-    caregiver_id INTEGER NOT NULL REFERENCES caregivers(id) ON DELETE CASCADE,
-    csrf TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    expires_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    id INTEGER PRIMARY KEY,
-    caregiver_id INTEGER NOT NULL REFERENCES caregivers(id) ON DELETE CASCADE,
-    token_hash TEXT NOT NULL UNIQUE,
-    label TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    last_used_ms INTEGER,
-    expires_ms INTEGER
-);
-"""
-# Columns added since a database was made: SQLite keeps an old file's tables as they were.
-_ADDED_COLUMNS = {"api_tokens": (("expires_ms", "INTEGER"),)}
 
 
 class AccountError(NurseryError, ValueError):
@@ -166,20 +139,8 @@ class Accounts:
         self._lock = threading.Lock()
         self._db = connect_private(path)
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA + LOCKOUT_SCHEMA)
-        self._add_missing_columns()
+        migrate(self._db)  # the tables (all of the file's), made or upgraded first
         self._dummy_hash: str | None = None
-
-    def _add_missing_columns(self) -> None:
-        """Upgrade an older hub's file in place, keeping its caregivers and tokens. Guarded by
-        each column's presence, not PRAGMA user_version (the store's schema number lives
-        there), in one transaction: the hub and a `nursery` command may open it together."""
-        with self._tx() as db:
-            for table, columns in _ADDED_COLUMNS.items():
-                have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                for column, kind in columns:
-                    if column not in have:
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:

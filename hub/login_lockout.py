@@ -10,16 +10,11 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-LOCKOUT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS login_failures (
-    name_digest TEXT NOT NULL,
-    address TEXT NOT NULL,
-    failures INTEGER NOT NULL,
-    last_ms INTEGER NOT NULL,
-    locked_until_ms INTEGER,
-    PRIMARY KEY (name_digest, address)
-) WITHOUT ROWID;
-"""
+from hub.store.schema import LOCKOUT_TABLES
+
+# Its table is made with all the others (hub/store/schema.py); a bare test database
+# takes it from there.
+LOCKOUT_SCHEMA = LOCKOUT_TABLES
 
 # A lock is at most this many times the first one (15 min -> 4 h with the defaults).
 CAP_FACTOR = 16

@@ -19,6 +19,7 @@ from contract.errors import NurseryError
 from hub import messages
 from hub.notify.redaction import redact_url
 from hub.store.dbfile import connect_private, write_transaction
+from hub.store.migrations import migrate
 from mqttlink.rules_settings import PRESETS, RulesSettings, threshold_conflict
 
 Unit = Literal["C", "F"]
@@ -26,17 +27,6 @@ UNITS: tuple[Unit, ...] = ("C", "F")
 THRESHOLDS = ("cold_below_c", "cool_below_c", "warm_above_c", "hot_above_c")
 EDITABLE = ("unit", "preset", *THRESHOLDS)
 MAX_CHANNELS = 10
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS caregiver_channels (
-    id INTEGER PRIMARY KEY,
-    caregiver_id INTEGER NOT NULL,
-    label TEXT NOT NULL,
-    url TEXT NOT NULL,
-    UNIQUE (caregiver_id, url)
-);
-"""
 
 
 class PreferenceError(NurseryError, ValueError):
@@ -163,7 +153,7 @@ class Preferences:
         self._caregiver_order = caregiver_order
         self._lock = threading.Lock()
         self._db = connect_private(path)
-        self._db.executescript(_SCHEMA)
+        migrate(self._db)
         self._listeners: list[Callable[[Household], None]] = []
         self._household = self._load()
 

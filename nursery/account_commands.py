@@ -9,7 +9,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from hub.accounts import AccountError, Accounts, TokenInfo
+from hub.store.records import StoreError
 from nursery.config import Settings
+
+
+def _open(settings: Settings, command: str) -> Accounts:
+    """The accounts in the hub's database, or one line and exit 1 when the file cannot be
+    used (a newer hub's, say, which this version must not change)."""
+    try:
+        return Accounts(settings.hub.db)
+    except StoreError as exc:
+        print(f"nursery {command}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _read_password(stdin: TextIO, name: str) -> str:
@@ -30,7 +41,7 @@ def add_user(settings: Settings, name: str, stdin: TextIO = sys.stdin) -> int:
     """Add a caregiver, or set a new password when `name` exists (which also lifts its
     locks and ends its sessions and API tokens). Exit code 0 on success, 1 with one line
     on stderr otherwise."""
-    accounts = Accounts(settings.hub.db)
+    accounts = _open(settings, "adduser")
     try:
         password = _read_password(stdin, name)
         existing = accounts.find(name)
@@ -60,7 +71,7 @@ def _when(moment: datetime | None, never: str = "never") -> str:
 def new_token(settings: Settings, name: str, label: str, expires_days: int | None = None) -> int:
     """Print a new API token for caregiver `name` on stdout (shown once; only its hash is
     kept), and on stderr which id `--revoke` takes and when it expires."""
-    accounts = Accounts(settings.hub.db)
+    accounts = _open(settings, "token")
     valid_for = timedelta(days=expires_days) if expires_days is not None else None
     try:
         token, info = accounts.make_token(name, label, valid_for)
@@ -100,7 +111,7 @@ def _rows(tokens: list[TokenInfo], now: datetime) -> list[tuple[str, ...]]:
 
 def list_tokens(settings: Settings) -> int:
     """`nursery token --list`: every API token, one a line, never the secret."""
-    accounts = Accounts(settings.hub.db)
+    accounts = _open(settings, "token")
     try:
         tokens = accounts.tokens()
     finally:
@@ -119,7 +130,7 @@ def list_tokens(settings: Settings) -> int:
 
 def revoke_token(settings: Settings, token_id: int) -> int:
     """`nursery token --revoke ID`: that token stops working at once."""
-    accounts = Accounts(settings.hub.db)
+    accounts = _open(settings, "token")
     try:
         info = accounts.revoke_token(token_id)
     except AccountError as exc:

@@ -9,7 +9,7 @@ import queue
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +22,9 @@ from hub.notify.push_channels import ChannelReport, channel_reports
 from hub.sources.settings import stale_after_s
 from hub.store.database import Store, StoreError
 from hub.store.dbfile import connect_read_only
+from hub.store.records import to_ms
 from hub.store.rooms import RoomSummary, room_summaries
+from hub.store.sd_wear import BYTES_PER_READING, bytes_a_day, readings_since
 from mqttlink.settings import MqttSettings
 from mqttlink.tls import MqttTlsError, secure_client
 from nursery.config import Settings
@@ -174,11 +176,24 @@ def check_database(settings: Settings, now: datetime) -> list[Line]:
         db = connect_read_only(settings.hub.db)
         try:
             lines += channel_lines(channel_reports(db), now)
+            lines.append(sd_wear_line(readings_since(db, to_ms(now - timedelta(days=1)))))
         finally:
             db.close()
     except Exception as exc:  # an outbox table not made yet: say so, carry on
         lines.append(Line("push", False, f"cannot read the push outbox ({exc})"))
     return lines
+
+
+def sd_wear_line(readings: int) -> Line:
+    """The card's writes a day at the last day's pace: the hub's bytes a reading, as
+    bench/sd_wear.py measured them (database and WAL; logs not counted), × readings."""
+    return Line(
+        "sd card",
+        True,
+        f"about {bytes_a_day(readings) / 1e6:.0f} MB a day written: {readings:,} readings in "
+        f"the last 24 h × {BYTES_PER_READING / 1000:.0f} kB each (bench/sd_wear.py; logs "
+        "not counted)",
+    )
 
 
 def render(lines: Iterable[Line]) -> tuple[str, bool]:

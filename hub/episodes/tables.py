@@ -1,4 +1,4 @@
-"""The episode tables in the hub's SQLite file: their schema, and an episode to a row and back."""
+"""The episode tables' rows: an episode to a row and back (their schema: hub/store/schema.py)."""
 
 from __future__ import annotations
 
@@ -16,54 +16,8 @@ from hub.episodes.model import (
     Timing,
     WakeState,
 )
+from hub.store.migrations import migrate
 from hub.store.records import from_ms, opt_dt, to_ms
-
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS episodes (
-    id INTEGER PRIMARY KEY,
-    room TEXT NOT NULL,
-    started_at_ms INTEGER NOT NULL,
-    ended_at_ms INTEGER,
-    timed INTEGER NOT NULL,
-    limbs TEXT NOT NULL DEFAULT '',
-    alert INTEGER,
-    state TEXT,
-    cluster INTEGER NOT NULL DEFAULT 0,
-    jerks INTEGER,
-    fever INTEGER NOT NULL DEFAULT 0,
-    fever_c REAL,
-    vomiting INTEGER NOT NULL DEFAULT 0,
-    poor_feeding INTEGER NOT NULL DEFAULT 0,
-    notes TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL,
-    created_by INTEGER,
-    created_at_ms INTEGER NOT NULL,
-    updated_by INTEGER,
-    updated_at_ms INTEGER NOT NULL,
-    deleted_at_ms INTEGER,
-    snap_reading_at_ms INTEGER,
-    snap_temperature_c REAL,
-    snap_humidity_pct REAL,
-    snap_lowest_c REAL,
-    snap_trend_c_per_h REAL,
-    snap_minutes_below_cold REAL,
-    snap_cold_below_c REAL,
-    snap_cold_alert_open INTEGER,
-    snap_readings INTEGER,
-    floppy INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS episodes_by_start ON episodes (started_at_ms);
-CREATE UNIQUE INDEX IF NOT EXISTS one_running_episode_per_room ON episodes (room)
-    WHERE timed = 1 AND ended_at_ms IS NULL AND deleted_at_ms IS NULL;
-CREATE TABLE IF NOT EXISTS episode_events (
-    event_id TEXT PRIMARY KEY,
-    room TEXT NOT NULL,
-    action TEXT NOT NULL,
-    received_at_ms INTEGER NOT NULL,
-    episode_id INTEGER,
-    outcome TEXT NOT NULL
-);
-"""
 
 _COLUMNS: Final = (
     "id, room, started_at_ms, ended_at_ms, timed, limbs, alert, state, cluster, jerks, fever,"
@@ -107,10 +61,6 @@ UPDATE: Final = (
     f"UPDATE episodes SET {', '.join(c + ' = ?' for c in _WRITTEN)},"  # noqa: S608
     " updated_by = ?, updated_at_ms = ? WHERE id = ?"
 )
-
-_NAMES: Final = ("episodes", "episode_events", "one_running_episode_per_room")
-# Columns added after the first release, for logs created before them (name, definition).
-_ADDED_COLUMNS: Final = (("floppy", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 def _opt_bool(value: object) -> bool | None:
@@ -213,16 +163,6 @@ def episode_from_row(row: Sequence[Any]) -> Episode:
 
 
 def open_tables(db: sqlite3.Connection) -> None:
-    """Create the tables when missing (each request opens its own connection, so only
-    then), and give a log written before a column existed that column, with its default
-    (nothing is rewritten: an old episode simply was not floppy as far as the log knows)."""
-    have = {
-        str(row[0])
-        for row in db.execute("SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)", _NAMES)
-    }
-    if have != set(_NAMES):
-        db.executescript(SCHEMA)
-    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(episodes)")}
-    for name, ddl in _ADDED_COLUMNS:
-        if name not in columns:
-            db.execute(f"ALTER TABLE episodes ADD COLUMN {name} {ddl}")
+    """The tables made or upgraded (all of the file's, by the one runner) before a request's
+    own connection uses them: one query when the file is already current."""
+    migrate(db)

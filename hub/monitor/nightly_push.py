@@ -21,6 +21,7 @@ from hub.preferences import Household
 from hub.sources.settings import stale_after_s as source_stale_s
 from hub.store.database import Store, from_ms
 from hub.store.dbfile import connect_private, write_transaction
+from hub.store.migrations import migrate
 
 log = logging.getLogger("nursery.hub.nightly")
 
@@ -28,7 +29,6 @@ Clock = Callable[[], datetime]
 MAX_SLEEP_S = 60.0
 BUCKET_MS = 10_000  # the night's readings, averaged per 10 s: bounded work at any interval
 _SILENCE = {Condition.OFFLINE, Condition.NO_DATA}
-_SCHEMA = "CREATE TABLE IF NOT EXISTS nightly_sent (kind TEXT PRIMARY KEY, day TEXT NOT NULL)"
 
 
 class _Caregiver(Protocol):
@@ -79,7 +79,7 @@ class NightlyPushes:
         if not self.enabled:
             return
         self._db = connect_private(self._settings.hub.db)
-        self._db.execute(_SCHEMA)
+        migrate(self._db)
         self._round()
         self._thread.start()
 

@@ -17,33 +17,11 @@ from hub.messages import PRIORITIES, Message, Priority
 from hub.notify.push import Action, Committed, NewPush, OutboxError, Push
 from hub.store.database import from_ms, to_ms
 from hub.store.dbfile import create_private
+from hub.store.migrations import migrate
 
 log = logging.getLogger("nursery.hub.notify")
 
 HOUR = timedelta(hours=1)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pushes (
-    id INTEGER PRIMARY KEY,
-    created_at_ms INTEGER NOT NULL,
-    url TEXT NOT NULL,
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    priority TEXT NOT NULL CHECK (priority IN ('low', 'default', 'high', 'urgent')),
-    tags TEXT NOT NULL,
-    actions TEXT NOT NULL,
-    incident_id INTEGER,
-    bypass_rate_limit INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_ms INTEGER NOT NULL,
-    sent_at_ms INTEGER,
-    last_error TEXT,
-    last_error_at_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS pushes_pending ON pushes (url, id) WHERE sent_at_ms IS NULL;
-CREATE INDEX IF NOT EXISTS pushes_due ON pushes (next_attempt_ms) WHERE sent_at_ms IS NULL;
-CREATE INDEX IF NOT EXISTS pushes_sent ON pushes (url, sent_at_ms) WHERE sent_at_ms IS NOT NULL;
-"""
 
 
 _INSERT_PUSH = (
@@ -106,7 +84,7 @@ class PushOutbox:
             self._wal = str(mode).lower() == "wal"
             # Without WAL (a file system that cannot share memory) every commit syncs.
             self._db.execute(f"PRAGMA synchronous={'NORMAL' if self._wal else 'FULL'}")
-            self._db.executescript(_SCHEMA)
+            migrate(self._db)  # the tables (all of the file's), made or upgraded first
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot open the push outbox in {self.path}: {exc}") from exc
 

@@ -8,15 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hub.store.dbfile import connect_private, write_transaction
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS used_links (
-    link_hash TEXT PRIMARY KEY,
-    incident_id INTEGER NOT NULL,
-    used_at_ms INTEGER NOT NULL,
-    expires INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
+from hub.store.migrations import migrate
 
 
 def _hash(signature: str) -> str:
@@ -29,7 +21,7 @@ class UsedLinks:
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         self._db = connect_private(path)
-        self._db.executescript(_SCHEMA)
+        migrate(self._db)
 
     def close(self) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hub.store.dbfile import connect_private, connect_read_only
 from hub.store.incidents import Incidents
-from hub.store.migrations import SCHEMA_VERSION, migrate
+from hub.store.migrations import SCHEMA_VERSION, check_not_newer, migrate
 from hub.store.readings import Readings
 from hub.store.records import (
     HOUR_MS,
@@ -76,6 +76,13 @@ class Store(Readings, Rollups, Incidents, RoomTable):
             try:
                 self._db = connect_read_only(self.path)
             except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot read database {self.path}: {exc}") from exc
+            try:
+                check_not_newer(self._db)  # a newer hub's tables may mean something else
+            except (StoreError, sqlite3.Error) as exc:
+                self._db.close()
+                if isinstance(exc, StoreError):
+                    raise
                 raise StoreError(f"cannot read database {self.path}: {exc}") from exc
             return
         try:

@@ -1,5 +1,5 @@
-"""The store's schema and its numbered migrations: a file an earlier hub made is upgraded
-in place when the hub opens it."""
+"""One runner for every table's numbered migrations on PRAGMA user_version: a file an
+earlier hub made is upgraded in place, first, and one from a newer hub is refused."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Final
 
 from hub.store.receipts import contiguous_from
-from hub.store.records import HOUR_MS, hour_of
+from hub.store.records import HOUR_MS, NewerDatabase, hour_of
 from hub.store.rollups import BUCKET_COLUMNS
+from hub.store.schema import SCHEMA
 
 log = logging.getLogger("nursery.hub.store")
 
@@ -20,79 +21,6 @@ log = logging.getLogger("nursery.hub.store")
 BACKFILL_STEP_HOURS = 30 * 24
 BACKFILL_LOG_READINGS = 100_000
 _ROLLUP_MARK = "rollup.hourly"
-
-# The tables as this version creates them; a table an older hub made keeps its columns
-# until a migration below adds the missing ones.
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS rooms (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    status TEXT CHECK (status IN ('online', 'offline')),
-    status_at_ms INTEGER,
-    last_seen_ms INTEGER,
-    fault_at_ms INTEGER,
-    fault_error TEXT,
-    fault_count INTEGER,
-    health_json TEXT,
-    health_at_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS boots (
-    id INTEGER PRIMARY KEY,
-    room_id INTEGER NOT NULL REFERENCES rooms(id),
-    boot_id TEXT NOT NULL,
-    contiguous_seq INTEGER NOT NULL DEFAULT -1,
-    UNIQUE (room_id, boot_id)
-);
-CREATE TABLE IF NOT EXISTS readings (
-    boot INTEGER NOT NULL REFERENCES boots(id),
-    seq INTEGER NOT NULL,
-    room_id INTEGER NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    received_ms INTEGER NOT NULL,
-    temperature_c REAL NOT NULL,
-    humidity_pct REAL NOT NULL,
-    PRIMARY KEY (boot, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_by_room_time ON readings (room_id, ts_ms);
-CREATE TABLE IF NOT EXISTS hourly (
-    room_id INTEGER NOT NULL REFERENCES rooms(id),
-    hour_ms INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    temperature_sum REAL NOT NULL,
-    temperature_min REAL NOT NULL,
-    temperature_max REAL NOT NULL,
-    humidity_sum REAL NOT NULL,
-    humidity_min REAL NOT NULL,
-    humidity_max REAL NOT NULL,
-    PRIMARY KEY (room_id, hour_ms)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY,
-    room TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    opened_at_ms INTEGER NOT NULL,
-    since_ms INTEGER NOT NULL,
-    value REAL,
-    threshold REAL,
-    worst REAL,
-    minutes_to_cold REAL,
-    notified_at_ms INTEGER,
-    last_push_at_ms INTEGER,
-    repeats INTEGER NOT NULL DEFAULT 0,
-    escalated_at_ms INTEGER,
-    acked_at_ms INTEGER,
-    acked_by TEXT,
-    acked_via TEXT,
-    rearm_from REAL,
-    snoozed_until_ms INTEGER,
-    held INTEGER NOT NULL DEFAULT 0,
-    resolved_at_ms INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_incident_per_condition
-    ON incidents (room, condition) WHERE resolved_at_ms IS NULL;
-CREATE INDEX IF NOT EXISTS incidents_by_time ON incidents (opened_at_ms);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 _BACKFILL_HOURS = (
     "INSERT INTO hourly (room_id, hour_ms, count, temperature_sum, temperature_min,"  # noqa: S608
@@ -191,23 +119,76 @@ def _rebuild_rollups(db: sqlite3.Connection) -> None:
     )
 
 
-# After version 1 (the first release's tables), in order; the file's user_version ends at
-# the last number. Each step looks at the file itself (a column, a mark) rather than at
-# user_version, so a half-upgraded file, or one with a column dropped by hand, still comes
-# right; a step with nothing to do costs a query.
+def add_module_columns(db: sqlite3.Connection) -> None:
+    """4: the tables other parts used to create themselves when they opened the file (they
+    are in SCHEMA now), with the columns they added to an older hub's tables in place."""
+    added = {
+        "api_tokens": (("expires_ms", "INTEGER"),),
+        "episodes": (("floppy", "INTEGER NOT NULL DEFAULT 0"),),
+    }
+    for table, columns in added.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for column, kind in columns:
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+# After version 1 (the first release's tables), in order: (number, step). A file's
+# user_version is the last step done; a step runs once, in a transaction of its own that
+# also writes its number. Steps still look at the file itself (a column, a mark) so that
+# one run on a file whose number is wrong (a hand-made copy) does no harm. A new table or
+# column is a new step at the end, never an edit of a step already released.
 MIGRATIONS: Final[tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...]] = (
     (2, add_receipt_columns),
     (3, backfill_rollups),
+    (4, add_module_columns),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
 
+def user_version(db: sqlite3.Connection) -> int:
+    """The number of the last migration done on the file (0 for a new one)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_not_newer(db: sqlite3.Connection) -> int:
+    """The file's schema version; NewerDatabase when a newer hub wrote it, which this
+    code would misread or damage."""
+    version = user_version(db)
+    if version > SCHEMA_VERSION:
+        row = db.execute("PRAGMA database_list").fetchone()
+        raise NewerDatabase(
+            str(row[2]) if row and row[2] else "the database", version, SCHEMA_VERSION
+        )
+    return version
+
+
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring an open store file up to SCHEMA_VERSION: the missing tables first, then each
-    migration in a transaction of its own. Raises sqlite3.Error."""
-    db.executescript(SCHEMA)
-    for _number, step in MIGRATIONS:
-        _transaction(db, step)
-    # Only when it changes: a current file must open without a write (a full SD card).
-    if int(db.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    """Bring an open file up to SCHEMA_VERSION before anything uses it. Every part of the
+    hub that opens the file calls it, so whichever opens first does the work, once: each
+    step re-reads user_version inside its write transaction, and a later opener sees the
+    number and returns after one query. Raises NewerDatabase, sqlite3.Error."""
+    if check_not_newer(db) == SCHEMA_VERSION:
+        return
+    _transaction(db, _create_tables)
+    for number, step in MIGRATIONS:
+        _transaction(db, _numbered(number, step))
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    """The tables a file lacks, as this version makes them (IF NOT EXISTS)."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _numbered(
+    number: int, step: Callable[[sqlite3.Connection], None]
+) -> Callable[[sqlite3.Connection], None]:
+    def run(db: sqlite3.Connection) -> None:
+        if user_version(db) >= number:  # another connection did it while we waited
+            return
+        step(db)
+        db.execute(f"PRAGMA user_version={number}")
+
+    return run

@@ -38,6 +38,18 @@ class StoreError(NurseryError):
     """The database cannot be opened or used; the message says which file and why."""
 
 
+class NewerDatabase(StoreError):
+    """The file was written by a newer hub than this one: refused, in one line naming both
+    schema versions, rather than misread or damaged."""
+
+    def __init__(self, path: str, version: int, supported: int) -> None:
+        self.version, self.supported = version, supported
+        super().__init__(
+            f"{path} has schema version {version}, newer than this nursery-monitor's "
+            f"{supported}: update nursery-monitor, or restore a backup made by this version"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class StoredReading:
     ts: datetime

@@ -348,6 +348,7 @@ def test_an_older_database_gets_its_marks_counted_once(tmp_path: Path) -> None:
         store.add_readings([stored(ROOM, boot, n) for n in (0, 1, 2, 4)])
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE boots DROP COLUMN contiguous_seq")  # as the schema was
+    db.execute("PRAGMA user_version = 1")  # before receipts
     db.commit()
     db.close()
     with Store(path) as store:

@@ -7,10 +7,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from contract.messages import ReadingMessage, new_boot_id
+from hub.store.database import Received, Store
+from hub.store.sd_wear import BYTES_PER_READING
 from nursery.config import Settings
 from tests.support import (
     Mosquitto,
@@ -176,3 +180,29 @@ def test_healthz_is_503_with_the_same_body_when_degraded_and_livez_stays_200(
     # Alive all the same: a restart would not bring the broker back.
     live = httpx.get(hub.url + "/livez", timeout=5)
     assert live.status_code == 200 and live.json() == {"alive": True}
+
+
+def test_status_says_what_the_sd_card_takes_a_day_at_the_last_days_pace(tmp_path: Path) -> None:
+    """A day of one room at the default interval (8,640 readings), two days old readings
+    not counted: the estimate is those readings × the bytes bench/sd_wear.py measured."""
+    settings = hub_settings(tmp_path, free_port(), "sdwear")
+    now = datetime.now(UTC)
+    boot, old = new_boot_id(), new_boot_id()
+    day = [
+        Received(
+            ReadingMessage("nursery", boot, n, now - timedelta(seconds=10 * n), 19.0, 50.0), now
+        )
+        for n in range(8640 - 1, -1, -1)
+    ]
+    before = [
+        Received(
+            ReadingMessage("nursery", old, n, now - timedelta(days=2, seconds=n), 19.0, 50.0), now
+        )
+        for n in range(500)
+    ]
+    with Store(settings.hub.db) as store:
+        store.add_readings(before + day)
+    written = line(status(settings).stdout, "sd card")
+    expected_mb = round(8640 * BYTES_PER_READING / 1e6)
+    assert f"about {expected_mb} MB a day written: 8,640 readings in the last 24 h" in written
+    assert f"× {BYTES_PER_READING / 1000:.0f} kB each" in written

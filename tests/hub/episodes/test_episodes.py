@@ -404,6 +404,7 @@ def test_a_log_from_before_the_floppy_question_opens_and_keeps_its_episodes(
         first = fresh.add(NewEpisode(before), None, lambda _others: before, NOW)
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE episodes DROP COLUMN floppy")  # as an older hub created it
+    db.execute("PRAGMA user_version = 3")  # and numbered it
     db.commit()
     db.close()
     with EpisodeStore(path) as reopened:
