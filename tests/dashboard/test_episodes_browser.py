@@ -319,6 +319,7 @@ def test_the_report_reads_at_phone_width_without_cut_columns(
     page.locator("#r-page").click()
     row = page.locator(".episodes-table tbody tr")
     expect(row).to_have_count(1)
+    page.wait_for_load_state("load")  # its stylesheet applied: measured as a parent sees it
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     cells = row.locator("th, td")
     expect(cells).to_have_count(12)
