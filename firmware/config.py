@@ -13,10 +13,9 @@ from pydantic import (
 )
 from pydantic import field_validator as _field_validator
 
-from contract.topics import ContractError, check_name
 from firmware.sensors.i2c import I2C_GPIOS, I2C_MIN_READ_SPACING_S, I2C_PARTS, address_text
 from mqttlink.rules_settings import RulesSettings
-from mqttlink.settings import MqttSettings, Section
+from mqttlink.settings import MqttSettings, Section, room_setting
 
 DHT_MIN_INTERVAL_S = 2.0
 # The shortest interval each real sensor can be read at (a simulated one: any).
@@ -163,10 +162,7 @@ class FirmwareSettings(Section):
     @_field_validator("room")
     @classmethod
     def _room(cls, value: str) -> str:
-        try:
-            return check_name("room", value)
-        except ContractError as exc:
-            raise ValueError(str(exc)) from exc
+        return room_setting(value)
 
     @_field_validator("i2c_address", mode="before")
     @classmethod

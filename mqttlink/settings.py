@@ -15,7 +15,7 @@ from pydantic import (
 from pydantic import field_validator as _field_validator
 
 from contract.errors import NurseryError
-from contract.topics import ContractError, check_base_topic
+from contract.topics import ContractError, check_base_topic, check_name
 from mqttlink.tls import MqttTlsError, load_ca, load_client_cert, tls_context
 from mqttlink.well_known_passwords import is_well_known
 
@@ -26,6 +26,15 @@ class SettingsError(NurseryError):
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def room_setting(value: str) -> str:
+    """A room name from the settings, checked as the MQTT contract checks it (ValueError,
+    for a validator: pydantic names the key)."""
+    try:
+        return check_name("room", value)
+    except ContractError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 class MqttSettings(Section):

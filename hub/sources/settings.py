@@ -8,8 +8,7 @@ from typing import Final, Literal
 from pydantic import Field, ValidationInfo
 from pydantic import field_validator as _field_validator
 
-from contract.topics import ContractError, check_name
-from mqttlink.settings import Section
+from mqttlink.settings import Section, room_setting
 
 SourceKind = Literal["zigbee2mqtt", "esphome", "shelly", "tasmota"]
 KINDS: Final[tuple[SourceKind, ...]] = ("zigbee2mqtt", "esphome", "shelly", "tasmota")
@@ -76,10 +75,7 @@ class SourceSettings(Section):
     @_field_validator("room")
     @classmethod
     def _room(cls, value: str) -> str:
-        try:
-            return check_name("room", value)
-        except ContractError as exc:
-            raise ValueError(str(exc)) from exc
+        return room_setting(value)
 
     @_field_validator("device", "base_topic", "temperature_sensor", "humidity_sensor")
     @classmethod
