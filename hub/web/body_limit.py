@@ -8,6 +8,8 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.web.responses import JSON, response
+
 DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
 
 
@@ -16,16 +18,7 @@ def too_large_response(max_bytes: int) -> tuple[Message, Message]:
     body = json.dumps(
         {"detail": f"request body too large: this hub accepts at most {max_bytes} bytes"}
     ).encode()
-    start: Message = {
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ],
-    }
-    return start, {"type": "http.response.body", "body": body}
+    return response(413, body, JSON, (b"connection", b"close"))
 
 
 def declared_length(scope: Scope) -> int | None:

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub import messages
 from hub.config import HubConfig
+from hub.web.responses import TEXT, send_response
 
 log = logging.getLogger("nursery.hub")
 _LOGGED_MAX = 100  # refused names logged once each, at most this many
@@ -90,15 +91,4 @@ class HostCheck:
             await send({"type": "websocket.close", "code": 1008})
             return
         body = (messages.host_refused(name) + "\n").encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, 400, body, TEXT, (b"cache-control", b"no-store"))

@@ -8,6 +8,7 @@ import json
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.messages.storage import change_refused
+from hub.web.responses import JSON, send_response
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -29,15 +30,4 @@ class SaveGuard:
             await self.app(scope, receive, send)
             return
         body = json.dumps({"detail": change_refused(state.problem)}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", b"60"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, 503, body, JSON, (b"retry-after", b"60"))
