@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sqlite3
 import stat
 import uuid
@@ -148,3 +149,22 @@ def test_a_volume_the_user_cannot_write_is_named_with_the_fix() -> None:
         code, text = run(data, {}, "hub")
         assert code == 2
         assert f"{data} is not writable by uid" in text and "chown -R" in text
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_a_broker_that_dies_stops_the_container_for_its_restart_policy() -> None:
+    """With --with-mosquitto the hub without its broker would only look alive: both stop,
+    and the container exits non-zero, so the engine starts both again."""
+    env = {
+        "NURSERY_MQTT__PORT": str(free_port()),
+        "NURSERY_HUB__HTTP_PORT": str(free_port()),
+        "NURSERY_HUB__HTTP_HOST": "127.0.0.1",
+    }
+    with volume() as data, Entrypoint(data, env, "hub", "--with-mosquitto") as hub:
+        wait_until(lambda: run(data, env, "health")[0] == 0, timeout=30, what="a healthy hub")
+        pid = int((data / "mosquitto" / "mosquitto.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        assert hub.proc.wait(30) != 0
+        assert "mosquitto stopped" in hub.output()
+        assert run(data, env, "health")[0] == 1  # the hub went with it
