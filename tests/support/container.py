@@ -3,6 +3,7 @@ folder standing in for the data volume."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
@@ -68,6 +69,7 @@ class Entrypoint:
                 cwd="/",
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, to end with its children
                 user=NOBODY if _switches(root) else None,
                 group=NOBODY if _switches(root) else None,
                 extra_groups=[] if _switches(root) else None,
@@ -77,9 +79,14 @@ class Entrypoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:  # a failed test's: no process outlives it
-            self.proc.kill()
-            self.proc.wait(10)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL to the entrypoint and what it started (a failed test's: nothing outlives
+        it); a no-op once it has stopped with its children."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
 
     def stop(self, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -110,8 +117,8 @@ def _python_path(root: bool) -> dict[str, str]:
 
 def run(data: Path, env: Mapping[str, str], *args: str, root: bool = False) -> tuple[int, str]:
     """Run the entrypoint to its end: (exit status, everything it wrote)."""
-    entry = Entrypoint(data, env, *args, root=root)
-    code: int = entry.proc.wait(60)
+    with Entrypoint(data, env, *args, root=root) as entry:
+        code: int = entry.proc.wait(60)
     text = entry.output()
     entry.log.unlink()
     return code, text
