@@ -29,6 +29,7 @@ _HUB_EXTRA = (
     "prometheus_client",
     "jinja2",
     "httpx",
+    "segno",
 )
 
 _DESCRIPTION = """\

@@ -16,6 +16,8 @@ from hub.heartbeat import Heartbeat
 from hub.ingest.listener import Clock, Ingest
 from hub.messages import Unit
 from hub.monitor.watch import Monitor
+from hub.notify.channel_health import ChannelHealth
+from hub.notify.channel_watch import ChannelWatch
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
@@ -40,6 +42,9 @@ class HubContext:
     login_throttle: Throttle = field(default_factory=lambda: Throttle(limit=20, window_s=60))
     # The push links that already acted (a second tap says "already done").
     used_links: UsedLinks | None = None
+    # Each channel's last delivery and test (the banner, the red channels).
+    channel_health: ChannelHealth | None = None
+    channel_watch: ChannelWatch | None = None  # with ingest
 
     def unit(self) -> Unit:
         """°C or °F, as the caregivers chose on the settings page."""

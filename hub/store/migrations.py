@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from hub.store.migrate_channels import add_channel_health
 from hub.store.receipts import contiguous_from
 from hub.store.records import HOUR_MS, hour_of
 from hub.store.rollups import BUCKET_COLUMNS
@@ -198,6 +199,7 @@ def _rebuild_rollups(db: sqlite3.Connection) -> None:
 MIGRATIONS: Final[tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...]] = (
     (2, add_receipt_columns),
     (3, backfill_rollups),
+    (4, add_channel_health),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 
