@@ -7,7 +7,7 @@ import { getJson } from "./js/api.js";
 import { setUnit, unit } from "./js/format.js";
 import { applyAlerts } from "./js/dashboard/alerts.js";
 import { drawCharts } from "./js/dashboard/charts.js";
-import { applyHealth, renderSummary } from "./js/dashboard/header.js";
+import { applyHealth, applyNotifyStatus, renderSummary } from "./js/dashboard/header.js";
 import { syncEpisodes, syncLong, syncSeries } from "./js/dashboard/history.js";
 import { renderRecent } from "./js/dashboard/recent.js";
 import { createView, renderRoom } from "./js/dashboard/room-card.js";
@@ -105,11 +105,13 @@ async function poll() {
   clearTimeout(page.timer);
   try {
     const askedAt = performance.now();
-    const [rooms, alerts, health] = await Promise.allSettled([
+    const [rooms, alerts, health, phones] = await Promise.allSettled([
       getJson("/api/rooms"),
       getJson("/api/alerts"),
       getJson("/healthz", [503]),
+      getJson("/api/notify/status"),
     ]);
+    if (phones.status === "fulfilled") applyNotifyStatus(phones.value.body);
     if (alerts.status === "fulfilled") applyAlerts(alerts.value.body, askedAt);
     else console.warn("nursery dashboard:", alerts.reason);
     if (health.status === "fulfilled") applyHealth(health.value.body);

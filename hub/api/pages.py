@@ -66,6 +66,13 @@ PAGES: dict[str, Page] = {
     ),
     "episodes.html": _signed_in("episodes", "Episode log", "ep-top", "patterns.css"),
     "settings.html": _signed_in("settings", "Settings", "st-top", "channels.css"),
+    "welcome.html": Page(
+        ("app.css", "auth.css", "settings.css", "channels.css", "welcome.css"),
+        ("auth.js", "welcome.js"),
+        title="Add your phone",
+        body_class="welcome",
+        header_class="st-top",
+    ),
     "auth.html": Page(("auth.css",), private=False, body_class="auth"),
 }
 
@@ -132,6 +139,17 @@ def episodes_page(emergency_number: str) -> str:
     )
 
 
+@functools.cache
+def channel_page(template: str) -> str:
+    """The settings and first-run pages, with the words about reaching a phone."""
+    from hub.messages import channels
+
+    services = channels.SERVICES
+    if template == "settings.html":  # ntfy has the first-run page's QR code; listed here too
+        services = (channels.NTFY_SERVICE, *services)
+    return render_template(template, w=channels, services=services)
+
+
 def render_page(title: str, content: str) -> str:
     """A small page (sign in, first run) around `content`, which must be escaped HTML."""
     from markupsafe import Markup
@@ -175,7 +193,12 @@ def install(app: FastAPI) -> None:
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
     def settings_page(caregiver: PageCaregiverDep) -> HTMLResponse:
         """Preset, thresholds, °C/°F and your push channels, for a signed-in caregiver."""
-        return HTMLResponse(render("settings.html"), headers=NO_CACHE)
+        return HTMLResponse(channel_page("settings.html"), headers=NO_CACHE)
+
+    @app.get("/welcome", response_class=HTMLResponse, include_in_schema=False)
+    def welcome_page(caregiver: PageCaregiverDep) -> HTMLResponse:
+        """First run, after the first account: add this phone and see a test push arrive."""
+        return HTMLResponse(channel_page("welcome.html"), headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

@@ -51,6 +51,12 @@ class Service:
     example: str
 
 
+NTFY_SERVICE = Service(
+    "ntfy",
+    "The free ntfy app, no account. \"Add this phone with a QR code\" makes the address for "
+    "you; to use a topic of your own, subscribe to it in the app.",
+    "ntfys://ntfy.sh/your-topic",
+)
 SERVICES: tuple[Service, ...] = (
     Service(
         "Pushover",
