@@ -53,7 +53,7 @@ class Service:
 
 NTFY_SERVICE = Service(
     "ntfy",
-    "The free ntfy app, no account. \"Add this phone with a QR code\" makes the address for "
+    'The free ntfy app, no account. "Add this phone with a QR code" makes the address for '
     "you; to use a topic of your own, subscribe to it in the app.",
     "ntfys://ntfy.sh/your-topic",
 )
@@ -83,7 +83,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "Home Assistant app",
         "Home Assistant with its companion app on the phone. In Home Assistant, import "
-        "the nursery monitor's \"alert to phone\" blueprint and pick the room and the "
+        'the nursery monitor\'s "alert to phone" blueprint and pick the room and the '
         "phone; nothing to add here (the guide: docs/home-assistant.md).",
         "",
     ),
