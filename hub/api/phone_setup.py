@@ -111,7 +111,7 @@ async def add_ntfy_phone(ctx: ContextDep, caregiver: CaregiverDep) -> NtfyChanne
     preferences, _ = _parts(ctx)
     topic = NtfyTopic.new(ctx.settings.notify.ntfy_server)
     channel = await run_in_threadpool(
-        preferences.add_channel, caregiver.id, topic.apprise_url, "Phone (ntfy)"
+        preferences.add_channel, caregiver.id, topic.apprise_url, words.PHONE_LABEL
     )
     return NtfyChannelOut(
         id=channel.id,

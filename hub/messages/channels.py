@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from hub.messages.push import Message
 
+PHONE_LABEL = "Phone"  # the name a phone added by QR code gets in the channel list
 NO_PHONE_BANNER = "No phone will be told about a cold room yet: add your phone"
 ADD_PHONE_LINK = "Add this phone with a QR code (ntfy, no account needed)"
 NTFY_PITCH = (

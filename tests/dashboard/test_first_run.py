@@ -170,8 +170,8 @@ def test_a_phone_that_stops_getting_pushes_is_red_and_the_others_are_told_once(
 
         wait_until(lambda: told(), timeout=30, what="Sam told about Alex's phone")
         (message,) = told()
-        assert message["title"] == "Alex's phone (ntfy) is not getting alerts"
-        assert "Alex's phone (ntfy) has not received pushes since" in str(message["message"])
+        assert message["title"] == "Alex's phone is not getting alerts"
+        assert "Alex's phone has not received pushes since" in str(message["message"])
 
         # Failing again: nobody is told twice.
         assert hub.post(test, headers=alex).json()["sent"] is False
@@ -184,7 +184,7 @@ def test_a_phone_that_stops_getting_pushes_is_red_and_the_others_are_told_once(
         login(page, hub.url, "Sam")
         down = page.locator("#channels-down")
         expect(down).to_be_visible()
-        expect(down).to_contain_text("Alex's phone (ntfy) has not received pushes since")
+        expect(down).to_contain_text("Alex's phone has not received pushes since")
         assert down.evaluate("e => getComputedStyle(e).color") == "rgb(179, 38, 30)"
 
         # Red on Alex's own settings page, too.
@@ -192,19 +192,19 @@ def test_a_phone_that_stops_getting_pushes_is_red_and_the_others_are_told_once(
         login(mine, hub.url, "Alex")
         mine.goto(hub.url + "/settings")
         failing = mine.locator('.st-channel[data-state="failing"]')
-        expect(failing).to_contain_text("Your phone (ntfy) has not received pushes since")
+        expect(failing).to_contain_text("Your phone has not received pushes since")
 
         # And in `nursery status`.
         lines = {line.part: line for line in check_database(settings, datetime.now(UTC))}
-        line = lines["phone Alex's phone (ntfy)"]
+        line = lines["phone Alex's phone"]
         assert not line.ok and "has not received pushes since" in line.text
-        assert lines["phone Sam's phone (ntfy)"].ok
+        assert lines["phone Sam's phone"].ok
 
         # Working again: no longer red.
         ntfy.failing.clear()
         assert hub.post(test, headers=alex).json()["sent"] is True
         expect(down).to_be_hidden()
         lines = {line.part: line for line in check_database(settings, datetime.now(UTC))}
-        assert lines["phone Alex's phone (ntfy)"].ok
+        assert lines["phone Alex's phone"].ok
     finally:
         hub.stop()
