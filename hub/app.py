@@ -15,7 +15,18 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp
 
 from hub.accounts import Accounts
-from hub.api import alerts, auth, episodes, errors, health, metrics, pages, phone_setup, rooms
+from hub.api import (
+    alerts,
+    auth,
+    episodes,
+    errors,
+    health,
+    metrics,
+    pages,
+    phone_setup,
+    room_names,
+    rooms,
+)
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext
 from hub.api.phone_setup import watch_channels
@@ -216,6 +227,7 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(settings_api.router)
     app.include_router(phone_setup.router)
+    app.include_router(room_names.router)
     app.include_router(episodes.router)
     pages.install(app)
     # Inside the security headers and the body cap, which wrap the whole app (_Hub).

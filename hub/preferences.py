@@ -19,6 +19,7 @@ from contract.errors import NurseryError
 from hub import messages
 from hub.notify.redaction import redact_url
 from hub.store.dbfile import connect_private, write_transaction
+from hub.store.migrate_channels import ROOM_NAMES_SCHEMA
 from mqttlink.rules_settings import PRESETS, RulesSettings, threshold_conflict
 
 Unit = Literal["C", "F"]
@@ -26,6 +27,7 @@ UNITS: tuple[Unit, ...] = ("C", "F")
 THRESHOLDS = ("cold_below_c", "cool_below_c", "warm_above_c", "hot_above_c")
 EDITABLE = ("unit", "preset", *THRESHOLDS)
 MAX_CHANNELS = 10
+MAX_ROOM_NAME = 40
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -164,6 +166,7 @@ class Preferences:
         self._lock = threading.Lock()
         self._db = connect_private(path)
         self._db.executescript(_SCHEMA)
+        self._db.execute(ROOM_NAMES_SCHEMA)  # a file no Store has opened yet (tests)
         self._listeners: list[Callable[[Household], None]] = []
         self._household = self._load()
 
@@ -172,6 +175,7 @@ class Preferences:
         return self._base
 
     def close(self) -> None:
+        messages.use_room_names({})
         with self._lock:
             self._db.close()
 
@@ -192,6 +196,7 @@ class Preferences:
             chosen = {k: v for k, v in chosen.items() if k == "unit"}
             rules = self._base
         unit: Unit = "F" if chosen.get("unit") == "F" else "C"
+        messages.use_room_names(self.room_names())
         return Household(unit, rules, chosen, self._channel_groups())
 
     def household(self) -> Household:
@@ -243,6 +248,31 @@ class Preferences:
                 "INSERT INTO preferences (key, value) VALUES (?, ?)",
                 [(k, json.dumps(v)) for k, v in chosen.items()],
             )
+        return self._changed()
+
+    # --- room names -------------------------------------------------------------------
+
+    def room_names(self) -> dict[str, str]:
+        """The rooms the caregivers named, by their name in topics."""
+        with self._lock:
+            rows = self._db.execute("SELECT room, name FROM room_names").fetchall()
+        return {str(room): str(name) for room, name in rows}
+
+    def name_room(self, room: str, name: str) -> Household:
+        """Call `room` by `name` on every page and push; an empty name goes back to the
+        room's own (from its topic)."""
+        name = " ".join(name.split())
+        if len(name) > MAX_ROOM_NAME or not name.isprintable():
+            raise PreferenceError("name", messages.room_name_refused(MAX_ROOM_NAME))
+        with self._tx() as db:
+            if name:
+                db.execute(
+                    "INSERT INTO room_names (room, name) VALUES (?, ?)"
+                    " ON CONFLICT(room) DO UPDATE SET name = excluded.name",
+                    (room, name),
+                )
+            else:
+                db.execute("DELETE FROM room_names WHERE room = ?", (room,))
         return self._changed()
 
     # --- channels ---------------------------------------------------------------------

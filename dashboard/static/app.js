@@ -81,6 +81,7 @@ async function loadSettings() {
       unit: body.unit === "F" ? "F" : "C",
       band: { lo: cold.value_c, hi: warm.value_c },
       bandFrom: fromPreset ? body.preset : "",
+      roomNames: body.room_names || {},
     };
     const key = JSON.stringify(next);
     if (key === page.settingsKey) return;
@@ -88,6 +89,7 @@ async function loadSettings() {
     setUnit(next.unit);
     page.band = next.band;
     page.bandFrom = next.bandFrom;
+    page.roomNames = next.roomNames;
     document.documentElement.dataset.unit = unit();
     for (const view of page.rooms.values()) {
       if (view.data) renderRoom(view);

@@ -1,8 +1,8 @@
 // First run: add this phone by ntfy (the hub makes a private topic and draws its QR code),
 // send a test push, and ask whether it arrived. Through /api/caregivers/me/channels/…
 
-import { request } from "./js/api.js";
-import { byId as $ } from "./js/dom.js";
+import { getJson, request } from "./js/api.js";
+import { byId as $, el } from "./js/dom.js";
 
 const TEST_TIMEOUT_MS = 30000; // a push service may take a while to answer
 const state = { channel: null };
@@ -85,6 +85,60 @@ async function answer(arrived) {
   if (ok && arrived) mark("step-arrived");
 }
 
+/** "Name the room": one field per room the hub has heard from, filled with its name now. */
+async function showRooms() {
+  let rooms = [];
+  let names = {};
+  try {
+    [rooms, names] = await Promise.all([
+      getJson("/api/rooms").then(({ body }) => body),
+      getJson("/api/settings").then(({ body }) => body.room_names || {}),
+    ]);
+  } catch (err) {
+    console.warn("nursery first run:", err);
+  }
+  $("no-room").hidden = rooms.length > 0;
+  $("room-form").hidden = rooms.length === 0;
+  const lines = $("room-lines");
+  lines.replaceChildren();
+  rooms.forEach((room, i) => {
+    const line = el("div", "st-line");
+    const label = el("label", "", rooms.length > 1 ? `Name of the room “${room.room}”` : "Name");
+    label.htmlFor = `room-${i}`;
+    const input = el("input");
+    input.id = `room-${i}`;
+    input.maxLength = 40;
+    input.autocomplete = "off";
+    input.dataset.room = room.room;
+    input.value = names[room.room] || "";
+    input.placeholder = room.room;
+    line.append(label, input);
+    lines.append(line);
+  });
+}
+
+async function saveRooms(event) {
+  event.preventDefault();
+  $("room-error").hidden = true;
+  $("room-saved").hidden = true;
+  for (const input of $("room-lines").querySelectorAll("input")) {
+    const url = `/api/rooms/${encodeURIComponent(input.dataset.room)}/name`;
+    const { ok, status, data } = await request("PUT", url, { name: input.value });
+    if (!ok) {
+      $("room-error").textContent = problem(data, status);
+      $("room-error").hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+  }
+  $("room-saved").textContent = text("room-saved");
+  $("room-saved").hidden = false;
+  mark("step-room");
+}
+
+showRooms();
+$("room-form").addEventListener("submit", saveRooms);
 $("add-ntfy").addEventListener("click", addPhone);
 $("send-test").addEventListener("click", sendTest);
 $("arrived-yes").addEventListener("click", () => answer(true));

@@ -42,6 +42,9 @@ class SettingsOut(BaseModel):
         description="cold_below_c, cool_below_c, warm_above_c, hot_above_c."
     )
     presets: dict[str, dict[str, float]] = Field(description="Each preset's thresholds, °C.")
+    room_names: dict[str, str] = Field(
+        {}, description="The rooms the caregivers named (PUT /api/rooms/{room}/name), by room."
+    )
     labels: dict[str, str] = Field(
         description="Each condition's name as pushes and the report say it (`cold`: "
         "`Room is cold`…; `humidity_low`, `humidity_high` too), for the dashboard."
@@ -107,6 +110,7 @@ def _settings_out(preferences: Preferences) -> SettingsOut:
         },
         presets={name: {**values, "hot_above_c": HOT_C} for name, values in PRESETS.items()},
         labels=messages.labels(),
+        room_names=preferences.room_names(),
     )
 
 

@@ -27,6 +27,7 @@ from hub.messages.formatting import (
     temperature_range,
     temperature_rate,
     threshold,
+    use_room_names,
 )
 from hub.messages.health import (
     MONITOR_HEALTHY,
@@ -68,7 +69,12 @@ from hub.messages.push import (
     with_links,
     worse,
 )
-from hub.messages.settings import threshold_number, threshold_order, threshold_range
+from hub.messages.settings import (
+    room_name_refused,
+    threshold_number,
+    threshold_order,
+    threshold_range,
+)
 
 # hub/discovery.py's name for room_words, until its import says room_words.
 _room = room_words
@@ -119,6 +125,7 @@ __all__ = [
     "monitor_problems",
     "repeat",
     "resolved",
+    "room_name_refused",
     "room_words",
     "sensor_accuracy",
     "sensor_note",
@@ -131,6 +138,7 @@ __all__ = [
     "threshold_number",
     "threshold_order",
     "threshold_range",
+    "use_room_names",
     "with_links",
     "worse",
 ]

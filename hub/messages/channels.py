@@ -8,6 +8,15 @@ from datetime import datetime, timedelta
 
 from hub.messages.push import Message
 
+ROOM_HINT = (
+    "What do you call the baby's room? Every page and alert will use this name, "
+    'like "Leo\'s room is cold".'
+)
+NO_ROOM_YET = (
+    "No monitor has reported yet. Once the monitor is on, its room shows here to be named; "
+    "you can add your phone now."
+)
+ROOM_SAVED = "Saved: pages and alerts use this name now."
 PHONE_LABEL = "Phone"  # the name a phone added by QR code gets in the channel list
 NO_PHONE_BANNER = "No phone will be told about a cold room yet: add your phone"
 ADD_PHONE_LINK = "Add this phone with a QR code (ntfy, no account needed)"

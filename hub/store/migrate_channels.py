@@ -1,5 +1,5 @@
-"""Migration 4: each push channel's last delivery, failure and test, kept past the outbox's
-pruning, so a channel that stopped working is seen even in a quiet week."""
+"""Migration 4, the first run's tables: each push channel's last delivery, failure and test
+(kept past the outbox's pruning), and the names the caregivers gave their rooms."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ CREATE TABLE IF NOT EXISTS channel_health (
 )
 """
 
+ROOM_NAMES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS room_names (room TEXT PRIMARY KEY, name TEXT NOT NULL)
+"""
+
 
 def add_channel_health(db: sqlite3.Connection) -> None:
-    """4: the channel_health table (one row per Apprise URL, written by every real send)."""
+    """4: channel_health (one row per Apprise URL, written by every real send) and
+    room_names (a room's name in words, as the first run's "Name the room" saved it)."""
     db.execute(CHANNEL_HEALTH_SCHEMA)
+    db.execute(ROOM_NAMES_SCHEMA)

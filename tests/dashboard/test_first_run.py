@@ -1,8 +1,8 @@
 """The first run on a phone, in Debian's headless Chromium with the real hub on a real
-Mosquitto and a local ntfy-compatible server: account, "Add this phone" (the QR code read
-back as a camera would), a test push that arrives, "Did it arrive? Yes", banner gone. And a
-caregiver's phone that stops getting pushes: red on the dashboard and in `nursery status`,
-and the other caregiver told once."""
+Mosquitto and a local ntfy-compatible server: account, name the room, "Add this phone" (the
+QR code read back as a camera would), a test push that arrives, "Did it arrive? Yes", banner
+gone. And a caregiver's phone that stops getting pushes: red on the dashboard and in
+`nursery status`, and the other caregiver told once."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from hub.api.phone_setup import caregiver_channels
 from hub.messages import channels as words
 from nursery.status_command import check_database
 from tests.support import Mosquitto, RunningHub, hub_settings, login
 from tests.support.browser import Phone
 from tests.support.hub import TEST_PASSWORD, api_token
 from tests.support.ntfy import NtfyServer
+from tests.support.rooms import SteadyRoom
 from tests.support.wait import wait_until
 
 TEST_TITLE = "Nursery monitor: test notification"
@@ -47,8 +49,9 @@ def subscribed(link: str) -> list[dict[str, object]]:
 def read_qr(page: Page) -> str:
     """The QR code as the page shows it, read from a screenshot as a phone's camera would."""
     expect(page.locator("#qr")).to_be_visible()
-    page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
-    shot = Image.open(io.BytesIO(page.locator("#qr").screenshot()))
+    qr = page.locator("#qr")
+    wait_until(lambda: qr.evaluate("img => img.complete && img.naturalWidth > 0"), what="the QR")
+    shot = Image.open(io.BytesIO(qr.screenshot()))
     codes = zxingcpp.read_barcodes(shot)
     assert len(codes) == 1, "no QR code could be read from the page"
     return str(codes[0].text)
@@ -66,10 +69,13 @@ def test_first_run_adds_this_phone_by_qr_and_the_test_push_arrives(
     base_topic: str,
     phone: Callable[..., Phone],
     ntfy: NtfyServer,
+    steady_rooms: Callable[..., SteadyRoom],
 ) -> None:
     settings = hub_settings(tmp_path, broker.port, base_topic, notify={"ntfy_server": ntfy.url})
     hub = RunningHub(settings, with_caregiver=False)
     try:
+        steady_rooms(settings)  # the monitor in the nursery, already on
+        wait_until(lambda: hub.app.state.hub.store.room("nursery"), what="the room on the hub")
         tab = phone()
         page = tab.page
         page.goto(hub.url + "/setup")
@@ -85,6 +91,10 @@ def test_first_run_adds_this_phone_by_qr_and_the_test_push_arrives(
         expect(page.locator("#no-phone-text")).to_have_text(words.NO_PHONE_BANNER)
         banner.click()
         page.wait_for_url(hub.url + "/welcome")
+
+        page.fill("#room-0", "Leo's room")
+        page.click("#room-form button[type=submit]")
+        expect(page.locator("#room-saved")).to_have_text(words.ROOM_SAVED)
 
         page.click("#add-ntfy")
         link = read_qr(page)
@@ -109,6 +119,7 @@ def test_first_run_adds_this_phone_by_qr_and_the_test_push_arrives(
         with page.expect_response(lambda r: "/api/notify/status" in r.url and r.ok):
             page.click("text=Go to the rooms")
         expect(page.locator("#no-phone")).to_be_hidden()
+        expect(tab.card("nursery").locator(".room-name")).to_have_text("Leo's room")
         assert tab.errors == []
         assert tab.horizontal_overflow() <= 0
     finally:
@@ -168,14 +179,22 @@ def test_a_phone_that_stops_getting_pushes_is_red_and_the_others_are_told_once(
         def told() -> list[dict[str, object]]:
             return [m for m in subscribed(sam_link) if m["title"] != TEST_TITLE]
 
-        wait_until(lambda: told(), timeout=30, what="Sam told about Alex's phone")
+        context = hub.app.state.hub
+        try:
+            wait_until(lambda: told(), timeout=30, what="Sam told about Alex's phone")
+        except AssertionError:
+            urls = [c.url for c in caregiver_channels(context)]
+            raise AssertionError(
+                f"not told; channels {context.channel_health.states(urls)}; "
+                f"published {ntfy.published}; dispatcher {context.dispatcher.health()}"
+            ) from None
         (message,) = told()
         assert message["title"] == "Alex's phone is not getting alerts"
         assert "Alex's phone has not received pushes since" in str(message["message"])
 
         # Failing again: nobody is told twice.
         assert hub.post(test, headers=alex).json()["sent"] is False
-        watch = hub.app.state.hub.channel_watch
+        watch = context.channel_watch
         assert watch.check(datetime.now(UTC)).tell == []
         assert len(told()) == 1
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from hub.messages import Message
 from hub.notify.channel_health import ChannelHealth
 from hub.notify.channel_watch import CaregiverChannel, ChannelWatch, plan
+from tests.support.wait import wait_until
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # a Tuesday
 ALEX = CaregiverChannel(1, "Alex", "My phone", "ntfy://h/alex")
@@ -101,3 +102,26 @@ def test_a_channel_silent_for_the_check_period_gets_one_quiet_check(tmp_path: Pa
     assert [(url, m.priority) for url, m in sent] == [(ALEX.url, "low")]
     assert "every 7 days" in sent[0][1].body
     h.close()
+
+
+def test_the_running_watch_looks_at_once_when_a_channel_fails(tmp_path: Path) -> None:
+    h = health(tmp_path)
+    sent: list[tuple[str, Message]] = []
+    watch = ChannelWatch(
+        h,
+        lambda: [ALEX, SAM],
+        lambda url, message: sent.append((url, message)),
+        lambda: T0 + timedelta(hours=1),
+        failing_after=GRACE,
+        check_every=None,
+        interval_s=3600,  # only a failure can wake it within the test
+    )
+    h.delivered(SAM.url, T0)
+    watch.start()
+    try:
+        h.failed(ALEX.url, T0, "boom")
+        wait_until(lambda: sent, what="the others told")
+        assert [url for url, _ in sent] == [SAM.url]
+    finally:
+        watch.stop()
+        h.close()
