@@ -15,9 +15,21 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp
 
 from hub.accounts import Accounts
-from hub.api import alerts, auth, episodes, errors, health, metrics, pages, rooms
+from hub.api import (
+    alerts,
+    auth,
+    episodes,
+    errors,
+    health,
+    metrics,
+    pages,
+    phone_setup,
+    room_names,
+    rooms,
+)
 from hub.api import settings as settings_api
 from hub.api.deps import HubContext
+from hub.api.phone_setup import watch_channels
 from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.heartbeat import Heartbeat, judge, read_parts
@@ -26,6 +38,8 @@ from hub.monitor.nightly_push import NightlyPushes, paged_names
 from hub.monitor.save_alarm import SaveAlarm
 from hub.monitor.watch import Monitor
 from hub.notify.apprise_sender import ApprisePushSender
+from hub.notify.channel_health import ChannelHealth
+from hub.notify.channel_watch import ChannelWatch
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.outbox import PushOutbox
 from hub.notify.used_links import UsedLinks
@@ -116,7 +130,9 @@ def create_app(
                 "phone with the one-time code %s, or run `nursery adduser NAME`",
                 context.setup_code,
             )
+        context.channel_health = ChannelHealth(settings.hub.db)
         outbox = PushOutbox(settings.hub.db) if ingest else None
+        channel_watch: ChannelWatch | None = None
         watchdog: Watchdog | None = None
         nightly: NightlyPushes | None = None
         save_alarm: SaveAlarm | None = None
@@ -126,6 +142,7 @@ def create_app(
                 ApprisePushSender(timeout_s=settings.notify.timeout_s),
                 clock=clock,
                 max_per_hour=settings.alerts.max_per_hour,
+                channel_health=context.channel_health,
             )
             runner = Ingest(settings, store, clock)
             # Always built: the room state topic serves every automation; with discovery
@@ -171,6 +188,8 @@ def create_app(
                 settings, store, outbox, clock, preferences.household, paged, dispatcher.wake
             )
             nightly.start()
+            channel_watch = context.channel_watch = watch_channels(context, dispatcher)
+            channel_watch.start()
             watchdog = Watchdog(lambda: runner.writing and monitor.watching())
             watchdog.start()
             if settings.notify.heartbeat_urls:
@@ -201,6 +220,8 @@ def create_app(
                 nightly.stop()
             if save_alarm is not None:
                 save_alarm.stop()
+            if channel_watch is not None:
+                channel_watch.stop()
             if context.ingest:
                 context.ingest.stop()
             if context.monitor:
@@ -210,6 +231,7 @@ def create_app(
             if outbox is not None:
                 outbox.close()
             preferences.close()
+            context.channel_health.close()
             if context.used_links:
                 context.used_links.close()
             accounts.close()
@@ -230,6 +252,8 @@ def create_app(
     app.include_router(rooms.router)
     app.include_router(alerts.router)
     app.include_router(settings_api.router)
+    app.include_router(phone_setup.router)
+    app.include_router(room_names.router)
     app.include_router(episodes.router)
     pages.install(app)
     # Inside the security headers and the body cap, which wrap the whole app (_Hub).

@@ -200,6 +200,23 @@ class NotifySettings(Section):
     timeout_s: float = Field(
         10.0, gt=0, le=120, description="Seconds one push may take before it counts as failed."
     )
+    ntfy_server: str = Field(
+        "https://ntfy.sh",
+        description="The ntfy server the settings page's QR code subscribes a phone on "
+        "(`https://ntfy.sh`, or your own, like `https://ntfy.example.com`).",
+    )
+    channel_check_every_s: float = Field(
+        604800.0,
+        ge=0,
+        description="A caregiver's channel that has had no push for this many seconds gets "
+        "a quiet check push, so one that stopped working is found (0: never).",
+    )
+    channel_failing_after_s: float = Field(
+        900.0,
+        ge=0,
+        description="Seconds a channel's pushes must keep failing before the other "
+        "caregivers are told, once.",
+    )
     heartbeat_urls: list[str] = Field(
         [],
         description="Dead man's switch: URLs the hub pings while it is healthy (Healthchecks, "
@@ -209,6 +226,16 @@ class NotifySettings(Section):
     heartbeat_every_s: float = Field(
         60.0, ge=0.2, le=3600, description="Seconds between two heartbeat pings."
     )
+
+    @_field_validator("ntfy_server")
+    @classmethod
+    def _ntfy_server(cls, server: str) -> str:
+        parts = urlsplit(server.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// address, like https://ntfy.sh")
+        if parts.path.strip("/") or parts.query or parts.username:
+            raise ValueError("must be the server's address alone, like https://ntfy.example.com")
+        return f"{parts.scheme}://{parts.netloc}"
 
     @_field_validator("heartbeat_urls")
     @classmethod

@@ -27,6 +27,7 @@ UNITS: tuple[Unit, ...] = ("C", "F")
 THRESHOLDS = ("cold_below_c", "cool_below_c", "warm_above_c", "hot_above_c")
 EDITABLE = ("unit", "preset", *THRESHOLDS)
 MAX_CHANNELS = 10
+MAX_ROOM_NAME = 40
 
 
 class PreferenceError(NurseryError, ValueError):
@@ -162,6 +163,7 @@ class Preferences:
         return self._base
 
     def close(self) -> None:
+        messages.use_room_names({})
         with self._lock:
             self._db.close()
 
@@ -182,6 +184,7 @@ class Preferences:
             chosen = {k: v for k, v in chosen.items() if k == "unit"}
             rules = self._base
         unit: Unit = "F" if chosen.get("unit") == "F" else "C"
+        messages.use_room_names(self.room_names())
         return Household(unit, rules, chosen, self._channel_groups())
 
     def household(self) -> Household:
@@ -239,6 +242,31 @@ class Preferences:
                 chosen[key] = round(float(value), 2)
         unit: Unit = "F" if chosen.get("unit") == "F" else "C"
         return chosen, effective_rules(self._base, chosen, tuple(changes), unit)
+
+    # --- room names -------------------------------------------------------------------
+
+    def room_names(self) -> dict[str, str]:
+        """The rooms the caregivers named, by their name in topics."""
+        with self._lock:
+            rows = self._db.execute("SELECT room, name FROM room_names").fetchall()
+        return {str(room): str(name) for room, name in rows}
+
+    def name_room(self, room: str, name: str) -> Household:
+        """Call `room` by `name` on every page and push; an empty name goes back to the
+        room's own (from its topic)."""
+        name = " ".join(name.split())
+        if len(name) > MAX_ROOM_NAME or not name.isprintable():
+            raise PreferenceError("name", messages.room_name_refused(MAX_ROOM_NAME))
+        with self._tx() as db:
+            if name:
+                db.execute(
+                    "INSERT INTO room_names (room, name) VALUES (?, ?)"
+                    " ON CONFLICT(room) DO UPDATE SET name = excluded.name",
+                    (room, name),
+                )
+            else:
+                db.execute("DELETE FROM room_names WHERE room = ?", (room,))
+        return self._changed()
 
     # --- channels ---------------------------------------------------------------------
 

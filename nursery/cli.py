@@ -35,6 +35,7 @@ _HUB_EXTRA = (
     "jinja2",
     "httpx",
     "cryptography",
+    "segno",
 )
 
 _DESCRIPTION = """\

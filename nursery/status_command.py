@@ -3,9 +3,11 @@ cron or a monitoring system (0 when every part works, 1 when anything is degrade
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import sqlite3
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,8 +18,10 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hub.messages import channels as channel_words
 from hub.messages import label
 from hub.messages.storage import status_line
+from hub.notify.channel_health import OwnedChannel, caregivers_channels
 from hub.notify.push_channels import ChannelReport, channel_reports
 from hub.sources.settings import stale_after_s
 from hub.store.database import Store, StoreError
@@ -155,6 +159,24 @@ def channel_lines(reports: Iterable[ChannelReport], now: datetime) -> list[Line]
     return lines
 
 
+def caregiver_channel_lines(channels: Iterable[OwnedChannel], now: datetime) -> list[Line]:
+    """Each caregiver's own channel: BAD while its last delivery failed."""
+    lines = []
+    for channel in channels:
+        who = channel_words.channel_name(channel.caregiver, channel.label)
+        state = channel.state
+        if state.failing_since is not None:
+            text = (
+                f"{channel_words.not_reaching(who, state.failing_since, now)}: {state.last_error}"
+            )
+        elif state.delivered_at is not None:
+            text = f"last push delivered {_ago(state.delivered_at, now)}"
+        else:
+            text = "no push sent yet; send a test from the Settings page"
+        lines.append(Line(f"phone {who}", state.failing_since is None, text))
+    return lines
+
+
 def check_database(settings: Settings, now: datetime) -> list[Line]:
     try:
         store = Store(settings.hub.db, read_only=True)
@@ -177,6 +199,9 @@ def check_database(settings: Settings, now: datetime) -> list[Line]:
         try:
             lines += channel_lines(channel_reports(db), now)
             lines.append(sd_wear_line(readings_since(db, to_ms(now - timedelta(days=1)))))
+            # A hub from before channel health, or one no caregiver has used: no lines.
+            with contextlib.suppress(sqlite3.OperationalError):
+                lines += caregiver_channel_lines(caregivers_channels(db), now)
         finally:
             db.close()
     except Exception as exc:  # an outbox table not made yet: say so, carry on

@@ -7,7 +7,7 @@ import { getJson } from "./js/api.js";
 import { setUnit, unit } from "./js/format.js";
 import { applyAlerts } from "./js/dashboard/alerts.js";
 import { drawCharts } from "./js/dashboard/charts.js";
-import { applyHealth, renderSummary } from "./js/dashboard/header.js";
+import { applyHealth, applyNotifyStatus, renderSummary } from "./js/dashboard/header.js";
 import { syncEpisodes, syncLong, syncSeries } from "./js/dashboard/history.js";
 import { renderRecent } from "./js/dashboard/recent.js";
 import { createView, renderRoom } from "./js/dashboard/room-card.js";
@@ -81,6 +81,7 @@ async function loadSettings() {
       unit: body.unit === "F" ? "F" : "C",
       band: { lo: cold.value_c, hi: warm.value_c },
       bandFrom: fromPreset ? body.preset : "",
+      roomNames: body.room_names || {},
     };
     const key = JSON.stringify(next);
     if (key === page.settingsKey) return;
@@ -88,6 +89,7 @@ async function loadSettings() {
     setUnit(next.unit);
     page.band = next.band;
     page.bandFrom = next.bandFrom;
+    page.roomNames = next.roomNames;
     document.documentElement.dataset.unit = unit();
     for (const view of page.rooms.values()) {
       if (view.data) renderRoom(view);
@@ -105,11 +107,13 @@ async function poll() {
   clearTimeout(page.timer);
   try {
     const askedAt = performance.now();
-    const [rooms, alerts, health] = await Promise.allSettled([
+    const [rooms, alerts, health, phones] = await Promise.allSettled([
       getJson("/api/rooms"),
       getJson("/api/alerts"),
       getJson("/healthz", [503]),
+      getJson("/api/notify/status"),
     ]);
+    if (phones.status === "fulfilled") applyNotifyStatus(phones.value.body);
     if (alerts.status === "fulfilled") applyAlerts(alerts.value.body, askedAt);
     else console.warn("nursery dashboard:", alerts.reason);
     if (health.status === "fulfilled") applyHealth(health.value.body);

@@ -311,6 +311,8 @@ function channelItem(channel) {
   item.dataset.id = String(channel.id);
   const head = el("p", "st-channel-head");
   head.append(el("span", "st-channel-label", channel.label), el("span", "st-channel-shown", channel.shown));
+  item.dataset.state = channel.state; // "failing" shows in red
+  if (channel.problem) head.append(el("span", "st-channel-problem", channel.problem));
   const actions = el("div", "st-actions");
   const test = el("button", "st-btn st-btn-primary st-test", "Send test");
   const remove = el("button", "st-btn st-remove", "Remove");

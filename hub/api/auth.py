@@ -252,7 +252,7 @@ async def setup(request: Request, ctx: ContextDep) -> Response:
     except AccountError as exc:
         return _page("First run", _setup_form(local, str(exc), name), 422)
     ctx.setup_code = None
-    return _signed_in(ctx, request, caregiver, "/")
+    return _signed_in(ctx, request, caregiver, "/welcome")  # next: add this phone
 
 
 @router.get("/api/auth/me", response_model=Me, tags=["auth"])

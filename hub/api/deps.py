@@ -17,6 +17,8 @@ from hub.heartbeat import Heartbeat
 from hub.ingest.listener import Clock, Ingest
 from hub.messages import Unit
 from hub.monitor.watch import Monitor
+from hub.notify.channel_health import ChannelHealth
+from hub.notify.channel_watch import ChannelWatch
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.used_links import UsedLinks
 from hub.preferences import Preferences
@@ -44,6 +46,9 @@ class HubContext:
     used_links: UsedLinks | None = None
     # Can the hub save? Failing on a full or read-only disk: writes answer 503, a banner shows.
     save_health: SaveHealth = field(default_factory=lambda: SaveHealth(lambda: datetime.now(UTC)))
+    # Each channel's last delivery and test (the banner, the red channels).
+    channel_health: ChannelHealth | None = None
+    channel_watch: ChannelWatch | None = None  # with ingest
 
     def unit(self) -> Unit:
         """°C or °F, as the caregivers chose on the settings page."""

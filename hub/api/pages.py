@@ -68,6 +68,13 @@ PAGES: dict[str, Page] = {
     ),
     "episodes.html": _signed_in("episodes", "Episode log", "ep-top", "patterns.css"),
     "settings.html": _signed_in("settings", "Settings", "st-top", "channels.css"),
+    "welcome.html": Page(
+        ("app.css", "auth.css", "settings.css", "channels.css", "welcome.css"),
+        ("auth.js", "welcome.js"),
+        title="Add your phone",
+        body_class="welcome",
+        header_class="st-top",
+    ),
     "auth.html": Page(("auth.css",), private=False, body_class="auth"),
 }
 
@@ -134,6 +141,17 @@ def episodes_page(emergency_number: str) -> str:
     )
 
 
+@functools.cache
+def channel_page(template: str) -> str:
+    """The settings and first-run pages, with the words about reaching a phone."""
+    from hub.messages import channels
+
+    services = channels.SERVICES
+    if template == "settings.html":  # ntfy has the first-run page's QR code; listed here too
+        services = (channels.NTFY_SERVICE, *services)
+    return render_template(template, w=channels, services=services)
+
+
 def render_page(title: str, content: str) -> str:
     """A small page (sign in, first run) around `content`, which must be escaped HTML."""
     from markupsafe import Markup
@@ -191,7 +209,12 @@ def install(app: FastAPI) -> None:
     @app.get("/settings", response_class=HTMLResponse, include_in_schema=False)
     def settings_page(caregiver: PageCaregiverDep, ctx: ContextDep) -> HTMLResponse:
         """Preset, thresholds, °C/°F and your push channels, for a signed-in caregiver."""
-        return HTMLResponse(with_save_banner(render("settings.html"), ctx), headers=NO_CACHE)
+        return HTMLResponse(with_save_banner(channel_page("settings.html"), ctx), headers=NO_CACHE)
+
+    @app.get("/welcome", response_class=HTMLResponse, include_in_schema=False)
+    def welcome_page(caregiver: PageCaregiverDep, ctx: ContextDep) -> HTMLResponse:
+        """First run, after the first account: add this phone and see a test push arrive."""
+        return HTMLResponse(with_save_banner(channel_page("welcome.html"), ctx), headers=NO_CACHE)
 
     @app.get("/manifest.webmanifest", include_in_schema=False)
     def manifest() -> FileResponse:

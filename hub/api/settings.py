@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from hub import messages
@@ -20,10 +19,9 @@ from hub.api.deps import (
     require_caregiver,
     unprocessable,
 )
-from hub.messages import test_message
+from hub.api.phone_setup import channel_state
+from hub.messages import channels as channel_words
 from hub.messages.replay import preview_sentence
-from hub.notify.apprise_sender import ApprisePushSender
-from hub.notify.push import DeliveryError, Push
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, Preferences
 from hub.replay.preview import PREVIEW_DAYS, Outcome, what_if
 from mqttlink.rules_settings import PRESETS, RulesSettings
@@ -49,6 +47,9 @@ class SettingsOut(BaseModel):
         description="cold_below_c, cool_below_c, warm_above_c, hot_above_c."
     )
     presets: dict[str, dict[str, float]] = Field(description="Each preset's thresholds, °C.")
+    room_names: dict[str, str] = Field(
+        {}, description="The rooms the caregivers named (PUT /api/rooms/{room}/name), by room."
+    )
     labels: dict[str, str] = Field(
         description="Each condition's name as pushes and the report say it (`cold`: "
         "`Room is cold`…; `humidity_low`, `humidity_high` too), for the dashboard."
@@ -96,6 +97,10 @@ class ChannelOut(BaseModel):
     id: int
     label: str
     shown: str = Field(description="Service and host only: a channel's URL holds its secret.")
+    state: Literal["working", "failing", "untested"] = Field(
+        "untested", description="From its last delivery: `failing` shows in red."
+    )
+    problem: str | None = Field(None, description="Since when it fails, in words.")
 
 
 class CaregiverOut(BaseModel):
@@ -107,11 +112,6 @@ class CaregiverOut(BaseModel):
 class ChannelIn(BaseModel):
     url: str = Field(min_length=1, max_length=2000, description="An Apprise URL.")
     label: str = Field("", max_length=40, description="A name for it, like 'My phone'.")
-
-
-class TestResult(BaseModel):
-    sent: bool
-    error: str | None = None
 
 
 def get_preferences(request: Request) -> Preferences:
@@ -139,11 +139,20 @@ def _settings_out(preferences: Preferences) -> SettingsOut:
         },
         presets={name: {**values, "hot_above_c": HOT_C} for name, values in PRESETS.items()},
         labels=messages.labels(),
+        room_names=preferences.room_names(),
     )
 
 
-def _channel_out(channel: Channel) -> ChannelOut:
-    return ChannelOut(id=channel.id, label=channel.label, shown=channel.shown)
+def _channel_out(channel: Channel, ctx: HubContext | None = None) -> ChannelOut:
+    out = ChannelOut(id=channel.id, label=channel.label, shown=channel.shown)
+    if ctx is None or ctx.channel_health is None:
+        return out
+    state = ctx.channel_health.state(channel.url)
+    problem = None
+    if state.failing_since is not None:
+        who = channel_words.your_channel(channel.label)
+        problem = channel_words.not_reaching(who, state.failing_since, ctx.clock())
+    return out.model_copy(update={"state": channel_state(state), "problem": problem})
 
 
 @router.get("/api/settings", response_model=SettingsOut)
@@ -211,7 +220,7 @@ def list_caregivers(
         CaregiverOut(
             name=other.name,
             order=position,
-            channels=[_channel_out(c) for c in preferences.channels(other.id)]
+            channels=[_channel_out(c, ctx) for c in preferences.channels(other.id)]
             if other.id == caregiver.id
             else [],
         )
@@ -233,18 +242,3 @@ def remove_channel(
 ) -> Response:
     preferences.remove_channel(caregiver.id, channel_id)
     return Response(status_code=204)
-
-
-@router.post("/api/caregivers/me/channels/{channel_id}/test", response_model=TestResult)
-async def test_channel(
-    ctx: ContextDep, preferences: PreferencesDep, caregiver: CaregiverDep, channel_id: int
-) -> TestResult:
-    """Send a test push to one of your channels now, and say whether it arrived there."""
-    channel = preferences.channel(caregiver.id, channel_id)
-    sender = ApprisePushSender(timeout_s=ctx.settings.notify.timeout_s)
-    push = Push(id=0, url=channel.url, message=test_message())
-    try:
-        await run_in_threadpool(sender.send, push)
-    except DeliveryError as exc:
-        return TestResult(sent=False, error=str(exc))
-    return TestResult(sent=True)

@@ -28,6 +28,7 @@ from hub.messages.formatting import (
     temperature_range,
     temperature_rate,
     threshold,
+    use_room_names,
 )
 from hub.messages.health import (
     MONITOR_HEALTHY,
@@ -69,7 +70,12 @@ from hub.messages.push import (
     with_links,
     worse,
 )
-from hub.messages.settings import threshold_number, threshold_order, threshold_range
+from hub.messages.settings import (
+    room_name_refused,
+    threshold_number,
+    threshold_order,
+    threshold_range,
+)
 from hub.messages.sources import (
     pi_accuracy,
     pi_reporting,
@@ -143,6 +149,7 @@ __all__ = [
     "repeat",
     "reporting",
     "resolved",
+    "room_name_refused",
     "room_words",
     "save_banner",
     "saving_again",
@@ -161,6 +168,7 @@ __all__ = [
     "threshold_number",
     "threshold_order",
     "threshold_range",
+    "use_room_names",
     "with_links",
     "worse",
 ]

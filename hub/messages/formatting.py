@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -116,8 +117,23 @@ def span_text(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+# The names the caregivers gave their rooms ("Leo's room"), set by the running hub's
+# preferences (hub/preferences.py) whenever they change, and cleared when it stops.
+_ROOM_NAMES: dict[str, str] = {}
+
+
+def use_room_names(names: Mapping[str, str]) -> None:
+    """Every text from now on calls these rooms by these names."""
+    _ROOM_NAMES.clear()
+    _ROOM_NAMES.update(names)
+
+
 def room_words(room: str) -> str:
-    """`baby-room` → `Baby room`: room names are slugs in topics, words on a phone."""
+    """`baby-room` → `Baby room`: room names are slugs in topics, words on a phone; or the
+    name the caregivers gave the room."""
+    named = _ROOM_NAMES.get(room)
+    if named:
+        return named
     words = room.replace("-", " ").replace("_", " ").strip() or room
     return words[:1].upper() + words[1:]
 

@@ -41,3 +41,7 @@ def threshold_range(key: str, low_c: float, high_c: float, unit: Unit) -> str:
 def threshold_number(key: str) -> str:
     name = _threshold_name(key)
     return f"{name[:1].upper()}{name[1:]} must be a number."
+
+
+def room_name_refused(longest: int) -> str:
+    return f"A room's name is at most {longest} letters, on one line."

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     import apprise  # imported on the first send: a hub that never pushes never loads it
 
 # Apprise's priority names per URL scheme; the message's priority replaces any in the URL.
-# Pushover's "emergency" repeats until acknowledged in its own app, which our own
-# acknowledge button could not stop, so urgent maps to "high" there.
+# On ntfy an alert (high) already gets the top level, max (5): the one a phone can let
+# through Do Not Disturb for ntfy (docs/notify.md). Pushover's "emergency" repeats until
+# acknowledged in its own app, which our own acknowledge button could not stop, so urgent
+# maps to "high" there.
 _PRIORITY_PARAM: dict[str, dict[Priority, str]] = {
-    "ntfy": {"low": "low", "default": "default", "high": "high", "urgent": "max"},
+    "ntfy": {"low": "low", "default": "default", "high": "max", "urgent": "max"},
     "gotify": {"low": "low", "default": "normal", "high": "high", "urgent": "emergency"},
     "pover": {"low": "moderate", "default": "normal", "high": "high", "urgent": "high"},
 }

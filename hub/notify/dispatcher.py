@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub import messages
 from hub.messages import Message
+from hub.notify.channel_health import ChannelHealth
 from hub.notify.outbox import HOUR, PushOutbox
 from hub.notify.push import Action, DeliveryError, NewPush, OutboxError, Push, PushSender
 from hub.notify.redaction import redact_url
@@ -63,6 +64,7 @@ class Dispatcher:
         late_after: timedelta = timedelta(minutes=2),
         keep_sent: timedelta = timedelta(days=7),
         batch: int = 100,
+        channel_health: ChannelHealth | None = None,
     ) -> None:
         self.outbox = outbox
         self.sender = sender
@@ -74,6 +76,7 @@ class Dispatcher:
         self.late_after = late_after
         self.keep_sent = keep_sent
         self.batch = batch
+        self.channel_health = channel_health  # each channel's last result, kept past pruning
         self.delivered_total = 0  # since start, for /metrics
         self.failed_total = 0
         self._stop = threading.Event()
@@ -232,6 +235,7 @@ class Dispatcher:
             error = f"{redact_url(push.url)}: unexpected {type(exc).__name__}"
         now = self.clock()
         try:
+            self._record_health(push.url, now, error)
             if error is None:
                 self.outbox.delivered(push.id, now)
                 log.info("push %d delivered to %s", push.id, redact_url(push.url))
@@ -255,6 +259,17 @@ class Dispatcher:
                 else:
                     self.failed_total += 1
             self._wake.set()
+
+    def _record_health(self, url: str, now: datetime, error: str | None) -> None:
+        if self.channel_health is None:
+            return
+        try:
+            if error is None:
+                self.channel_health.delivered(url, now)
+            else:
+                self.channel_health.failed(url, now, error)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("cannot record how %s is doing: %s", redact_url(url), exc)
 
     def _late(self, push: Push) -> Push:
         """Say so when a push goes out late, so old numbers are not read as current."""

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from hub.store.migrate_channels import add_channel_health
 from hub.store.receipts import contiguous_from
 from hub.store.records import HOUR_MS, NewerDatabase, hour_of
 from hub.store.rollups import BUCKET_COLUMNS
@@ -142,6 +143,7 @@ MIGRATIONS: Final[tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...]] 
     (2, add_receipt_columns),
     (3, backfill_rollups),
     (4, add_module_columns),
+    (5, add_channel_health),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from hub.api.pages import episodes_page, render, render_page
+from hub.api.pages import channel_page, episodes_page, render, render_page
 from hub.preferences import Preferences
 from mqttlink.rules_settings import RulesSettings
 from tests.support import (
@@ -302,7 +302,8 @@ class InlineCode(HTMLParser):
 
 
 SERVED: dict[str, Callable[[], str]] = {
-    "settings": lambda: render("settings.html"),
+    "settings": lambda: channel_page("settings.html"),
+    "first run": lambda: channel_page("welcome.html"),
     "dashboard": lambda: render("index.html"),
     "episodes": lambda: episodes_page("112"),
     "sign in": lambda: render_page("Sign in", "<p>x</p>"),

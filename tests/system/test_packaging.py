@@ -36,6 +36,7 @@ HUB_STACK = {
     "jinja2": "jinja2",
     "httpx": "httpx",
     "cryptography": "cryptography",
+    "segno": "segno",
 }
 # Our packages the firmware process may import: the MQTT contract, the MQTT link (both
 # packages since issue #19's restructure), the firmware, and the `nursery` CLI entry point.

@@ -329,7 +329,7 @@ def test_the_first_account_is_made_from_the_hub_itself(fresh_hub: RunningHub) ->
         assert common.status_code == 422
         assert "that password is well known: guessing tools try it first" in common.text
         made = client.post("/setup", data={"name": "Sam", "password": "correct horse"})
-        assert made.status_code == 303 and made.headers["location"] == "/"
+        assert made.status_code == 303 and made.headers["location"] == "/welcome"
         assert client.get("/api/auth/me").json()["name"] == "Sam"
         # Once someone has an account, the first-run page is gone.
         assert client.get("/setup").headers["location"] == "/login"

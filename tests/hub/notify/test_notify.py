@@ -253,7 +253,7 @@ def test_ntfy_pushes_carry_priority_tags_and_action_buttons(
     assert payload["topic"] == "nursery-alerts"
     assert payload["title"] == ALERT.title
     assert payload["message"] == ALERT.body  # buttons, so no links in the text
-    assert request.headers["X-Priority"] == "high"
+    assert request.headers["X-Priority"] == "max"  # an alert sounds through Do Not Disturb
     assert request.headers["X-Tags"] == "baby,snowflake"
     actions = json.loads(request.headers["X-Actions"])
     assert actions == [
@@ -469,7 +469,7 @@ def test_prepare_sets_priority_and_keeps_the_users_parameters() -> None:
     url, body = sender.prepare(
         Push(1, "ntfys://ntfy.example.com/t?token=tk_a%2Bb&priority=min&tags=x", ALERT)
     )
-    assert url == "ntfys://ntfy.example.com/t?token=tk_a%2Bb&priority=high&xtags=x%2Csnowflake"
+    assert url == "ntfys://ntfy.example.com/t?token=tk_a%2Bb&priority=max&xtags=x%2Csnowflake"
     assert body == ALERT.body
     urgent = Message("t", "b", "urgent")
     gotify, _ = sender.prepare(Push(1, "gotify://host/token", urgent))

@@ -55,3 +55,14 @@ export function applyHealth(health) {
     text.replaceChildren(el("strong", "", "Phone alerts are failing"), rest);
   }
 }
+
+/** From /api/notify/status: the banner while no phone has passed a test push, and in red
+ * the caregivers' channels whose last delivery failed (the words are the hub's). */
+export function applyNotifyStatus(status) {
+  const noPhone = byId("no-phone");
+  noPhone.hidden = !status.banner;
+  if (status.banner) setText(byId("no-phone-text"), status.banner);
+  const down = byId("channels-down");
+  down.hidden = !status.failing.length;
+  setText(byId("channels-down-text"), status.failing.map((f) => f.text).join(". "));
+}

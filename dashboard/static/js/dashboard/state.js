@@ -34,6 +34,7 @@ export const page = {
   polling: false,
   // The hub's alert labels (hub/messages/, from GET /api/settings), the same as its pushes.
   alertLabels: {},
+  roomNames: {}, // the rooms the caregivers named, by room (GET /api/settings)
   alerts: [], // GET /api/alerts: open ones and those of the last 24 h, newest first
   alertsLoaded: false,
   answered: new Map(), // alert id -> {alert, at}: a POST's answer, newer than a poll in flight
@@ -66,6 +67,8 @@ export function elapsedSince(perfMs) {
 }
 
 export function displayName(room) {
+  const named = page.roomNames[room]; // "Leo's room", as the first run named it
+  if (named) return named;
   const words = room.replace(/[-_]+/g, " ").trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
