@@ -8,9 +8,10 @@ import threading
 from typing import Any, Final, TextIO
 
 from firmware.config import FirmwareConfig, FirmwareSettings
+from firmware.i2c_parts import WIRING, address_text
 from firmware.indicators import POWER_SETTLE_S, ButtonEvent, IndicatorError, Indicators
 from firmware.sensors import I2C_PARTS, I2CSensor, SensorReader, SensorUnavailable, open_sensor
-from firmware.sensors.i2c import WIRING, address_text, presence
+from firmware.sensors.i2c import presence
 
 CHECK_READINGS: Final = 5
 PIN_NAMES: Final = {

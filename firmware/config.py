@@ -13,7 +13,7 @@ from pydantic import (
 )
 from pydantic import field_validator as _field_validator
 
-from firmware.sensors.i2c import I2C_GPIOS, I2C_MIN_READ_SPACING_S, I2C_PARTS, address_text
+from firmware.i2c_parts import I2C_GPIOS, I2C_MIN_READ_SPACING_S, I2C_PARTS, address_text
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import MqttSettings, Section, room_setting
 

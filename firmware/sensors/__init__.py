@@ -1,5 +1,6 @@
 """The sensor seam: one `Sensor` protocol, one module per model, the retry policy."""
 
+from firmware.i2c_parts import I2C_KINDS, I2C_PARTS
 from firmware.sensors.base import (
     Sensor,
     SensorError,
@@ -17,7 +18,7 @@ from firmware.sensors.dht import (
     DriverFactory,
     adafruit_driver,
 )
-from firmware.sensors.i2c import I2C_KINDS, I2C_PARTS, I2CSensor, presence
+from firmware.sensors.i2c import I2CSensor, presence
 from firmware.sensors.reader import SensorReader
 from firmware.sensors.registry import open_sensor
 from firmware.sensors.simulated import (

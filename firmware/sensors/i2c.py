@@ -7,9 +7,14 @@ import io
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final, Literal, Protocol, get_args
+from typing import Final, Protocol
 
+from firmware.i2c_parts import (
+    I2C_MIN_READ_SPACING_S,
+    I2C_PARTS,
+    WIRING,
+    address_text,
+)
 from firmware.sensors.base import (
     SensorReadError,
     SensorReading,
@@ -19,30 +24,6 @@ from firmware.sensors.base import (
 
 log = logging.getLogger("nursery.firmware")
 
-I2CKind = Literal["sht4x", "sht3x", "bme280"]
-I2C_KINDS: Final[tuple[str, ...]] = get_args(I2CKind)
-# A read more often than once a second warms the die and the room reads too warm; it also
-# spaces the retries after a failed read.
-I2C_MIN_READ_SPACING_S: Final = 1.0
-# The Pi's I²C bus 1: BCM GPIO2 (SDA, header pin 3) and GPIO3 (SCL, header pin 5).
-I2C_GPIOS: Final = {2: "SDA", 3: "SCL"}
-WIRING: Final = "SDA to pin 3, SCL to pin 5, VIN to 3.3 V (pin 1), GND to pin 6"
-
-
-@dataclass(frozen=True, slots=True)
-class I2CPart:
-    """A sensor model on I²C: its name, its address out of the box and the others it can take."""
-
-    name: str
-    default_address: int
-    addresses: tuple[int, ...]
-
-
-I2C_PARTS: Final[dict[str, I2CPart]] = {
-    "sht4x": I2CPart("SHT4x", 0x44, (0x44, 0x45, 0x46)),
-    "sht3x": I2CPart("SHT3x", 0x44, (0x44, 0x45)),
-    "bme280": I2CPart("BME280", 0x77, (0x76, 0x77)),
-}
 # What else may answer a BME280's chip-id register (Bosch's datasheets).
 _CHIP_IDS: Final = {0x58: "a BMP280, which measures no humidity", 0x61: "a BME680"}
 
@@ -74,10 +55,6 @@ DriverFactory = Callable[[str, I2CBus, int], Measure]
 
 class WrongPart(SensorReadError):
     """Something answers at the address, but it is not the part the settings name."""
-
-
-def address_text(address: int) -> str:
-    return f"0x{address:02x}"
 
 
 def pi_i2c_bus() -> I2CBus:

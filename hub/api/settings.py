@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
@@ -21,13 +21,14 @@ from hub.api.deps import (
 )
 from hub.api.phone_setup import channel_state
 from hub.messages import channels as channel_words
-from hub.messages.replay import preview_sentence
 from hub.preferences import EDITABLE, THRESHOLDS, Channel, Preferences
-from hub.replay.preview import PREVIEW_DAYS, Outcome, what_if
 from mqttlink.rules_settings import PRESETS, RulesSettings
 
 # The same hot threshold under every preset: the configuration's default.
 HOT_C = float(RulesSettings.model_fields["hot_above_c"].default)
+
+if TYPE_CHECKING:
+    from hub.replay.preview import Outcome
 
 router = APIRouter(tags=["settings"], dependencies=[Depends(require_caregiver)])
 _ONE_PREVIEW = threading.Lock()
@@ -195,6 +196,10 @@ def preview_settings(
     """Before saving: what the last days would have paged with these changes (the same
     body as PATCH /api/settings), beside what the settings in force would have; saves
     nothing. The stored readings go through the hub's own rules (docs/export.md)."""
+    # The replay loads at the first preview, not with the hub (a Pi Zero's memory).
+    from hub.messages.replay import preview_sentence
+    from hub.replay.preview import PREVIEW_DAYS, what_if
+
     sent = changes.model_dump(exclude_unset=True)
     _, changed = preferences.proposed({k: v for k, v in sent.items() if k in EDITABLE})
     household = preferences.household()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from hub.sources import registry
 from hub.sources.settings import SourceSettings
-from hub.sources.tracker import Heard, Outcome, judge
+
+if TYPE_CHECKING:
+    from hub.sources.tracker import Heard, Outcome
 
 MAX_REMEMBERED_TOPICS: Final = 1024
 
@@ -23,7 +24,13 @@ class SourceFeed:
         self._owners: dict[str, SourceSettings | None] = {}
         self._heard: dict[str, Heard] = {}
 
+    # The translators load only in a hub that has sources (a Pi Zero's memory).
+
     def subscriptions(self) -> list[str]:
+        if not self._sources:
+            return []
+        from hub.sources import registry
+
         return registry.subscriptions(self._sources)
 
     def owner(self, topic: str) -> SourceSettings | None:
@@ -31,6 +38,8 @@ class SourceFeed:
             return None
         if topic in self._owners:
             return self._owners[topic]
+        from hub.sources import registry
+
         found = registry.owner(self._sources, topic)
         if len(self._owners) < MAX_REMEMBERED_TOPICS:
             self._owners[topic] = found
@@ -40,6 +49,9 @@ class SourceFeed:
         self, source: SourceSettings, topic: str, payload: bytes, retained: bool, at: datetime
     ) -> Outcome:
         """Raises SourceError (a ContractError) for a payload of the wrong shape."""
+        from hub.sources import registry
+        from hub.sources.tracker import Heard, Outcome, judge
+
         update = registry.parse(source, topic, payload)
         if update is None:
             return Outcome()
