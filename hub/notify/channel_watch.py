@@ -69,6 +69,9 @@ def plan(
     return result
 
 
+RETRY_S = 2.0  # after a failed look, the next one comes this soon
+
+
 class ChannelWatch:
     """Looks every `interval_s`, and at once when a channel fails or recovers."""
 
@@ -112,11 +115,13 @@ class ChannelWatch:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            wait_s = self.interval_s
             try:
                 self.check(self._clock())
-            except Exception:
+            except Exception:  # a busy or failing database: look again soon, not in a minute
                 log.exception("channel watch: cannot look at the channels; trying again")
-            self._wake.wait(self.interval_s)
+                wait_s = min(wait_s, RETRY_S)
+            self._wake.wait(wait_s)
 
     def check(self, now: datetime) -> Plan:
         """One look: tell and check as `plan` decides."""

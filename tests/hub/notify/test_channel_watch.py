@@ -125,3 +125,37 @@ def test_the_running_watch_looks_at_once_when_a_channel_fails(tmp_path: Path) ->
     finally:
         watch.stop()
         h.close()
+
+
+def test_a_look_that_fails_is_tried_again_soon_not_at_the_next_interval(tmp_path: Path) -> None:
+    """A database busy at the moment of a failure must not hold the others' news for an
+    hour: the watch looks again within seconds."""
+    h = health(tmp_path)
+    sent: list[tuple[str, Message]] = []
+    looks = [0]
+
+    def channels() -> list[CaregiverChannel]:
+        looks[0] += 1
+        if looks[0] == 2:  # the look the failure woke
+            raise RuntimeError("database is locked")
+        return [ALEX, SAM]
+
+    watch = ChannelWatch(
+        h,
+        channels,
+        lambda url, message: sent.append((url, message)),
+        lambda: T0 + timedelta(hours=1),
+        failing_after=GRACE,
+        check_every=None,
+        interval_s=3600,
+    )
+    h.delivered(SAM.url, T0)
+    watch.start()
+    try:
+        wait_until(lambda: looks[0] >= 1, what="the first look")
+        h.failed(ALEX.url, T0, "boom")
+        wait_until(lambda: sent, timeout=10, what="the others told after a failed look")
+        assert looks[0] >= 3
+    finally:
+        watch.stop()
+        h.close()
