@@ -27,6 +27,7 @@ from hub.conditions import Incident
 from hub.monitor.alerts import AlertError
 from hub.monitor.watch import Monitor, UnknownAlert
 from hub.notify.links import BadLink, LinkAction, link_outcome
+from hub.sources.settings import source_for
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -74,13 +75,10 @@ def _words(ctx: ContextDep, incident: Incident) -> tuple[str, str]:
     unit = household.unit if household else "C"
     health = ctx.store.health(incident.room)  # the room's sensor model, as the push uses
     sensor = health.sensor if health is not None else None
+    source = source_for(ctx.settings.hub.sources, incident.room)
+    temperature, humidity = messages.room_accuracy(source, sensor)
     return messages.guidance(
-        incident.finding(),
-        rules,
-        ctx.clock(),
-        unit,
-        accuracy_c=messages.accuracy_c(sensor),
-        accuracy_pct=messages.accuracy_pct(sensor),
+        incident.finding(), rules, ctx.clock(), unit, accuracy_c=temperature, accuracy_pct=humidity
     )
 
 

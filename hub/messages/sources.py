@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from hub.messages.formatting import DEFAULT_SENSOR, Unit, delta_text, sensor_accuracy, span_text
+from hub.messages.formatting import (
+    DEFAULT_SENSOR,
+    Unit,
+    accuracy_c,
+    accuracy_pct,
+    delta_text,
+    sensor_accuracy,
+    span_text,
+)
 from hub.sources.settings import SourceKind, SourceSettings
 
 SYSTEM_NAMES: Final[dict[SourceKind, str]] = {
@@ -84,3 +92,14 @@ def pi_accuracy(model: str | None, unit: Unit = "C") -> str:
         f"Accuracy about ±{delta_text(accuracy.temperature_c, unit)} "
         f"and ±{accuracy.humidity_pct:g} % humidity."
     )
+
+
+def room_accuracy(
+    source: SourceSettings | None, model: str | None
+) -> tuple[float | None, float | None]:
+    """The accuracy (°C, %RH) a room's words claim, on the phone and on the page alike: a
+    source's configured temperature accuracy and no humidity claim (the Pi's sensor's figure
+    would be a claim about another device), else the Pi sensor model's datasheet figures."""
+    if source is not None:
+        return source.accuracy_c, None
+    return accuracy_c(model), accuracy_pct(model)

@@ -58,11 +58,7 @@ def compose(
     room's sensor model (its accuracy goes into the text), `temperature_c` the room's now;
     `source` the other system's device feeding the room, if one does (hub.sources)."""
     finding = incident.finding()
-    # A room fed by another system states its own accuracy, never the Pi's sensor's.
-    if source is not None:
-        accuracy, humidity = source.accuracy_c, None
-    else:
-        accuracy, humidity = messages.accuracy_c(sensor), messages.accuracy_pct(sensor)
+    accuracy, humidity = messages.room_accuracy(source, sensor)
     if push.kind == "first":
         message = messages.first_page(
             finding, rules, now, unit, accuracy_c=accuracy, accuracy_pct=humidity

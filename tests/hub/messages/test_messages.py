@@ -394,3 +394,14 @@ def test_one_label_per_condition_for_pushes_dashboard_and_report() -> None:
         label = labels[condition.value]
         assert title.startswith(f"Nursery: {label[0].lower()}{label[1:]} ("), title
     assert labels["cool"] == "Room is a little cool"
+
+
+def test_a_room_claims_its_own_sensors_accuracy_never_the_pis_for_another_device() -> None:
+    from hub.sources.settings import SourceSettings
+
+    zigbee = SourceSettings(room="nursery", kind="zigbee2mqtt", device="sensor", accuracy_c=0.3)
+    unsaid = SourceSettings(room="nursery", kind="zigbee2mqtt", device="sensor")
+    assert messages.room_accuracy(zigbee, "dht22") == (0.3, None)
+    assert messages.room_accuracy(unsaid, None) == (None, None)
+    assert messages.room_accuracy(None, "sht4x") == (0.2, 1.8)
+    assert messages.room_accuracy(None, None) == (0.5, 5.0)  # an older Pi: the DHT22's
