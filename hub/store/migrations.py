@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from hub.store.migrate_channels import add_channel_health
@@ -48,13 +48,23 @@ def add_receipt_columns(db: sqlite3.Connection) -> None:
         "rooms": (("health_json", "TEXT"), ("health_at_ms", "INTEGER")),
         "boots": (("contiguous_seq", "INTEGER NOT NULL DEFAULT -1"),),
     }
+    if "boots" in _add_missing_columns(db, added):
+        _backfill_marks(db)
+
+
+Columns = Mapping[str, tuple[tuple[str, str], ...]]  # table → (column, type), …
+
+
+def _add_missing_columns(db: sqlite3.Connection, added: Columns) -> set[str]:
+    """Add each column its table lacks; returns the tables that got one."""
+    changed: set[str] = set()
     for table, columns in added.items():
         have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         for column, kind in columns:
             if column not in have:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                if table == "boots":
-                    _backfill_marks(db)
+                changed.add(table)
+    return changed
 
 
 def _backfill_marks(db: sqlite3.Connection) -> None:
@@ -127,11 +137,7 @@ def add_module_columns(db: sqlite3.Connection) -> None:
         "api_tokens": (("expires_ms", "INTEGER"),),
         "episodes": (("floppy", "INTEGER NOT NULL DEFAULT 0"),),
     }
-    for table, columns in added.items():
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        for column, kind in columns:
-            if column not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    _add_missing_columns(db, added)
 
 
 # After version 1 (the first release's tables), in order: (number, step). A file's
