@@ -63,8 +63,8 @@ class Monitor:
         # Given the pushes of each commit, so it can start them without re-reading.
         wake: Callable[[Sequence[Push]], None] = wake_dispatcher or (lambda pushes: None)
         self._pager = Pager(outbox, wake, link_signer(settings, store))
-        self._policy = Policy.from_settings(settings.rules)
-        self._rooms = SourceRooms(settings.hub.sources, self._policy)  # hub.sources' rooms
+        # The rules' policy, per room (hub.sources' rooms have their own silence limits).
+        self._rooms = SourceRooms(settings.hub.sources, Policy.from_settings(settings.rules))
         self._unit: Unit = "C"
         self._configured_caregivers = settings.notify.caregivers
         self._lock = threading.RLock()
@@ -322,8 +322,7 @@ class Monitor:
             self._settings = self._settings.model_copy(
                 update={"rules": household.rules, "notify": notify}
             )
-            self._policy = Policy.from_settings(household.rules)
-            self._rooms.use(self._policy)
+            self._rooms.use(Policy.from_settings(household.rules))
             self._unit = household.unit
             self._reschedule()
 
