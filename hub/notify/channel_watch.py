@@ -34,6 +34,7 @@ class Plan:
 
     tell: list[tuple[CaregiverChannel, datetime, list[str]]] = field(default_factory=list)
     check: list[str] = field(default_factory=list)
+    due: datetime | None = None  # when the next tell or check falls due, if any will
 
 
 def plan(
@@ -45,8 +46,10 @@ def plan(
 ) -> Plan:
     """Pure: a channel failing for `failing_after`, not yet told about, is told to every
     other caregiver's working channels; a channel with a history but no result for
-    `check_every` is due a check push."""
-    result = Plan()
+    `check_every` is due a check push. `due`: the earliest such moment still to come."""
+    tell: list[tuple[CaregiverChannel, datetime, list[str]]] = []
+    check: list[str] = []
+    due: list[datetime] = []
 
     def working(url: str) -> bool:
         state = states.get(url)
@@ -57,23 +60,35 @@ def plan(
         if state is None:
             continue
         since = state.failing_since
-        if since is not None and state.told_at is None and now - since >= failing_after:
-            others = [
-                c.url for c in channels if c.caregiver_id != channel.caregiver_id and working(c.url)
-            ]
-            if others:
-                result.tell.append((channel, since, list(dict.fromkeys(others))))
+        if since is not None and state.told_at is None:
+            if now - since < failing_after:
+                due.append(since + failing_after)
+            else:
+                others = [
+                    c.url
+                    for c in channels
+                    if c.caregiver_id != channel.caregiver_id and working(c.url)
+                ]
+                if others:
+                    tell.append((channel, since, list(dict.fromkeys(others))))
+                else:
+                    due.append(now)  # nobody to tell yet: look again soon
         seen = [t for t in (state.delivered_at, state.failed_at) if t is not None]
-        if check_every is not None and seen and now - max(seen) >= check_every:
-            result.check.append(channel.url)
-    return result
+        if check_every is not None and seen:
+            if now - max(seen) >= check_every:
+                check.append(channel.url)
+            else:
+                due.append(max(seen) + check_every)
+    return Plan(tell, check, min(due, default=None))
 
 
 RETRY_S = 2.0  # after a failed look, the next one comes this soon
+SOONEST_S = 60.0  # a look due now that could not act (nobody to tell yet) waits this long
 
 
 class ChannelWatch:
-    """Looks every `interval_s`, and at once when a channel fails or recovers."""
+    """Looks when a tell or a check falls due, at least every `interval_s`, and at once when
+    a channel fails or recovers (so an idle hub does not read its database every minute)."""
 
     def __init__(
         self,
@@ -84,7 +99,7 @@ class ChannelWatch:
         *,
         failing_after: timedelta,
         check_every: timedelta | None,
-        interval_s: float = 60.0,
+        interval_s: float = 3600.0,
     ) -> None:
         self._health = health
         self._channels = channels
@@ -115,12 +130,17 @@ class ChannelWatch:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            wait_s = self.interval_s
+            now = self._clock()
             try:
-                self.check(self._clock())
-            except Exception:  # a busy or failing database: look again soon, not in a minute
+                decided = self.check(now)
+            except Exception:  # a busy or failing database: look again soon, not in an hour
                 log.exception("channel watch: cannot look at the channels; trying again")
-                wait_s = min(wait_s, RETRY_S)
+                wait_s = min(self.interval_s, RETRY_S)
+            else:
+                wait_s = self.interval_s
+                if decided.due is not None:
+                    until_due = (decided.due - now).total_seconds()
+                    wait_s = min(wait_s, max(until_due, SOONEST_S))
             self._wake.wait(wait_s)
 
     def check(self, now: datetime) -> Plan:

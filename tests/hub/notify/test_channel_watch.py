@@ -159,3 +159,17 @@ def test_a_look_that_fails_is_tried_again_soon_not_at_the_next_interval(tmp_path
     finally:
         watch.stop()
         h.close()
+
+
+def test_a_look_says_when_the_next_tell_or_check_falls_due(tmp_path: Path) -> None:
+    """So the running watch sleeps until then instead of reading the database every minute."""
+    h = health(tmp_path)
+    h.delivered(SAM.url, T0)
+    h.failed(ALEX.url, T0, "boom")
+    states = h.states([ALEX.url, SAM.url])
+    soon = plan([ALEX, SAM], states, T0 + timedelta(minutes=5), GRACE, WEEK)
+    assert soon.tell == [] and soon.due == T0 + GRACE  # the grace time ends first
+    quiet = plan([SAM], h.states([SAM.url]), T0 + timedelta(days=1), GRACE, WEEK)
+    assert quiet.due == T0 + WEEK  # Sam's phone is checked a week after its last push
+    assert plan([SAM], h.states([SAM.url]), T0, GRACE, None).due is None
+    h.close()
