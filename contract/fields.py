@@ -49,15 +49,24 @@ def parse_ts(value: object, field: str = "ts") -> datetime:
 # --- payloads -----------------------------------------------------------------------
 
 
-def _obj(payload: bytes) -> dict[str, Any]:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ContractError(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+def json_object(
+    payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES, error: type[ContractError] = ContractError
+) -> dict[str, Any]:
+    """`payload` as a JSON object of at most `max_bytes`; `error` (a ContractError) says why
+    not. Also for other systems' payloads (hub/sources), with their own limit and error."""
+    if len(payload) > max_bytes:
+        raise error(f"payload is {len(payload)} bytes, more than {max_bytes}")
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ContractError(f"payload is not JSON: {exc}") from exc
+        raise error(f"payload is not JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise ContractError("payload must be a JSON object")
+        raise error("payload must be a JSON object")
+    return data
+
+
+def _obj(payload: bytes) -> dict[str, Any]:
+    data = json_object(payload)
     version = data.get("v")
     if version != CONTRACT_VERSION or isinstance(version, bool):
         raise ContractError(f"v must be {CONTRACT_VERSION}, got {version!r}")

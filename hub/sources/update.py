@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contract import fields
 from contract.topics import MAX_PAYLOAD_BYTES, ContractError
 
 
@@ -33,15 +33,8 @@ class Update:
 
 
 def json_object(payload: bytes) -> dict[str, Any]:
-    if len(payload) > MAX_PAYLOAD_BYTES * 4:  # a full status may be long; a flood is not
-        raise SourceError(f"payload is {len(payload)} bytes, too long")
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise SourceError(f"payload is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SourceError("payload must be a JSON object")
-    return data
+    """A JSON object (a full status may be long; a flood is not), else SourceError."""
+    return fields.json_object(payload, MAX_PAYLOAD_BYTES * 4, SourceError)
 
 
 def number(value: object, field: str) -> float | None:
