@@ -71,8 +71,8 @@ def plan(
                 ]
                 if others:
                     tell.append((channel, since, list(dict.fromkeys(others))))
-                else:
-                    due.append(now)  # nobody to tell yet: look again soon
+                else:  # nobody to tell yet: look again in a while
+                    due.append(now + timedelta(seconds=SOONEST_S))
         seen = [t for t in (state.delivered_at, state.failed_at) if t is not None]
         if check_every is not None and seen:
             if now - max(seen) >= check_every:
@@ -83,7 +83,8 @@ def plan(
 
 
 RETRY_S = 2.0  # after a failed look, the next one comes this soon
-SOONEST_S = 60.0  # a look due now that could not act (nobody to tell yet) waits this long
+SOONEST_S = 60.0  # someone must be told but nobody can be yet: look again after this
+AGAIN_S = 0.01  # the shortest sleep, so a look due now never spins
 
 
 class ChannelWatch:
@@ -138,9 +139,8 @@ class ChannelWatch:
                 wait_s = min(self.interval_s, RETRY_S)
             else:
                 wait_s = self.interval_s
-                if decided.due is not None:
-                    until_due = (decided.due - now).total_seconds()
-                    wait_s = min(wait_s, max(until_due, SOONEST_S))
+                if decided.due is not None:  # at once when due (a time stored to the ms)
+                    wait_s = min(wait_s, max((decided.due - now).total_seconds(), AGAIN_S))
             self._wake.wait(wait_s)
 
     def check(self, now: datetime) -> Plan:

@@ -173,3 +173,29 @@ def test_a_look_says_when_the_next_tell_or_check_falls_due(tmp_path: Path) -> No
     assert quiet.due == T0 + WEEK  # Sam's phone is checked a week after its last push
     assert plan([SAM], h.states([SAM.url]), T0, GRACE, None).due is None
     h.close()
+
+
+def test_a_failure_stamped_a_moment_ahead_of_the_look_is_told_when_its_time_comes(
+    tmp_path: Path,
+) -> None:
+    """Times are kept to the millisecond: a failure can read a moment later than the look
+    it woke. The watch looks again at that moment, not a minute later."""
+    h = health(tmp_path)
+    sent: list[tuple[str, Message]] = []
+    watch = ChannelWatch(
+        h,
+        lambda: [ALEX, SAM],
+        lambda url, message: sent.append((url, message)),
+        lambda: datetime.now(UTC),
+        failing_after=timedelta(0),
+        check_every=None,
+        interval_s=3600,
+    )
+    h.delivered(SAM.url, datetime.now(UTC))
+    watch.start()
+    try:
+        h.failed(ALEX.url, datetime.now(UTC) + timedelta(milliseconds=50), "boom")
+        wait_until(lambda: sent, timeout=10, what="the others told")
+    finally:
+        watch.stop()
+        h.close()
