@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
+
+from hub.monitor.frozen import replace
 
 if TYPE_CHECKING:
     from hub.monitor.rules import Policy, ReadingSeen
@@ -81,7 +83,8 @@ def track_clock(c: DeviceClock, r: ReadingSeen, p: Policy) -> DeviceClock:
         return c
     delay_s = _seconds(r.received_at, r.ts)
     if delay_s <= c.offset_s:
-        c = replace(c, offset_s=delay_s, rising=None)
+        if delay_s != c.offset_s or c.rising is not None:  # else nothing changes
+            c = replace(c, offset_s=delay_s, rising=None)
     else:
         run = _extend_run(c.rising, delay_s, r.received_at, p)
         confirmed = (

@@ -49,7 +49,7 @@ def findings(s: RoomRules, p: Policy, now: datetime) -> dict[Condition, Finding]
         out.pop(Condition.WARM, None)
 
     if s.drop.active and s.drop.since is not None and f is not None:
-        fall = fallen_by(s.series, f.ts, f.temperature_c, p)
+        fall = fallen_by(s, f.temperature_c)
         out[Condition.FAST_DROP] = Finding(
             room,
             Condition.FAST_DROP,

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 # Per class: its fields' names, one getter of them all, and each slot's setter.
 _Plan = tuple[dict[str, int], Callable[[Any], tuple[Any, ...]], list[Callable[[Any, Any], None]]]
 _plans: dict[type, _Plan | None] = {}
+_setters: dict[type, dict[str, Callable[[Any, Any], None]]] = {}  # by field name
 _owned = threading.local()  # .obj: the copy this thread's step may change in place
 
 
@@ -33,43 +33,55 @@ def _plan(cls: type) -> _Plan | None:
             attrgetter(*names),
             [cls.__dict__[name].__set__ for name in names],
         )
+        _setters[cls] = dict(zip(names, plan[2], strict=True))
     _plans[cls] = plan
     return plan
 
 
 def replace(obj: T, /, **changes: Any) -> T:
     """A copy of `obj` with `changes`, as dataclasses.replace makes it."""
+    if obj is getattr(_owned, "obj", None):  # a step's own copy: the common case, first
+        setters = _setters[type(obj)]
+        for name, value in changes.items():
+            setter = setters.get(name)
+            if setter is None:
+                raise TypeError(f"{type(obj).__name__} has no field {name!r}")
+            setter(obj, value)
+        return obj
     cls = type(obj)
     plan = _plan(cls)
     if plan is None:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-    index, values_of, setters = plan
-    if obj is getattr(_owned, "obj", None):
-        for name, value in changes.items():
-            if name not in index:
-                raise TypeError(f"{cls.__name__} has no field {name!r}")
-            setters[index[name]](obj, value)
-        return obj
+    index, values_of, setters_in_order = plan
     values = list(values_of(obj))
     for name, value in changes.items():
         if name not in index:
             raise TypeError(f"{cls.__name__} has no field {name!r}")
         values[index[name]] = value
     new: T = object.__new__(cls)
-    for setter, value in zip(setters, values, strict=True):
+    for setter, value in zip(setters_in_order, values, strict=True):
         setter(new, value)
     return new
 
 
-@contextmanager
-def owned_copy(obj: T) -> Iterator[T]:
+class owned_copy(Generic[T]):
     """A copy of `obj` that `replace` changes in place until the block ends: one copy for
     a whole step instead of one per change. The original is never touched, and the copy
-    is frozen again (replace copies it) once the block is left."""
-    copy = replace(obj)
-    before = getattr(_owned, "obj", None)
-    _owned.obj = copy
-    try:
-        yield copy
-    finally:
-        _owned.obj = before
+    is frozen again (replace copies it) once the block is left. A class, not
+    @contextmanager: it is entered on every reading."""
+
+    __slots__ = ("_before", "_copy")
+
+    def __init__(self, obj: T) -> None:
+        if _plan(type(obj)) is None:
+            raise TypeError(f"{type(obj).__name__} cannot be changed in place")
+        self._copy = replace(obj)
+        self._before: object = None
+
+    def __enter__(self) -> T:
+        self._before = getattr(_owned, "obj", None)
+        _owned.obj = self._copy
+        return self._copy
+
+    def __exit__(self, *_: object) -> None:
+        _owned.obj = self._before

@@ -128,6 +128,7 @@ class StuckRun:
     humidity_pct: float
 
 
+IDLE: Final = Hold()  # shared: a hold that is neither on nor on its way (frozen, so safe)
 HELD: Final = (
     Condition.COLD,
     Condition.COOL,
@@ -135,7 +136,7 @@ HELD: Final = (
     Condition.HOT,
     Condition.HUMIDITY,
 )
-_no_holds: Final[Mapping[Condition, Hold]] = MappingProxyType({c: Hold() for c in HELD})
+_no_holds: Final[Mapping[Condition, Hold]] = MappingProxyType(dict.fromkeys(HELD, IDLE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +156,11 @@ class RoomRules:
     newest_seq: tuple[str, int] | None = None  # its boot and seq: equal stamps are ordered
     filtered: Sample | None = None
     series: tuple[SeriesPoint, ...] = ()  # filtered temperatures, for drop and slope
+    peaks: tuple[SeriesPoint, ...] = ()  # the drop window's falling highs (drop_peaks)
     last_live_at: datetime | None = None  # last live accepted reading; None restarts holds
     # Held temperature/humidity conditions, keyed by the conditions in HELD.
     holds: Mapping[Condition, Hold] = field(default_factory=lambda: _no_holds)
-    drop: Hold = Hold()
+    drop: Hold = IDLE
     # Data arriving at all (hub time).
     last_data_at: datetime | None = None  # last valid live reading
     last_replay_at: datetime | None = None

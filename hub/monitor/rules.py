@@ -36,6 +36,7 @@ from hub.monitor.sensor_rules import (
     track_run,
 )
 from hub.monitor.temperature_rules import (
+    drop_peaks,
     extend_series,
     filter_reading,
     judge_temperature,
@@ -101,7 +102,9 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     """
     s = judge_clock(s, r, p)
     live = is_live(s.clock, s.boots, r, p)
-    s = replace(s, boots=mark_boot(s.boots, r, live))
+    boots = mark_boot(s.boots, r, live)
+    if boots is not s.boots:
+        s = replace(s, boots=boots)
     ts = r.received_at if live else r.ts + timedelta(seconds=s.clock.shift_s)
     if not live:
         s = replace(s, last_replay_at=r.received_at)
@@ -122,7 +125,9 @@ def _on_reading(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
     if r.boot_id is not None and r.seq is not None:
         s = replace(s, newest_seq=(r.boot_id, r.seq))
     for point in accepted:
-        s = replace(s, filtered=point, series=extend_series(s.series, point, p))
+        series = extend_series(s.series, point, p)
+        peaks = drop_peaks(s.peaks, series, point.ts, p)
+        s = replace(s, filtered=point, series=series, peaks=peaks)
         if live:
             s = judge_temperature(s, point, p)
     return judge_sensor(s, ts, p) if live else s

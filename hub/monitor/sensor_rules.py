@@ -59,6 +59,8 @@ def judge_clock(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
         skew_since, skew_s = s.skew_since or r.received_at, -clock.offset_s
     else:
         skew_since, skew_s = None, 0.0
+    if clock is s.clock and skew_since == s.skew_since and skew_s == s.skew_s:
+        return s  # the usual reading: the clock agrees as before
     return replace(s, clock=clock, skew_since=skew_since, skew_s=skew_s)
 
 

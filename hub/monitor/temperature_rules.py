@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from statistics import median
 from types import MappingProxyType
@@ -14,6 +15,7 @@ from hub.conditions import Condition
 from hub.monitor.frozen import replace
 from hub.monitor.policy import Policy
 from hub.monitor.rule_state import (
+    IDLE,
     MAX_SERIES_POINTS,
     MEDIAN_OF,
     Hold,
@@ -37,8 +39,10 @@ class HeldRule:
     on_humidity: bool = False
 
 
-def held_rules(p: Policy) -> dict[Condition, HeldRule]:
-    """COLD, COOL, WARM, HOT and HUMIDITY, each with its own hysteresis."""
+@lru_cache(maxsize=16)
+def held_rules(p: Policy) -> Mapping[Condition, HeldRule]:
+    """COLD, COOL, WARM, HOT and HUMIDITY, each with its own hysteresis (made once per
+    policy: the table is read on every reading). The caller must not change it."""
 
     def outside(h: float) -> float:
         return max(p.humidity_low_pct - h, h - p.humidity_high_pct)
@@ -49,39 +53,41 @@ def held_rules(p: Policy) -> dict[Condition, HeldRule]:
     def warmer(t: float) -> float:
         return t
 
-    return {
-        Condition.COLD: HeldRule(
-            starts=lambda t: t < p.cold_below_c,
-            ends=lambda t: t >= p.cold_clear_c,
-            hold_s=p.cold_for_s,
-            badness=colder,
-        ),
-        Condition.COOL: HeldRule(
-            starts=lambda t: t < p.cool_below_c,
-            ends=lambda t: t >= p.cool_below_c,
-            hold_s=p.cool_for_s,
-            badness=colder,
-        ),
-        Condition.WARM: HeldRule(
-            starts=lambda t: t > p.warm_above_c,
-            ends=lambda t: t <= p.warm_above_c,
-            hold_s=p.warm_for_s,
-            badness=warmer,
-        ),
-        Condition.HOT: HeldRule(
-            starts=lambda t: t > p.hot_above_c,
-            ends=lambda t: t <= p.hot_above_c - p.hot_clear_margin_c,
-            hold_s=p.hot_for_s,
-            badness=warmer,
-        ),
-        Condition.HUMIDITY: HeldRule(
-            starts=lambda h: outside(h) > 0,
-            ends=lambda h: outside(h) <= 0,
-            hold_s=p.humidity_for_s,
-            badness=outside,
-            on_humidity=True,
-        ),
-    }
+    return MappingProxyType(
+        {
+            Condition.COLD: HeldRule(
+                starts=lambda t: t < p.cold_below_c,
+                ends=lambda t: t >= p.cold_clear_c,
+                hold_s=p.cold_for_s,
+                badness=colder,
+            ),
+            Condition.COOL: HeldRule(
+                starts=lambda t: t < p.cool_below_c,
+                ends=lambda t: t >= p.cool_below_c,
+                hold_s=p.cool_for_s,
+                badness=colder,
+            ),
+            Condition.WARM: HeldRule(
+                starts=lambda t: t > p.warm_above_c,
+                ends=lambda t: t <= p.warm_above_c,
+                hold_s=p.warm_for_s,
+                badness=warmer,
+            ),
+            Condition.HOT: HeldRule(
+                starts=lambda t: t > p.hot_above_c,
+                ends=lambda t: t <= p.hot_above_c - p.hot_clear_margin_c,
+                hold_s=p.hot_for_s,
+                badness=warmer,
+            ),
+            Condition.HUMIDITY: HeldRule(
+                starts=lambda h: outside(h) > 0,
+                ends=lambda h: outside(h) <= 0,
+                hold_s=p.humidity_for_s,
+                badness=outside,
+                on_humidity=True,
+            ),
+        }
+    )
 
 
 def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bool) -> Hold:
@@ -93,10 +99,10 @@ def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bo
     can start, stretch or cut short a stretch.
     """
     if restart and not hold.active:
-        hold = Hold()
+        hold = IDLE
     flipping = rule.ends(value) if hold.active else rule.starts(value)
     if not hold.active and not flipping:
-        return Hold()
+        return IDLE
     worst = hold.worst
     if worst is None or rule.badness(value) > rule.badness(worst):
         worst = value
@@ -106,7 +112,7 @@ def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bo
     if seconds_between(ts, pending) < rule.hold_s:
         return replace(hold, pending_since=pending, worst=worst)
     if hold.active:
-        return Hold()
+        return IDLE
     return Hold(active=True, since=pending, worst=worst)
 
 
@@ -133,8 +139,8 @@ def filter_reading(s: RoomRules, raw: Sample, p: Policy) -> tuple[RoomRules, lis
         accepted.append(
             Sample(
                 sample.ts,
-                median(w.temperature_c for w in window),
-                median(w.humidity_pct for w in window),
+                _median([w.temperature_c for w in window]),
+                _median([w.humidity_pct for w in window]),
             )
         )
     return replace(s, window=window, jump=None, newest_ts=raw.ts), accepted
@@ -167,19 +173,19 @@ def judge_temperature(s: RoomRules, point: Sample, p: Policy) -> RoomRules:
     hub's time of arrival). Two readings may arrive at one instant: a gap of zero goes on."""
     gap = None if s.last_live_at is None else seconds_between(point.ts, s.last_live_at)
     restart = gap is None or gap < 0 or gap > p.stale_after_s
-    holds = {
-        condition: _advance(
-            s.holds[condition],
-            rule,
-            point.humidity_pct if rule.on_humidity else point.temperature_c,
-            point.ts,
-            restart,
-        )
-        for condition, rule in held_rules(p).items()
-    }
+    holds: dict[Condition, Hold] | None = None  # a new table only when a hold changed
+    for condition, rule in held_rules(p).items():
+        hold = s.holds[condition]
+        value = point.humidity_pct if rule.on_humidity else point.temperature_c
+        if hold is IDLE and not rule.starts(value):
+            continue  # the usual reading: neither on nor on its way, as _advance would say
+        advanced = _advance(hold, rule, value, point.ts, restart)
+        if advanced is not hold:
+            holds = holds or dict(s.holds)
+            holds[condition] = advanced
     return replace(
         s,
-        holds=MappingProxyType(holds),
+        holds=s.holds if holds is None else MappingProxyType(holds),
         drop=_judge_drop(s, point, p),
         last_live_at=point.ts,
     )
@@ -188,16 +194,43 @@ def judge_temperature(s: RoomRules, point: Sample, p: Policy) -> RoomRules:
 def _judge_drop(s: RoomRules, point: Sample, p: Policy) -> Hold:
     """FAST_DROP: the highest filtered value of the last drop_window_s minus the current."""
     t = point.temperature_c
-    fall = fallen_by(s.series, point.ts, t, p)
+    fall = fallen_by(s, t)
     if fall < p.drop_c:
-        return Hold()
+        return IDLE
     worst = t if s.drop.worst is None else min(s.drop.worst, t)
     return Hold(active=True, since=s.drop.since or point.ts, worst=worst)
 
 
-def fallen_by(series: tuple[SeriesPoint, ...], ts: datetime, t: float, p: Policy) -> float:
-    window = _between(series, ts - timedelta(seconds=p.drop_window_s), ts)
-    return max(map(_point_high, window), default=t) - t
+def fallen_by(s: RoomRules, t: float) -> float:
+    """How far `t`, the newest filtered value, is below the highest of drop_window_s."""
+    return max(s.peaks[0].high_c, t) - t if s.peaks else 0.0
+
+
+def drop_peaks(
+    peaks: tuple[SeriesPoint, ...], series: tuple[SeriesPoint, ...], ts: datetime, p: Policy
+) -> tuple[SeriesPoint, ...]:
+    """The drop window's points (at `ts`, `series`' newest) that are higher than every later
+    one, oldest and so highest first: FAST_DROP reads the window's highest here on every
+    reading instead of scanning up to MAX_SERIES_POINTS of them."""
+    newest = series[-1]
+    oldest = max(ts - timedelta(seconds=p.drop_window_s), series[0].ts)
+    if peaks and peaks[-1].ts > newest.ts:  # later points dropped: the hub's clock went back
+        rebuilt: tuple[SeriesPoint, ...] = ()
+        for point in _between(series, oldest, ts):
+            rebuilt = _push_peak(rebuilt, point)
+        return rebuilt
+    kept = peaks[bisect_left(peaks, oldest, key=_point_ts) :]
+    if kept and kept[-1].ts == newest.ts:
+        kept = kept[:-1]  # the newest point absorbed this reading: it is replaced
+    return _push_peak(kept, newest)
+
+
+def _push_peak(peaks: tuple[SeriesPoint, ...], point: SeriesPoint) -> tuple[SeriesPoint, ...]:
+    """Add the newest point; those no higher than it can no longer be the window's highest."""
+    keep = len(peaks)
+    while keep and peaks[keep - 1].high_c <= point.high_c:
+        keep -= 1
+    return (*peaks[:keep], point)
 
 
 def _between(
@@ -236,5 +269,9 @@ def minutes_to_cold(s: RoomRules, p: Policy) -> float | None:
     return round(minutes, 1) if minutes <= p.prediction_horizon_min else None
 
 
+def _median(values: list[float]) -> float:
+    """statistics.median, quicker for the window's usual three values (every reading)."""
+    return sorted(values)[1] if len(values) == 3 else median(values)
+
+
 _point_ts: Callable[[SeriesPoint], datetime] = attrgetter("ts")
-_point_high: Callable[[SeriesPoint], float] = attrgetter("high_c")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from hub.monitor.rules import (
     StatusSeen,
     step,
 )
+from hub.monitor.temperature_rules import fallen_by
 from mqttlink.rules_settings import Preset, RulesSettings
 
 T0 = datetime(2024, 1, 15, 22, 0, tzinfo=UTC)
@@ -759,6 +761,43 @@ def test_step_never_raises_and_the_state_stays_small(script: list[Op]) -> None:
         assert len(s.state.slots) <= MAX_SLOTS
         assert not {COLD, COOL} <= set(s.after)
         assert not {Condition.HOT, Condition.WARM} <= set(s.after)
+
+
+def test_a_fast_drop_is_measured_afresh_after_the_hubs_clock_went_back() -> None:
+    """Readings from before the jump that now lie in the future no longer count: the room
+    warmed to 20.5 °C at 22:05 and cooled to 19 °C by 22:10, then the hub's clock went
+    back to 22:02 and it reads 18.6 °C."""
+    state = RoomRules.empty("nursery", T0)
+    at = T0
+    for i in range(61):
+        at = T0 + timedelta(seconds=10 * i)
+        warmed = 19.0 + 1.5 * math.sin(math.pi * i / 60)
+        state, _ = step(state, ReadingSeen(at, at, warmed, 50.0, live=True), UK, at)
+    back = at - timedelta(minutes=8)
+    for i in range(3):
+        now = back + timedelta(seconds=10 * i)
+        state, _ = step(state, ReadingSeen(now, now, 18.6, 50.0, live=True), UK, now)
+    assert state.filtered is not None
+    t = state.filtered.temperature_c
+    highest = max(q.high_c for q in state.series)
+    assert highest < 20.45  # the 20.5 °C of 22:05, now in the future, is gone
+    assert fallen_by(state, t) == pytest.approx(highest - t)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(scripts)
+def test_the_fall_is_measured_from_the_highest_value_of_the_drop_window(
+    script: list[Op],
+) -> None:
+    """The kept peaks give what a scan of the whole window gives, clock going back or not."""
+    for s in run(script):
+        f = s.state.filtered
+        if f is None:
+            continue
+        oldest = f.ts - timedelta(seconds=FAST.drop_window_s)
+        highs = [q.high_c for q in s.state.series if oldest <= q.ts <= f.ts]
+        assert fallen_by(s.state, f.temperature_c) == max(highs) - f.temperature_c
 
 
 @pytest.mark.slow
