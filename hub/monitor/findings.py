@@ -6,7 +6,7 @@ from datetime import datetime
 
 from hub.conditions import Condition, Finding
 from hub.monitor.policy import Policy
-from hub.monitor.rule_state import HELD, RoomRules, seconds_between
+from hub.monitor.rule_state import HELD, NO_HOLDS, RoomRules, seconds_between
 from hub.monitor.sensor_rules import error_ratio, is_stuck
 from hub.monitor.temperature_rules import fallen_by, minutes_to_cold
 
@@ -14,6 +14,8 @@ from hub.monitor.temperature_rules import fallen_by, minutes_to_cold
 def findings(s: RoomRules, p: Policy, now: datetime) -> dict[Condition, Finding]:
     """Every condition active now, from the state alone (the step already decided)."""
     out: dict[Condition, Finding] = {}
+    if s.holds is NO_HOLDS and not s.drop.active and _nothing_else(s):
+        return out  # the usual reading in a room that is fine: nothing to build
     room, f = s.room, s.filtered
     # Only COOL and FAST_DROP carry the prediction, and its regression walks the series.
     cooling = s.holds[Condition.COOL].active and f is not None
@@ -105,3 +107,13 @@ def findings(s: RoomRules, p: Policy, now: datetime) -> dict[Condition, Finding]
             detail=f"device clock {abs(s.skew_s):.0f} s {side} the hub's",
         )
     return out
+
+
+def _nothing_else(s: RoomRules) -> bool:
+    """None of the conditions below the held ones and FAST_DROP has begun."""
+    return (
+        s.no_data_since is None
+        and s.offline_since is None
+        and s.suspect_since is None
+        and s.skew_since is None
+    )

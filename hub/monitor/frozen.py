@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
@@ -53,11 +53,14 @@ def replace(obj: T, /, **changes: Any) -> T:
     if plan is None:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
     index, values_of, setters_in_order = plan
-    values = list(values_of(obj))
-    for name, value in changes.items():
-        if name not in index:
-            raise TypeError(f"{cls.__name__} has no field {name!r}")
-        values[index[name]] = value
+    values: Sequence[Any] = values_of(obj)
+    if changes:
+        changed = list(values)
+        for name, value in changes.items():
+            if name not in index:
+                raise TypeError(f"{cls.__name__} has no field {name!r}")
+            changed[index[name]] = value
+        values = changed
     new: T = object.__new__(cls)
     for setter, value in zip(setters_in_order, values, strict=True):
         setter(new, value)

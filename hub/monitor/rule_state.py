@@ -136,7 +136,7 @@ HELD: Final = (
     Condition.HOT,
     Condition.HUMIDITY,
 )
-_no_holds: Final[Mapping[Condition, Hold]] = MappingProxyType(dict.fromkeys(HELD, IDLE))
+NO_HOLDS: Final[Mapping[Condition, Hold]] = MappingProxyType(dict.fromkeys(HELD, IDLE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +159,7 @@ class RoomRules:
     peaks: tuple[SeriesPoint, ...] = ()  # the drop window's falling highs (drop_peaks)
     last_live_at: datetime | None = None  # last live accepted reading; None restarts holds
     # Held temperature/humidity conditions, keyed by the conditions in HELD.
-    holds: Mapping[Condition, Hold] = field(default_factory=lambda: _no_holds)
+    holds: Mapping[Condition, Hold] = field(default_factory=lambda: NO_HOLDS)
     drop: Hold = IDLE
     # Data arriving at all (hub time).
     last_data_at: datetime | None = None  # last valid live reading
@@ -172,6 +172,7 @@ class RoomRules:
     # Sensor health (device time): (ts, failed) per reading slot, oldest first, and the
     # unchanged run.
     slots: tuple[tuple[datetime, bool], ...] = ()
+    failed_slots: int = 0  # how many of them failed (count_slot keeps it)
     run: StuckRun | None = None
     suspect_since: datetime | None = None
 

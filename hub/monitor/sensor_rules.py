@@ -66,13 +66,19 @@ def judge_clock(s: RoomRules, r: ReadingSeen, p: Policy) -> RoomRules:
 
 def count_slot(s: RoomRules, ts: datetime, *, failed: bool, p: Policy) -> RoomRules:
     """Add a slot, kept in device-time order (a replayed one slots in where it belongs), and
-    drop those older than the window: a bisection, not a Python-level pass over up to
-    MAX_SLOTS slots for every reading."""
-    slots = list(s.slots)
-    insort(slots, (ts, failed), key=_slot_ts)
+    drop those older than the window: bisections and a running count of the failed ones,
+    not a Python-level pass over up to MAX_SLOTS slots for every reading."""
+    slots = s.slots
+    if not slots or ts >= slots[-1][0]:
+        slots = (*slots, (ts, failed))  # the usual reading: the newest
+    else:
+        ordered = list(slots)
+        insort(ordered, (ts, failed), key=_slot_ts)
+        slots = tuple(ordered)
     cutoff = slots[-1][0] - timedelta(seconds=p.suspect_window_s)
     first = max(bisect_left(slots, cutoff, key=_slot_ts), len(slots) - MAX_SLOTS)
-    return replace(s, slots=tuple(slots[first:]))
+    dropped = sum(map(_slot_failed, slots[:first])) if first else 0
+    return replace(s, slots=slots[first:], failed_slots=s.failed_slots + failed - dropped)
 
 
 _slot_ts: Callable[[tuple[datetime, bool]], datetime] = itemgetter(0)
@@ -87,9 +93,8 @@ def track_run(s: RoomRules, raw: Sample) -> RoomRules:
 
 
 def error_ratio(s: RoomRules) -> float:
-    """Failed slots (faults and impossible readings) among all slots of the window (summed
-    by map/itemgetter in C: up to MAX_SLOTS of them on every reading)."""
-    return sum(map(_slot_failed, s.slots)) / len(s.slots) if s.slots else 0.0
+    """Failed slots (faults and impossible readings) among all slots of the window."""
+    return s.failed_slots / len(s.slots) if s.slots else 0.0
 
 
 def is_stuck(s: RoomRules, p: Policy) -> bool:

@@ -18,6 +18,7 @@ from hub.monitor.rule_state import (
     IDLE,
     MAX_SERIES_POINTS,
     MEDIAN_OF,
+    NO_HOLDS,
     Hold,
     RoomRules,
     Sample,
@@ -39,10 +40,18 @@ class HeldRule:
     on_humidity: bool = False
 
 
-@lru_cache(maxsize=16)
 def held_rules(p: Policy) -> Mapping[Condition, HeldRule]:
-    """COLD, COOL, WARM, HOT and HUMIDITY, each with its own hysteresis (made once per
-    policy: the table is read on every reading). The caller must not change it."""
+    """COLD, COOL, WARM, HOT and HUMIDITY, each with its own hysteresis: made once per
+    policy, and found by identity first (hashing a policy costs more than the lookup)."""
+    last = _last_held
+    return last[1] if last is not None and last[0] is p else _held_rules(p)
+
+
+_last_held: tuple[Policy, Mapping[Condition, HeldRule]] | None = None
+
+
+@lru_cache(maxsize=16)
+def _made_held_rules(p: Policy) -> Mapping[Condition, HeldRule]:
 
     def outside(h: float) -> float:
         return max(p.humidity_low_pct - h, h - p.humidity_high_pct)
@@ -88,6 +97,13 @@ def held_rules(p: Policy) -> Mapping[Condition, HeldRule]:
             ),
         }
     )
+
+
+def _held_rules(p: Policy) -> Mapping[Condition, HeldRule]:
+    global _last_held  # one (policy, table) pair, replaced whole: safe across threads
+    table = _made_held_rules(p)
+    _last_held = (p, table)
+    return table
 
 
 def _advance(hold: Hold, rule: HeldRule, value: float, ts: datetime, restart: bool) -> Hold:
@@ -183,9 +199,11 @@ def judge_temperature(s: RoomRules, point: Sample, p: Policy) -> RoomRules:
         if advanced is not hold:
             holds = holds or dict(s.holds)
             holds[condition] = advanced
+    if holds is not None:  # NO_HOLDS again once all are idle: findings() skips them then
+        table = NO_HOLDS if all(h is IDLE for h in holds.values()) else MappingProxyType(holds)
     return replace(
         s,
-        holds=s.holds if holds is None else MappingProxyType(holds),
+        holds=s.holds if holds is None else table,
         drop=_judge_drop(s, point, p),
         last_live_at=point.ts,
     )

@@ -759,6 +759,7 @@ def test_step_never_raises_and_the_state_stays_small(script: list[Op]) -> None:
         assert len(s.state.window) <= MEDIAN_OF
         assert len(s.state.series) <= MAX_SERIES_POINTS
         assert len(s.state.slots) <= MAX_SLOTS
+        assert s.state.failed_slots == sum(failed for _, failed in s.state.slots)
         assert not {COLD, COOL} <= set(s.after)
         assert not {Condition.HOT, Condition.WARM} <= set(s.after)
 
