@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 from typing import Final
 
 from hub.conditions import Condition
@@ -136,7 +135,8 @@ HELD: Final = (
     Condition.HOT,
     Condition.HUMIDITY,
 )
-NO_HOLDS: Final[Mapping[Condition, Hold]] = MappingProxyType(dict.fromkeys(HELD, IDLE))
+# Read-only by type (Mapping): a plain dict so a state can be pickled (hub/replay/parts.py).
+NO_HOLDS: Final[Mapping[Condition, Hold]] = dict.fromkeys(HELD, IDLE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,7 +200,7 @@ def judge_temperature(s: RoomRules, point: Sample, p: Policy) -> RoomRules:
             holds = holds or dict(s.holds)
             holds[condition] = advanced
     if holds is not None:  # NO_HOLDS again once all are idle: findings() skips them then
-        table = NO_HOLDS if all(h is IDLE for h in holds.values()) else MappingProxyType(holds)
+        table = NO_HOLDS if all(h is IDLE for h in holds.values()) else holds
     return replace(
         s,
         holds=s.holds if holds is None else table,
