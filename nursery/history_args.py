@@ -95,3 +95,20 @@ def add_replay_parser(commands: Any, add_common: Callable[[argparse.ArgumentPars
     replay.add_argument(
         "--progress", action="store_true", help="show progress on stderr even when not a terminal"
     )
+    replay.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="processes for a long file (default: one per core, at most 4); any N gives "
+        "the same result",
+    )
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from hub.messages.replay import alert_lines, compare_lines, summary_lines
 from hub.replay.engine import Replay
+from hub.replay.parts import ReplaySetup, default_jobs, replay_file
 from hub.replay.report import replay_json, summarize
-from hub.replay.sources import ReplayFileError, SourceOptions, read_readings
+from hub.replay.sources import ReplayFileError, SourceOptions
 from mqttlink.rules_settings import RulesSettings
 from mqttlink.settings import SettingsError
 from nursery.config import Settings
@@ -60,16 +61,15 @@ def _run_one(settings: Settings, rules: RulesSettings, args: argparse.Namespace)
     options = SourceOptions(args.room, args.temperature_entity, args.humidity_entity)
     show = wanted(args.progress)
     bar = Progress(f"replaying {args.file.name}", _lines(args.file) if show else None, show=show)
-    replay = Replay(rules, settings.alerts)
     try:
-        for room, reading in read_readings(args.file, options):
-            replay.reading(room, reading)
-            if replay.readings % 4096 == 0:
-                bar.update(replay.readings)
-        replay.finish()
+        return replay_file(
+            args.file,
+            ReplaySetup(rules, settings.alerts, options=options),
+            jobs=args.jobs or default_jobs(),
+            progress=bar.update,
+        )
     finally:
         bar.close()
-    return replay
 
 
 def _lines(path: Path) -> int | None:

@@ -3,6 +3,7 @@ readings with the hub's times they arrived at, ticked where the hub's ticker wou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Final
@@ -53,6 +54,19 @@ class ReplayedAlert:
         return SEVERITY[self.condition]
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A replay between two readings, comparable with another replay of the same file that
+    began elsewhere: equal `rooms` mean both go on exactly alike. Alert numbers are left out
+    of `rooms` (each replay counts its own) and kept beside it to join the two."""
+
+    readings: int
+    alerts: int  # how many had opened
+    open: Mapping[tuple[str, Condition], int]  # the number of each open alert
+    pushes: Mapping[int, int]  # pushes each open alert had sent
+    rooms: Mapping[str, tuple[object, ...]]
+
+
 @dataclass(slots=True)
 class _Room:
     rules: RoomRules
@@ -88,6 +102,7 @@ class Replay:
         self.readings = 0
         self.first_at: datetime | None = None
         self.last_at: datetime | None = None
+        self.joined = 0  # parts replayed elsewhere and joined on (hub/replay/parts.py)
 
     def reading(self, room: str, event: ReadingSeen) -> None:
         """One reading, as ingest hands it to the monitor: stepped at its arrival time."""
@@ -110,6 +125,46 @@ class Replay:
             self._apply(room, state, at)
         # Else the lifecycle has nothing to decide: the same alerts are open, no repeat is
         # due, and the values it would copy are read afresh when a push is next composed.
+
+    def checkpoint(self) -> Checkpoint:
+        """Where this replay stands now (between two readings), to compare and join."""
+        numbers = {
+            (name, condition): incident.id or 0
+            for name, state in self._rooms.items()
+            for condition, incident in state.open.items()
+        }
+        return Checkpoint(
+            self.readings,
+            len(self.alerts),
+            numbers,
+            {n: len(self._by_number[n].pushes) for n in numbers.values()},
+            {name: _comparable(state) for name, state in self._rooms.items()},
+        )
+
+    def join(self, mine: Checkpoint, later: Replay, theirs: Checkpoint) -> Replay:
+        """`later`, which replayed the rest of the file from a fresh start, carried on from
+        this replay: both stood exactly alike at `mine` (this replay, now) and `theirs`. Its
+        alerts from before `theirs` are this replay's own, already counted here; those open
+        then keep this replay's numbers and pushes; those it opened later are numbered on."""
+        if mine.rooms != theirs.rooms or mine.readings != self.readings:
+            raise ValueError("the replays do not stand alike here: they cannot be joined")
+        renumber = {theirs.open[key]: number for key, number in mine.open.items()}
+        for their_number, my_number in renumber.items():
+            went_on, kept = later._by_number[their_number], self._by_number[my_number]
+            kept.pushes.extend(went_on.pushes[theirs.pushes[their_number] :])
+            kept.held, kept.worst = went_on.held, went_on.worst
+            kept.resolved_at = went_on.resolved_at
+        alerts = self.alerts
+        for opened in later.alerts[theirs.alerts :]:
+            renumber[opened.number] = opened.number = len(alerts) + 1
+            alerts.append(opened)
+        for state in later._rooms.values():
+            state.open = {c: replace(i, id=renumber[i.id or 0]) for c, i in state.open.items()}
+        later.alerts, later._by_number = alerts, {a.number: a for a in alerts}
+        later.readings = self.readings + later.readings - theirs.readings
+        later.first_at = self.first_at
+        later.joined = self.joined + 1
+        return later
 
     def finish(self, until: datetime | None = None) -> list[ReplayedAlert]:
         """Run time on to `until` (default: the last reading): repeats and escalations due
@@ -197,3 +252,21 @@ class Replay:
         self._by_number[incident.id or 0].pushes.append(
             SentPush(push.kind, now, push.audience, message.title, message.body)
         )
+
+
+def _comparable(state: _Room) -> tuple[object, ...]:
+    """Everything of a room's replay that decides what comes next. Left out: alert numbers
+    (each replay counts its own), when the room was first watched (once a reading came),
+    and the times of the last look (`due`, the values of `active_at`), which depend on
+    where a replay began: an earlier look than needed finds nothing due and looks again;
+    an alert leaves the findings only on a reading, which ends it whenever it last looked."""
+    rules = state.rules
+    if rules.last_data_at is not None:
+        rules = replace(rules, watching_since=None)
+    return (
+        rules,
+        dict(state.findings),  # a copy: the room's own dicts change as the replay goes on
+        {c: replace(i, id=None) for c, i in state.open.items()},
+        state.last_reading,
+        set(state.active_at),
+    )

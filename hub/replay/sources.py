@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from contract.errors import NurseryError
 from hub.monitor.rules import ReadingSeen
@@ -88,7 +89,56 @@ def read_readings(path: Path, options: SourceOptions) -> Iterator[tuple[str, Rea
             )
 
 
-def _jsonl(handle: TextIO, path: Path, options: SourceOptions) -> Iterator[tuple[str, ReadingSeen]]:
+def in_parts(path: Path) -> int | None:
+    """Where the readings of a file that can be read in parts begin (after a CSV's header),
+    or None: JSON Lines, and the hub's or a plain CSV without quotes (a quoted field may
+    hold a line break). A Home Assistant history is sorted whole, so it is read whole."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+        if first.lstrip().startswith(b"{"):
+            return 0
+        header = {c.strip() for c in next(csv.reader([first.decode("utf-8")]), [])}
+        if not {"ts", "temperature_c", "humidity_pct"} <= header or b'"' in first:
+            return None
+        if any(b'"' in block for block in iter(lambda: handle.read(1 << 20), b"")):
+            return None
+        return len(first)
+
+
+def read_part(
+    path: Path, options: SourceOptions, start: int, end: int
+) -> Iterator[tuple[str, ReadingSeen]]:
+    """The readings of the lines from byte `start` (a line's first) up to `end`, of a file
+    in_parts() accepts. Line numbers in errors count from the part's start."""
+    with path.open("rb") as handle:
+        first = handle.readline().decode("utf-8")
+        lines = _lines_between(handle, start, end)
+        if first.lstrip().startswith("{"):
+            yield from _jsonl(lines, path, options)
+        else:
+            yield from _csv(chain([first], lines), path, options)
+
+
+def _lines_between(handle: BinaryIO, start: int, end: int) -> Iterator[str]:
+    """Lines from `start` to `end`, read a MiB at a time (a part may be 100 MB)."""
+    handle.seek(start)
+    left, rest = end - start, b""
+    while left > 0:
+        block = handle.read(min(1 << 20, left))
+        if not block:
+            break
+        left -= len(block)
+        data = rest + block
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        yield from data[:cut].decode("utf-8").split("\n")[:-1]
+    if rest:
+        yield rest.decode("utf-8")
+
+
+def _jsonl(
+    handle: Iterable[str], path: Path, options: SourceOptions
+) -> Iterator[tuple[str, ReadingSeen]]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
@@ -103,7 +153,9 @@ def _jsonl(handle: TextIO, path: Path, options: SourceOptions) -> Iterator[tuple
             yield _reading(row, where, options.room)
 
 
-def _csv(handle: TextIO, path: Path, options: SourceOptions) -> Iterator[tuple[str, ReadingSeen]]:
+def _csv(
+    handle: Iterable[str], path: Path, options: SourceOptions
+) -> Iterator[tuple[str, ReadingSeen]]:
     for number, row in enumerate(csv.DictReader(handle), start=2):
         if row.get("record", "reading") in ("reading", None, ""):
             yield _reading(row, f"{path}: line {number}", options.room)
