@@ -30,3 +30,15 @@ def test_an_open_alert_stays_until_a_reading_speaks_after_it_was_last_seen() -> 
     assert Condition.COLD in kept
     reading = T0.replace(minute=6)
     assert confirmed({}, {Condition.COLD: incident}, reading, memory, reading) == {}
+
+
+def test_a_silence_ends_with_the_first_fresh_reading_after_it() -> None:
+    """The no-data alert was seen active when it opened; the reading that follows the
+    silence speaks on it, so it clears then, not a reading later."""
+    silent = Finding("nursery", Condition.NO_DATA, T0, value=130.0, threshold=120.0)
+    memory: dict[Condition, datetime] = {}
+    opened = T0.replace(minute=2)
+    confirmed({Condition.NO_DATA: silent}, {}, T0, memory, opened)
+    incident = Incident(1, "nursery", Condition.NO_DATA, opened, T0)
+    back = T0.replace(minute=4)
+    assert confirmed({}, {Condition.NO_DATA: incident}, back, memory, back) == {}
