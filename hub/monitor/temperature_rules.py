@@ -171,7 +171,11 @@ def extend_series(
     their highest value, so a fast sensor cannot hide a fall or grow the state.
     """
     span = max(p.drop_window_s, p.slope_window_s)
-    kept = _between(series, point.ts - timedelta(seconds=span), point.ts)
+    oldest = point.ts - timedelta(seconds=span)
+    if series and series[-1].ts <= point.ts:  # in order, the usual: only old points go
+        kept = series[bisect_left(series, oldest, key=_point_ts) :]
+    else:
+        kept = _between(series, oldest, point.ts)
     t = point.temperature_c
     if kept and seconds_between(point.ts, kept[-1].ts) < span / MAX_SERIES_POINTS:
         last = kept[-1]

@@ -33,7 +33,20 @@ class SourceOptions:
     ha_interval_s: float = 60.0
 
 
-def _time(text: Any, where: str) -> datetime:
+class _Line:
+    """Where a value came from ("FILE: line N"), put into words only when an error names it
+    (a year's file has three million lines)."""
+
+    __slots__ = ("number", "path")
+
+    def __init__(self, path: Path, number: int) -> None:
+        self.path, self.number = path, number
+
+    def __str__(self) -> str:
+        return f"{self.path}: line {self.number}"
+
+
+def _time(text: Any, where: object) -> datetime:
     try:
         value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
@@ -41,14 +54,14 @@ def _time(text: Any, where: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _number(text: Any, where: str, name: str) -> float:
+def _number(text: Any, where: object, name: str) -> float:
     try:
         return float(text)
     except (TypeError, ValueError):
         raise ReplayFileError(f"{where}: {name} {text!r} is not a number") from None
 
 
-def _reading(row: dict[str, Any], where: str, room: str) -> tuple[str, ReadingSeen]:
+def _reading(row: dict[str, Any], where: object, room: str) -> tuple[str, ReadingSeen]:
     if row.get("ts") in (None, ""):
         raise ReplayFileError(f"{where}: no ts")
     ts = _time(row["ts"], where)
@@ -156,9 +169,12 @@ def _jsonl(
 def _csv(
     handle: Iterable[str], path: Path, options: SourceOptions
 ) -> Iterator[tuple[str, ReadingSeen]]:
-    for number, row in enumerate(csv.DictReader(handle), start=2):
-        if row.get("record", "reading") in ("reading", None, ""):
-            yield _reading(row, f"{path}: line {number}", options.room)
+    rows = csv.reader(handle)
+    header = next(rows, [])
+    for number, values in enumerate(rows, start=2):
+        row = dict(zip(header, values, strict=False))  # as csv.DictReader, a third faster
+        if values and row.get("record", "reading") in ("reading", None, ""):
+            yield _reading(row, _Line(path, number), options.room)
 
 
 def _home_assistant(
