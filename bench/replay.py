@@ -73,7 +73,8 @@ def main() -> int:
     print(f"{'reading the file alone':<34}{parse_s:>13.1f} s  (one process)")
     print(
         f"{'reading and replaying':<34}{total_s:>13.1f} s  ({total_s / rows * 1e6:.0f} µs each; "
-        f"{args.jobs} processes on {cores} cores, {replay.joined} parts joined)"
+        f"{args.jobs} process{'es' if args.jobs > 1 else ''} on {cores} cores, "
+        f"{replay.joined} parts joined)"
     )
     print(f"{'alerts / pushes':<34}{len(replay.alerts):>7,} / {pushes:,}")
     verdict = "PASS" if year_s <= TARGET_S else "FAIL"
