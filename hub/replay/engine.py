@@ -103,6 +103,7 @@ class Replay:
         self.first_at: datetime | None = None
         self.last_at: datetime | None = None
         self.joined = 0  # parts replayed elsewhere and joined on (hub/replay/parts.py)
+        self._soonest: datetime | None = None  # the earliest room's due
 
     def reading(self, room: str, event: ReadingSeen) -> None:
         """One reading, as ingest hands it to the monitor: stepped at its arrival time."""
@@ -183,6 +184,9 @@ class Replay:
         carries its value: on the hub the ticker and ingest race at that instant, and
         the recorded-nights test drives the hub the same way."""
         while True:
+            soonest = self._soonest  # most readings find nothing due: one comparison
+            if soonest is None or (soonest > until if inclusive else soonest >= until):
+                return
             due = [
                 (s.due, name)
                 for name, s in self._rooms.items()
@@ -219,6 +223,7 @@ class Replay:
             held_back=None,
             horizon_s=_HORIZON_S,
         )
+        self._soonest = min((s.due for s in self._rooms.values() if s.due), default=None)
 
     def _record(self, incident: Incident) -> Incident:
         if incident.id is None:
