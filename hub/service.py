@@ -126,7 +126,8 @@ def server_config(
 # Python's documented way to make their import an ImportError, which each library reads as
 # "not installed here":
 # - pydantic.v1: FastAPI imports it (1.6 MiB of a Pi's memory) only to refuse v1 models, of
-#   which the hub has none, as each route is declared; as it will once pydantic drops v1.
+#   which the hub has none, as each route is declared; it reads the ImportError as "no v1
+#   here", as it will once pydantic drops v1.
 # - charset_normalizer (and chardet): requests, under Apprise, imports it at the first push
 #   (2.5 MiB) only to guess the encoding of an answer that names none, which it then reads
 #   as UTF-8 instead. The hub decides a push by its status code; a push service's words
