@@ -234,7 +234,8 @@ class FeedResult:
     @property
     def warmup(self) -> Sample:
         """The first sample at or after the warm-up share of the readings, and after the
-        first push (Apprise loads its plugins for it: a one-off of some 15 MiB)."""
+        first push (Apprise, its one plugin and requests load for it: a one-off of some
+        6 MiB)."""
         threshold = WARMUP_SHARE * self.readings
         return next(
             (s for s in self.samples if s.stored >= threshold and s.pushes),

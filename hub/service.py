@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from email.utils import formatdate
 from types import FrameType
@@ -121,6 +122,28 @@ def server_config(
     )
 
 
+# Modules the hub's libraries import but the hub never needs. A None in sys.modules is
+# Python's documented way to make their import an ImportError, which each library reads as
+# "not installed here":
+# - pydantic.v1: FastAPI imports it (1.6 MiB of a Pi's memory) only to refuse v1 models, of
+#   which the hub has none, as each route is declared; it reads the ImportError as "no v1
+#   here", as it will once pydantic drops v1.
+# - charset_normalizer (and chardet): requests, under Apprise, imports it at the first push
+#   (2.5 MiB) only to guess the encoding of an answer that names none, which it then reads
+#   as UTF-8 instead. The hub decides a push by its status code; a push service's words
+#   only reach the log, with any byte UTF-8 cannot read replaced.
+UNUSED_MODULES = ("pydantic.v1", "charset_normalizer", "chardet")
+
+
+def leave_out_unused_modules() -> None:
+    """Keep UNUSED_MODULES out of this process, and requests quiet about the detector."""
+    for name in UNUSED_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    warnings.filterwarnings(
+        "ignore", "Unable to find acceptable character detection", module="requests"
+    )
+
+
 def serve(settings: HubConfig) -> int:
     """Run until SIGINT/SIGTERM (uvicorn handles both); returns an exit code."""
     try:
@@ -131,11 +154,7 @@ def serve(settings: HubConfig) -> int:
     host, port = settings.hub.http_host, settings.hub.http_port
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     log.info("dashboard at http://%s:%d/ (database %s)", shown, port, settings.hub.db)
-    # FastAPI imports pydantic.v1 (1.6 MiB of a Pi's memory) only to refuse v1 models, of
-    # which the hub has none, as each route is declared. It reads an ImportError as "no v1
-    # here", as it will once pydantic drops v1; a None in sys.modules is Python's documented
-    # way to give one. So the routes are imported only after it.
-    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+    leave_out_unused_modules()  # before the routes are imported
     from hub.app import create_app
 
     config = server_config(create_app(settings), host, port)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import uvicorn
 from hub.service import IDLE_TICK_S, _DatedState, _Server
 from tests.support import Mosquitto, free_port, wait_until
 from tests.support.hub import answers, serving_hub
+from tests.support.push import Receiver
+from tests.support.rooms import Monitor
 
 
 async def _app(scope: dict[str, object], receive: object, send: object) -> None:
@@ -151,3 +155,41 @@ def test_the_hub_never_loads_pydantic_v1(
     # FastAPI's attempt itself is traced (its name alone); loading v1 would bring its
     # twenty-odd modules.
     assert not {m for m in loaded if m.startswith("pydantic.v1.")}
+
+
+def test_a_push_from_the_hub_loads_no_character_detector(
+    tmp_path: Path, broker: Mosquitto, base_topic: str, monitor: Callable[[str], Monitor]
+) -> None:
+    """requests, under Apprise, imports a character detector (2.5 MiB of a Pi Zero 2 W's
+    memory) only to guess the encoding of answers that name none; the hub reads push
+    answers by their status. A cold room's push still goes out, with no warning about the
+    missing detector in the log, and the import trace shows no detector loaded."""
+    receiver = Receiver()
+    env = {
+        "PYTHONPROFILEIMPORTTIME": "1",
+        "NURSERY_NOTIFY__URLS": json.dumps([receiver.url("cold")]),
+        "NURSERY_RULES__COLD_FOR_S": "0",
+    }
+    hub, _ = serving_hub(tmp_path, broker, base_topic, env)
+    try:
+        room, sent = monitor("nursery"), [0.0]
+
+        def pushed() -> bool:
+            if time.monotonic() - sent[0] >= 0.5:  # a cold reading every half second
+                room.reading(12.0, 50.0)
+                sent[0] = time.monotonic()
+            return bool(receiver.answered)
+
+        wait_until(pushed, timeout=30, what="the cold room's push")
+    finally:
+        receiver.stop()
+        assert hub.stop() == 0, hub.output()
+    loaded = {
+        line.rpartition("|")[2].strip()
+        for line in hub.output().splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"apprise", "requests"} <= loaded  # the trace saw the push's libraries load
+    # requests's attempts are traced (their names alone); a detector brings its modules.
+    assert not {m for m in loaded if m.startswith(("charset_normalizer.", "chardet."))}
+    assert "character detection" not in hub.output()
