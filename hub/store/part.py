@@ -38,6 +38,12 @@ class StorePart:
         return room_id
 
     def _find_room(self, room: str) -> int | None:
-        """The room's id, or None for a room never seen (under the lock)."""
-        row = self._db.execute("SELECT id FROM rooms WHERE name = ?", (room,)).fetchone()
-        return None if row is None else int(row[0])
+        """The room's id, or None for a room never seen (under the lock). Rooms are never
+        removed or renamed, so an id once found is kept: a receipt asks on every reading."""
+        room_id = self._room_ids.get(room)
+        if room_id is None:
+            row = self._db.execute("SELECT id FROM rooms WHERE name = ?", (room,)).fetchone()
+            if row is None:
+                return None
+            room_id = self._room_ids[room] = int(row[0])
+        return room_id
