@@ -80,6 +80,13 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def day_of(logged: httpx.Response) -> str:
+    """The UTC day an episode logged through the API began on: log_past's ten minutes ago
+    is yesterday just after midnight, and a report of today would not hold it."""
+    started = datetime.fromisoformat(str(logged.json()["started_at"]).replace("Z", "+00:00"))
+    return started.astimezone(UTC).date().isoformat()
+
+
 def log_past(hub: RunningHub, **body: Any) -> httpx.Response:
     """Log an episode that started ten minutes ago, through the API."""
     start = datetime.now(UTC) - timedelta(minutes=10)

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from hub.episodes.doctor_card import emergency_text
 from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
-from tests.support.episodes import ROOM, cooled_hub, iso, log_past
+from tests.support.episodes import ROOM, cooled_hub, day_of, iso, log_past
 
 NOTE = "private-note-7f3a"  # must never show up in a log line or on MQTT
 
@@ -324,8 +324,8 @@ def test_the_episode_page_names_the_configured_emergency_number_before_any_scrip
 
 
 def test_patterns_report_pdf_and_csv(hub: RunningHub) -> None:
-    episode = log_past(hub, limbs=["whole_body"], fever=True, jerks=3, notes=NOTE).json()
-    today = datetime.now(UTC).date().isoformat()
+    logged = log_past(hub, limbs=["whole_body"], fever=True, jerks=3, notes=NOTE)
+    episode, today = logged.json(), day_of(logged)
     period = {"since": today, "until": today, "tz": "UTC"}
     patterns = hub.get("/api/episodes/patterns", **period).json()
     assert patterns["total"] == 1

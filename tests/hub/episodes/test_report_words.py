@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from contract.messages import HealthMessage, new_boot_id
 from contract.topics import health_topic
 from tests.support import Mosquitto, RunningHub, StartHub, hub_settings, wait_until
-from tests.support.episodes import ROOM, cooled_hub, iso, log_past
+from tests.support.episodes import ROOM, cooled_hub, day_of, iso, log_past
 
 
 @pytest.fixture
@@ -37,15 +37,12 @@ def hub(
 FIELD_NAMES = re.compile(r"(started_at|ended_at|duration_s|fever_c|^jerks must)")
 
 
-def period() -> dict[str, str]:
-    today = datetime.now(UTC).date().isoformat()
-    return {"since": today, "until": today, "tz": "UTC"}
-
-
-def report_texts(hub: RunningHub) -> tuple[str, str]:
-    page = hub.get("/api/episodes/report", **period())
+def report_texts(hub: RunningHub, day: str) -> tuple[str, str]:
+    """The report of `day` (UTC), as a page and as the PDF's text."""
+    period = {"since": day, "until": day, "tz": "UTC"}
+    page = hub.get("/api/episodes/report", **period)
     assert page.status_code == 200, page.text
-    pdf = hub.get("/api/episodes/report.pdf", **period())
+    pdf = hub.get("/api/episodes/report.pdf", **period)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     return html.unescape(page.text), text
 
@@ -64,13 +61,14 @@ def announce_sensor(
 
 
 def test_the_report_and_its_pdf_speak_fahrenheit_once_chosen(hub: RunningHub) -> None:
-    assert log_past(hub, fever=True, fever_c=38.6, limbs=["whole_body"]).status_code == 201
-    page, pdf = report_texts(hub)
+    logged = log_past(hub, fever=True, fever_c=38.6, limbs=["whole_body"])
+    assert logged.status_code == 201
+    page, pdf = report_texts(hub, day_of(logged))
     assert "38.6 °C" in page and "±0.5 °C" in page
     assert "±0.5 °C" in pdf or "+/-0.5 °C" in pdf
 
     assert hub.request("PATCH", "/api/settings", json={"unit": "F"}).is_success
-    page, pdf = report_texts(hub)
+    page, pdf = report_texts(hub, day_of(logged))
     for text in (page, pdf):
         assert "°C" not in text, "a °F household reads no °C"
         assert "101.5 °F" in text  # the fever
@@ -88,9 +86,10 @@ def test_the_report_states_the_accuracy_of_the_rooms_sensor_model(
     mqtt_client: mqtt.Client,
     base_topic: str,
 ) -> None:
-    assert log_past(hub).status_code == 201
+    logged = log_past(hub)
+    assert logged.status_code == 201
     announce_sensor(mqtt_client, base_topic, hub, model)
-    page, pdf = report_texts(hub)
+    page, pdf = report_texts(hub, day_of(logged))
     assert f"Room values come from the monitor's sensor (about ±{accuracy})." in page
     assert "±0.5" not in page
     assert f"+/-{accuracy}" in pdf or f"±{accuracy}" in pdf
@@ -101,9 +100,10 @@ def test_a_simulated_sensor_states_no_accuracy(
     mqtt_client: mqtt.Client,
     base_topic: str,
 ) -> None:
-    assert log_past(hub).status_code == 201
+    logged = log_past(hub)
+    assert logged.status_code == 201
     announce_sensor(mqtt_client, base_topic, hub, "simulated")
-    page, _ = report_texts(hub)
+    page, _ = report_texts(hub, day_of(logged))
     assert "Room values come from the monitor's sensor. " in page
     assert "±" not in page.split("Room values come from")[1][:40]
 
