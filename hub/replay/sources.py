@@ -155,7 +155,7 @@ def _jsonl(
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
-        where = f"{path}: line {number}"
+        where = _Line(path, number)
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -184,7 +184,7 @@ def _home_assistant(
     change, so it is read every ha_interval_s until then; `unavailable` is a gap."""
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for number, row in enumerate(csv.DictReader(handle), start=2):
-        where = f"{path}: line {number}"
+        where = _Line(path, number)
         state = (row.get("state") or "").strip()
         value = None if state.lower() in _HA_GAP else _number(state, where, "state")
         entity = (row.get("entity_id") or "").strip()
