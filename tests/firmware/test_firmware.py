@@ -274,6 +274,9 @@ def test_starts_before_its_broker(
 
             wait_until(gapless, what="readings from seq 0 on, without a gap")
             assert len({r.boot_id for r in sub.readings()}) == 1
+            # "online" goes out on connect, after paho's queued readings: wait for it here,
+            # or a newcomer subscribing meanwhile gets it live rather than retained.
+            wait_until(lambda: "online" in sub.statuses(), what="online")
             assert retained_status(own_broker.port, base_topic) == "online"
             fw.shutdown()
             wait_until(lambda: sub.statuses()[-1:] == ["offline"], what="offline")
@@ -302,7 +305,9 @@ def test_reconnects_after_the_broker_restarts(
         assert {r.boot_id for r in after} == {before[0].boot_id}
         seqs = [r.seq for r in after]
         assert seqs == sorted(set(seqs)), "seq keeps increasing across the reconnect"
-        # The restarted broker lost its retained messages; the firmware said `online` again.
+        # The restarted broker lost its retained messages; the firmware said `online` again
+        # (on connect, after paho's queued readings: waited for as in the test above).
+        wait_until(lambda: "online" in sub.statuses()[1:], what="online again")
         assert retained_status(own_broker.port, base_topic) == "online"
         fw.shutdown()
     # One warning for the one outage (a first connect that a loaded machine made retry is
