@@ -20,6 +20,7 @@ from hub.config import HubConfig
 from hub.discovery import Discovery
 from hub.ingest.receipts import Receipts
 from hub.ingest.routing import Batch, Incoming, IngestListener, Router
+from hub.ingest.writer_pass import WriterPass
 from hub.store.database import Received, Store
 from hub.store.disk_health import SaveHealth, SaveState
 from mqttlink.client import QuietClient
@@ -41,7 +42,8 @@ class Ingest:
     (Router), commits the batch and only then sends each PUBACK (paho's manual ack), so a
     hub crash means redelivery, never loss. The session is persistent (fixed client id,
     clean_session=False): the broker keeps what arrives while the hub is down. After a
-    commit the writer sends each touched room's receipt (Receipts).
+    commit the writer sends each touched room's receipt (Receipts). What one pass of the
+    writer sends reaches paho at the pass's end (WriterPass).
     """
 
     def __init__(self, settings: HubConfig, store: Store, clock: Clock = utc_now) -> None:
@@ -75,7 +77,8 @@ class Ingest:
         self._client.on_disconnect = self._on_disconnect
         self._down_reported = False  # said once per outage which setting to check
         self._client.on_message = self._on_message
-        self._receipts = Receipts(store, self._client, self._base)  # the writer's own
+        self._pass = WriterPass(self._client)  # the writer's packets, sent after each pass
+        self._receipts = Receipts(store, self._pass, self._base)  # the writer's own
         self._router = Router(settings, store, self._client, self._receipts, clock)
         self.counters = self._router.counters
 
@@ -273,12 +276,16 @@ class Ingest:
                     self._queue.put(None)  # keep the stop marker for the outer loop
                     break
                 items.append(item)
-            self._handle(items)
-            self._receipts.send_due()
+            self._pass.hold()
+            try:
+                self._handle(items)
+                self._receipts.send_due()
+            finally:
+                self._pass.send()
 
     def publish(self, topic: str, payload: bytes, retain: bool = True) -> None:
         """Publish the hub's own state (alert state, retained by default) at QoS 1."""
-        self._client.publish(topic, payload, qos=1, retain=retain)
+        self._pass.publish(topic, payload, qos=1, retain=retain)
 
     def _handle(self, items: list[Incoming]) -> None:
         batch = Batch()
@@ -323,6 +330,6 @@ class Ingest:
             break
         for mid, qos in batch.acks:
             if qos > 0:
-                self._client.ack(mid, qos)
+                self._pass.ack(mid, qos)
         if new:
             self._router.notify_listener(lambda listener: listener.on_readings(new))

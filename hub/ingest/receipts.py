@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Final
-
-import paho.mqtt.client as mqtt
+from typing import Final, Protocol
 
 from contract.messages import StoredMessage
 from contract.topics import stored_topic
@@ -21,6 +19,12 @@ RECEIPT_EVERY_S: Final = 1.0
 # rooms arriving together share one fsync of the database (an SD card wears with each).
 RECEIPT_GATHER_S: Final = 1.0
 RECEIPT_QOS: Final = 1
+
+
+class Publisher(Protocol):
+    """What sends a receipt: the writer's pass (hub.ingest.writer_pass)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None: ...
 
 
 class ReceiptSchedule:
@@ -74,7 +78,7 @@ class Receipts:
     let go of those readings (docs/outbox.md). Published retained, after the commit and
     the database's sync, never before. The writer thread's own."""
 
-    def __init__(self, store: Store, client: mqtt.Client, base: str) -> None:
+    def __init__(self, store: Store, client: Publisher, base: str) -> None:
         self._store = store
         self._client = client
         self._base = base
