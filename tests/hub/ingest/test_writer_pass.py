@@ -1,0 +1,64 @@
+"""A writer pass holds its packets until it ends; another thread's state never overtakes
+an older one the pass made, so the retained state on the broker is the newest."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.ingest.writer_pass import WriterPass
+from tests.support import Mosquitto, wait_until
+
+
+@pytest.fixture
+def client(broker: Mosquitto) -> Iterator[mqtt.Client]:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+def retained(port: int, topic: str) -> bytes:
+    """What a client subscribing now is given as the retained message of `topic`."""
+    got: queue.Queue[bytes] = queue.Queue()
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    sub.on_connect = lambda c, u, f, reason, p: c.subscribe(topic, qos=1)
+    sub.on_message = lambda c, u, m: got.put(bytes(m.payload)) if m.retain else None
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    try:
+        return got.get(timeout=5)
+    finally:
+        sub.disconnect()
+        sub.loop_stop()
+
+
+def test_the_tickers_newer_state_stays_the_retained_one(
+    broker: Mosquitto, base_topic: str, client: mqtt.Client
+) -> None:
+    topic = f"{base_topic}/nursery/alert"
+    sent = WriterPass(client)
+    sent.hold()  # the writer's pass: a reading judged, its state made
+    sent.publish(topic, b"older, from the writer", qos=1, retain=True)
+    # The monitor's ticker, on its own thread, makes a newer state before the pass ends.
+    ticker = threading.Thread(
+        target=sent.publish,
+        args=(topic, b"newer, from the ticker"),
+        kwargs={"qos": 1, "retain": True},
+    )
+    ticker.start()
+    ticker.join(5)
+    sent.send()
+    # Both went out in the order they were made: the newer one is what stays retained.
+    wait_until(
+        lambda: retained(broker.port, topic) == b"newer, from the ticker",
+        timeout=5,
+        what="the ticker's newer state retained",
+    )
