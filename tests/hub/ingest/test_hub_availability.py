@@ -4,7 +4,6 @@ every room unavailable while the hub runs."""
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,21 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.topics import hub_availability_topic
 from nursery.config import Settings
 from tests.support import Mosquitto, RunningHub, hub_settings, wait_until
-
-
-def retained(port: int, topic: str) -> bytes:
-    """What a client subscribing now is given as the retained message of `topic`."""
-    got: queue.Queue[bytes] = queue.Queue()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.on_connect = lambda c, u, f, reason, p: c.subscribe(topic, qos=1)
-    client.on_message = lambda c, u, m: got.put(bytes(m.payload)) if m.retain else None
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        return got.get(timeout=5)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+from tests.support.retained import retained
 
 
 def publish_retained(port: int, topic: str, payload: bytes) -> None:

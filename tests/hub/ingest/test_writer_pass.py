@@ -3,7 +3,6 @@ an older one the pass made, so the retained state on the broker is the newest.""
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.ingest.writer_pass import WriterPass
 from tests.support import Mosquitto, wait_until
+from tests.support.retained import retained
 
 
 @pytest.fixture
@@ -23,21 +23,6 @@ def client(broker: Mosquitto) -> Iterator[mqtt.Client]:
     yield client
     client.disconnect()
     client.loop_stop()
-
-
-def retained(port: int, topic: str) -> bytes:
-    """What a client subscribing now is given as the retained message of `topic`."""
-    got: queue.Queue[bytes] = queue.Queue()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    sub.on_connect = lambda c, u, f, reason, p: c.subscribe(topic, qos=1)
-    sub.on_message = lambda c, u, m: got.put(bytes(m.payload)) if m.retain else None
-    sub.connect("127.0.0.1", port)
-    sub.loop_start()
-    try:
-        return got.get(timeout=5)
-    finally:
-        sub.disconnect()
-        sub.loop_stop()
 
 
 def test_the_tickers_newer_state_stays_the_retained_one(
