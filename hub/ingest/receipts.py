@@ -78,9 +78,9 @@ class Receipts:
     let go of those readings (docs/outbox.md). Published retained, after the commit and
     the database's sync, never before. The writer thread's own."""
 
-    def __init__(self, store: Store, client: Publisher, base: str) -> None:
+    def __init__(self, store: Store, sender: Publisher, base: str) -> None:
         self._store = store
-        self._client = client
+        self._sender = sender
         self._base = base
         self._schedule = ReceiptSchedule(RECEIPT_EVERY_S, RECEIPT_GATHER_S)
 
@@ -114,7 +114,7 @@ class Receipts:
                 continue
             self._schedule.sent(room, now)
             if marks:
-                self._client.publish(
+                self._sender.publish(
                     stored_topic(self._base, room),
                     StoredMessage(room, marks).encode(),
                     qos=RECEIPT_QOS,

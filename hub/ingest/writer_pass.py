@@ -51,8 +51,7 @@ class WriterPass:
             call()
 
     def _flush(self) -> None:
-        held = self._held or []
         if self._held:
-            self._held = []
-        for call in held:
-            call()
+            held, self._held = self._held, []
+            for call in held:
+                call()
