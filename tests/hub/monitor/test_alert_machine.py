@@ -8,6 +8,7 @@ repeats until the room gets a degree worse.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
 import uuid
@@ -154,6 +155,7 @@ class AlertMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.store.close()
         self.outbox.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 AlertMachine.TestCase.settings = settings(
