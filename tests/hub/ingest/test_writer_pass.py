@@ -4,32 +4,19 @@ an older one the pass made, so the retained state on the broker is the newest.""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
-import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.ingest.writer_pass import WriterPass
 from tests.support import Mosquitto, wait_until
 from tests.support.retained import retained
 
 
-@pytest.fixture
-def client(broker: Mosquitto) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
-
-
 def test_the_tickers_newer_state_stays_the_retained_one(
-    broker: Mosquitto, base_topic: str, client: mqtt.Client
+    broker: Mosquitto, base_topic: str, mqtt_client: mqtt.Client
 ) -> None:
     topic = f"{base_topic}/nursery/alert"
-    sent = WriterPass(client)
+    sent = WriterPass(mqtt_client)
     sent.hold()  # the writer's pass: a reading judged, its state made
     sent.publish(topic, b"older, from the writer", qos=1, retain=True)
     # The monitor's ticker, on its own thread, makes a newer state before the pass ends.
