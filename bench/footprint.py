@@ -355,6 +355,12 @@ class Window:
     main: tuple[float, int]  # the hub's main thread (uvicorn's event loop): CPU s, wake-ups
     others: list[tuple[float, int]]  # each of the hub's other threads, busiest first
     bare_wakeups: int  # the bare subscriber's (one thread)
+    parts: tuple[tuple[float, float], ...]  # (hub, bare) CPU s in each consecutive part
+
+    @property
+    def ratios(self) -> list[float]:
+        """The hub's CPU over the bare subscriber's in each part of the window."""
+        return [hub / bare for hub, bare in self.parts if bare > 0]
 
     @property
     def hub_pct(self) -> float:
@@ -373,12 +379,20 @@ class CpuWindows:
     bare: dict[str, int]
 
 
-def _measure(hub: InstalledHub, bare: BareSubscriber, window: float, sent: list[int]) -> Window:
+def _measure(
+    hub: InstalledHub, bare: BareSubscriber, window: float, sent: list[int], parts: int = 1
+) -> Window:
+    """`parts` consecutive windows of `window` seconds, measured as one and each alone."""
     counted_from = sent[0]
     threads0, bare_threads0 = thread_usage(hub.pid), thread_usage(bare.pid)
     hub0, bare0, t0 = cpu_seconds(hub.pid), cpu_seconds(bare.pid), time.perf_counter()
-    time.sleep(window)
-    hub1, bare1, t1 = cpu_seconds(hub.pid), cpu_seconds(bare.pid), time.perf_counter()
+    hub1, bare1, split = hub0, bare0, []
+    for _ in range(parts):
+        time.sleep(window)
+        hub_now, bare_now = cpu_seconds(hub.pid), cpu_seconds(bare.pid)
+        split.append((hub_now - hub1, bare_now - bare1))
+        hub1, bare1 = hub_now, bare_now
+    t1 = time.perf_counter()
     threads1, bare_threads1 = thread_usage(hub.pid), thread_usage(bare.pid)
 
     def spent(tid: int) -> tuple[float, int]:
@@ -397,16 +411,19 @@ def _measure(hub: InstalledHub, bare: BareSubscriber, window: float, sent: list[
         spent(hub.pid) if hub.pid in threads1 else (0.0, 0),
         others,
         bare_woke,
+        tuple(split),
     )
 
 
 def cpu_windows(
-    sensors: Sensors, hub: InstalledHub, bare: BareSubscriber, window: float
+    sensors: Sensors, hub: InstalledHub, bare: BareSubscriber, window: float, paced_parts: int
 ) -> CpuWindows:
-    """Wait until every push has gone out, settle, then measure two windows of `window`
-    seconds: one with nothing arriving (the hub's own wake-ups alone), then one in which
-    each room sends a warm reading every SENSOR_EVERY_S, as on a quiet night. The still
-    window ends well inside rules.stale_after_s (300 s), so no room goes silent in it."""
+    """Wait until every push has gone out, settle, then measure a window of `window`
+    seconds with nothing arriving (the hub's own wake-ups alone), then `paced_parts` in a
+    row in which each room sends a warm reading every SENSOR_EVERY_S, as on a quiet night.
+    The still window ends well inside rules.stale_after_s (300 s), so no room goes silent
+    in it. One paced minute holds six rounds of readings, and a single one moved the
+    ratio by ±15% from run to run: the verdict takes them all together."""
     wait_until(
         lambda: (hub.health().get("notifications") or {}).get("pending") == 0,
         timeout=DRAIN_TIMEOUT_S,
@@ -430,7 +447,7 @@ def cpu_windows(
     thread.start()
     try:
         time.sleep(SETTLE_S)  # the first trickle's commit and receipt
-        paced = _measure(hub, bare, window, sent)
+        paced = _measure(hub, bare, window, sent, paced_parts)
         hub_mem, bare_mem = memory(hub.pid), memory(bare.pid)
     finally:
         stop.set()
@@ -509,6 +526,13 @@ def render(
         f"≤ {PACED_CPU_VS_BARE:g}×",
         paced.hub_pct <= PACED_CPU_VS_BARE * paced.bare_pct,
     )
+    if len(paced.ratios) > 1:
+        row(
+            f"  each {paced.seconds / len(paced.parts):.0f} s of it",
+            f"{min(paced.ratios):.2f}–{max(paced.ratios):.2f}×",
+            "",
+            ", ".join(f"{r:.2f}" for r in paced.ratios),
+        )
     warm, last = fed.warmup, fed.samples[-1]
     growth = last.hub["VmRSS"] - warm.hub["VmRSS"]
     row(
@@ -558,10 +582,11 @@ def render(
         f"after warm-up, {mib(peak)} highest sample, {mib(last.hub['VmRSS'])} after the feed, "
         f"{mib(windows.hub['VmRSS'])} idle; peak (VmHWM) {mib(windows.hub['VmHWM'])}; "
         f"{len(fed.samples)} samples",
-        f"CPU windows: {windows.still.seconds:.0f} s each, after every push went out and "
-        f"{SETTLE_S:g} s to settle: first with nothing arriving, then (after {SETTLE_S:g} s "
-        f"more) with {len(ROOMS)} rooms each sending a reading every {SENSOR_EVERY_S:g} s "
-        f"({windows.paced.readings} in the window); CPU time from each process's CPU clock "
+        f"CPU windows, after every push went out and {SETTLE_S:g} s to settle: "
+        f"{windows.still.seconds:.0f} s with nothing arriving, then (after {SETTLE_S:g} s "
+        f"more) {len(windows.paced.parts)} × {windows.still.seconds:.0f} s with "
+        f"{len(ROOMS)} rooms each sending a reading every {SENSOR_EVERY_S:g} s "
+        f"({windows.paced.readings} in all); CPU time from each process's CPU clock "
         f"(still / paced): hub {windows.still.hub_cpu_s * 1000:,.1f} / "
         f"{windows.paced.hub_cpu_s * 1000:,.1f} ms, bare paho "
         f"{windows.still.bare_cpu_s * 1000:,.1f} / {windows.paced.bare_cpu_s * 1000:,.1f} ms",
@@ -610,7 +635,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of each CPU window, still and paced (default: 60; 20 with --quick)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 100,000 readings, a 20 s window"
+        "--paced-windows",
+        type=int,
+        metavar="K",
+        help="paced windows in a row, judged together (default: 5; 3 with --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 100,000 readings, 20 s windows, 3 of them paced",
     )
     parser.add_argument(
         "--record", type=Path, metavar="FILE", help="append the report to FILE (RESULTS.md)"
@@ -628,8 +661,12 @@ def main(argv: list[str] | None = None) -> int:
         args.readings = min(args.readings, 100_000)
     if args.idle_seconds is None:
         args.idle_seconds = 20.0 if args.quick else 60.0
+    if args.paced_windows is None:
+        args.paced_windows = 3 if args.quick else 5
     if args.readings < 1_000 or args.rate <= 0 or args.idle_seconds <= 0:
         parser.error("--readings must be at least 1000, --rate and --idle-seconds positive")
+    if args.paced_windows < 1:
+        parser.error("--paced-windows must be at least 1")
     # A plain SIGTERM would leave the hub, the subscriber and the broker running.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     info = machine()
@@ -674,11 +711,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"feeding {args.readings:,} readings at {args.rate:,.0f}/s…", file=sys.stderr)
             fed = feed(sensors, hub, bare, receiver, args.readings, args.rate)
             print(
-                f"CPU windows: {args.idle_seconds:g} s still, then {args.idle_seconds:g} s "
-                "at a sensor's pace…",
+                f"CPU windows: {args.idle_seconds:g} s still, then "
+                f"{args.paced_windows} × {args.idle_seconds:g} s at a sensor's pace…",
                 file=sys.stderr,
             )
-            windows = cpu_windows(sensors, hub, bare, args.idle_seconds)
+            windows = cpu_windows(sensors, hub, bare, args.idle_seconds, args.paced_windows)
             hub_log = hub.problems()
     except (BenchError, OSError, subprocess.SubprocessError) as exc:
         print(f"footprint: cannot run: {exc}", file=sys.stderr)
