@@ -37,8 +37,7 @@ class StatePublisher:
         self._base_topic = base_topic
         self._publish = publish
         self._room_states = room_states
-        self._published: dict[str, bytes] = {}
-        self._made: dict[str, _Message] = {}  # the message behind each payload sent
+        self._sent: dict[str, tuple[_Message, bytes]] = {}  # by topic: message, payload
 
     def publish(
         self,
@@ -65,19 +64,17 @@ class StatePublisher:
 
     def forget(self) -> None:
         """After a reconnection: the next states go out whole, even if unchanged."""
-        self._published.clear()
-        self._made.clear()
+        self._sent.clear()
         if self._room_states is not None:
             self._room_states.forget_sent()
 
     def _once(self, topic: str, message: _Message) -> None:
         # An equal message is not encoded again: most readings change neither state (at a
         # sensor's pace this took publishing from 75 to 52 µs a reading, bench/RESULTS.md).
-        if self._publish is None or self._made.get(topic) == message:
+        last = self._sent.get(topic)
+        if self._publish is None or (last is not None and last[0] == message):
             return
-        self._made[topic] = message
         payload = message.encode()
-        if self._published.get(topic) == payload:
-            return
-        self._published[topic] = payload
-        self._publish(topic, payload)
+        self._sent[topic] = (message, payload)
+        if last is None or last[1] != payload:
+            self._publish(topic, payload)
